@@ -1,0 +1,1 @@
+"""pystator: configuration-driven statecharts with a pure, stateless engine."""

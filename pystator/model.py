@@ -1,0 +1,335 @@
+"""The plain, immutable values a machine is made of.
+
+These are what the loader produces and what ``StateMachine`` compiles. Constructors
+accept the short forms people write by hand (a string for an action or guard, a
+string or list for a transition's source) and normalise them, so
+``Transition(source="OPEN", guards=("ok",))`` and the YAML form build equal values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "ActionSpec",
+    "ErrorPolicy",
+    "Event",
+    "GuardSpec",
+    "InvokeSpec",
+    "Location",
+    "MachineMeta",
+    "MachineSpec",
+    "Region",
+    "State",
+    "StateType",
+    "Timeout",
+    "Transition",
+]
+
+
+class StateType(str, Enum):
+    """What role a state plays; ``parallel`` states hold orthogonal regions."""
+
+    INITIAL = "initial"
+    STABLE = "stable"
+    TERMINAL = "terminal"
+    ERROR = "error"
+    PARALLEL = "parallel"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Location:
+    """A 1-based line and column in the source text."""
+
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """An action by name, with the params given to it in the definition."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def from_config(cls, value: str | Mapping[str, Any] | ActionSpec) -> ActionSpec:
+        if isinstance(value, ActionSpec):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        return cls(str(value["name"]), dict(value.get("params") or {}))
+
+    @property
+    def has_params(self) -> bool:
+        return bool(self.params)
+
+    def to_config(self) -> str | dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params)} if self.params else self.name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    """A guard: either a registered function (``name``) or an inline ``expr``."""
+
+    name: str | None = None
+    expr: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.name is None) == (self.expr is None):
+            raise ValueError("a guard has exactly one of 'name' or 'expr'")
+
+    @classmethod
+    def from_config(cls, value: str | Mapping[str, Any] | GuardSpec) -> GuardSpec:
+        if isinstance(value, GuardSpec):
+            return value
+        if isinstance(value, str):
+            return cls(name=value)
+        return cls(expr=str(value["expr"]))
+
+    @property
+    def is_expression(self) -> bool:
+        return self.expr is not None
+
+    @property
+    def label(self) -> str:
+        """How the guard reads in messages and diagrams."""
+        return self.expr if self.expr is not None else str(self.name)
+
+    def to_config(self) -> str | dict[str, str]:
+        return {"expr": self.expr} if self.expr is not None else str(self.name)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Leave the state for ``destination`` when it has been active ``seconds``."""
+
+    seconds: float
+    destination: str
+
+    @property
+    def ms(self) -> int:
+        return round(self.seconds * 1000)
+
+
+@dataclass(frozen=True)
+class Region:
+    """One orthogonal region of a parallel state."""
+
+    name: str
+    initial: str
+    states: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "states", tuple(self.states))
+
+    def contains(self, state: str) -> bool:
+        return state in self.states
+
+
+@dataclass(frozen=True)
+class InvokeSpec:
+    """A long-lived service started on entry and stopped on exit (by the orchestrator)."""
+
+    id: str
+    src: str
+    on_done: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
+def _actions(values: Iterable[str | Mapping[str, Any] | ActionSpec]) -> tuple[ActionSpec, ...]:
+    if isinstance(values, (str, Mapping)):
+        values = [values]
+    return tuple(ActionSpec.from_config(v) for v in values)
+
+
+@dataclass(frozen=True)
+class State:
+    """One state of the chart. ``parent`` nests it; ``regions`` make it parallel."""
+
+    name: str
+    type: StateType = StateType.STABLE
+    parent: str | None = None
+    initial_child: str | None = None
+    regions: tuple[Region, ...] = ()
+    on_enter: tuple[ActionSpec, ...] = ()
+    on_exit: tuple[ActionSpec, ...] = ()
+    timeout: Timeout | None = None
+    invoke: tuple[InvokeSpec, ...] = ()
+    description: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", StateType(self.type))
+        object.__setattr__(self, "on_enter", _actions(self.on_enter))
+        object.__setattr__(self, "on_exit", _actions(self.on_exit))
+        object.__setattr__(self, "regions", tuple(self.regions))
+        object.__setattr__(self, "invoke", tuple(self.invoke))
+
+    @property
+    def is_initial(self) -> bool:
+        return self.type is StateType.INITIAL
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.type is StateType.TERMINAL
+
+    @property
+    def is_error(self) -> bool:
+        return self.type is StateType.ERROR
+
+    @property
+    def is_parallel(self) -> bool:
+        return self.type is StateType.PARALLEL
+
+    @property
+    def has_timeout(self) -> bool:
+        return self.timeout is not None
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.regions)
+
+    def get_region(self, name: str) -> Region | None:
+        return next((r for r in self.regions if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An edge: on ``trigger`` from any state in ``source`` to ``dest``.
+
+    ``after`` (milliseconds) makes it a delayed transition, fired by a timer armed
+    when its source state is entered.
+    """
+
+    trigger: str
+    source: frozenset[str]
+    dest: str
+    region: str | None = None
+    guards: tuple[GuardSpec, ...] = ()
+    actions: tuple[ActionSpec, ...] = ()
+    after: int | None = None
+    description: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        source: Any = self.source
+        if isinstance(source, str):
+            source = frozenset({source})
+        object.__setattr__(self, "source", frozenset(source))
+        guards: Any = self.guards
+        if isinstance(guards, (str, Mapping)):
+            guards = [guards]
+        object.__setattr__(self, "guards", tuple(GuardSpec.from_config(g) for g in guards))
+        object.__setattr__(self, "actions", _actions(self.actions))
+
+    @property
+    def is_delayed(self) -> bool:
+        return self.after is not None
+
+    @property
+    def is_region_transition(self) -> bool:
+        return self.region is not None
+
+    @property
+    def guard_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.guards if g.name is not None)
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.actions)
+
+    def matches_source(self, state: str) -> bool:
+        return state in self.source
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event: a trigger name plus a payload that guards and actions can read."""
+
+    trigger: str
+    payload: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    timestamp: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    source: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.payload.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.payload[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.payload
+
+    @classmethod
+    def simple(cls, trigger: str, **payload: Any) -> Event:
+        return cls(trigger, payload)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "payload": dict(self.payload),
+            "event_id": self.event_id,
+            "timestamp": self.timestamp.isoformat(),
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class ErrorPolicy:
+    """What the runtime does on failure: where to fall back, how often to retry actions."""
+
+    default_fallback: str | None = None
+    retry_attempts: int = 0
+
+
+@dataclass(frozen=True)
+class MachineMeta:
+    version: str = "1.0.0"
+    machine_name: str = "state_machine"
+    strict_mode: bool = True
+    event_normalizer: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    """A validated machine definition, plus where each part stood in the source.
+
+    ``locations`` maps a path such as ``"states[2].name"`` or ``"transitions[0]"``
+    to its place in the source text, for lint findings and editor marks.
+    """
+
+    meta: MachineMeta
+    states: tuple[State, ...]
+    transitions: tuple[Transition, ...]
+    error_policy: ErrorPolicy = ErrorPolicy()
+    locations: Mapping[str, Location] = field(default_factory=dict, hash=False, compare=False)
+    source_name: str | None = field(default=None, compare=False)
+
+    def location(self, path: str) -> Location | None:
+        """The closest known location for ``path`` (walking up to its parents)."""
+        while path:
+            loc = self.locations.get(path)
+            if loc is not None:
+                return loc
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return None

@@ -1,0 +1,148 @@
+"""What ``process()`` returns: plain values describing one step, computed not performed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pystator.errors import FSMError
+from pystator.model import ActionSpec, Transition
+
+__all__ = ["GuardEvaluation", "ParallelStateConfig", "TransitionResult"]
+
+
+@dataclass(frozen=True)
+class GuardEvaluation:
+    """One guard as it was checked: its label, the outcome and what it read.
+
+    ``detail`` explains the outcome in the user's terms, e.g. ``"80 >= 100"`` for an
+    ``expr`` guard, or the error that made an expression count as false.
+    """
+
+    guard: str
+    passed: bool
+    detail: str = ""
+    transition_index: int = -1
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """The outcome of one event: where the machine goes and the actions to run.
+
+    Actions are listed in the order they must run: ``on_exit_actions`` (innermost
+    state first), then ``actions_to_execute`` (the transitions' own actions), then
+    ``on_enter_actions`` (outermost first). Nothing here has been executed.
+    ``configuration`` is the full set of active states after the step (ancestors and
+    every parallel region included); ``target_state`` is its string form.
+    """
+
+    success: bool
+    source_state: str
+    target_state: str | None
+    trigger: str
+    actions_to_execute: tuple[ActionSpec, ...] = ()
+    on_exit_actions: tuple[ActionSpec, ...] = ()
+    on_enter_actions: tuple[ActionSpec, ...] = ()
+    error: FSMError | None = None
+    exited_states: tuple[str, ...] = ()
+    entered_states: tuple[str, ...] = ()
+    transitions: tuple[Transition, ...] = ()
+    guard_evaluations: tuple[GuardEvaluation, ...] = ()
+    configuration: frozenset[str] = frozenset()
+    region: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def all_action_specs(self) -> tuple[ActionSpec, ...]:
+        return self.on_exit_actions + self.actions_to_execute + self.on_enter_actions
+
+    @property
+    def all_actions(self) -> tuple[str, ...]:
+        """Every action name in execution order: exit, transition, enter."""
+        return tuple(a.name for a in self.all_action_specs)
+
+    @property
+    def state_changed(self) -> bool:
+        return self.success and self.target_state != self.source_state
+
+    @property
+    def is_self_transition(self) -> bool:
+        return self.success and self.target_state == self.source_state
+
+    @property
+    def ignored(self) -> bool:
+        """True when a non-strict machine ignored an event it has no transition for."""
+        return bool(self.metadata.get("ignored"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (used by the REST API and the designer)."""
+
+        def specs(items: tuple[ActionSpec, ...]) -> list[dict[str, Any]]:
+            return [{"name": a.name, "params": dict(a.params)} for a in items]
+
+        return {
+            "success": self.success,
+            "source_state": self.source_state,
+            "target_state": self.target_state,
+            "trigger": self.trigger,
+            "all_actions": list(self.all_actions),
+            "on_exit_actions": specs(self.on_exit_actions),
+            "actions_to_execute": specs(self.actions_to_execute),
+            "on_enter_actions": specs(self.on_enter_actions),
+            "exited_states": list(self.exited_states),
+            "entered_states": list(self.entered_states),
+            "configuration": sorted(self.configuration),
+            "guard_evaluations": [
+                {"guard": g.guard, "passed": g.passed, "detail": g.detail}
+                for g in self.guard_evaluations
+            ],
+            "ignored": self.ignored,
+            "error": self.error.to_dict() if self.error is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class ParallelStateConfig:
+    """The active state of each region of one parallel state.
+
+    ``to_string()`` gives ``"active:trading=scanning,risk=normal"``; that string is
+    also accepted by ``StateMachine.process`` as a current state, so the leaf-string
+    API and this view describe the same configurations.
+    """
+
+    parallel_state: str
+    region_states: dict[str, str] = field(default_factory=dict, hash=False)
+
+    def get_region_state(self, region_name: str) -> str | None:
+        return self.region_states.get(region_name)
+
+    def is_in_state(self, state_name: str) -> bool:
+        return state_name == self.parallel_state or state_name in self.region_states.values()
+
+    def get_all_active(self) -> list[str]:
+        return [self.parallel_state, *self.region_states.values()]
+
+    def with_region_state(self, region_name: str, state: str) -> ParallelStateConfig:
+        return ParallelStateConfig(self.parallel_state, {**self.region_states, region_name: state})
+
+    def to_string(self) -> str:
+        inner = ",".join(f"{r}={s}" for r, s in self.region_states.items())
+        return f"{self.parallel_state}:{inner}"
+
+    @classmethod
+    def from_string(cls, text: str) -> ParallelStateConfig:
+        """Parse ``to_string()`` output; ``ValueError`` on anything else."""
+        head, sep, rest = text.partition(":")
+        if not sep or not head:
+            raise ValueError(f"not a parallel configuration: {text!r}")
+        regions: dict[str, str] = {}
+        for part in filter(None, rest.split(",")):
+            region, eq, state = part.partition("=")
+            if not eq or not region or not state:
+                raise ValueError(f"not a parallel configuration: {text!r}")
+            regions[region] = state
+        return cls(head, regions)
+
+    def __str__(self) -> str:
+        return self.to_string()
