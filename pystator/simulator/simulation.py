@@ -139,6 +139,7 @@ class Simulation:
         self._snapshots: list[_Snapshot] = []
         self._actions: list[ExecutedAction] = []
         self._divergence: Divergence | None = None
+        self._explained: dict[tuple[str, int], tuple[Mapping[str, Any], str]] = {}
         self._start()
 
     # ------------------------------------------------------------------ reading
@@ -392,9 +393,8 @@ class Simulation:
             self._truncate(mark)
             raise
         if item.kind in ("event", "fire", "advance"):
-            item = replace(
-                item, expect=state, via=self._steps[-1].via if item.kind == "event" else None
-            )
+            via = self._steps[-1].via if item.kind == "event" else None
+            item = Input(item.kind, item.event, item.payload, via, item.to_ms, expect=state)
         self._inputs.append(item)
         self._ends.append(len(self._steps))
         return tuple(self._steps[mark:])
@@ -461,7 +461,16 @@ class Simulation:
     def _fire_timer(self, timer: Timer) -> None:
         now = self._now
         rest = tuple(t for t in now.timers if t is not timer)
-        now = replace(now, clock_ms=timer.due_ms, timers=rest)
+        now = _Snapshot(
+            now.configuration,
+            now.state,
+            timer.due_ms,
+            now.context,
+            rest,
+            now.guards,
+            now.next_timer_id,
+            now.actions,
+        )
         self._fire(now, "timer", timer.trigger, {}, None, timer)
 
     def _fire(
@@ -503,13 +512,15 @@ class Simulation:
         actions = self._actions_of(index, result, now.configuration)
         self._actions.extend(actions)
         configuration = result.configuration
-        after = replace(
-            now,
-            configuration=configuration,
-            state=self._machine.state_string(configuration),
-            timers=timers,
-            next_timer_id=next_id,
-            actions=len(self._actions),
+        after = _Snapshot(
+            configuration,
+            self._machine.state_string(configuration),
+            now.clock_ms,
+            now.context,
+            timers,
+            now.guards,
+            next_id,
+            len(self._actions),
         )
         step = Step(
             index,
@@ -753,9 +764,21 @@ class Simulation:
             if source == "expr":
                 detail = evaluation.detail
                 if evaluation.passed and guard.expr is not None:
-                    detail = self._machine.explain_guard(guard, ctx).detail
+                    detail = self._explain(guard, ctx)
             out.append(GuardCheck(guard.label, evaluation.passed, detail, source, self._label(t)))
         return tuple(out)
+
+    def _explain(self, guard: GuardSpec, ctx: Mapping[str, Any]) -> str:
+        """What a passing ``expr`` guard read; cached per (expression, context object)."""
+        key = (guard.label, id(ctx))
+        cached = self._explained.get(key)
+        if cached is not None and cached[0] is ctx:
+            return cached[1]
+        detail = self._machine.explain_guard(guard, ctx).detail
+        if len(self._explained) > 4096:
+            self._explained.clear()
+        self._explained[key] = (ctx, detail)
+        return detail
 
     def _options(self, event: str) -> list[tuple[int | None, _Outcome]]:
         now = self._now
