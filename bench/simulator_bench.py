@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pystator import StateMachine  # noqa: E402
-from pystator.simulator import Simulation  # noqa: E402
+from pystator import StateMachine
+from pystator.simulator import Simulation
 
 TARGET_MS = 50.0
 STEPS = 1_000
@@ -176,8 +176,11 @@ def main() -> int:
         copy.undo()
 
     jump_ms = statistics.median(timed(jump_and_undo, 5))
-    print(f"replay {STEPS} steps: cold {cold_ms:.1f} ms median, {cold_best:.1f} ms best (machine load {load_ms:.1f} ms excluded), "
-          f"warm {warm_ms:.1f} ms; jump+undo {jump_ms * 1000:.0f} us; target < {TARGET_MS:.0f} ms")
+    print(
+        f"replay {STEPS} steps: cold {cold_ms:.1f} ms median, {cold_best:.1f} ms best "
+        f"(machine load {load_ms:.1f} ms excluded), warm {warm_ms:.1f} ms; "
+        f"jump+undo {jump_ms * 1000:.0f} us; target < {TARGET_MS:.0f} ms"
+    )
     return 0 if cold_ms < TARGET_MS else 1
 
 

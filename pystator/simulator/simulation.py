@@ -15,6 +15,7 @@ module adds only what the engine leaves to its caller:
 from __future__ import annotations
 
 import bisect
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,6 +40,7 @@ from pystator.simulator.values import (
     ExecutedAction,
     GuardCheck,
     GuardSource,
+    Phase,
     ReasonCode,
     SimulationError,
     Step,
@@ -53,6 +55,7 @@ MAX_STEPS = 10_000
 
 _Record = tuple[Transition, GuardSpec, GuardSource, str]
 _Choices = list[tuple[int, Transition]]
+_Effects = tuple[tuple[str, ...], tuple[tuple[Phase, str, ActionSpec], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,18 @@ class _Tables:
         )
         self.triggers = tuple(dict.fromkeys(t.trigger for t in self.transitions))
         self.timer_triggers = frozenset(t.trigger for t in self.transitions if t.is_delayed)
+        self.effects: dict[tuple[frozenset[str], tuple[int, ...]], _Effects] = {}
+
+    @classmethod
+    def of(cls, machine: StateMachine) -> _Tables:
+        """The tables of ``machine``, shared by every simulation of it (machines are immutable)."""
+        tables = _TABLES.get(machine)
+        if tables is None:
+            tables = _TABLES[machine] = cls(machine)
+        return tables
+
+
+_TABLES: weakref.WeakKeyDictionary[StateMachine, _Tables] = weakref.WeakKeyDictionary()
 
 
 class Simulation:
@@ -131,7 +146,7 @@ class Simulation:
         if context is not None and not isinstance(context, Mapping):
             raise SimulationError(f"the context must be a dict, not {type(context).__name__}")
         self._machine = machine
-        self._tables = _Tables(machine)
+        self._tables = _Tables.of(machine)
         self._initial_context: dict[str, Any] = json_value(dict(context or {}), "the context")
         self._inputs: list[Input] = []
         self._ends: list[int] = []  # len(steps) after each input
@@ -509,7 +524,8 @@ class Simulation:
         armed, next_id = self._arm(entered, now.clock_ms, now.next_timer_id)
         if armed:
             timers = tuple(sorted(timers + armed, key=_due_order))
-        actions = self._actions_of(index, result, now.configuration)
+        labels, owned = self._effects(result, now.configuration)
+        actions = tuple(ExecutedAction(index, phase, owner, a) for phase, owner, a in owned)
         self._actions.extend(actions)
         configuration = result.configuration
         after = _Snapshot(
@@ -529,7 +545,7 @@ class Simulation:
             state=after.state,
             exited=exited,
             entered=entered,
-            transitions=tuple(self._label(t, now.configuration) for t in result.transitions),
+            transitions=labels,
             actions=actions,
             timers_armed=armed,
             timers_cancelled=cancelled,
@@ -593,13 +609,16 @@ class Simulation:
                 next_id += 1
         return tuple(armed), next_id
 
-    def _actions_of(
-        self, index: int, result: TransitionResult, before: frozenset[str]
-    ) -> tuple[ExecutedAction, ...]:
-        """The result's actions in execution order, each with its phase and owner."""
+    def _effects(self, result: TransitionResult, before: frozenset[str]) -> _Effects:
+        """Transition labels and owned actions of a step; the same for the same engine step."""
+        key = (before, tuple(id(t) for t in result.transitions))
+        cached = self._tables.effects.get(key)
+        if cached is not None:
+            return cached
         tables = self._tables
-        out: list[ExecutedAction] = []
-        phases: tuple[tuple[Any, tuple[ActionSpec, ...], list[tuple[str, ActionSpec]]], ...] = (
+        labels = tuple(self._label(t, before) for t in result.transitions)
+        owned: list[tuple[Phase, str, ActionSpec]] = []
+        phases: tuple[tuple[Phase, tuple[ActionSpec, ...], list[tuple[str, ActionSpec]]], ...] = (
             (
                 "exit",
                 result.on_exit_actions,
@@ -608,7 +627,11 @@ class Simulation:
             (
                 "transition",
                 result.actions_to_execute,
-                [(self._label(t, before), a) for t in result.transitions for a in t.actions],
+                [
+                    (label, a)
+                    for label, t in zip(labels, result.transitions, strict=True)
+                    for a in t.actions
+                ],
             ),
             (
                 "enter",
@@ -616,14 +639,17 @@ class Simulation:
                 [(s, a) for s in result.entered_states for a in tables.on_enter[s]],
             ),
         )
-        for phase, specs, owned in phases:
-            if len(owned) == len(specs) and all(
-                o[1] is a for o, a in zip(owned, specs, strict=True)
+        for phase, specs, pairs in phases:
+            if len(pairs) == len(specs) and all(
+                p[1] is a for p, a in zip(pairs, specs, strict=True)
             ):
-                out.extend(ExecutedAction(index, phase, owner, a) for owner, a in owned)
+                owned.extend((phase, owner, a) for owner, a in pairs)
             else:  # the engine ordered them differently: trust it, without owners
-                out.extend(ExecutedAction(index, phase, "", a) for a in specs)
-        return tuple(out)
+                owned.extend((phase, "", a) for a in specs)
+        effects = (labels, tuple(owned))
+        if len(tables.effects) < 50_000:
+            tables.effects[key] = effects
+        return effects
 
     # ------------------------------------------------------------------ guards and choices
     def _choices(self, now: _Snapshot, event: str) -> _Choices:
