@@ -96,6 +96,8 @@ class _Tables:
         self.on_exit = {name: s.on_exit for name, s in states.items()}
         self.on_enter = {name: s.on_enter for name, s in states.items()}
         self.order = {name: machine.document_order(name) for name in states}
+        self.ancestors = {name: machine.ancestors(name) for name in states}
+        self.atomic = frozenset(name for name in states if not machine.children(name))
         self.named_guards = frozenset(
             g.name for t in self.transitions for g in t.guards if g.name is not None
         )
@@ -814,12 +816,18 @@ class Simulation:
 
     # ------------------------------------------------------------------ wording
     def _label(self, t: Transition, configuration: frozenset[str] | None = None) -> str:
-        """``"OPEN -> FILLED"``: the source that matched (when known) and the destination."""
-        sources = sorted(t.source, key=lambda s: self._tables.order.get(s, 0))
+        """``"OPEN -> FILLED"``: the source that matched (when known) and the destination.
+
+        The engine tries active leaves in document order, innermost source first, so
+        the matched source is the first leaf's innermost ancestor-or-self in ``source``.
+        """
+        tables = self._tables
         if configuration is not None:
-            active = [s for s in sources if s in configuration]
-            if active:
-                return f"{active[-1]} -> {t.dest}"
+            for leaf in sorted(configuration & tables.atomic, key=tables.order.__getitem__):
+                for node in (leaf, *tables.ancestors[leaf]):
+                    if node in t.source:
+                        return f"{node} -> {t.dest}"
+        sources = sorted(t.source, key=lambda s: tables.order.get(s, 0))
         return f"{'|'.join(sources)} -> {t.dest}"
 
     def _reason(
