@@ -157,6 +157,7 @@ class Simulation:
         self._actions: list[ExecutedAction] = []
         self._divergence: Divergence | None = None
         self._explained: dict[tuple[str, int], tuple[Mapping[str, Any], str]] = {}
+        self._replaying = False  # from_json: a via with nothing left to choose is dropped
         self._start()
 
     # ------------------------------------------------------------------ reading
@@ -372,7 +373,9 @@ class Simulation:
 
         A trace that no longer fits ``machine`` (an edited definition) does not
         raise: it is replayed up to the first input that fails or leads elsewhere
-        than it did, and ``divergence`` says which and why. A malformed or oversized
+        than it did, and ``divergence`` says which and why. A recorded choice
+        (``via``) that is no longer needed, e.g. because a guard registry now decides
+        those guards, is dropped; where the run goes is still checked. A malformed or oversized
         trace raises ``SimulationError``.
         """
         decoded = trace_json.decode(text, MAX_STEPS)
@@ -382,13 +385,18 @@ class Simulation:
                 0, -1, f"the trace starts in {decoded.start!r}, the machine now in {sim.state!r}"
             )
             return sim
-        for number, item in enumerate(decoded.inputs):
-            step_index = len(sim._steps)
-            try:
-                sim._record(item, check=True)
-            except (SimulationError, PystatorError) as error:
-                sim._divergence = Divergence(step_index, number, f"{item.describe()}: {error}")
-                break
+        sim._replaying = True
+        try:
+            for number, item in enumerate(decoded.inputs):
+                step_index = len(sim._steps)
+                try:
+                    sim._record(item, check=True)
+                except (SimulationError, PystatorError) as error:
+                    explanation = f"{item.describe()}: {error}"
+                    sim._divergence = Divergence(step_index, number, explanation)
+                    break
+        finally:
+            sim._replaying = False
         return sim
 
     # ------------------------------------------------------------------ replay
@@ -686,7 +694,7 @@ class Simulation:
         if timer is not None:
             return timer.transition if timer.transition in indexes else None
         if not choices:
-            if via is not None:
+            if via is not None and not self._replaying:
                 raise SimulationError(
                     f"{event!r} needs no choice here (no unset named guard): send it without via"
                 )

@@ -491,6 +491,23 @@ def test_a_choice_that_no_longer_exists_is_a_divergence_not_an_error() -> None:
     assert "via=2 is not a choice" in replayed.divergence.explanation
 
 
+def test_a_choice_made_unnecessary_by_a_registry_is_dropped_on_replay() -> None:
+    sim = sim_of(ORDER)
+    sim.send("exchange_ack")
+    sim.send("execution_report", via=2)
+    machine = StateMachine.from_string(ORDER)
+    registry = GuardRegistry()
+    registry.register("is_full_fill", lambda ctx: False)
+    registry.register("is_partial_fill", lambda ctx: True)
+    replayed = Simulation.from_json(machine.bind_guards(registry), sim.to_json())
+    assert replayed.divergence is None and replayed.state == "PARTIALLY_FILLED"
+    assert replayed.steps[-1].via is None
+    registry.register("is_partial_fill", lambda ctx: False)
+    registry.register("is_full_fill", lambda ctx: True)
+    moved = Simulation.from_json(machine, sim.to_json())
+    assert moved.divergence is not None and "now goes to 'FILLED'" in moved.divergence.explanation
+
+
 def test_a_changed_initial_state_diverges_at_the_start() -> None:
     sim = sim_of(HIERARCHY)
     sim.send("go")
