@@ -30,7 +30,7 @@ def build() -> tuple[StateMachine, ActionExecutor, list[str]]:
 
 
 def main() -> list[tuple[str, str]]:
-    machine, executor, log = build()
+    machine, executor, _log = build()
     state = machine.get_initial_state().name
     history = []
     script: list[tuple[str, dict[str, Any]]] = [
@@ -45,7 +45,8 @@ def main() -> list[tuple[str, str]]:
             continue
         # A real application commits the new state here, then runs the actions.
         executor.execute(result, context)
-        print(f"{state} --{event}--> {result.target_state}  actions: {', '.join(result.all_actions)}")
+        actions = ", ".join(result.all_actions)
+        print(f"{state} --{event}--> {result.target_state}  actions: {actions}")
         history.append((state, result.target_state or state))
         state = result.target_state or state
     late = machine.process(state, "cancel", {"locked": False})

@@ -27,12 +27,24 @@ async def run() -> ParallelStateConfig:
 
     performed: list[str] = []
     actions = ActionRegistry()
-    for name in ("open_session", "start_scanners", "stop_scanners", "reset_risk_alerts",
-                 "place_order", "record_fill", "alert"):
+    for name in (
+        "open_session",
+        "start_scanners",
+        "stop_scanners",
+        "reset_risk_alerts",
+        "place_order",
+        "record_fill",
+        "alert",
+    ):
         actions.register(name, lambda ctx, name=name: performed.append(name))
     executor = ActionExecutor(actions, default_mode=ExecutionMode.PHASED)
 
-    context = {"position_count": 1, "max_positions": 5, "buying_power": 10_000, "order_value": 2_500}
+    context = {
+        "position_count": 1,
+        "max_positions": 5,
+        "buying_power": 10_000,
+        "order_value": 2_500,
+    }
     config = machine.enter_parallel_state("session")
     print("entered:", config.to_string())
     for event in ("signal_detected", "risk_warning", "signal_confirmed", "order_filled"):

@@ -96,32 +96,94 @@ transitions:
 @pytest.mark.parametrize(
     ("definition", "expected"),
     [
-        ({"states": [{"name": "a", "type": "initial"}, {"name": "b", "type": "initial"}]},
-         "more than one top-level initial state"),
+        (
+            {"states": [{"name": "a", "type": "initial"}, {"name": "b", "type": "initial"}]},
+            "more than one top-level initial state",
+        ),
         ({"states": [{"name": "a", "type": "initial"}, {"name": "a"}]}, "duplicate state name"),
-        ({"states": [{"name": "a", "type": "initial", "parent": "b"},
-                     {"name": "b", "parent": "a"}]}, "parent cycle"),
-        ({"states": [{"name": "p", "type": "initial"}, {"name": "c", "parent": "p"},
-                      {"name": "d", "parent": "p"}]}, "needs 'initial_child'"),
-        ({"states": [{"name": "p", "type": "initial", "initial_child": "x"}, {"name": "c", "parent": "p"},
-                      {"name": "x"}]}, "is not a child of 'p'"),
-        ({"states": [{"name": "p", "type": "parallel",
-                      "regions": [{"name": "r", "initial": "z", "states": ["a", "b"]}]}]},
-         "not among its states"),
-        ({"states": [{"name": "a", "type": "initial"}],
-          "transitions": [{"trigger": "t", "source": "a", "dest": "a", "after": "5 parsecs"}]},
-         "malformed delay"),
-        ({"states": [{"name": "a", "type": "initial"}, {"name": "b"}],
-          "transitions": [{"source": ["a", "b"], "dest": "a", "after": 100}]},
-         "exactly one source"),
-        ({"states": [{"name": "a", "type": "initial"}],
-          "transitions": [{"source": "a", "dest": "a"}]}, "needs a 'trigger'"),
-        ({"states": [{"name": "a", "type": "initial"}],
-          "transitions": [{"trigger": "t", "source": "a", "dest": "a", "region": "r"}]},
-         "region 'r' does not exist"),
-        ({"states": [{"name": "a", "type": "initial"}],
-          "transitions": [{"trigger": "t", "source": "a", "dest": "a",
-                           "guards": [{"expr": "x.__class__"}]}]}, "guard expression"),
+        (
+            {
+                "states": [
+                    {"name": "a", "type": "initial", "parent": "b"},
+                    {"name": "b", "parent": "a"},
+                ]
+            },
+            "parent cycle",
+        ),
+        (
+            {
+                "states": [
+                    {"name": "p", "type": "initial"},
+                    {"name": "c", "parent": "p"},
+                    {"name": "d", "parent": "p"},
+                ]
+            },
+            "needs 'initial_child'",
+        ),
+        (
+            {
+                "states": [
+                    {"name": "p", "type": "initial", "initial_child": "x"},
+                    {"name": "c", "parent": "p"},
+                    {"name": "x"},
+                ]
+            },
+            "is not a child of 'p'",
+        ),
+        (
+            {
+                "states": [
+                    {
+                        "name": "p",
+                        "type": "parallel",
+                        "regions": [{"name": "r", "initial": "z", "states": ["a", "b"]}],
+                    }
+                ]
+            },
+            "not among its states",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}],
+                "transitions": [{"trigger": "t", "source": "a", "dest": "a", "after": "5 parsecs"}],
+            },
+            "malformed delay",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}, {"name": "b"}],
+                "transitions": [{"source": ["a", "b"], "dest": "a", "after": 100}],
+            },
+            "exactly one source",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}],
+                "transitions": [{"source": "a", "dest": "a"}],
+            },
+            "needs a 'trigger'",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}],
+                "transitions": [{"trigger": "t", "source": "a", "dest": "a", "region": "r"}],
+            },
+            "region 'r' does not exist",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}],
+                "transitions": [
+                    {
+                        "trigger": "t",
+                        "source": "a",
+                        "dest": "a",
+                        "guards": [{"expr": "x.__class__"}],
+                    }
+                ],
+            },
+            "guard expression",
+        ),
     ],
 )
 def test_semantic_checks(definition: dict[str, object], expected: str) -> None:
@@ -131,8 +193,10 @@ def test_semantic_checks(definition: dict[str, object], expected: str) -> None:
 
 
 def test_on_off_yes_no_stay_names() -> None:
-    spec = load_spec("states:\n  - {name: on, type: initial}\n  - {name: off}\n"
-                     "transitions:\n  - {trigger: yes, source: on, dest: off}\n")
+    spec = load_spec(
+        "states:\n  - {name: on, type: initial}\n  - {name: off}\n"
+        "transitions:\n  - {trigger: yes, source: on, dest: off}\n"
+    )
     assert [s.name for s in spec.states] == ["on", "off"]
     assert spec.transitions[0].trigger == "yes"
 
@@ -172,8 +236,10 @@ def test_file_issues_name_the_file(tmp_path: Path) -> None:
 
 
 def test_json_loads_with_locations() -> None:
-    data = {"states": [{"name": "a", "type": "initial"}], "transitions": [
-        {"trigger": "t", "source": "a", "dest": "zz"}]}
+    data = {
+        "states": [{"name": "a", "type": "initial"}],
+        "transitions": [{"trigger": "t", "source": "a", "dest": "zz"}],
+    }
     text = json.dumps(data, indent=2)
     with pytest.raises(ConfigError) as info:
         StateMachine.from_json(text)
@@ -181,8 +247,17 @@ def test_json_loads_with_locations() -> None:
 
 
 def test_region_states_need_not_be_declared() -> None:
-    spec = load_spec({"states": [{"name": "p", "type": "parallel", "regions": [
-        {"name": "r", "initial": "x", "states": ["x", "y"]}]}]})
+    spec = load_spec(
+        {
+            "states": [
+                {
+                    "name": "p",
+                    "type": "parallel",
+                    "regions": [{"name": "r", "initial": "x", "states": ["x", "y"]}],
+                }
+            ]
+        }
+    )
     assert {s.name: s.parent for s in spec.states} == {"p": None, "x": "p", "y": "p"}
 
 
@@ -196,8 +271,17 @@ def test_schema_vocabulary_is_published() -> None:
     schema = machine_json_schema()
     assert set(schema["properties"]) == set(MachineModel.model_fields)
     state = schema["$defs"]["StateModel"]["properties"]
-    assert {"name", "type", "parent", "initial_child", "regions", "on_enter", "on_exit",
-            "timeout", "invoke"} <= set(state)
+    assert {
+        "name",
+        "type",
+        "parent",
+        "initial_child",
+        "regions",
+        "on_enter",
+        "on_exit",
+        "timeout",
+        "invoke",
+    } <= set(state)
 
 
 def test_without_an_initial_state_the_first_top_level_state_starts() -> None:
