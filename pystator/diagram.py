@@ -308,10 +308,11 @@ def mermaid_ids(names: Iterable[str]) -> dict[str, str]:
     where ``n`` is the name's position (bumped past any id already taken).
     """
     ordered = list(dict.fromkeys(names))
-    taken = {n for n in ordered if _is_plain(n)}
+    plain = {n for n in ordered if _is_plain(n)}
+    taken = set(plain)
     out: dict[str, str] = {}
     for index, name in enumerate(ordered):
-        if name in taken:
+        if name in plain:
             out[name] = name
             continue
         stem = _sanitize(name)
