@@ -124,7 +124,7 @@ def parallel_spec() -> MachineSpec:
             Transition("up", "connecting", "connected", region="data_feed"),
             Transition("critical_stop", "critical", "halted"),
             Transition("shutdown", "active", "halted"),
-            Transition("resume_trading", "halted", "executing"),
+            Transition("resume_trading", "setup", "executing"),
         ],
     )
 

@@ -161,7 +161,7 @@ def test_compound_endpoints_inside_regions_are_redirected_to_the_initial_leaf() 
     graph = build_graph(parallel_spec())
     redirected = render_mermaid(graph, "TB")
     assert "analyzing --> placing : execute" in redirected
-    assert "halted --> placing : resume_trading" in redirected
+    assert "setup --> placing : resume_trading" in redirected
     assert "placing --> scanning : confirmed" in redirected
     direct = render_mermaid(graph, "TB", redirect_parallel_compounds=False)
     assert "analyzing --> executing : execute" in direct
