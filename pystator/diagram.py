@@ -552,7 +552,7 @@ def _edge_label(t: Transition, *, show_guards: bool, show_actions: bool) -> str:
 
 def _is_synthetic(trigger: str) -> bool:
     """Triggers the loader makes up for ``after``-only transitions read as noise."""
-    return not trigger or trigger.startswith(("_", "after", "after:", "timeout:", "$"))
+    return not trigger or trigger.startswith(("after:", "timeout:", "_"))
 
 
 def _spec_of(spec_or_machine: MachineSpec | _HasSpec) -> MachineSpec:

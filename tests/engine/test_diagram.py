@@ -236,3 +236,23 @@ def test_bad_input_is_a_clear_error() -> None:
 
 def test_empty_graph_renders_a_header_only() -> None:
     assert render_mermaid(DiagramGraph(nodes=())) == "stateDiagram-v2\n    direction LR\n"
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_NAMES = sorted(
+    {p.stem for p in EXAMPLES.glob("*.yaml")}
+    | {p.stem.removeprefix("example_") for p in GOLDEN.glob("example_*.mmd")}
+)
+
+
+@pytest.mark.parametrize("stem", EXAMPLE_NAMES)
+def test_example_golden(stem: str) -> None:
+    from pystator import StateMachine
+
+    path = EXAMPLES / f"{stem}.yaml"
+    if not path.exists():
+        pytest.skip(f"examples/{stem}.yaml is not in this checkout")
+    machine = StateMachine.from_yaml(path)
+    text = to_mermaid(machine, active=machine.initial_configuration())
+    assert_well_formed(text)
+    check_golden(f"example_{stem}", text)
