@@ -336,3 +336,33 @@ def test_compiled_path_agrees_with_simpleeval(
     expected = _simpleeval_reference(expr, context)
     assert compiled.evaluate_bool(context) is expected
     assert compiled.evaluate(context)[0] is expected
+
+
+def test_details_are_right_when_explained_from_many_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    compiled = compile_expression("fill_qty >= order_qty")
+
+    def explain(n: int) -> tuple[bool, str]:
+        return compiled.evaluate({"fill_qty": n, "order_qty": 50})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(explain, range(100)))
+    assert outcomes == [(n >= 50, f"{n} >= 50") for n in range(100)]
+
+
+def test_explaining_is_reentrant() -> None:
+    inner = compile_expression("a == 1")
+
+    class Nosy:
+        def __eq__(self, other: object) -> bool:
+            # explaining another expression while this one is being explained
+            return inner.evaluate({"a": 1}) == (True, "1 == 1")
+
+        __hash__ = object.__hash__
+
+        def __repr__(self) -> str:
+            return "Nosy"
+
+    outer = compile_expression("x == y and y == 2")
+    assert outer.evaluate({"x": Nosy(), "y": 2}) == (True, "Nosy == 2 and 2 == 2")
