@@ -715,7 +715,11 @@ class StateMachine:
             return set()
         chart = self._chart
         domain = self._domain(candidate)
-        entry: set[str] = set(chart.completion[t.dest])
+        # Only what lies below the domain is entered: a dest that is the domain itself
+        # (a leaf's transition to its own ancestor) re-enters just the initial chain.
+        entry: set[str] = {
+            s for s in chart.completion[t.dest] if domain is None or domain in chart.ancestor_set[s]
+        }
         path = [
             a
             for a in chart.ancestors[t.dest]
