@@ -11,6 +11,7 @@ it (or ``await fire_due()`` to fire whatever is due right now, in order).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -50,10 +51,8 @@ class AsyncioScheduler:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     async def schedule(self, timer: ScheduledTimer) -> None:
         self._timers[timer.timer_id] = timer
@@ -118,7 +117,5 @@ class AsyncioScheduler:
         while True:
             self._wakeup.clear()
             await self.fire_due()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._next_delay())
-            except asyncio.TimeoutError:
-                pass

@@ -59,6 +59,6 @@ class RetryPolicy:
         """Seconds to wait after failed try number ``attempt`` (1-based)."""
         if attempt < 1:
             raise ValueError("attempts are numbered from 1")
-        raw = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        raw = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         spread = raw * self.jitter * (2 * self.rng() - 1)
         return max(0.0, min(self.max_delay, raw + spread))
