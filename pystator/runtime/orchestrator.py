@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pystator.actions import ActionExecutor, ActionRegistry, ExecutionResult
+from pystator.guards import GuardRegistry
 from pystator.model import ActionSpec, Event
 from pystator.result import TransitionResult
 from pystator.runtime.errors import (
@@ -35,7 +37,13 @@ from pystator.runtime.idempotency import IdempotencyStore
 from pystator.runtime.invoke import InvokeAdapter, NoOpInvokeAdapter
 from pystator.runtime.retry import RetryPolicy
 from pystator.runtime.state_store import AuditEntry, StateStore, StoredState
-from pystator.runtime.timers import ScheduledTimer, Scheduler, new_timer_id, wall_clock
+from pystator.runtime.timers import (
+    Clock,
+    ScheduledTimer,
+    Scheduler,
+    new_timer_id,
+    wall_clock,
+)
 
 if TYPE_CHECKING:
     from pystator.machine import StateMachine
@@ -65,8 +73,8 @@ class OrchestratorResult:
     state: str
     version: int
     transition: TransitionResult | None = None
-    execution: Any = None
-    retry_executions: tuple[Any, ...] = ()
+    execution: ExecutionResult | None = None
+    retry_executions: tuple[ExecutionResult, ...] = ()
     failed_actions: tuple[str, ...] = ()
     action_attempts: int = 0
     action_error: str | None = None
@@ -134,22 +142,6 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def _failed_action_names(execution: Any) -> tuple[str, ...]:
-    names: list[str] = []
-    for item in getattr(execution, "failed_actions", ()) or ():
-        if isinstance(item, str):
-            names.append(item)
-            continue
-        for attr in ("action_name", "name", "action"):
-            value = getattr(item, attr, None)
-            if isinstance(value, ActionSpec):
-                value = value.name
-            if isinstance(value, str):
-                names.append(value)
-                break
-    return tuple(names)
-
-
 class Orchestrator:
     """Drives entities of one machine through events, timers and services.
 
@@ -164,19 +156,17 @@ class Orchestrator:
         self,
         machine: StateMachine,
         state_store: StateStore,
-        guards: Any = None,
-        actions: Any = None,
+        guards: GuardRegistry | None = None,
+        actions: ActionRegistry | None = None,
         scheduler: Scheduler | None = None,
         invoke_adapter: InvokeAdapter | None = None,
         idempotency: IdempotencyStore | None = None,
         retry: RetryPolicy | None = None,
         *,
-        clock: Any = None,
+        clock: Clock | None = None,
         max_conflict_retries: int = 8,
         persist_context: bool = False,
     ) -> None:
-        from pystator.actions import ActionExecutor, ActionRegistry
-
         self.machine = machine
         self.state_store = state_store
         self.guards = guards
@@ -277,12 +267,18 @@ class Orchestrator:
                         ) -> Mapping[str, Any] | None:
         return ctx if self.persist_context else None
 
-    def _retry_result(self, result: TransitionResult, failed: tuple[str, ...]
+    @staticmethod
+    def _retry_result(result: TransitionResult, execution: ExecutionResult
                       ) -> TransitionResult:
-        wanted = set(failed)
-        specs = tuple(a for a in result.all_action_specs if a.name in wanted)
-        return dataclasses.replace(result, on_exit_actions=(), actions_to_execute=specs,
-                                   on_enter_actions=())
+        """The step reduced to the actions that failed, each in its own phase."""
+        failed = [r for r in execution.results if not r.success]
+
+        def phase(name: str) -> tuple[ActionSpec, ...]:
+            return tuple(ActionSpec(r.action_name, r.params) for r in failed if r.phase == name)
+
+        return dataclasses.replace(result, on_exit_actions=phase("exit"),
+                                   actions_to_execute=phase("transition"),
+                                   on_enter_actions=phase("enter"))
 
     def _conflict(self, entity_id: str, exc: StateConflictError, conflicts: int) -> None:
         if conflicts > self.max_conflict_retries:
@@ -462,16 +458,15 @@ class Orchestrator:
             log.exception("actions for %s failed to run", outcome.entity_id)
             return dataclasses.replace(outcome, action_attempts=1, action_error=repr(exc),
                                        failed_actions=result.all_actions)
-        failed = _failed_action_names(execution)
-        attempts, retries = 1, []
-        while failed and attempts < self.retry.max_attempts:
+        last, attempts, retries = execution, 1, []
+        while last.failed_actions and attempts < self.retry.max_attempts:
             await self.retry.async_sleep(self.retry.delay_for(attempts))
             attempts += 1
-            again = await self.executor.async_execute(self._retry_result(result, failed), ctx)
-            retries.append(again)
-            failed = _failed_action_names(again)
+            last = await self.executor.async_execute(self._retry_result(result, last), ctx)
+            retries.append(last)
         return dataclasses.replace(outcome, execution=execution,
-                                   retry_executions=tuple(retries), failed_actions=failed,
+                                   retry_executions=tuple(retries),
+                                   failed_actions=tuple(last.failed_actions),
                                    action_attempts=attempts)
 
     # ------------------------------------------------------------------ sync driver
@@ -591,16 +586,15 @@ class Orchestrator:
             log.exception("actions for %s failed to run", outcome.entity_id)
             return dataclasses.replace(outcome, action_attempts=1, action_error=repr(exc),
                                        failed_actions=result.all_actions)
-        failed = _failed_action_names(execution)
-        attempts, retries = 1, []
-        while failed and attempts < self.retry.max_attempts:
+        last, attempts, retries = execution, 1, []
+        while last.failed_actions and attempts < self.retry.max_attempts:
             self.retry.sleep(self.retry.delay_for(attempts))
             attempts += 1
-            again = self.executor.execute(self._retry_result(result, failed), ctx)
-            retries.append(again)
-            failed = _failed_action_names(again)
+            last = self.executor.execute(self._retry_result(result, last), ctx)
+            retries.append(last)
         return dataclasses.replace(outcome, execution=execution,
-                                   retry_executions=tuple(retries), failed_actions=failed,
+                                   retry_executions=tuple(retries),
+                                   failed_actions=tuple(last.failed_actions),
                                    action_attempts=attempts)
 
 
