@@ -206,7 +206,7 @@ class RedisIdempotencyStore:
         self.ttl_seconds = ttl_seconds
         self.claim_ttl_seconds = claim_ttl_seconds
         self.key_prefix = key_prefix
-        self._is_async = inspect.iscoroutinefunction(getattr(client, "set", None))
+        self._is_async = inspect.iscoroutinefunction(getattr(client, "execute_command", None))
 
     def _key(self, key: str) -> str:
         return f"{self.key_prefix}:{key}"
