@@ -183,8 +183,6 @@ class Orchestrator:
         self.persist_context = persist_context
         if scheduler is not None:
             scheduler.on_fire = self.async_fire_timer
-        names = list(machine.states)
-        self._doc_order = {name: i for i, name in enumerate(names)}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -200,7 +198,7 @@ class Orchestrator:
     def _entry_order(self, states: Iterable[str]) -> tuple[str, ...]:
         """Outer before inner, then document order: how a configuration is entered."""
         return tuple(sorted(states, key=lambda s: (len(self.machine.ancestors(s)),
-                                                   self._doc_order.get(s, 0))))
+                                                   self.machine.document_order(s))))
 
     def _arm(self, entity_id: str, states: Iterable[str], now: float
              ) -> tuple[ScheduledTimer, ...]:
@@ -242,8 +240,10 @@ class Orchestrator:
             kept + armed,
             armed,
             cancelled,
-            started=_unique(s for s in result.entered_states if s in after),
-            stopped=_unique(s for s in result.exited_states if s in before),
+            started=_unique(s for s in result.entered_states
+                            if s in after and self._invoke_specs(s)),
+            stopped=_unique(s for s in result.exited_states
+                            if s in before and self._invoke_specs(s)),
             audit=AuditEntry(stored.state, result.target_state, result.trigger, event_id,
                              self.clock()),
         )
