@@ -16,9 +16,12 @@ never fire even if a scheduler failed to cancel it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import logging
+import random
+import time
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -164,7 +167,7 @@ class Orchestrator:
         retry: RetryPolicy | None = None,
         *,
         clock: Clock | None = None,
-        max_conflict_retries: int = 8,
+        max_conflict_retries: int = 20,
         persist_context: bool = False,
     ) -> None:
         self.machine = machine
@@ -280,10 +283,12 @@ class Orchestrator:
                                    actions_to_execute=phase("transition"),
                                    on_enter_actions=phase("enter"))
 
-    def _conflict(self, entity_id: str, exc: StateConflictError, conflicts: int) -> None:
+    def _conflict(self, entity_id: str, exc: StateConflictError, conflicts: int) -> float:
+        """Raise when out of retries; else how long to back off before reloading."""
         if conflicts > self.max_conflict_retries:
             raise ConflictRetriesExhausted(entity_id, exc.expected_version,
                                            exc.actual_version, conflicts) from exc
+        return random.uniform(0, min(0.05, 0.001 * 2 ** conflicts))
 
     def _duplicate(self, entity_id: str, trigger: str, event_id: str,
                    first: Mapping[str, Any]) -> OrchestratorResult:
@@ -333,7 +338,7 @@ class Orchestrator:
         trigger = _trigger_of(event)
         if event_id is None and isinstance(event, Event):
             event_id = event.event_id
-        key = f"{entity_id}:{event_id}" if self.idempotency and event_id else None
+        key = f"{entity_id}:{event_id}" if self.idempotency is not None and event_id else None
         if key is not None and self.idempotency is not None:
             first = await self.idempotency.async_get(key)
             if first is not None:
@@ -421,7 +426,7 @@ class Orchestrator:
                 break
             except StateConflictError as exc:
                 conflicts += 1
-                self._conflict(entity_id, exc, conflicts)
+                await asyncio.sleep(self._conflict(entity_id, exc, conflicts))
         for timer in step.cancelled:
             await self._async_cancel(timer)
         for timer in step.armed:
@@ -496,7 +501,7 @@ class Orchestrator:
         trigger = _trigger_of(event)
         if event_id is None and isinstance(event, Event):
             event_id = event.event_id
-        key = f"{entity_id}:{event_id}" if self.idempotency and event_id else None
+        key = f"{entity_id}:{event_id}" if self.idempotency is not None and event_id else None
         if key is not None and self.idempotency is not None:
             first = self.idempotency.get(key)
             if first is not None:
@@ -565,7 +570,7 @@ class Orchestrator:
                 break
             except StateConflictError as exc:
                 conflicts += 1
-                self._conflict(entity_id, exc, conflicts)
+                time.sleep(self._conflict(entity_id, exc, conflicts))
         for name in reversed(step.stopped):
             self.invoke_adapter.stop_services(entity_id, name)
         outcome = self._result(step, entity_id, trigger, event_id, version, conflicts)
