@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -266,7 +267,7 @@ def test_a_timer_whose_guard_is_false_is_spent_not_rearmed() -> None:
     allowed = [False]
     guards = GuardRegistry()
     guards.register("may_expire", lambda ctx: allowed[0])
-    orch, scheduler, clock, store = make_timed(GUARDED_TIMER, guards)
+    orch, scheduler, clock, _store = make_timed(GUARDED_TIMER, guards)
 
     async def main() -> None:
         created = await orch.async_create("g1")
@@ -340,7 +341,7 @@ def test_concurrent_tasks_on_one_entity_lose_no_update(tmp_path: Path) -> None:
     conflicts = asyncio.run(main())
     trail = store.audit_trail("c1")
     assert [r.version for r in trail] == list(range(1, 32))
-    assert all(a.to_state == b.from_state for a, b in zip(trail, trail[1:]))
+    assert all(a.to_state == b.from_state for a, b in itertools.pairwise(trail))
     assert sum(conflicts) > 0, "the tasks really raced"
     assert store.load("c1").state == "A"  # type: ignore[union-attr]  # 30 incs: 10 cycles
 
