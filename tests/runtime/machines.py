@@ -87,3 +87,16 @@ transitions:
   - {trigger: halt, source: monitoring, dest: stopped}
   - {trigger: watch, source: stopped, dest: monitoring}
 """
+
+EXPIRING = """
+meta: {machine_name: expiring}
+states:
+  - {name: idle, type: initial}
+  - {name: armed}
+  - {name: expired, type: terminal}
+  - {name: disarmed}
+transitions:
+  - {trigger: arm, source: idle, dest: armed}
+  - {trigger: expire, source: armed, dest: expired, after: 2000}
+  - {trigger: disarm, source: armed, dest: disarmed}
+"""
