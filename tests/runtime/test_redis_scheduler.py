@@ -163,7 +163,7 @@ def test_timers_survive_a_killed_process_and_fire_once_on_time(
     for w in workers:
         _wait_ready(w)
     outputs = [w.communicate(timeout=60) for w in workers]
-    for w, (out, err) in zip(workers, outputs, strict=True):
+    for w, (_out, err) in zip(workers, outputs, strict=True):
         assert w.returncode == 0, err
     fired_total = sum(int(out.split("FIRED")[1]) for out, _ in outputs)
     assert fired_total == entities, "each timer fired once across both workers"
