@@ -851,6 +851,22 @@ def run_worker(
     return report
 
 
+def merge_round(previous: dict[str, Any] | None, report: dict[str, Any]) -> dict[str, Any]:
+    """Fold one round's report into the earlier ones: samples pool, value is their median."""
+    if previous is None or not previous.get("available"):
+        return report
+    if not report.get("available"):
+        return previous
+    for key, cell in report.get("results", {}).items():
+        earlier = previous["results"].get(key)
+        if earlier and "samples" in earlier and "samples" in cell:
+            earlier["samples"] = earlier["samples"] + cell["samples"]
+            earlier["value"] = statistics.median(earlier["samples"])
+        elif earlier is None:
+            previous["results"][key] = cell
+    return previous
+
+
 def value_of(report: Mapping[str, Any], key: str) -> float | None:
     cell = report.get("results", {}).get(key)
     if isinstance(cell, Mapping) and "value" in cell:
@@ -971,7 +987,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--entities", type=int, default=10_000, help="live entities for the memory scenario"
     )
-    parser.add_argument("--repeats", type=int, help="override the number of repeats")
+    parser.add_argument(
+        "--repeats", type=int, help="repeats per engine per round (default 5; 3 with --quick)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="interleaved rounds over the engines (default 3; 1 with --quick)",
+    )
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -1012,6 +1035,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    rounds = max(1, args.rounds or (1 if args.quick else 3))
+
     with tempfile.TemporaryDirectory(prefix="pystator-bench-") as tmp:
         work = Path(tmp)
         yaml_path = work / "generated.yaml"
@@ -1021,7 +1046,7 @@ def main(argv: list[str] | None = None) -> int:
             yaml.safe_dump(generated_machine(args.states, args.transitions), sort_keys=False)
         )
         plan = Plan(
-            repeats=args.repeats or (3 if args.quick else 7),
+            repeats=args.repeats or (3 if args.quick else 5),
             min_time_s=0.02 if args.quick else 0.2,
             states=args.states,
             transitions=args.transitions,
@@ -1032,13 +1057,15 @@ def main(argv: list[str] | None = None) -> int:
         plan_path.write_text(json.dumps(plan.__dict__))
 
         reports: dict[str, dict[str, Any]] = {}
+        pythons: dict[str, Path | str] = {}
         for engine in engines:
-            python: Path | str = sys.executable
             try:
                 if engine == "pystator001":
-                    python = ensure_pystator001(log)
-                elif engine == "transitions":
-                    ensure_transitions(log)
+                    pythons[engine] = ensure_pystator001(log)
+                else:
+                    if engine == "transitions":
+                        ensure_transitions(log)
+                    pythons[engine] = sys.executable
             except (subprocess.CalledProcessError, OSError) as exc:
                 reports[engine] = {
                     "engine": engine,
@@ -1046,15 +1073,19 @@ def main(argv: list[str] | None = None) -> int:
                     "reason": f"set-up failed: {exc}",
                     "results": {},
                 }
-                continue
-            log(f"measuring {engine} ...")
-            started = time.perf_counter()
-            reports[engine] = run_worker(engine, python, plan_path, work, only)
-            log(f"  {engine}: {time.perf_counter() - started:.1f} s")
+        # Rounds interleave the engines, so a slow spell of a shared machine is spread
+        # over all of them instead of skewing one engine's column.
+        for round_number in range(1, rounds + 1):
+            for engine, python in pythons.items():
+                log(f"round {round_number}/{rounds}: measuring {engine} ...")
+                started = time.perf_counter()
+                report = run_worker(engine, python, plan_path, work, only)
+                log(f"  {engine}: {time.perf_counter() - started:.1f} s")
+                reports[engine] = merge_round(reports.get(engine), report)
 
     print(
         f"Python {platform.python_version()} on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs; {plan.repeats} repeats, median; "
+        f"{os.cpu_count()} CPUs; {rounds} round(s) x {plan.repeats} repeats, median; "
         f"{'quick' if args.quick else 'full'} run"
     )
     for engine in engines:
