@@ -82,7 +82,7 @@ class CeleryScheduler:
         """Register the task that fires timers; returns it. Call once per app."""
         scheduler = self
 
-        @self.app.task(name=self.task_name, ignore_result=False)  # type: ignore[untyped-decorator]
+        @self.app.task(name=self.task_name, ignore_result=False, shared=False)  # type: ignore[untyped-decorator]
         def fire_timer(entity_id: str, event: str, timer_id: str) -> dict[str, Any]:
             if scheduler.is_cancelled(timer_id):
                 return {"timer_id": timer_id, "status": "cancelled"}
