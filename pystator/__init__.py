@@ -1,1 +1,101 @@
-"""pystator: configuration-driven statecharts with a pure, stateless engine."""
+"""pystator: configuration-driven statecharts with a pure, stateless engine.
+
+Define a machine in YAML/JSON, load it with ``StateMachine.from_yaml``, and call
+``machine.process(state, event, context)``: it returns where the machine goes and
+the actions to run, in order, without running anything. The runtime pieces
+(``Orchestrator``, state stores, schedulers) persist state and perform actions
+around that pure core.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pystator.actions import ActionExecutor, ActionRegistry, ExecutionMode
+from pystator.config import load_spec
+from pystator.errors import (
+    ConfigError,
+    FSMError,
+    GuardNotFoundError,
+    GuardRejectedError,
+    InvalidTransitionError,
+    Issue,
+    PystatorError,
+    TerminalStateError,
+    UndefinedStateError,
+    UndefinedTriggerError,
+)
+from pystator.guards import GuardRegistry
+from pystator.machine import StateMachine
+from pystator.model import (
+    ActionSpec,
+    ErrorPolicy,
+    Event,
+    GuardSpec,
+    InvokeSpec,
+    MachineMeta,
+    MachineSpec,
+    Region,
+    State,
+    StateType,
+    Timeout,
+    Transition,
+)
+from pystator.result import GuardEvaluation, ParallelStateConfig, TransitionResult
+
+if TYPE_CHECKING:
+    from pystator.runtime.orchestrator import Orchestrator
+    from pystator.runtime.asyncio_scheduler import AsyncioScheduler
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActionExecutor",
+    "ActionRegistry",
+    "ActionSpec",
+    "AsyncioScheduler",
+    "ConfigError",
+    "ErrorPolicy",
+    "Event",
+    "ExecutionMode",
+    "FSMError",
+    "GuardEvaluation",
+    "GuardNotFoundError",
+    "GuardRegistry",
+    "GuardRejectedError",
+    "GuardSpec",
+    "InvalidTransitionError",
+    "InvokeSpec",
+    "Issue",
+    "MachineMeta",
+    "MachineSpec",
+    "Orchestrator",
+    "ParallelStateConfig",
+    "PystatorError",
+    "Region",
+    "State",
+    "StateMachine",
+    "StateType",
+    "TerminalStateError",
+    "Timeout",
+    "Transition",
+    "TransitionResult",
+    "UndefinedStateError",
+    "UndefinedTriggerError",
+    "load_spec",
+]
+
+_LAZY = {
+    "Orchestrator": "pystator.runtime.orchestrator",
+    "AsyncioScheduler": "pystator.runtime.asyncio_scheduler",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Runtime classes load on first use, so ``import pystator`` stays light."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pystator' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

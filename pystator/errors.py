@@ -20,7 +20,7 @@ programming errors such as an unknown state name are raised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
@@ -132,7 +132,9 @@ class InvalidTransitionError(FSMError):
         trigger: str = "",
         context: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, {"current_state": current_state, "trigger": trigger, **(context or {})})
+        super().__init__(
+            message, {"current_state": current_state, "trigger": trigger, **(context or {})}
+        )
         self.current_state = current_state
         self.trigger = trigger
 

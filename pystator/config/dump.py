@@ -1,0 +1,116 @@
+"""Spec -> plain dict -> YAML, such that loading the output gives an equal spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from pystator.config.loader import implicit_trigger
+from pystator.model import MachineSpec, State, StateType, Transition
+
+__all__ = ["dump_spec", "spec_to_dict"]
+
+
+def _state(state: State) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": state.name}
+    if state.type is not StateType.STABLE:
+        out["type"] = state.type.value
+    if state.parent is not None:
+        out["parent"] = state.parent
+    if state.initial_child is not None:
+        out["initial_child"] = state.initial_child
+    if state.regions:
+        out["regions"] = [
+            {
+                "name": r.name,
+                "initial": r.initial,
+                "states": list(r.states),
+                **({"description": r.description} if r.description else {}),
+            }
+            for r in state.regions
+        ]
+    if state.on_enter:
+        out["on_enter"] = [a.to_config() for a in state.on_enter]
+    if state.on_exit:
+        out["on_exit"] = [a.to_config() for a in state.on_exit]
+    if state.timeout is not None:
+        out["timeout"] = {
+            "seconds": state.timeout.seconds,
+            "destination": state.timeout.destination,
+        }
+    if state.invoke:
+        out["invoke"] = [
+            {
+                "id": v.id,
+                "src": v.src,
+                **({"on_done": v.on_done} if v.on_done else {}),
+                **({"params": dict(v.params)} if v.params else {}),
+            }
+            for v in state.invoke
+        ]
+    if state.description:
+        out["description"] = state.description
+    if state.metadata:
+        out["metadata"] = dict(state.metadata)
+    return out
+
+
+def _transition(t: Transition) -> dict[str, Any]:
+    sources = list(t.metadata.get("sources") or sorted(t.source))
+    out: dict[str, Any] = {}
+    implicit = (
+        t.after is not None
+        and len(sources) == 1
+        and t.trigger == implicit_trigger(sources[0], t.after)
+    )
+    if not implicit:
+        out["trigger"] = t.trigger
+    out["source"] = sources[0] if len(sources) == 1 else sources
+    out["dest"] = t.dest
+    if t.region is not None:
+        out["region"] = t.region
+    if t.after is not None:
+        out["after"] = t.after
+    if t.guards:
+        out["guards"] = [g.to_config() for g in t.guards]
+    if t.actions:
+        out["actions"] = [a.to_config() for a in t.actions]
+    if t.description:
+        out["description"] = t.description
+    extra = {
+        k: v for k, v in t.metadata.items() if k not in {"index", "sources", "implicit_trigger"}
+    }
+    if extra:
+        out["metadata"] = extra
+    return out
+
+
+def spec_to_dict(spec: MachineSpec) -> dict[str, Any]:
+    """The long-form definition of ``spec`` (every state entry written out)."""
+    meta: dict[str, Any] = {
+        "version": spec.meta.version,
+        "machine_name": spec.meta.machine_name,
+        "strict_mode": spec.meta.strict_mode,
+    }
+    if spec.meta.event_normalizer:
+        meta["event_normalizer"] = spec.meta.event_normalizer
+    if spec.meta.description:
+        meta["description"] = spec.meta.description
+    out: dict[str, Any] = {
+        "meta": meta,
+        "states": [_state(s) for s in spec.states],
+        "transitions": [_transition(t) for t in spec.transitions],
+    }
+    policy = spec.error_policy
+    if policy.default_fallback is not None or policy.retry_attempts:
+        out["error_policy"] = {
+            **({"default_fallback": policy.default_fallback} if policy.default_fallback else {}),
+            "retry_attempts": policy.retry_attempts,
+        }
+    return out
+
+
+def dump_spec(spec: MachineSpec) -> str:
+    """YAML text for ``spec``; ``load_spec`` of it gives an equal spec."""
+    return yaml.safe_dump(spec_to_dict(spec), sort_keys=False, allow_unicode=True, width=100)

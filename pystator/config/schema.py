@@ -1,0 +1,173 @@
+"""The shape of a machine definition, as pydantic models.
+
+This is the one key vocabulary: the loader validates with it and
+``machine_json_schema()`` publishes it, so the two cannot drift apart. Short forms
+(an action or guard written as a bare name, ``on_enter: log``) are widened to the
+long form before validation, so error paths always point at what was written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "ActionModel",
+    "ErrorPolicyModel",
+    "GuardModel",
+    "InvokeModel",
+    "MachineModel",
+    "MetaModel",
+    "RegionModel",
+    "StateModel",
+    "TimeoutModel",
+    "TransitionModel",
+    "machine_json_schema",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+def _widen_action(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+def _widen_list(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        return [value]
+    return value
+
+
+class MetaModel(_Strict):
+    version: str = "1.0.0"
+    machine_name: str = "state_machine"
+    strict_mode: bool = True
+    event_normalizer: Literal["lower", "upper"] | None = None
+    description: str = ""
+
+
+class ActionModel(_Strict):
+    name: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class GuardModel(_Strict):
+    name: str | None = Field(default=None, min_length=1)
+    expr: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> GuardModel:
+        if (self.name is None) == (self.expr is None):
+            raise ValueError("a guard is a name or {expr: ...}")
+        return self
+
+
+class TimeoutModel(_Strict):
+    seconds: float = Field(gt=0)
+    destination: str = Field(min_length=1)
+
+
+class RegionModel(_Strict):
+    name: str = Field(min_length=1)
+    initial: str = Field(min_length=1)
+    states: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class InvokeModel(_Strict):
+    id: str = Field(min_length=1)
+    src: str = Field(min_length=1)
+    on_done: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class StateModel(_Strict):
+    name: str = Field(min_length=1)
+    type: Literal["initial", "stable", "terminal", "error", "parallel"] = "stable"
+    parent: str | None = None
+    initial_child: str | None = None
+    regions: list[RegionModel] = Field(default_factory=list)
+    on_enter: list[ActionModel] = Field(default_factory=list)
+    on_exit: list[ActionModel] = Field(default_factory=list)
+    timeout: TimeoutModel | None = None
+    invoke: list[InvokeModel] = Field(default_factory=list)
+    description: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("on_enter", "on_exit", mode="before")
+    @classmethod
+    def _widen(cls, value: Any) -> Any:
+        value = _widen_list(value)
+        return [_widen_action(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("regions", "invoke", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class TransitionModel(_Strict):
+    trigger: str | None = Field(default=None, min_length=1)
+    source: list[str] = Field(min_length=1)
+    dest: str = Field(min_length=1)
+    region: str | None = None
+    after: Any = None  # checked by pystator.durations.parse_duration, with its own message
+    guards: list[GuardModel] = Field(default_factory=list)
+    actions: list[ActionModel] = Field(default_factory=list)
+    description: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _widen_source(cls, value: Any) -> Any:
+        return (
+            [value]
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool)
+            else value
+        )
+
+    @field_validator("guards", mode="before")
+    @classmethod
+    def _widen_guards(cls, value: Any) -> Any:
+        value = _widen_list(value)
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _widen_actions(cls, value: Any) -> Any:
+        value = _widen_list(value)
+        return [_widen_action(v) for v in value] if isinstance(value, list) else value
+
+
+class ErrorPolicyModel(_Strict):
+    default_fallback: str | None = None
+    retry_attempts: int = Field(default=0, ge=0, le=100)
+
+
+class MachineModel(_Strict):
+    meta: MetaModel = Field(default_factory=MetaModel)
+    states: list[StateModel] = Field(min_length=1)
+    transitions: list[TransitionModel] = Field(default_factory=list)
+    error_policy: ErrorPolicyModel = Field(default_factory=ErrorPolicyModel)
+
+    @field_validator("meta", "error_policy", mode="before")
+    @classmethod
+    def _none_is_default(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("transitions", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+def machine_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of a machine definition (same models as the loader)."""
+    return MachineModel.model_json_schema()
