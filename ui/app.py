@@ -22,10 +22,10 @@ from ui.checking import Check, check
 from ui.examples import BLANK_MACHINE, find_example, list_examples
 from ui.exports import file_stem, python_snippet, yaml_to_json
 from ui.library import Library, LibraryError, NotFound
-from ui.paths import STATIC_DIR, TEMPLATES_DIR
+from ui.paths import EXAMPLES_DIR, STATIC_DIR, TEMPLATES_DIR
 from ui.rendering import BodyLimit, Pages, SecurityHeaders, is_htmx
 from ui.share import ShareError, TokenTooLong, decode_token, encode_token
-from ui.textcheck import MAX_TEXT_BYTES, TextRejected, clean_name, decode_file
+from ui.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
 
 __all__ = ["create_app"]
 
@@ -47,10 +47,13 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def create_app(db_path: str | Path) -> FastAPI:
-    """The designer over the library at ``db_path``, seeded with the examples once."""
+def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAPI:
+    """The designer over the library at ``db_path``, seeded with the examples once.
+
+    ``examples_dir`` holds the ``*.yaml`` files offered by "New" and "Open example".
+    """
     library = Library(db_path)
-    library.seed([(example.slug, example.text()) for example in list_examples()])
+    library.seed([(example.slug, example.text()) for example in list_examples(examples_dir)])
     pages = Pages(
         TEMPLATES_DIR,
         {"htmx_js": HTMX_JS, "mermaid_js": MERMAID_JS, "max_text_bytes": MAX_TEXT_BYTES},
@@ -64,7 +67,7 @@ def create_app(db_path: str | Path) -> FastAPI:
     app.state.pages = pages
 
     def base_context() -> dict[str, Any]:
-        return {"examples": list_examples(), "flash": None, "title": None}
+        return {"examples": list_examples(examples_dir), "flash": None, "title": None}
 
     def error_page(request: Request, status: int, message: str) -> Response:
         if _wants_json(request):
@@ -82,7 +85,9 @@ def create_app(db_path: str | Path) -> FastAPI:
         }
         detail = error.detail if isinstance(error.detail, str) else ""
         default = messages.get(error.status_code, "The request could not be handled.")
-        message = detail if detail and detail not in {"Not Found", "Method Not Allowed"} else default
+        message = (
+            detail if detail and detail not in {"Not Found", "Method Not Allowed"} else default
+        )
         return error_page(request, error.status_code, message)
 
     @app.exception_handler(RequestValidationError)
@@ -127,7 +132,7 @@ def create_app(db_path: str | Path) -> FastAPI:
         name: Annotated[str, Form()] = "",
         example: Annotated[str, Form()] = "",
     ) -> Response:
-        found = find_example(example) if example else None
+        found = find_example(example, examples_dir) if example else None
         if example and found is None:
             return _new_error(request, f"There is no example called {example!r}.", name, example)
         text = found.text() if found else BLANK_MACHINE
@@ -233,9 +238,7 @@ def create_app(db_path: str | Path) -> FastAPI:
         return pages.render(request, "machine.html", context, block="saved", status_code=status)
 
     @app.post("/machines/{machine_id}/rename")
-    def rename_machine(
-        request: Request, machine_id: str, name: Annotated[str, Form()]
-    ) -> Response:
+    def rename_machine(request: Request, machine_id: str, name: Annotated[str, Form()]) -> Response:
         try:
             library.rename(machine_id, name)
         except TextRejected as error:
@@ -286,9 +289,7 @@ def create_app(db_path: str | Path) -> FastAPI:
         return _redirect(request, f"/machines/{machine_id}")
 
     @app.get("/machines/{machine_id}/diff")
-    def diff_page(
-        request: Request, machine_id: str, old: str = "", new: str = ""
-    ) -> Response:
+    def diff_page(request: Request, machine_id: str, old: str = "", new: str = "") -> Response:
         machine = library.get(machine_id)
         revisions = library.revisions(machine_id)
         ids = [r.id for r in revisions]
@@ -345,7 +346,7 @@ def create_app(db_path: str | Path) -> FastAPI:
 
     @app.get("/examples/{slug}")
     def example_draft(request: Request, slug: str) -> Response:
-        example = find_example(slug)
+        example = find_example(slug, examples_dir)
         if example is None:
             raise StarletteHTTPException(404, f"There is no example called {slug!r}.")
         return draft_page(request, example.text(), example.slug)

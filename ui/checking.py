@@ -108,7 +108,9 @@ def check(text: str) -> Check:
     except TextRejected as error:
         return Check(False, (Finding("error", str(error), code="input"),))
     if not text.strip():
-        return Check(False, (Finding("error", "The editor is empty: write a machine.", code="empty"),))
+        return Check(
+            False, (Finding("error", "The editor is empty: write a machine.", code="empty"),)
+        )
     try:
         spec = load_spec(text)
         machine = StateMachine.from_spec(spec)

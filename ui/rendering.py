@@ -17,7 +17,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_SECURITY_POLICY", "MAX_BODY_BYTES", "BodyLimit", "Pages", "SecurityHeaders", "is_htmx"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "MAX_BODY_BYTES",
+    "BodyLimit",
+    "Pages",
+    "SecurityHeaders",
+    "is_htmx",
+]
 
 # Far above any machine (1 MB) so an oversized paste still reaches the route and gets a
 # sentence about machine size; only absurd bodies are cut off here.

@@ -94,13 +94,11 @@ def decode_token(token: str) -> SharedMachine:
         raise ShareError("This share link is empty.")
     if len(token) > MAX_TOKEN_CHARS:
         raise ShareError(
-            f"This share link is too long ({len(token):,} characters; at most "
-            f"{MAX_TOKEN_CHARS:,})."
+            f"This share link is too long ({len(token):,} characters; at most {MAX_TOKEN_CHARS:,})."
         )
     if token[0] != VERSION:
         raise ShareError(
-            "This share link was made by a different version of pystator-ui or is not a "
-            "share link."
+            "This share link was made by a different version of pystator-ui or is not a share link."
         )
     body = token[1:]
     try:

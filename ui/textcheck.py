@@ -38,7 +38,9 @@ def check_text(text: str) -> str:
     if size > MAX_TEXT_BYTES:
         raise TextRejected(_size_message(size))
     if "\x00" in text:
-        raise TextRejected("The text contains NUL characters: it looks like a binary file, not YAML.")
+        raise TextRejected(
+            "The text contains NUL characters: it looks like a binary file, not YAML."
+        )
     return text
 
 
