@@ -16,6 +16,7 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ui.checking import Check, check
@@ -23,7 +24,14 @@ from ui.examples import BLANK_MACHINE, find_example, list_examples
 from ui.exports import file_stem, python_snippet, yaml_to_json
 from ui.library import Library, LibraryError, NotFound
 from ui.paths import EXAMPLES_DIR, STATIC_DIR, TEMPLATES_DIR
-from ui.rendering import BodyLimit, Pages, SecurityHeaders, is_htmx
+from ui.rendering import (
+    MAX_BODY_BYTES,
+    SECURITY_HEADERS,
+    BodyLimit,
+    Pages,
+    SecurityHeaders,
+    is_htmx,
+)
 from ui.share import ShareError, TokenTooLong, decode_token, encode_token
 from ui.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
 
@@ -71,9 +79,19 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
 
     def error_page(request: Request, status: int, message: str) -> Response:
         if _wants_json(request):
-            return JSONResponse({"error": {"status": status, "message": message}}, status)
+            return JSONResponse(
+                {"error": {"status": status, "message": message}}, status, SECURITY_HEADERS
+            )
         context = {**base_context(), "status": status, "message": message, "title": "Problem"}
-        return pages.render(request, "error.html", context, block="error", status_code=status)
+        # Headers set here too: a 500 is answered outside the middleware stack.
+        return pages.render(
+            request,
+            "error.html",
+            context,
+            block="error",
+            status_code=status,
+            headers=SECURITY_HEADERS,
+        )
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -207,11 +225,11 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         return pages.render(request, "machine.html", context)
 
     @app.post("/machines/{machine_id}/save")
-    def save_machine(
-        request: Request,
-        machine_id: str,
-        yaml: Annotated[str, Form()] = "",
-    ) -> Response:
+    async def save_machine(request: Request, machine_id: str) -> Response:
+        form = await read_form(request)
+        return await run_in_threadpool(save_revision, request, machine_id, form.get("yaml", ""))
+
+    def save_revision(request: Request, machine_id: str, yaml: str) -> Response:
         machine = library.get(machine_id)
         outcome = check(yaml)
         message, saved = _save_refusal(outcome), False
@@ -312,21 +330,16 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
     # -- live checking and sharing --------------------------------------------------------
 
     @app.post("/validate")
-    def validate(
-        request: Request,
-        yaml: Annotated[str, Form()] = "",
-        diagram_key: Annotated[str, Form()] = "",
-    ) -> Response:
-        outcome = check(yaml)
-        context = {"check": outcome, "shown_key": diagram_key}
+    async def validate(request: Request) -> Response:
+        form = await read_form(request)
+        outcome = await run_in_threadpool(check, form.get("yaml", ""))
+        context = {"check": outcome, "shown_key": form.get("diagram_key", "")}
         return pages.render(request, "partials/check.html", context)
 
     @app.post("/share")
-    def share(
-        request: Request,
-        yaml: Annotated[str, Form()] = "",
-        trace: Annotated[str, Form()] = "",
-    ) -> Response:
+    async def share(request: Request) -> Response:
+        form = await read_form(request)
+        yaml, trace = form.get("yaml", ""), form.get("trace", "")
         context: dict[str, Any] = {"link": None, "message": None}
         try:
             steps = json.loads(trace) if trace.strip() else None
@@ -378,11 +391,13 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         return pages.render(request, "machine.html", context)
 
     @app.post("/drafts/save")
-    def save_draft(
-        request: Request,
-        yaml: Annotated[str, Form()] = "",
-        name: Annotated[str, Form()] = "",
-    ) -> Response:
+    async def save_draft(request: Request) -> Response:
+        form = await read_form(request)
+        return await run_in_threadpool(
+            save_draft_text, request, form.get("yaml", ""), form.get("name", "")
+        )
+
+    def save_draft_text(request: Request, yaml: str, name: str) -> Response:
         outcome = check(yaml)
         message = _save_refusal(outcome)
         if message is None:
@@ -472,6 +487,16 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         raise StarletteHTTPException(404, f"There is no export format {fmt!r}.")
 
     return app
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The request's text fields, read with a part limit far above the machine limit.
+
+    Starlette's default (1 MB per field) would answer a large paste with a bare 400; reading
+    it here lets the route say how large the text is and what the limit is.
+    """
+    form = await request.form(max_part_size=MAX_BODY_BYTES)
+    return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 def _save_refusal(outcome: Check) -> str | None:

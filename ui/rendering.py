@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = [
     "CONTENT_SECURITY_POLICY",
     "MAX_BODY_BYTES",
+    "SECURITY_HEADERS",
     "BodyLimit",
     "Pages",
     "SecurityHeaders",
@@ -57,6 +58,9 @@ _HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
+
+
+SECURITY_HEADERS = {name.decode(): value.decode() for name, value in _HEADERS}
 
 
 class SecurityHeaders:
