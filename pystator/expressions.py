@@ -527,10 +527,14 @@ def _compile_cached(expr: str) -> CompiledExpression:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as error:
         column = None
-        if error.offset is not None and error.lineno == 1:
-            column = error.offset + shift
+        if error.lineno == 1 and error.offset is not None:
+            # CPython reports offset 0 when the expression ends too early.
+            offset = error.offset if error.offset >= 1 else len(text.split("\n")[0]) + 1
+            column = offset + shift
         message = error.msg or "invalid syntax"
-        raise ExpressionError(f"invalid syntax: {message}", column, expr) from None
+        if message != "invalid syntax":
+            message = f"invalid syntax: {message}"
+        raise ExpressionError(message, column, expr) from None
     except (ValueError, RecursionError, MemoryError) as error:
         raise ExpressionError(f"invalid expression: {error}", None, expr) from None
     validator = _Validator(expr, text, shift)
