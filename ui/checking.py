@@ -127,16 +127,12 @@ def check(text: str) -> Check:
 
 
 def _lint(machine: Any) -> list[Any]:
-    try:
-        from pystator.lint import lint
-    except ImportError:  # the linter lands after the engine
-        return []
-    return list(lint(machine))
+    from pystator.lint import lint
+
+    return list(lint(machine.spec))
 
 
-def _mermaid(machine: Any) -> str | None:
-    try:
-        from pystator.diagram import to_mermaid
-    except ImportError:  # the diagram module lands after the engine
-        return None
-    return str(to_mermaid(machine))
+def _mermaid(machine: Any) -> str:
+    from pystator.diagram import to_mermaid
+
+    return to_mermaid(machine)

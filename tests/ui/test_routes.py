@@ -385,3 +385,28 @@ def test_server_error_is_a_friendly_500(client: TestClient, monkeypatch: pytest.
 def test_share_token_helper_matches_route(client: TestClient) -> None:
     token = encode_token(ORDER)
     assert "exchange_ack" in client.get(f"/s/{token}").text
+
+
+def test_valid_text_gets_a_new_diagram_unless_unchanged(client: TestClient) -> None:
+    response = client.post("/validate", data={"yaml": ORDER}, headers=HTMX)
+    assert '<pre class="mermaid">' in response.text and "stateDiagram-v2" in response.text
+    key = re.search(r'name="diagram_key" value="([0-9a-f]+)"', response.text)
+    assert key
+    again = client.post("/validate", data={"yaml": ORDER, "diagram_key": key.group(1)}, headers=HTMX)
+    assert '<pre class="mermaid">' not in again.text and 'data-valid="true"' in again.text
+
+
+def test_lint_warnings_show_beside_a_valid_machine(client: TestClient) -> None:
+    text = ORDER + "  - trigger: orphan\n    source: LOST\n    dest: OPEN\n"
+    text = text.replace("  - name: FILLED\n", "  - name: LOST\n  - name: FILLED\n")
+    response = client.post("/validate", data={"yaml": text}, headers=HTMX)
+    assert 'data-valid="true"' in response.text
+    assert 'class="issue warning"' in response.text and "LOST" in response.text
+
+
+def test_mermaid_export(client: TestClient) -> None:
+    mid = machine_id_by_name(client, "order_lifecycle")
+    rev = re.search(r'href="/m/([0-9a-f]{12})"', client.get(f"/machines/{mid}").text)
+    assert rev
+    mermaid = client.get(f"/m/{rev.group(1)}/export.mmd")
+    assert mermaid.status_code == 200 and mermaid.text.startswith("stateDiagram-v2")
