@@ -21,7 +21,7 @@ def default_db_path() -> Path:
     if env:
         return Path(env).expanduser()
     try:
-        from platformdirs import user_data_dir
+        from platformdirs import user_data_dir  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
         return base / "pystator" / "library.sqlite3"

@@ -76,7 +76,7 @@ def test_new_blank_and_from_example(client: TestClient) -> None:
     assert "Blank machine" in client.get("/new").text
     assert 'id="new-form"' in client.get("/new", headers=HTMX).text
     blank = create(client, "blank one")
-    assert "machine_name: \"new_machine\"" in html.unescape(client.get(f"/machines/{blank}").text)
+    assert 'machine_name: "new_machine"' in html.unescape(client.get(f"/machines/{blank}").text)
     from_example = create(client, "", "traffic_light")
     assert "GREEN" in client.get(f"/machines/{from_example}").text
     bad = client.post("/new", data={"example": "nope"})
@@ -223,7 +223,8 @@ def test_revision_view_diff_and_restore(client: TestClient) -> None:
 def test_import_valid_yaml(client: TestClient) -> None:
     assert 'id="import-form"' in client.get("/import", headers=HTMX).text
     response = client.post(
-        "/import", files={"file": ("orders.yaml", ORDER.encode(), "text/yaml")},
+        "/import",
+        files={"file": ("orders.yaml", ORDER.encode(), "text/yaml")},
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -240,7 +241,8 @@ def test_import_json(client: TestClient) -> None:
 
 def test_import_invalid_machine_opens_a_draft(client: TestClient) -> None:
     response = client.post(
-        "/import", files={"file": ("bad.yaml", INVALID.encode(), "text/yaml")},
+        "/import",
+        files={"file": ("bad.yaml", INVALID.encode(), "text/yaml")},
         follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"].startswith("/s/")
@@ -369,7 +371,9 @@ def test_missing_form_field_is_a_422_page(client: TestClient) -> None:
     assert "Traceback" not in response.text
 
 
-def test_server_error_is_a_friendly_500(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_error_is_a_friendly_500(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     library = client.app.state.library  # type: ignore[attr-defined]
 
     def broken() -> None:
@@ -392,7 +396,9 @@ def test_valid_text_gets_a_new_diagram_unless_unchanged(client: TestClient) -> N
     assert '<pre class="mermaid">' in response.text and "stateDiagram-v2" in response.text
     key = re.search(r'name="diagram_key" value="([0-9a-f]+)"', response.text)
     assert key
-    again = client.post("/validate", data={"yaml": ORDER, "diagram_key": key.group(1)}, headers=HTMX)
+    again = client.post(
+        "/validate", data={"yaml": ORDER, "diagram_key": key.group(1)}, headers=HTMX
+    )
     assert '<pre class="mermaid">' not in again.text and 'data-valid="true"' in again.text
 
 
