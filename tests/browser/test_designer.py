@@ -35,7 +35,9 @@ def test_library_to_rendered_diagram(offline_page: Any, app_url: str) -> None:
     svg = page.locator("#diagram pre.mermaid svg")
     assert svg.count() == 1
     assert svg.locator("text=PENDING").count() >= 1
-    assert not [e for e in page.console_errors if "Content Security Policy" in e], page.console_errors
+    assert not [e for e in page.console_errors if "Content Security Policy" in e], (
+        page.console_errors
+    )
 
 
 def test_typing_an_error_shows_it_located_and_keeps_the_diagram(
