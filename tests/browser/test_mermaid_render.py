@@ -17,17 +17,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = sorted((ROOT / "tests" / "engine" / "golden").glob("*.mmd"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
@@ -40,21 +29,19 @@ def mermaid_js() -> Path | None:
 
 
 @pytest.fixture(scope="module")
-def mermaid_page() -> Iterator[Any]:
+def mermaid_page(browser: Any) -> Iterator[Any]:
+    """A blank page with the vendored Mermaid loaded (Chromium from tests/browser/conftest)."""
     script = mermaid_js()
-    if script is None or not script.exists():
-        pytest.skip("no vendored mermaid*.min.js under static/vendor/")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.route("**/*", lambda route: route.abort())  # offline: nothing may be fetched
-        page.set_content("<!doctype html><html><body><div id='out'></div></body></html>")
-        page.add_script_tag(path=str(script))
-        page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
-        yield page
-        browser.close()
+    assert script is not None and script.exists(), (
+        "no vendored mermaid*.min.js under static/vendor/ (see THIRD-PARTY-NOTICES.md there)"
+    )
+    page = browser.new_page()
+    page.route("**/*", lambda route: route.abort())  # offline: nothing may be fetched
+    page.set_content("<!doctype html><html><body><div id='out'></div></body></html>")
+    page.add_script_tag(path=str(script))
+    page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
+    yield page
+    page.close()
 
 
 RENDER = """async ([text, id]) => {
