@@ -29,7 +29,11 @@ def machines(draw: st.DrawFn) -> dict[str, Any]:
     states: list[dict[str, Any]] = []
     children = {n: [c for c in names if parents[c] == n] for n in names}
     for name in names:
-        entry: dict[str, Any] = {"name": name, "on_enter": [f"in_{name}"], "on_exit": [f"out_{name}"]}
+        entry: dict[str, Any] = {
+            "name": name,
+            "on_enter": [f"in_{name}"],
+            "on_exit": [f"out_{name}"],
+        }
         if parents[name] is not None:
             entry["parent"] = parents[name]
         if children[name]:
@@ -37,20 +41,39 @@ def machines(draw: st.DrawFn) -> dict[str, Any]:
         states.append(entry)
     states[0]["type"] = "initial"
     if draw(st.booleans()):
-        regions = [{"name": f"r{k}", "initial": f"p{k}_0",
-                    "states": [f"p{k}_{j}" for j in range(draw(st.integers(1, 3)))]}
-                   for k in range(draw(st.integers(2, 3)))]
-        states.append({"name": "par", "type": "parallel", "regions": regions,
-                       "on_enter": ["in_par"], "on_exit": ["out_par"]})
+        regions = [
+            {
+                "name": f"r{k}",
+                "initial": f"p{k}_0",
+                "states": [f"p{k}_{j}" for j in range(draw(st.integers(1, 3)))],
+            }
+            for k in range(draw(st.integers(2, 3)))
+        ]
+        states.append(
+            {
+                "name": "par",
+                "type": "parallel",
+                "regions": regions,
+                "on_enter": ["in_par"],
+                "on_exit": ["out_par"],
+            }
+        )
         names += ["par"] + [s for r in regions for s in r["states"]]
     transitions = [
-        {"trigger": draw(NAMES), "source": draw(st.sampled_from(names)),
-         "dest": draw(st.sampled_from(names)), "actions": [f"t{i}"],
-         **({"guards": [{"expr": "n > 1"}]} if draw(st.booleans()) else {})}
+        {
+            "trigger": draw(NAMES),
+            "source": draw(st.sampled_from(names)),
+            "dest": draw(st.sampled_from(names)),
+            "actions": [f"t{i}"],
+            **({"guards": [{"expr": "n > 1"}]} if draw(st.booleans()) else {}),
+        }
         for i in range(draw(st.integers(1, 12)))
     ]
-    return {"meta": {"strict_mode": draw(st.booleans())}, "states": states,
-            "transitions": transitions}
+    return {
+        "meta": {"strict_mode": draw(st.booleans())},
+        "states": states,
+        "transitions": transitions,
+    }
 
 
 def _well_formed(machine: StateMachine, configuration: frozenset[str]) -> None:
@@ -66,16 +89,16 @@ def _well_formed(machine: StateMachine, configuration: frozenset[str]) -> None:
             assert len(active) == 1, (state, active)
 
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
 @given(machines(), st.lists(st.integers(0, 20), max_size=10), st.integers(0, 3))
-def test_process_never_raises_and_steps_are_consistent(definition: dict[str, Any],
-                                                       picks: list[int], n: int) -> None:
+def test_process_never_raises_and_steps_are_consistent(
+    definition: dict[str, Any], picks: list[int], n: int
+) -> None:
     machine = StateMachine.from_dict(definition)
-    triggers = sorted({t["trigger"] for t in definition["transitions"]}) + ["unknown"]
+    triggers = [*sorted({t["trigger"] for t in definition["transitions"]}), "unknown"]
     events = [triggers[i % len(triggers)] for i in picks]
     stepped = 0
     state = machine.initial_state_string()
