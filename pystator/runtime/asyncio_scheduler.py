@@ -1,0 +1,122 @@
+"""``AsyncioScheduler``: timers in this process's event loop, no infrastructure.
+
+One sleeper task keeps the timers in a heap ordered by (due time, arming order)
+and sleeps until the earliest is due, waking early when a timer is added. Timers
+die with the process; use ``RedisScheduler`` when they must survive a restart.
+
+The clock is injectable. With a hand-driven clock call ``wake()`` after moving
+it (or ``await fire_due()`` to fire whatever is due right now, in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+
+from pystator.runtime.timers import Clock, FireHandler, ScheduledTimer, wall_clock
+
+__all__ = ["AsyncioScheduler"]
+
+log = logging.getLogger("pystator.runtime")
+
+
+class AsyncioScheduler:
+    """In-process scheduler; ``start()`` is optional (``schedule`` starts it)."""
+
+    def __init__(self, *, clock: Clock = wall_clock, max_sleep: float = 1.0) -> None:
+        self.clock = clock
+        self.on_fire: FireHandler | None = None
+        self.max_sleep = max_sleep
+        self._timers: dict[str, ScheduledTimer] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._order = itertools.count()
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.fired: list[ScheduledTimer] = []
+
+    @property
+    def pending(self) -> list[ScheduledTimer]:
+        """Timers not yet fired or cancelled, earliest first."""
+        return sorted(self._timers.values(), key=lambda t: t.due_at)
+
+    async def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._wakeup = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def schedule(self, timer: ScheduledTimer) -> None:
+        self._timers[timer.timer_id] = timer
+        heapq.heappush(self._heap, (timer.due_at, next(self._order), timer.timer_id))
+        await self.start()
+        self.wake()
+
+    async def cancel(self, timer_id: str) -> None:
+        self._timers.pop(timer_id, None)
+
+    async def cancel_entity(self, entity_id: str, state: str | None = None) -> None:
+        for timer in list(self._timers.values()):
+            if timer.entity_id == entity_id and (state is None or timer.state == state):
+                del self._timers[timer.timer_id]
+
+    def wake(self) -> None:
+        """Re-check due times now (call after moving an injected clock)."""
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _pop_due(self) -> ScheduledTimer | None:
+        now = self.clock()
+        while self._heap:
+            due_at, _, timer_id = self._heap[0]
+            if timer_id not in self._timers:
+                heapq.heappop(self._heap)
+                continue
+            if due_at > now:
+                return None
+            heapq.heappop(self._heap)
+            return self._timers.pop(timer_id)
+        return None
+
+    async def fire_due(self) -> int:
+        """Fire every timer due at the current clock time, in order; how many fired."""
+        count = 0
+        while (timer := self._pop_due()) is not None:
+            await self._fire(timer)
+            count += 1
+        return count
+
+    async def _fire(self, timer: ScheduledTimer) -> None:
+        self.fired.append(timer)
+        if self.on_fire is None:
+            log.warning("timer %s fired with no handler set", timer.timer_id)
+            return
+        try:
+            await self.on_fire(timer.entity_id, timer.event, timer.timer_id)
+        except Exception:
+            log.exception(
+                "timer %s (%s for %s) failed", timer.timer_id, timer.event, timer.entity_id
+            )
+
+    def _next_delay(self) -> float:
+        while self._heap and self._heap[0][2] not in self._timers:
+            heapq.heappop(self._heap)
+        if not self._heap:
+            return self.max_sleep
+        return max(0.0, min(self.max_sleep, self._heap[0][0] - self.clock()))
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            self._wakeup.clear()
+            await self.fire_due()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._next_delay())

@@ -1,0 +1,91 @@
+"""Browser fixtures: Debian's Chromium through Playwright, and the app on a free local port.
+
+Never ``playwright install``: the browser is /usr/bin/chromium (apt-get install -y
+--no-install-recommends chromium). Every request a page makes is routed through a
+check that fails the test if it goes to any host but the app's.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from ui.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Chromium is missing: install it with "
+            "`apt-get install -y --no-install-recommends chromium` (never `playwright install`)."
+        )
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The designer served by uvicorn in a background thread, over a temporary library."""
+    db = tmp_path_factory.mktemp("ui") / "library.sqlite3"
+    port = _free_port()
+    config = uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the designer did not start within 15 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def offline_page(page: Any, app_url: str) -> Iterator[Any]:
+    """A page whose every request must go to the app; anything else fails the test."""
+    allowed = urlsplit(app_url).netloc
+    foreign: list[str] = []
+    console_errors: list[str] = []
+
+    def guard(route: Any) -> None:
+        url = route.request.url
+        if urlsplit(url).netloc == allowed or url.startswith("data:"):
+            route.continue_()
+        else:
+            foreign.append(url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console_errors.append(str(e)))
+    page.console_errors = console_errors
+    yield page
+    assert not foreign, f"requests left the machine: {foreign}"

@@ -1,0 +1,100 @@
+"""The designer in real Chromium: Mermaid renders, live validation, light and dark."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SHOTS = "/tmp/pystator-ui-shots"
+
+
+def wait_for_diagrams(page: Any) -> None:
+    """Wait until Mermaid has processed every diagram and at least one SVG is drawn."""
+    page.wait_for_function(
+        "() => !document.querySelector('pre.mermaid:not([data-processed])')"
+        " && !!document.querySelector('pre.mermaid svg')",
+        timeout=15_000,
+    )
+
+
+def open_machine(page: Any, app_url: str, name: str) -> None:
+    page.goto(app_url + "/")
+    page.get_by_role("link", name=name, exact=True).click()
+    page.wait_for_url(re.compile(r"/machines/[0-9a-f]+$"))
+
+
+def test_library_to_rendered_diagram(offline_page: Any, app_url: str) -> None:
+    page = offline_page
+    open_machine(page, app_url, "order_fsm")
+    wait_for_diagrams(page)
+    svg = page.locator("#diagram pre.mermaid svg")
+    assert svg.count() == 1
+    assert svg.locator("text=PENDING").count() >= 1
+    assert not [e for e in page.console_errors if "Content Security Policy" in e], (
+        page.console_errors
+    )
+
+
+def test_typing_an_error_shows_it_located_and_keeps_the_diagram(
+    offline_page: Any, app_url: str
+) -> None:
+    page = offline_page
+    open_machine(page, app_url, "order_fsm")
+    wait_for_diagrams(page)
+    editor = page.locator("#yaml")
+    text = editor.input_value()
+    broken = text.replace("dest: OPEN", "dest: NOWHERE", 1)
+    editor.fill(broken)
+    page.locator("#check[data-valid=false]").wait_for()
+    issue = page.locator("#check .issue.error").first
+    assert "NOWHERE" in issue.inner_text()
+    assert page.locator("#diagram-status[data-stale=true]").count() == 1
+    assert page.locator("#diagram pre.mermaid svg").count() == 1  # last good diagram stays
+    assert page.locator("#dirty").is_visible()
+    issue.locator("button").click()
+    line = int(issue.locator("button").get_attribute("data-line"))
+    cursor_line = page.evaluate(
+        "() => { const t = document.getElementById('yaml');"
+        " return t.value.slice(0, t.selectionStart).split('\\n').length; }"
+    )
+    assert cursor_line == line
+    assert page.locator(".gutter .mark-error").count() >= 1
+    editor.fill(text)
+    page.locator("#check[data-valid=true]").wait_for()
+    assert page.locator("#diagram-status[data-stale=false]").count() == 1
+
+
+def test_ctrl_s_saves_a_revision(offline_page: Any, app_url: str) -> None:
+    page = offline_page
+    open_machine(page, app_url, "traffic_light")
+    editor = page.locator("#yaml")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n# tuned\n")
+    page.keyboard.press("Control+s")
+    page.locator("#save-status", has_text="Saved revision").wait_for()
+    expect(page.locator("#revisions li")).to_have_count(2)
+    expect(page.locator("#dirty")).to_be_hidden()
+    page.reload()
+    assert "# tuned" in page.locator("#yaml").input_value()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots(offline_page: Any, app_url: str, scheme: str) -> None:
+    page = offline_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.emulate_media(color_scheme=scheme)
+    page.goto(app_url + "/")
+    page.screenshot(path=f"{SHOTS}/library-{scheme}.png")
+    open_machine(page, app_url, "day_trading_fsm")
+    wait_for_diagrams(page)
+    page.screenshot(path=f"{SHOTS}/editor-valid-{scheme}.png")
+    editor = page.locator("#yaml")
+    editor.fill(editor.input_value().replace("initial", "initail", 1))
+    page.locator("#check[data-valid=false]").wait_for()
+    page.screenshot(path=f"{SHOTS}/editor-invalid-{scheme}.png")

@@ -1,0 +1,179 @@
+"""RedisScheduler against a real redis-server: exactly-once claims, cancels, leases,
+and timers that outlive the process that armed them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis.asyncio
+
+from pystator.core.state_store import SQLiteStateStore
+from pystator.runtime import RedisScheduler, ScheduledTimer
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def timer(timer_id: str, due: float, entity: str = "e1", state: str = "S") -> ScheduledTimer:
+    return ScheduledTimer(timer_id, entity, state, "tick", due)
+
+
+def test_several_workers_fire_each_due_timer_exactly_once(redis_url: str,
+                                                          key_prefix: str) -> None:
+    clock = FakeClock()
+    fired: Counter[str] = Counter()
+
+    async def main() -> None:
+        clients = [redis.asyncio.Redis.from_url(redis_url) for _ in range(4)]
+        workers = [RedisScheduler(c, key_prefix=key_prefix, clock=clock) for c in clients]
+
+        async def on_fire(entity: str, event: str, timer_id: str) -> None:
+            fired[timer_id] += 1
+            await asyncio.sleep(0)
+
+        for w in workers:
+            w.on_fire = on_fire
+        for i in range(60):
+            await workers[i % 4].schedule(timer(f"t{i}", 5001.0 + (i % 3), f"e{i % 7}"))
+        assert await workers[0].poll_once() == 0, "nothing is due yet"
+        clock.now = 5010.0
+        for _ in range(3):
+            await asyncio.gather(*(w.poll_once() for w in workers))
+        assert await workers[1].pending() == []
+        for c in clients:
+            await c.aclose()
+
+    asyncio.run(main())
+    assert set(fired) == {f"t{i}" for i in range(60)}
+    assert set(fired.values()) == {1}
+
+
+def test_cancel_and_cancel_entity_remove_timers(redis_url: str, key_prefix: str) -> None:
+    clock = FakeClock()
+    fired: list[str] = []
+
+    async def main() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        scheduler = RedisScheduler(client, key_prefix=key_prefix, clock=clock)
+
+        async def on_fire(entity: str, event: str, timer_id: str) -> None:
+            fired.append(timer_id)
+
+        scheduler.on_fire = on_fire
+        for t in (timer("a", 5001, "e1", "X"), timer("b", 5001, "e1", "Y"),
+                  timer("c", 5001, "e2", "X"), timer("d", 5001, "e1", "X")):
+            await scheduler.schedule(t)
+        await scheduler.cancel("a")
+        await scheduler.cancel_entity("e1", state="X")
+        await scheduler.cancel_entity("e2")
+        assert [t.timer_id for t in await scheduler.pending()] == ["b"]
+        clock.now = 5002
+        await scheduler.poll_once()
+        await client.aclose()
+
+    asyncio.run(main())
+    assert fired == ["b"]
+
+
+def test_a_claim_whose_worker_died_is_released_after_its_lease(redis_url: str,
+                                                              key_prefix: str) -> None:
+    clock = FakeClock()
+    fired: list[str] = []
+
+    async def main() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        doomed = RedisScheduler(client, key_prefix=key_prefix, clock=clock, lease_seconds=5)
+        survivor = RedisScheduler(client, key_prefix=key_prefix, clock=clock, lease_seconds=5)
+
+        async def crash(entity: str, event: str, timer_id: str) -> None:
+            raise SystemExit("worker died mid-fire")
+
+        async def on_fire(entity: str, event: str, timer_id: str) -> None:
+            fired.append(timer_id)
+
+        doomed.on_fire = crash
+        survivor.on_fire = on_fire
+        await doomed.schedule(timer("t", 5001))
+        clock.now = 5001
+        with pytest.raises(SystemExit):
+            await doomed.poll_once()
+        assert await survivor.poll_once() == 0, "still leased to the dead worker"
+        clock.now = 5007
+        assert await survivor.poll_once() == 1
+        await client.aclose()
+
+    asyncio.run(main())
+    assert fired == ["t"]
+
+
+def _spawn(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.runtime.workers", *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_ready(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "READY":
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        pytest.fail(f"worker did not start: {line!r}\n{err}")
+
+
+def test_timers_survive_a_killed_process_and_fire_once_on_time(
+    redis_url: str, key_prefix: str, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "state.db")
+    entities, poll = 6, 0.1
+    common = ["--redis", redis_url, "--prefix", key_prefix, "--db", db,
+              "--entities", str(entities), "--poll", str(poll)]
+    first = _spawn("schedule", *common)
+    _wait_ready(first)
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=10)
+
+    store = SQLiteStateStore(db)
+    due = {}
+    for i in range(entities):
+        stored = store.load(f"e{i}")
+        assert stored is not None and stored.state == "armed"
+        (pending,) = stored.timers
+        due[f"e{i}"] = pending.due_at
+
+    workers = [_spawn("work", *common) for _ in range(2)]
+    for w in workers:
+        _wait_ready(w)
+    outputs = [w.communicate(timeout=60) for w in workers]
+    for w, (_out, err) in zip(workers, outputs, strict=True):
+        assert w.returncode == 0, err
+    fired_total = sum(int(out.split("FIRED")[1]) for out, _ in outputs)
+    assert fired_total == entities, "each timer fired once across both workers"
+
+    for entity, due_at in due.items():
+        trail = store.audit_trail(entity)
+        expiries = [r for r in trail if r.trigger == "expire"]
+        assert len(expiries) == 1, f"{entity}: {trail}"
+        late = expiries[0].timestamp - due_at
+        assert 0 <= late < poll + 0.25, f"{entity} fired {late:.3f}s after its due time"
+        final = store.load(entity)
+        assert final is not None and final.state == "expired" and final.timers == ()
+    store.close()

@@ -1,0 +1,521 @@
+"""The designer app: routes that parse a request, call the library or engine, render.
+
+``create_app(db_path)`` builds a FastAPI app over the SQLite library at ``db_path``
+(seeded from ``examples/`` on first start). Routes decide what to show; templates only
+render it (STYLE.md 13-15). Every form works without JavaScript; htmx requests get the
+named block of the same template instead of the page.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ui.checking import Check, check
+from ui.examples import BLANK_MACHINE, find_example, list_examples
+from ui.exports import file_stem, python_snippet, yaml_to_json
+from ui.library import Library, LibraryError, NotFound
+from ui.paths import EXAMPLES_DIR, STATIC_DIR, TEMPLATES_DIR
+from ui.rendering import (
+    MAX_BODY_BYTES,
+    SECURITY_HEADERS,
+    BodyLimit,
+    Pages,
+    SecurityHeaders,
+    is_htmx,
+)
+from ui.share import ShareError, TokenTooLong, decode_token, encode_token
+from ui.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
+
+__all__ = ["create_app"]
+
+HTMX_JS = "vendor/htmx-2.0.11.min.js"
+MERMAID_JS = "vendor/mermaid-12.3.0.min.js"
+
+
+def _redirect(request: Request, url: str) -> Response:
+    """A redirect that also works for htmx (which would otherwise swap the target page)."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def _wants_json(request: Request) -> bool:
+    if request.url.path.startswith("/api/") or request.url.path == "/health":
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAPI:
+    """The designer over the library at ``db_path``, seeded with the examples once.
+
+    ``examples_dir`` holds the ``*.yaml`` files offered by "New" and "Open example".
+    """
+    library = Library(db_path)
+    library.seed([(example.slug, example.text()) for example in list_examples(examples_dir)])
+    pages = Pages(
+        TEMPLATES_DIR,
+        {"htmx_js": HTMX_JS, "mermaid_js": MERMAID_JS, "max_text_bytes": MAX_TEXT_BYTES},
+    )
+
+    app = FastAPI(title="pystator-ui", docs_url="/docs", redoc_url=None)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.state.library = library
+    app.state.pages = pages
+
+    def base_context() -> dict[str, Any]:
+        return {"examples": list_examples(examples_dir), "flash": None, "title": None}
+
+    def error_page(request: Request, status: int, message: str) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": {"status": status, "message": message}}, status, SECURITY_HEADERS
+            )
+        context = {**base_context(), "status": status, "message": message, "title": "Problem"}
+        # Headers set here too: a 500 is answered outside the middleware stack.
+        return pages.render(
+            request,
+            "error.html",
+            context,
+            block="error",
+            status_code=status,
+            headers=SECURITY_HEADERS,
+        )
+
+    # -- errors ---------------------------------------------------------------------------
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        messages = {
+            404: "There is nothing at this address.",
+            405: "This address does not accept that kind of request.",
+        }
+        detail = error.detail if isinstance(error.detail, str) else ""
+        default = messages.get(error.status_code, "The request could not be handled.")
+        message = (
+            detail if detail and detail not in {"Not Found", "Method Not Allowed"} else default
+        )
+        return error_page(request, error.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        fields = sorted({str(e.get("loc", ["", "?"])[-1]) for e in error.errors()})
+        return error_page(
+            request, 422, f"The request is missing or has invalid fields: {', '.join(fields)}."
+        )
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, error: NotFound) -> Response:
+        return error_page(request, 404, str(error))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, error: Exception) -> Response:
+        return error_page(
+            request,
+            500,
+            "Something went wrong on the server; nothing you saved was changed. "
+            "Reload the page to try again.",
+        )
+
+    # -- library --------------------------------------------------------------------------
+
+    @app.get("/", name="library")
+    def library_page(request: Request, deleted: str | None = None) -> Response:
+        context = {
+            **base_context(),
+            "machines": library.machines(),
+            "flash": f"Deleted {deleted}." if deleted else None,
+        }
+        return pages.render(request, "library.html", context, block="machines")
+
+    @app.get("/new")
+    def new_page(request: Request, example: str = "") -> Response:
+        context = {**base_context(), "chosen": example, "error": None, "name": ""}
+        return pages.render(request, "new.html", context, block="form")
+
+    @app.post("/new")
+    def create_machine(
+        request: Request,
+        name: Annotated[str, Form()] = "",
+        example: Annotated[str, Form()] = "",
+    ) -> Response:
+        found = find_example(example, examples_dir) if example else None
+        if example and found is None:
+            return _new_error(request, f"There is no example called {example!r}.", name, example)
+        text = found.text() if found else BLANK_MACHINE
+        try:
+            machine = library.create(name or (found.slug if found else "new machine"), text)
+        except (TextRejected, LibraryError) as error:
+            return _new_error(request, str(error), name, example)
+        return _redirect(request, f"/machines/{machine.id}")
+
+    def _new_error(request: Request, message: str, name: str, example: str) -> Response:
+        context = {**base_context(), "chosen": example, "error": message, "name": name}
+        return pages.render(request, "new.html", context, block="form", status_code=400)
+
+    @app.get("/import")
+    def import_page(request: Request) -> Response:
+        context = {**base_context(), "error": None, "findings": ()}
+        return pages.render(request, "import.html", context, block="form")
+
+    @app.post("/import")
+    async def import_file(
+        request: Request,
+        file: Annotated[UploadFile, File()],
+        name: Annotated[str, Form()] = "",
+    ) -> Response:
+        data = await file.read(MAX_TEXT_BYTES + 1)
+        filename = file.filename or ""
+        try:
+            text = decode_file(data, filename)
+        except TextRejected as error:
+            return _import_error(request, str(error))
+        outcome = check(text)
+        if not outcome.valid:
+            try:
+                token = encode_token(text)
+            except ShareError:
+                return _import_error(
+                    request,
+                    f"{filename or 'The file'} is not a valid machine; fix these problems "
+                    "and import it again.",
+                    outcome,
+                )
+            return _redirect(request, f"/s/{token}?imported=1")
+        fallback = Path(filename).stem or outcome.machine_name or "imported machine"
+        try:
+            machine = library.create(name or fallback, text)
+        except (TextRejected, LibraryError) as error:
+            return _import_error(request, str(error))
+        return _redirect(request, f"/machines/{machine.id}")
+
+    def _import_error(request: Request, message: str, outcome: Check | None = None) -> Response:
+        findings = outcome.findings if outcome else ()
+        context = {**base_context(), "error": message, "findings": findings}
+        return pages.render(request, "import.html", context, block="form", status_code=400)
+
+    # -- one machine ----------------------------------------------------------------------
+
+    def editor_context(text: str, outcome: Check) -> dict[str, Any]:
+        return {"text": text, "check": outcome, "save_message": None, "saved": False}
+
+    @app.get("/machines/{machine_id}")
+    def machine_page(request: Request, machine_id: str) -> Response:
+        machine = library.get(machine_id)
+        text = library.text(machine_id)
+        context = {
+            **base_context(),
+            **editor_context(text, check(text)),
+            "machine": machine,
+            "revisions": library.revisions(machine_id),
+            "title": machine.name,
+            "draft": False,
+        }
+        return pages.render(request, "machine.html", context)
+
+    @app.post("/machines/{machine_id}/save")
+    async def save_machine(request: Request, machine_id: str) -> Response:
+        form = await read_form(request)
+        return await run_in_threadpool(save_revision, request, machine_id, form.get("yaml", ""))
+
+    def save_revision(request: Request, machine_id: str, yaml: str) -> Response:
+        machine = library.get(machine_id)
+        outcome = check(yaml)
+        message, saved = _save_refusal(outcome), False
+        if message is None:
+            try:
+                revision = library.save(machine_id, yaml)
+            except (TextRejected, LibraryError) as error:
+                message = f"Not saved: {error} Your text is still in the editor."
+            else:
+                message, saved = f"Saved revision {revision.id}.", True
+        if not is_htmx(request) and saved:
+            return _redirect(request, f"/machines/{machine_id}")
+        context = {
+            **base_context(),
+            **editor_context(yaml, outcome),
+            "save_message": message,
+            "saved": saved,
+            "machine": library.get(machine_id) if saved else machine,
+            "revisions": library.revisions(machine_id),
+            "title": machine.name,
+            "draft": False,
+        }
+        status = 200 if saved or is_htmx(request) else 400
+        return pages.render(request, "machine.html", context, block="saved", status_code=status)
+
+    @app.post("/machines/{machine_id}/rename")
+    def rename_machine(request: Request, machine_id: str, name: Annotated[str, Form()]) -> Response:
+        try:
+            library.rename(machine_id, name)
+        except TextRejected as error:
+            return error_page(request, 400, str(error))
+        return _redirect(request, f"/machines/{machine_id}")
+
+    @app.post("/machines/{machine_id}/duplicate")
+    def duplicate_machine(request: Request, machine_id: str) -> Response:
+        copy = library.duplicate(machine_id)
+        return _redirect(request, f"/machines/{copy.id}")
+
+    @app.get("/machines/{machine_id}/delete")
+    def confirm_delete(request: Request, machine_id: str) -> Response:
+        machine = library.get(machine_id)
+        context = {**base_context(), "machine": machine, "title": f"Delete {machine.name}"}
+        return pages.render(request, "delete.html", context, block="confirm")
+
+    @app.post("/machines/{machine_id}/delete")
+    def delete_machine(request: Request, machine_id: str) -> Response:
+        machine = library.get(machine_id)
+        library.delete(machine_id)
+        return _redirect(request, "/?" + _query(deleted=machine.name))
+
+    @app.get("/machines/{machine_id}/revisions/{revision_id}")
+    def revision_page(request: Request, machine_id: str, revision_id: str) -> Response:
+        machine = library.get(machine_id)
+        revisions = library.revisions(machine_id)
+        revision = next((r for r in revisions if r.id == revision_id), None)
+        if revision is None:
+            raise NotFound(f"Machine {machine.name!r} has no revision {revision_id!r}.")
+        text = library.revision_text(revision_id)
+        context = {
+            **base_context(),
+            "machine": machine,
+            "revision": revision,
+            "revisions": revisions,
+            "text": text,
+            "check": check(text),
+            "title": f"{machine.name} revision {revision.number}",
+        }
+        return pages.render(request, "revision.html", context)
+
+    @app.post("/machines/{machine_id}/revisions/{revision_id}/restore")
+    def restore_revision(request: Request, machine_id: str, revision_id: str) -> Response:
+        if revision_id not in {r.id for r in library.revisions(machine_id)}:
+            raise NotFound(f"This machine has no revision {revision_id!r}.")
+        library.save(machine_id, library.revision_text(revision_id))
+        return _redirect(request, f"/machines/{machine_id}")
+
+    @app.get("/machines/{machine_id}/diff")
+    def diff_page(request: Request, machine_id: str, old: str = "", new: str = "") -> Response:
+        machine = library.get(machine_id)
+        revisions = library.revisions(machine_id)
+        ids = [r.id for r in revisions]
+        new = new or (ids[0] if ids else "")
+        old = old or (ids[1] if len(ids) > 1 else new)
+        for rid in (old, new):
+            if rid not in ids:
+                raise NotFound(f"Machine {machine.name!r} has no revision {rid!r}.")
+        context = {
+            **base_context(),
+            "machine": machine,
+            "revisions": revisions,
+            "old": old,
+            "new": new,
+            "diff": library.diff(old, new),
+            "title": f"{machine.name}: changes",
+        }
+        return pages.render(request, "diff.html", context, block="diff")
+
+    # -- live checking and sharing --------------------------------------------------------
+
+    @app.post("/validate")
+    async def validate(request: Request) -> Response:
+        form = await read_form(request)
+        outcome = await run_in_threadpool(check, form.get("yaml", ""))
+        context = {"check": outcome, "shown_key": form.get("diagram_key", "")}
+        return pages.render(request, "partials/check.html", context)
+
+    @app.post("/share")
+    async def share(request: Request) -> Response:
+        form = await read_form(request)
+        yaml, trace = form.get("yaml", ""), form.get("trace", "")
+        context: dict[str, Any] = {"link": None, "message": None}
+        try:
+            steps = json.loads(trace) if trace.strip() else None
+            if steps is not None and not isinstance(steps, list):
+                raise ShareError("The simulation trace must be a list of steps.")
+            token = encode_token(yaml, steps)
+        except json.JSONDecodeError:
+            context["message"] = "The simulation trace is not valid JSON."
+        except TokenTooLong as error:
+            context["message"] = str(error)
+            context["too_long"] = True
+        except ShareError as error:
+            context["message"] = str(error)
+        else:
+            context["link"] = str(request.base_url).rstrip("/") + f"/s/{token}"
+        return pages.render(request, "partials/share.html", {"too_long": False, **context})
+
+    @app.get("/examples/{slug}")
+    def example_draft(request: Request, slug: str) -> Response:
+        example = find_example(slug, examples_dir)
+        if example is None:
+            raise StarletteHTTPException(404, f"There is no example called {slug!r}.")
+        return draft_page(request, example.text(), example.slug)
+
+    @app.get("/s/{token}")
+    def shared_draft(request: Request, token: str, imported: str = "") -> Response:
+        try:
+            shared = decode_token(token)
+        except ShareError as error:
+            return error_page(request, 400, str(error))
+        return draft_page(request, shared.yaml, None, imported=bool(imported))
+
+    def draft_page(
+        request: Request, text: str, name: str | None, *, imported: bool = False
+    ) -> Response:
+        """The editor over text that is not in the library (an example, a share link)."""
+        outcome = check(text)
+        default_name = name or outcome.machine_name or "shared machine"
+        context = {
+            **base_context(),
+            **editor_context(text, outcome),
+            "machine": None,
+            "revisions": [],
+            "draft": True,
+            "imported": imported,
+            "default_name": default_name,
+            "title": default_name,
+        }
+        return pages.render(request, "machine.html", context)
+
+    @app.post("/drafts/save")
+    async def save_draft(request: Request) -> Response:
+        form = await read_form(request)
+        return await run_in_threadpool(
+            save_draft_text, request, form.get("yaml", ""), form.get("name", "")
+        )
+
+    def save_draft_text(request: Request, yaml: str, name: str) -> Response:
+        outcome = check(yaml)
+        message = _save_refusal(outcome)
+        if message is None:
+            try:
+                machine = library.create(name or outcome.machine_name or "shared machine", yaml)
+            except (TextRejected, LibraryError) as error:
+                message = f"Not saved: {error} Your text is still in the editor."
+            else:
+                return _redirect(request, f"/machines/{machine.id}")
+        context = {
+            **base_context(),
+            **editor_context(yaml, outcome),
+            "save_message": message,
+            "machine": None,
+            "revisions": [],
+            "draft": True,
+            "imported": False,
+            "default_name": name or "shared machine",
+            "title": "Shared machine",
+        }
+        status = 200 if is_htmx(request) else 400
+        return pages.render(request, "machine.html", context, block="saved", status_code=status)
+
+    # -- saved revisions: read-only links and export --------------------------------------
+
+    @app.get("/m/{revision_id}")
+    def shared_revision(request: Request, revision_id: str) -> Response:
+        text = library.revision_text(revision_id)
+        name = library.name_for_revision(revision_id) or "shared machine"
+        context = {
+            **base_context(),
+            "revision_id": revision_id,
+            "name": name,
+            "text": text,
+            "check": check(text),
+            "title": name,
+        }
+        return pages.render(request, "shared.html", context)
+
+    @app.post("/m/{revision_id}/fork")
+    def fork_revision(
+        request: Request, revision_id: str, name: Annotated[str, Form()] = ""
+    ) -> Response:
+        text = library.revision_text(revision_id)
+        fallback = library.name_for_revision(revision_id) or "shared machine"
+        try:
+            machine = library.create(name or fallback, text)
+        except (TextRejected, LibraryError) as error:
+            return error_page(request, 400, str(error))
+        return _redirect(request, f"/machines/{machine.id}")
+
+    @app.get("/m/{revision_id}/export")
+    def export_page(request: Request, revision_id: str) -> Response:
+        text = library.revision_text(revision_id)
+        name = library.name_for_revision(revision_id) or "machine"
+        filename = f"{file_stem(name)}.yaml"
+        outcome = check(text)
+        context = {
+            **base_context(),
+            "revision_id": revision_id,
+            "name": name,
+            "text": text,
+            "check": outcome,
+            "filename": filename,
+            "snippet": python_snippet(filename),
+            "title": f"Export {name}",
+        }
+        return pages.render(request, "export.html", context)
+
+    @app.get("/m/{revision_id}/export.{fmt}")
+    def export_file(revision_id: str, fmt: str) -> Response:
+        text = library.revision_text(revision_id)
+        stem = file_stem(library.name_for_revision(revision_id) or "machine")
+        if fmt == "yaml":
+            return _download(text, f"{stem}.yaml", "application/yaml")
+        if fmt == "py":
+            return _download(python_snippet(f"{stem}.yaml"), f"load_{stem}.py", "text/x-python")
+        outcome = check(text)
+        if not outcome.valid:
+            raise StarletteHTTPException(
+                409, "This revision is not a valid machine, so only its YAML can be exported."
+            )
+        if fmt == "json":
+            return _download(yaml_to_json(text), f"{stem}.json", "application/json")
+        if fmt == "mmd" and outcome.mermaid is not None:
+            return _download(outcome.mermaid, f"{stem}.mmd", "text/plain")
+        raise StarletteHTTPException(404, f"There is no export format {fmt!r}.")
+
+    return app
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The request's text fields, read with a part limit far above the machine limit.
+
+    Starlette's default (1 MB per field) would answer a large paste with a bare 400; reading
+    it here lets the route say how large the text is and what the limit is.
+    """
+    form = await request.form(max_part_size=MAX_BODY_BYTES)
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _save_refusal(outcome: Check) -> str | None:
+    if outcome.valid:
+        return None
+    count = len(outcome.errors)
+    noun = "problem" if count == 1 else "problems"
+    return f"Not saved: fix the {count} {noun} listed first. Your text is still in the editor."
+
+
+def _download(text: str, filename: str, media_type: str) -> Response:
+    return PlainTextResponse(
+        text,
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _query(**values: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(values)

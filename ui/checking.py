@@ -1,0 +1,138 @@
+"""The designer's one call into the engine: check a text, return what the page shows.
+
+``check(text)`` loads the text with :func:`pystator.config.load_spec`, compiles it with
+:class:`pystator.StateMachine`, runs the linter and draws the Mermaid diagram, and turns
+all of it into plain values (findings and diagram text) that templates can loop over.
+No template or route interprets engine objects itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ui.textcheck import TextRejected, check_text
+
+__all__ = ["Check", "Finding", "check"]
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem or lint finding, located in the text when the engine knows where."""
+
+    severity: str
+    message: str
+    path: str = ""
+    line: int | None = None
+    column: int | None = None
+    code: str = ""
+
+    @property
+    def where(self) -> str:
+        if self.line is None:
+            return ""
+        return f"{self.line}:{self.column}" if self.column is not None else str(self.line)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+        }
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of checking one text: valid or not, every finding, and the diagram.
+
+    ``mermaid`` is ``None`` when the text is not a valid machine: the page then keeps the
+    last good diagram on screen, marked stale. ``diagram_key`` identifies the diagram text
+    so the page can skip redrawing a diagram that did not change.
+    """
+
+    valid: bool
+    findings: tuple[Finding, ...] = ()
+    mermaid: str | None = None
+    machine_name: str | None = None
+    machine: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity != "error")
+
+    @property
+    def diagram_key(self) -> str:
+        if self.mermaid is None:
+            return ""
+        return hashlib.sha256(self.mermaid.encode("utf-8")).hexdigest()[:16]
+
+
+def _finding(issue: Any) -> Finding:
+    return Finding(
+        severity=str(getattr(issue, "severity", "error")),
+        message=str(issue.message),
+        path=str(getattr(issue, "path", "") or ""),
+        line=getattr(issue, "line", None),
+        column=getattr(issue, "column", None),
+        code=str(getattr(issue, "code", "") or ""),
+    )
+
+
+def _sorted(findings: list[Finding]) -> tuple[Finding, ...]:
+    return tuple(
+        sorted(
+            findings,
+            key=lambda f: (_SEVERITY_ORDER.get(f.severity, 3), f.line or 0, f.column or 0),
+        )
+    )
+
+
+def check(text: str) -> Check:
+    """Validate ``text`` as a machine definition and draw it when it is valid."""
+    from pystator.config import load_spec
+    from pystator.errors import ConfigError
+    from pystator.machine import StateMachine
+
+    try:
+        check_text(text)
+    except TextRejected as error:
+        return Check(False, (Finding("error", str(error), code="input"),))
+    if not text.strip():
+        return Check(
+            False, (Finding("error", "The editor is empty: write a machine.", code="empty"),)
+        )
+    try:
+        spec = load_spec(text)
+        machine = StateMachine.from_spec(spec)
+    except ConfigError as error:
+        return Check(False, _sorted([_finding(issue) for issue in error.issues]))
+    findings = [_finding(issue) for issue in _lint(machine)]
+    return Check(
+        valid=True,
+        findings=_sorted(findings),
+        mermaid=_mermaid(machine),
+        machine_name=str(machine.name),
+        machine=machine,
+    )
+
+
+def _lint(machine: Any) -> list[Any]:
+    from pystator.lint import lint
+
+    return list(lint(machine.spec))
+
+
+def _mermaid(machine: Any) -> str:
+    from pystator.diagram import to_mermaid
+
+    return to_mermaid(machine)

@@ -1,0 +1,67 @@
+"""``pystator-ui``: start the designer on this machine.
+
+Serves the pages, assets and library from one process on 127.0.0.1 by default, so there is
+nothing to configure and no request leaves the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import webbrowser
+from pathlib import Path
+
+__all__ = ["default_db_path", "main", "parse_args"]
+
+
+def default_db_path() -> Path:
+    """``$PYSTATOR_DB`` if set, else ``library.sqlite3`` in the user's data directory."""
+    env = os.environ.get("PYSTATOR_DB")
+    if env:
+        return Path(env).expanduser()
+    try:
+        from platformdirs import user_data_dir  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        return base / "pystator" / "library.sqlite3"
+    return Path(user_data_dir("pystator")) / "library.sqlite3"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="pystator-ui",
+        description="The pystator designer: edit, check, draw and share state machines.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="machine library file (default: $PYSTATOR_DB or the user data directory)",
+    )
+    parser.add_argument("--open", action="store_true", help="open the designer in a browser")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import uvicorn
+
+    from ui.app import create_app
+
+    db_path = (args.db or default_db_path()).expanduser()
+    app = create_app(db_path)
+    url = f"http://{args.host}:{args.port}/"
+    print(f"pystator-ui: library {db_path}\npystator-ui: serving {url}", flush=True)
+    if args.open:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

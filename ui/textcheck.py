@@ -1,0 +1,74 @@
+"""What the designer accepts as machine text, and the messages it gives when it does not.
+
+Every way text enters the app (the editor, an upload, a share link, a fork) passes through
+here, so a 10 MB paste or a binary file gets the same clear sentence everywhere instead of
+reaching the YAML parser.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MAX_NAME_CHARS",
+    "MAX_TEXT_BYTES",
+    "TextRejected",
+    "check_text",
+    "clean_name",
+    "decode_file",
+]
+
+MAX_TEXT_BYTES = 1_000_000
+MAX_NAME_CHARS = 120
+
+
+class TextRejected(ValueError):
+    """The text cannot be a machine definition; ``str(error)`` is the sentence to show."""
+
+
+def _size_message(size: int) -> str:
+    return (
+        f"This text is {size / 1_000_000:.1f} MB; the designer accepts machine definitions "
+        f"up to {MAX_TEXT_BYTES // 1_000_000} MB. Split the machine or load it with the "
+        "library directly."
+    )
+
+
+def check_text(text: str) -> str:
+    """Return ``text`` unchanged if it can be a machine definition, else raise TextRejected."""
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_TEXT_BYTES:
+        raise TextRejected(_size_message(size))
+    if "\x00" in text:
+        raise TextRejected(
+            "The text contains NUL characters: it looks like a binary file, not YAML."
+        )
+    return text
+
+
+def decode_file(data: bytes, filename: str = "") -> str:
+    """Decode an uploaded file to text, refusing oversized, binary and non-UTF-8 files."""
+    label = f"{filename!r}" if filename else "The file"
+    if len(data) > MAX_TEXT_BYTES:
+        raise TextRejected(f"{label}: " + _size_message(len(data)))
+    if not data.strip():
+        raise TextRejected(f"{label} is empty.")
+    if b"\x00" in data:
+        raise TextRejected(f"{label} is a binary file; import a YAML or JSON text file.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise TextRejected(
+            f"{label} is not UTF-8 text (byte {error.start} cannot be decoded); "
+            "import a YAML or JSON text file."
+        ) from None
+    return check_text(text)
+
+
+def clean_name(name: str) -> str:
+    """A machine name with whitespace collapsed and control characters dropped."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in name)
+    collapsed = " ".join(printable.split())
+    if not collapsed:
+        raise TextRejected("A machine needs a name.")
+    if len(collapsed) > MAX_NAME_CHARS:
+        raise TextRejected(f"Names are at most {MAX_NAME_CHARS} characters.")
+    return collapsed
