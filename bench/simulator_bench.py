@@ -115,21 +115,26 @@ def load() -> StateMachine:
 
 
 def record(machine: StateMachine, steps: int, seed: int = 7) -> Simulation:
-    """A seeded run of ``steps`` steps; restarts from the top when it reaches a terminal state."""
+    """A seeded run of ``steps`` steps; from a terminal state it jumps back and goes on."""
     rng = random.Random(seed)
-    sim = Simulation(machine, {"signal_strength": 0.7, "min_strength": 0.5, "drawdown": 0.01})
+    terminal = set(machine.terminal_states)
+    context = {"signal_strength": 0.7, "min_strength": 0.5, "drawdown": 0.01}
+    sim = Simulation(machine, {**context, "position_count": 0, "max_positions": 3})
     while len(sim.steps) < steps:
         roll = rng.random()
         if roll < 0.12 and sim.pending_timers:
-            sim.advance(rng.choice(["200ms", "1s", "2s"]))
+            sim.advance(rng.choice(["500ms", "2s", "5s", "30s"]))
         elif roll < 0.16:
             sim.set_context({**sim.context, "drawdown": rng.choice([0.01, 0.03])})
         elif roll < 0.18:
             sim.send(rng.choice(["signal_detected", "risk_warning", "nonsense"]))
         else:
             enabled = [e for e in sim.enabled_events() if not e.timer]
+            lasting = [e for e in enabled if e.state not in terminal]
+            if lasting and (len(lasting) == len(enabled) or rng.random() < 0.97):
+                enabled = lasting  # a session ends now and then, not within a few clicks
             if not enabled:
-                sim.reset()
+                sim.jump(rng.randrange(len(sim.steps)))  # back to an earlier point, go on
                 continue
             choice = rng.choice(enabled)
             sim.send(choice.event, via=choice.via)
@@ -151,7 +156,8 @@ def main() -> int:
     sim = record(machine, STEPS)
     text = sim.to_json()
     kinds = {k: sum(1 for s in sim.steps if s.kind == k) for k in ("event", "timer", "advance")}
-    print(f"machine {machine.name}: {len(sim.steps)} steps {kinds}, trace {len(text)} bytes")
+    source = EXAMPLE.name if EXAMPLE.exists() else "the bench's own 3-region machine"
+    print(f"{source}: {len(sim.steps)} steps {kinds}, trace {len(text)} bytes")
 
     def cold() -> None:
         replayed = Simulation.from_json(load(), text)
