@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pystator.durations import format_duration
+from pystator.errors import PystatorError
 from pystator.model import ActionSpec
 
 __all__ = [
@@ -38,8 +39,12 @@ the person's choice for this event (``via``), or a timer taking its own transiti
 ReasonCode = Literal["no-transition", "unknown-trigger", "guard-false", "terminal", "ignored"]
 
 
-class SimulationError(ValueError):
-    """A simulation input that cannot be applied; the message says why and what to do."""
+class SimulationError(PystatorError, ValueError):
+    """A simulation input that cannot be applied; the message says why and what to do.
+
+    A ``PystatorError`` (so the CLI and the designer report it like any engine
+    error) and a ``ValueError`` (it is always about a bad input).
+    """
 
 
 @dataclass(frozen=True, slots=True)

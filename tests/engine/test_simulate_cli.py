@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pystator import StateMachine
+from pystator.cli import main
 from pystator.simulator import SimulationError, simulate_cli
 from pystator.simulator.cli import parse_events
 from tests.engine.simulator_machines import ORDER, TIMERS, TRADING
@@ -70,3 +73,14 @@ def test_the_final_configuration_lists_every_region() -> None:
 def test_a_token_that_cannot_apply_is_named_in_the_error(events: str, message: str) -> None:
     with pytest.raises(SimulationError, match=message):
         simulate_cli(StateMachine.from_string(ORDER), events)
+
+
+def test_the_simulate_command_reports_a_bad_token_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "order.yaml"
+    path.write_text(ORDER, encoding="utf-8")
+    assert main(["simulate", str(path), "--events", "exchange_ack,+6s"]) == 0
+    assert "final state: OPEN" in capsys.readouterr().out
+    assert main(["simulate", str(path), "--events", "exchange_ack,!"]) == 1
+    assert capsys.readouterr().err == "pystator: token 2 ('!'): no timer is pending\n"
