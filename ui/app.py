@@ -19,10 +19,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pystator.library import Library, LibraryError, NotFound
+from pystator.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
 from ui.checking import Check, check
 from ui.examples import BLANK_MACHINE, find_example, list_examples
 from ui.exports import file_stem, python_snippet, yaml_to_json
-from ui.library import Library, LibraryError, NotFound
 from ui.paths import EXAMPLES_DIR, STATIC_DIR, TEMPLATES_DIR
 from ui.rendering import (
     MAX_BODY_BYTES,
@@ -33,7 +34,6 @@ from ui.rendering import (
     is_htmx,
 )
 from ui.share import ShareError, TokenTooLong, decode_token, encode_token
-from ui.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
 
 __all__ = ["create_app"]
 
