@@ -48,6 +48,8 @@ def export_pytest(
         machine = StateMachine.from_yaml(text)
     except PystatorError as error:
         raise SimulationError(f"the YAML to export does not load: {error}") from None
+    if sim.machine.guard_registry is not None:  # the run's guards decide the check replay too
+        machine.bind_guards(sim.machine.guard_registry)
     replayed = Simulation.from_json(machine, sim.to_json())
     if replayed.divergence is not None:
         raise SimulationError(
@@ -111,7 +113,7 @@ def _identifier(name: str) -> str:
 def _render(file_name: str, machine_name: str, yaml_text: str, sim: Simulation) -> str:
     steps = _steps(sim)
     events = sum(1 for s in steps if "event" in s)
-    data = pprint.pformat(steps, width=96, sort_dicts=False)
+    data = "[\n" + "".join(f"    {step!r},\n" for step in steps) + "]"
     context = pprint.pformat(sim.initial_context, width=96, sort_dicts=False)
     return _TEMPLATE.format(
         file_name=file_name,

@@ -15,6 +15,7 @@ module adds only what the engine leaves to its caller:
 from __future__ import annotations
 
 import bisect
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,6 +40,7 @@ from pystator.simulator.values import (
     ExecutedAction,
     GuardCheck,
     GuardSource,
+    Phase,
     ReasonCode,
     SimulationError,
     Step,
@@ -53,6 +55,7 @@ MAX_STEPS = 10_000
 
 _Record = tuple[Transition, GuardSpec, GuardSource, str]
 _Choices = list[tuple[int, Transition]]
+_Effects = tuple[tuple[str, ...], tuple[tuple[Phase, str, ActionSpec], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +96,25 @@ class _Tables:
         self.on_exit = {name: s.on_exit for name, s in states.items()}
         self.on_enter = {name: s.on_enter for name, s in states.items()}
         self.order = {name: machine.document_order(name) for name in states}
+        self.ancestors = {name: machine.ancestors(name) for name in states}
+        self.atomic = frozenset(name for name in states if not machine.children(name))
         self.named_guards = frozenset(
             g.name for t in self.transitions for g in t.guards if g.name is not None
         )
         self.triggers = tuple(dict.fromkeys(t.trigger for t in self.transitions))
         self.timer_triggers = frozenset(t.trigger for t in self.transitions if t.is_delayed)
+        self.effects: dict[tuple[frozenset[str], tuple[int, ...]], _Effects] = {}
+
+    @classmethod
+    def of(cls, machine: StateMachine) -> _Tables:
+        """The tables of ``machine``, shared by every simulation of it (machines are immutable)."""
+        tables = _TABLES.get(machine)
+        if tables is None:
+            tables = _TABLES[machine] = cls(machine)
+        return tables
+
+
+_TABLES: weakref.WeakKeyDictionary[StateMachine, _Tables] = weakref.WeakKeyDictionary()
 
 
 class Simulation:
@@ -131,7 +148,7 @@ class Simulation:
         if context is not None and not isinstance(context, Mapping):
             raise SimulationError(f"the context must be a dict, not {type(context).__name__}")
         self._machine = machine
-        self._tables = _Tables(machine)
+        self._tables = _Tables.of(machine)
         self._initial_context: dict[str, Any] = json_value(dict(context or {}), "the context")
         self._inputs: list[Input] = []
         self._ends: list[int] = []  # len(steps) after each input
@@ -139,6 +156,8 @@ class Simulation:
         self._snapshots: list[_Snapshot] = []
         self._actions: list[ExecutedAction] = []
         self._divergence: Divergence | None = None
+        self._explained: dict[tuple[str, int], tuple[Mapping[str, Any], str]] = {}
+        self._replaying = False  # from_json: a via with nothing left to choose is dropped
         self._start()
 
     # ------------------------------------------------------------------ reading
@@ -354,7 +373,9 @@ class Simulation:
 
         A trace that no longer fits ``machine`` (an edited definition) does not
         raise: it is replayed up to the first input that fails or leads elsewhere
-        than it did, and ``divergence`` says which and why. A malformed or oversized
+        than it did, and ``divergence`` says which and why. A recorded choice
+        (``via``) that is no longer needed, e.g. because a guard registry now decides
+        those guards, is dropped; where the run goes is still checked. A malformed or oversized
         trace raises ``SimulationError``.
         """
         decoded = trace_json.decode(text, MAX_STEPS)
@@ -364,13 +385,18 @@ class Simulation:
                 0, -1, f"the trace starts in {decoded.start!r}, the machine now in {sim.state!r}"
             )
             return sim
-        for number, item in enumerate(decoded.inputs):
-            step_index = len(sim._steps)
-            try:
-                sim._record(item, check=True)
-            except (SimulationError, PystatorError) as error:
-                sim._divergence = Divergence(step_index, number, f"{item.describe()}: {error}")
-                break
+        sim._replaying = True
+        try:
+            for number, item in enumerate(decoded.inputs):
+                step_index = len(sim._steps)
+                try:
+                    sim._record(item, check=True)
+                except (SimulationError, PystatorError) as error:
+                    explanation = f"{item.describe()}: {error}"
+                    sim._divergence = Divergence(step_index, number, explanation)
+                    break
+        finally:
+            sim._replaying = False
         return sim
 
     # ------------------------------------------------------------------ replay
@@ -392,9 +418,8 @@ class Simulation:
             self._truncate(mark)
             raise
         if item.kind in ("event", "fire", "advance"):
-            item = replace(
-                item, expect=state, via=self._steps[-1].via if item.kind == "event" else None
-            )
+            via = self._steps[-1].via if item.kind == "event" else None
+            item = Input(item.kind, item.event, item.payload, via, item.to_ms, expect=state)
         self._inputs.append(item)
         self._ends.append(len(self._steps))
         return tuple(self._steps[mark:])
@@ -461,7 +486,16 @@ class Simulation:
     def _fire_timer(self, timer: Timer) -> None:
         now = self._now
         rest = tuple(t for t in now.timers if t is not timer)
-        now = replace(now, clock_ms=timer.due_ms, timers=rest)
+        now = _Snapshot(
+            now.configuration,
+            now.state,
+            timer.due_ms,
+            now.context,
+            rest,
+            now.guards,
+            now.next_timer_id,
+            now.actions,
+        )
         self._fire(now, "timer", timer.trigger, {}, None, timer)
 
     def _fire(
@@ -500,16 +534,19 @@ class Simulation:
         armed, next_id = self._arm(entered, now.clock_ms, now.next_timer_id)
         if armed:
             timers = tuple(sorted(timers + armed, key=_due_order))
-        actions = self._actions_of(index, result, now.configuration)
+        labels, owned = self._effects(result, now.configuration)
+        actions = tuple(ExecutedAction(index, phase, owner, a) for phase, owner, a in owned)
         self._actions.extend(actions)
         configuration = result.configuration
-        after = replace(
-            now,
-            configuration=configuration,
-            state=self._machine.state_string(configuration),
-            timers=timers,
-            next_timer_id=next_id,
-            actions=len(self._actions),
+        after = _Snapshot(
+            configuration,
+            self._machine.state_string(configuration),
+            now.clock_ms,
+            now.context,
+            timers,
+            now.guards,
+            next_id,
+            len(self._actions),
         )
         step = Step(
             index,
@@ -518,7 +555,7 @@ class Simulation:
             state=after.state,
             exited=exited,
             entered=entered,
-            transitions=tuple(self._label(t, now.configuration) for t in result.transitions),
+            transitions=labels,
             actions=actions,
             timers_armed=armed,
             timers_cancelled=cancelled,
@@ -582,13 +619,16 @@ class Simulation:
                 next_id += 1
         return tuple(armed), next_id
 
-    def _actions_of(
-        self, index: int, result: TransitionResult, before: frozenset[str]
-    ) -> tuple[ExecutedAction, ...]:
-        """The result's actions in execution order, each with its phase and owner."""
+    def _effects(self, result: TransitionResult, before: frozenset[str]) -> _Effects:
+        """Transition labels and owned actions of a step; the same for the same engine step."""
+        key = (before, tuple(id(t) for t in result.transitions))
+        cached = self._tables.effects.get(key)
+        if cached is not None:
+            return cached
         tables = self._tables
-        out: list[ExecutedAction] = []
-        phases: tuple[tuple[Any, tuple[ActionSpec, ...], list[tuple[str, ActionSpec]]], ...] = (
+        labels = tuple(self._label(t, before) for t in result.transitions)
+        owned: list[tuple[Phase, str, ActionSpec]] = []
+        phases: tuple[tuple[Phase, tuple[ActionSpec, ...], list[tuple[str, ActionSpec]]], ...] = (
             (
                 "exit",
                 result.on_exit_actions,
@@ -597,7 +637,11 @@ class Simulation:
             (
                 "transition",
                 result.actions_to_execute,
-                [(self._label(t, before), a) for t in result.transitions for a in t.actions],
+                [
+                    (label, a)
+                    for label, t in zip(labels, result.transitions, strict=True)
+                    for a in t.actions
+                ],
             ),
             (
                 "enter",
@@ -605,14 +649,17 @@ class Simulation:
                 [(s, a) for s in result.entered_states for a in tables.on_enter[s]],
             ),
         )
-        for phase, specs, owned in phases:
-            if len(owned) == len(specs) and all(
-                o[1] is a for o, a in zip(owned, specs, strict=True)
+        for phase, specs, pairs in phases:
+            if len(pairs) == len(specs) and all(
+                p[1] is a for p, a in zip(pairs, specs, strict=True)
             ):
-                out.extend(ExecutedAction(index, phase, owner, a) for owner, a in owned)
+                owned.extend((phase, owner, a) for owner, a in pairs)
             else:  # the engine ordered them differently: trust it, without owners
-                out.extend(ExecutedAction(index, phase, "", a) for a in specs)
-        return tuple(out)
+                owned.extend((phase, "", a) for a in specs)
+        effects = (labels, tuple(owned))
+        if len(tables.effects) < 50_000:
+            tables.effects[key] = effects
+        return effects
 
     # ------------------------------------------------------------------ guards and choices
     def _choices(self, now: _Snapshot, event: str) -> _Choices:
@@ -647,7 +694,7 @@ class Simulation:
         if timer is not None:
             return timer.transition if timer.transition in indexes else None
         if not choices:
-            if via is not None:
+            if via is not None and not self._replaying:
                 raise SimulationError(
                     f"{event!r} needs no choice here (no unset named guard): send it without via"
                 )
@@ -753,9 +800,21 @@ class Simulation:
             if source == "expr":
                 detail = evaluation.detail
                 if evaluation.passed and guard.expr is not None:
-                    detail = self._machine.explain_guard(guard, ctx).detail
+                    detail = self._explain(guard, ctx)
             out.append(GuardCheck(guard.label, evaluation.passed, detail, source, self._label(t)))
         return tuple(out)
+
+    def _explain(self, guard: GuardSpec, ctx: Mapping[str, Any]) -> str:
+        """What a passing ``expr`` guard read; cached per (expression, context object)."""
+        key = (guard.label, id(ctx))
+        cached = self._explained.get(key)
+        if cached is not None and cached[0] is ctx:
+            return cached[1]
+        detail = self._machine.explain_guard(guard, ctx).detail
+        if len(self._explained) > 4096:
+            self._explained.clear()
+        self._explained[key] = (ctx, detail)
+        return detail
 
     def _options(self, event: str) -> list[tuple[int | None, _Outcome]]:
         now = self._now
@@ -765,12 +824,18 @@ class Simulation:
 
     # ------------------------------------------------------------------ wording
     def _label(self, t: Transition, configuration: frozenset[str] | None = None) -> str:
-        """``"OPEN -> FILLED"``: the source that matched (when known) and the destination."""
-        sources = sorted(t.source, key=lambda s: self._tables.order.get(s, 0))
+        """``"OPEN -> FILLED"``: the source that matched (when known) and the destination.
+
+        The engine tries active leaves in document order, innermost source first, so
+        the matched source is the first leaf's innermost ancestor-or-self in ``source``.
+        """
+        tables = self._tables
         if configuration is not None:
-            active = [s for s in sources if s in configuration]
-            if active:
-                return f"{active[-1]} -> {t.dest}"
+            for leaf in sorted(configuration & tables.atomic, key=tables.order.__getitem__):
+                for node in (leaf, *tables.ancestors[leaf]):
+                    if node in t.source:
+                        return f"{node} -> {t.dest}"
+        sources = sorted(t.source, key=lambda s: tables.order.get(s, 0))
         return f"{'|'.join(sources)} -> {t.dest}"
 
     def _reason(

@@ -114,8 +114,12 @@ class Decoded:
     inputs: list[Input]
 
 
-def decode(text: str | bytes, max_inputs: int) -> Decoded:
-    """Parse a trace; ``SimulationError`` names the first malformed part."""
+def decode(text: str | bytes, max_steps: int) -> Decoded:
+    """Parse a trace; ``SimulationError`` names the first malformed part.
+
+    Every input makes at least one step and the start is one, so a trace of
+    ``max_steps`` inputs or more is refused before anything is replayed.
+    """
     try:
         document = json.loads(text)
     except (TypeError, ValueError) as error:
@@ -135,9 +139,10 @@ def decode(text: str | bytes, max_inputs: int) -> Decoded:
     if start is not None and not isinstance(start, str):
         raise SimulationError('trace "start" must be a state string')
     entries = document["trace"]
-    if len(entries) > max_inputs:
+    if len(entries) >= max_steps:
         raise SimulationError(
-            f"the trace has {len(entries)} inputs; a simulation is limited to {max_inputs} steps"
+            f"the trace has {len(entries)} inputs; a simulation is limited to {max_steps} steps "
+            "(the start included)"
         )
     return Decoded(context, start, [_entry(i, e) for i, e in enumerate(entries)])
 
