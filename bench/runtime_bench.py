@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pystator import ActionRegistry, StateMachine  # noqa: E402
-from pystator.runtime import (  # noqa: E402
+from pystator import ActionRegistry, StateMachine
+from pystator.runtime import (
     InMemoryIdempotencyStore,
     InMemoryStateStore,
     Orchestrator,
