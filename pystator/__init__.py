@@ -44,8 +44,8 @@ from pystator.model import (
 from pystator.result import GuardEvaluation, ParallelStateConfig, TransitionResult
 
 if TYPE_CHECKING:
-    from pystator.runtime.orchestrator import Orchestrator
     from pystator.runtime.asyncio_scheduler import AsyncioScheduler
+    from pystator.runtime.orchestrator import Orchestrator
 
 __version__ = "0.1.0"
 

@@ -69,8 +69,8 @@ class Chart:
         }
         self.atomic: frozenset[str] = frozenset(s for s in self.states if not self.children.get(s))
         self.completion: dict[Node, frozenset[str]] = {}
-        for node in sorted(self.order, key=self.order.__getitem__, reverse=True):
-            self.completion[node] = self._complete(node)
+        for item in sorted(self.order, key=self.order.__getitem__, reverse=True):
+            self.completion[item] = self._complete(item)
         initial = next((s for s in self.roots if self.states[s].is_initial), self.roots[0])
         self.initial_state = initial
         self.initial_configuration: frozenset[str] = self.completion[initial]

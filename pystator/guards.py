@@ -36,9 +36,10 @@ class GuardRegistry(CallableRegistry):
         return self.names()
 
     def _lookup(self, name: str) -> Callable[..., Any]:
-        if not self.has(name):
+        func = self._items.get(name)
+        if func is None:
             raise GuardNotFoundError(name)
-        return self.get(name)
+        return func
 
     def evaluate(self, name: str, context: Mapping[str, Any]) -> bool:
         """Call guard ``name`` with ``context`` and return its truth value.
@@ -46,13 +47,17 @@ class GuardRegistry(CallableRegistry):
         Raises ``GuardNotFoundError`` for an unknown name and ``TypeError`` for an async
         guard (use ``async_evaluate`` / ``machine.async_process``).
         """
-        func = self._lookup(name)
-        if self.is_async(name):
+        func = self._items.get(name)
+        if func is None:
+            raise GuardNotFoundError(name)
+        if self._async[name]:
             raise TypeError(
                 f"guard {name!r} is async and cannot run in a synchronous call: "
                 "use machine.async_process() (or GuardRegistry.async_evaluate)"
             )
         outcome = func(context)
+        if outcome is True or outcome is False:  # the common case, without the checks below
+            return outcome
         if inspect.isawaitable(outcome):
             if inspect.iscoroutine(outcome):
                 outcome.close()  # never awaited: close it so Python does not warn

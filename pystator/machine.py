@@ -122,10 +122,20 @@ class StateMachine:
             table = self._by_trigger.setdefault(self._norm(t.trigger), {})
             for source in t.source:
                 table.setdefault(source, []).append(t)
-        self._delayed: dict[str, tuple[Transition, ...]] = {
-            s: tuple(t for t in self._all_transitions if t.after is not None and s in t.source)
-            for s in chart.states
-        }
+        delayed: dict[str, list[Transition]] = {}
+        for t in self._all_transitions:
+            if t.after is not None:
+                for source in t.source:
+                    delayed.setdefault(source, []).append(t)
+        self._delayed = {s: tuple(delayed.get(s, ())) for s in chart.states}
+        self._region_of: dict[str, tuple[str, str] | None] = {}
+        for s in chart.states:
+            found = None
+            for node in (s, *chart.ancestors[s]):
+                if isinstance(node, str) and node in chart.region_of:
+                    found = chart.region_of[node]
+                    break
+            self._region_of[s] = found
         self._expressions: dict[str, CompiledExpression] = {}
         for t in spec.transitions:
             for g in t.guards:
@@ -137,6 +147,9 @@ class StateMachine:
         self._plans: dict[tuple[frozenset[str], str], _Plan] = {}
         self._steps: dict[tuple[frozenset[str], tuple[tuple[str, int], ...]], _Step] = {}
         self._fixed: dict[tuple[str, str], TransitionResult] = {}
+        self._parallel_fixed: dict[
+            tuple[str, str], tuple[str, tuple[tuple[str, str], ...], tuple[TransitionResult, ...]]
+        ] = {}
         self._check_supported()
 
     # ------------------------------------------------------------------ creation
@@ -262,11 +275,10 @@ class StateMachine:
 
     def region_of(self, state: str) -> tuple[str, str] | None:
         """The (parallel state, region) whose region contains ``state`` at any depth."""
-        self.get_state(state)
-        for node in (state, *self._chart.ancestors[state]):
-            if isinstance(node, str) and node in self._chart.region_of:
-                return self._chart.region_of[node]
-        return None
+        try:
+            return self._region_of[state]
+        except KeyError:
+            raise UndefinedStateError(state, list(self._chart.states)) from None
 
     def document_order(self, state: str) -> int:
         return self._chart.order[state]
@@ -357,6 +369,7 @@ class StateMachine:
         """Use ``registry`` (a ``GuardRegistry``) for named guards; returns the machine."""
         self._guards = registry
         self._fixed.clear()
+        self._parallel_fixed.clear()
         return self
 
     @property
@@ -489,11 +502,22 @@ class StateMachine:
         returned config is the one given and the result's ``target_state`` says where
         the machine went.
         """
-        configuration = self.configuration_of(config.to_string())
+        text = config.to_string()
         trigger, payload = _split(event)
+        cached = self._parallel_fixed.get((text, trigger))
+        if cached is not None:
+            return ParallelStateConfig(cached[0], dict(cached[1])), list(cached[2])
+        configuration = self.configuration_of(text)
         plan = self._plan(configuration, trigger)
         selection = self._run_sync(plan, _context(context, payload), None)
-        return self._parallel_results(config, configuration, plan, selection)
+        new_config, results = self._parallel_results(config, configuration, plan, selection)
+        if not plan.guarded and len(self._parallel_fixed) < 50_000:
+            self._parallel_fixed[(text, trigger)] = (
+                new_config.parallel_state,
+                tuple(new_config.region_states.items()),
+                tuple(results),
+            )
+        return new_config, results
 
     async def async_process_parallel(
         self,
@@ -715,7 +739,11 @@ class StateMachine:
             return set()
         chart = self._chart
         domain = self._domain(candidate)
-        entry: set[str] = set(chart.completion[t.dest])
+        # Only what lies below the domain is entered: a dest that is the domain itself
+        # (a leaf's transition to its own ancestor) re-enters just the initial chain.
+        entry: set[str] = {
+            s for s in chart.completion[t.dest] if domain is None or domain in chart.ancestor_set[s]
+        }
         path = [
             a
             for a in chart.ancestors[t.dest]

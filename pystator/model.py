@@ -153,6 +153,8 @@ class InvokeSpec:
 
 
 def _actions(values: Iterable[str | Mapping[str, Any] | ActionSpec]) -> tuple[ActionSpec, ...]:
+    if type(values) is tuple and all(type(v) is ActionSpec for v in values):
+        return values  # already normalised (the loader's path): no copies
     if isinstance(values, (str, Mapping)):
         values = [values]
     return tuple(ActionSpec.from_config(v) for v in values)
@@ -229,13 +231,15 @@ class Transition:
 
     def __post_init__(self) -> None:
         source: Any = self.source
-        if isinstance(source, str):
-            source = frozenset({source})
-        object.__setattr__(self, "source", frozenset(source))
+        if type(source) is not frozenset:
+            object.__setattr__(
+                self, "source", frozenset([source] if isinstance(source, str) else source)
+            )
         guards: Any = self.guards
-        if isinstance(guards, (str, Mapping)):
-            guards = [guards]
-        object.__setattr__(self, "guards", tuple(GuardSpec.from_config(g) for g in guards))
+        if not (type(guards) is tuple and all(type(g) is GuardSpec for g in guards)):
+            if isinstance(guards, (str, Mapping)):
+                guards = [guards]
+            object.__setattr__(self, "guards", tuple(GuardSpec.from_config(g) for g in guards))
         object.__setattr__(self, "actions", _actions(self.actions))
 
     @property

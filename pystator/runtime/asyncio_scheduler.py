@@ -102,8 +102,9 @@ class AsyncioScheduler:
         try:
             await self.on_fire(timer.entity_id, timer.event, timer.timer_id)
         except Exception:
-            log.exception("timer %s (%s for %s) failed", timer.timer_id, timer.event,
-                          timer.entity_id)
+            log.exception(
+                "timer %s (%s for %s) failed", timer.timer_id, timer.event, timer.entity_id
+            )
 
     def _next_delay(self) -> float:
         while self._heap and self._heap[0][2] not in self._timers:

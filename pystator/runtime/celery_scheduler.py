@@ -100,13 +100,17 @@ class CeleryScheduler:
             self.register_task()
         self._remember(timer)
         countdown = max(0.0, timer.due_at - self.clock())
-        self._task.apply_async(args=[timer.entity_id, timer.event, timer.timer_id],
-                               countdown=countdown, task_id=timer.timer_id)
+        self._task.apply_async(
+            args=[timer.entity_id, timer.event, timer.timer_id],
+            countdown=countdown,
+            task_id=timer.timer_id,
+        )
 
     async def cancel(self, timer_id: str) -> None:
         if self.cancel_store is not None:
-            self.cancel_store.set(f"{self.key_prefix}:cancelled:{timer_id}", 1,
-                                  ex=int(self.cancel_ttl_seconds))
+            self.cancel_store.set(
+                f"{self.key_prefix}:cancelled:{timer_id}", 1, ex=int(self.cancel_ttl_seconds)
+            )
         else:
             self._cancelled.add(timer_id)
 
@@ -133,8 +137,7 @@ class CeleryScheduler:
 
     def _remember(self, timer: ScheduledTimer) -> None:
         if self.cancel_store is not None:
-            self.cancel_store.hset(self._entity_key(timer.entity_id), timer.timer_id,
-                                   timer.state)
+            self.cancel_store.hset(self._entity_key(timer.entity_id), timer.timer_id, timer.state)
         else:
             self._by_entity.setdefault(timer.entity_id, {})[timer.timer_id] = timer.state
 

@@ -46,8 +46,9 @@ class StateConflictError(RuntimeLayerError):
 class ConflictRetriesExhausted(StateConflictError):
     """The orchestrator reloaded and recomputed ``attempts`` times and still lost."""
 
-    def __init__(self, entity_id: str, expected_version: int, actual_version: int,
-                 attempts: int) -> None:
+    def __init__(
+        self, entity_id: str, expected_version: int, actual_version: int, attempts: int
+    ) -> None:
         super().__init__(entity_id, expected_version, actual_version)
         self.attempts = attempts
         self.args = (

@@ -58,8 +58,13 @@ class IdempotencyStore(Protocol):
 class InMemoryIdempotencyStore:
     """A dict with expiry times; for one process."""
 
-    def __init__(self, ttl_seconds: float = 86_400.0, *, claim_ttl_seconds: float = 60.0,
-                 clock: Clock = wall_clock) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float = 86_400.0,
+        *,
+        claim_ttl_seconds: float = 60.0,
+        clock: Clock = wall_clock,
+    ) -> None:
         self.ttl_seconds = ttl_seconds
         self.claim_ttl_seconds = claim_ttl_seconds
         self.clock = clock
@@ -115,8 +120,14 @@ class InMemoryIdempotencyStore:
 class SQLiteIdempotencyStore:
     """A table in a SQLite file (it may share the file with ``SQLiteStateStore``)."""
 
-    def __init__(self, path: str | Path, ttl_seconds: float = 86_400.0, *,
-                 claim_ttl_seconds: float = 60.0, clock: Clock = wall_clock) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        ttl_seconds: float = 86_400.0,
+        *,
+        claim_ttl_seconds: float = 60.0,
+        clock: Clock = wall_clock,
+    ) -> None:
         self.path = str(path)
         self.ttl_seconds = ttl_seconds
         self.claim_ttl_seconds = claim_ttl_seconds
@@ -130,17 +141,22 @@ class SQLiteIdempotencyStore:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             self._local.conn = conn
         return conn
 
     def get(self, key: str) -> Outcome | None:
-        row = self._conn().execute(
-            "SELECT outcome FROM pystator_idempotency WHERE key = ? AND expires_at > ?",
-            (key, self.clock()),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT outcome FROM pystator_idempotency WHERE key = ? AND expires_at > ?",
+                (key, self.clock()),
+            )
+            .fetchone()
+        )
         if row is None or row[0] is None:
             return None
         outcome: Outcome = json.loads(row[0])
@@ -151,8 +167,9 @@ class SQLiteIdempotencyStore:
         now = self.clock()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("DELETE FROM pystator_idempotency WHERE key = ? AND expires_at <= ?",
-                         (key, now))
+            conn.execute(
+                "DELETE FROM pystator_idempotency WHERE key = ? AND expires_at <= ?", (key, now)
+            )
             cur = conn.execute(
                 "INSERT OR IGNORE INTO pystator_idempotency (key, outcome, expires_at) "
                 "VALUES (?, NULL, ?)",
@@ -200,8 +217,14 @@ class RedisIdempotencyStore:
     (both flavours work; the async ones run it in a thread).
     """
 
-    def __init__(self, client: Any, ttl_seconds: float = 86_400.0, *,
-                 claim_ttl_seconds: float = 60.0, key_prefix: str = "pystator:idem") -> None:
+    def __init__(
+        self,
+        client: Any,
+        ttl_seconds: float = 86_400.0,
+        *,
+        claim_ttl_seconds: float = 60.0,
+        key_prefix: str = "pystator:idem",
+    ) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.claim_ttl_seconds = claim_ttl_seconds
@@ -230,13 +253,15 @@ class RedisIdempotencyStore:
         return self._decode(self._sync_client().get(self._key(key)))
 
     def claim(self, key: str) -> bool:
-        ok = self._sync_client().set(self._key(key), _PENDING, nx=True,
-                                     px=int(self.claim_ttl_seconds * 1000))
+        ok = self._sync_client().set(
+            self._key(key), _PENDING, nx=True, px=int(self.claim_ttl_seconds * 1000)
+        )
         return bool(ok)
 
     def complete(self, key: str, outcome: Mapping[str, Any]) -> None:
-        self._sync_client().set(self._key(key), json.dumps(dict(outcome)),
-                                px=int(self.ttl_seconds * 1000))
+        self._sync_client().set(
+            self._key(key), json.dumps(dict(outcome)), px=int(self.ttl_seconds * 1000)
+        )
 
     def release(self, key: str) -> None:
         client = self._sync_client()
@@ -252,16 +277,18 @@ class RedisIdempotencyStore:
     async def async_claim(self, key: str) -> bool:
         if not self._is_async:
             return await asyncio.to_thread(self.claim, key)
-        ok = await self.client.set(self._key(key), _PENDING, nx=True,
-                                   px=int(self.claim_ttl_seconds * 1000))
+        ok = await self.client.set(
+            self._key(key), _PENDING, nx=True, px=int(self.claim_ttl_seconds * 1000)
+        )
         return bool(ok)
 
     async def async_complete(self, key: str, outcome: Mapping[str, Any]) -> None:
         if not self._is_async:
             await asyncio.to_thread(self.complete, key, outcome)
             return
-        await self.client.set(self._key(key), json.dumps(dict(outcome)),
-                              px=int(self.ttl_seconds * 1000))
+        await self.client.set(
+            self._key(key), json.dumps(dict(outcome)), px=int(self.ttl_seconds * 1000)
+        )
 
     async def async_release(self, key: str) -> None:
         if not self._is_async:

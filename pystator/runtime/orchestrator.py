@@ -200,19 +200,28 @@ class Orchestrator:
     # ------------------------------------------------------------------ planning (pure)
     def _entry_order(self, states: Iterable[str]) -> tuple[str, ...]:
         """Outer before inner, then document order: how a configuration is entered."""
-        return tuple(sorted(states, key=lambda s: (len(self.machine.ancestors(s)),
-                                                   self.machine.document_order(s))))
+        return tuple(
+            sorted(
+                states,
+                key=lambda s: (len(self.machine.ancestors(s)), self.machine.document_order(s)),
+            )
+        )
 
-    def _arm(self, entity_id: str, states: Iterable[str], now: float
-             ) -> tuple[ScheduledTimer, ...]:
+    def _arm(self, entity_id: str, states: Iterable[str], now: float) -> tuple[ScheduledTimer, ...]:
         timers: list[ScheduledTimer] = []
         for state in states:
             for transition in self.machine.delayed_transitions(state):
                 if transition.after is None:
                     continue
-                timers.append(ScheduledTimer(new_timer_id(), entity_id, state,
-                                             transition.trigger,
-                                             now + transition.after / 1000.0))
+                timers.append(
+                    ScheduledTimer(
+                        new_timer_id(),
+                        entity_id,
+                        state,
+                        transition.trigger,
+                        now + transition.after / 1000.0,
+                    )
+                )
         return tuple(timers)
 
     def _initial(self, entity_id: str) -> tuple[str, tuple[str, ...], tuple[ScheduledTimer, ...]]:
@@ -221,8 +230,13 @@ class Orchestrator:
         state = self.machine.state_string(configuration)
         return state, entered, self._arm(entity_id, entered, self.clock())
 
-    def _plan(self, stored: StoredState, result: TransitionResult, event_id: str | None,
-              timer_id: str | None) -> _Step:
+    def _plan(
+        self,
+        stored: StoredState,
+        result: TransitionResult,
+        event_id: str | None,
+        timer_id: str | None,
+    ) -> _Step:
         kept = tuple(t for t in stored.timers if t.timer_id != timer_id)
         if not result.success or result.target_state is None:
             if timer_id is not None:
@@ -243,22 +257,27 @@ class Orchestrator:
             kept + armed,
             armed,
             cancelled,
-            started=_unique(s for s in result.entered_states
-                            if s in after and self._invoke_specs(s)),
-            stopped=_unique(s for s in result.exited_states
-                            if s in before and self._invoke_specs(s)),
-            audit=AuditEntry(stored.state, result.target_state, result.trigger, event_id,
-                             self.clock()),
+            started=_unique(
+                s for s in result.entered_states if s in after and self._invoke_specs(s)
+            ),
+            stopped=_unique(
+                s for s in result.exited_states if s in before and self._invoke_specs(s)
+            ),
+            audit=AuditEntry(
+                stored.state, result.target_state, result.trigger, event_id, self.clock()
+            ),
         )
 
-    def _guard_context(self, stored: StoredState, context: Mapping[str, Any] | None
-                       ) -> dict[str, Any]:
+    def _guard_context(
+        self, stored: StoredState, context: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         base = dict(stored.context or {}) if self.persist_context else {}
         base.update(context or {})
         return base
 
-    def _action_context(self, entity_id: str, event: str | Event, ctx: Mapping[str, Any]
-                        ) -> dict[str, Any]:
+    def _action_context(
+        self, entity_id: str, event: str | Event, ctx: Mapping[str, Any]
+    ) -> dict[str, Any]:
         action_ctx = dict(ctx)
         if isinstance(event, Event):
             for key, value in event.payload.items():
@@ -266,51 +285,75 @@ class Orchestrator:
         action_ctx.setdefault("entity_id", entity_id)
         return action_ctx
 
-    def _stored_context(self, stored: StoredState, ctx: Mapping[str, Any]
-                        ) -> Mapping[str, Any] | None:
+    def _stored_context(
+        self, stored: StoredState, ctx: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
         return ctx if self.persist_context else None
 
     @staticmethod
-    def _retry_result(result: TransitionResult, execution: ExecutionResult
-                      ) -> TransitionResult:
+    def _retry_result(result: TransitionResult, execution: ExecutionResult) -> TransitionResult:
         """The step reduced to the actions that failed, each in its own phase."""
         failed = [r for r in execution.results if not r.success]
 
         def phase(name: str) -> tuple[ActionSpec, ...]:
             return tuple(ActionSpec(r.action_name, r.params) for r in failed if r.phase == name)
 
-        return dataclasses.replace(result, on_exit_actions=phase("exit"),
-                                   actions_to_execute=phase("transition"),
-                                   on_enter_actions=phase("enter"))
+        return dataclasses.replace(
+            result,
+            on_exit_actions=phase("exit"),
+            actions_to_execute=phase("transition"),
+            on_enter_actions=phase("enter"),
+        )
 
     def _conflict(self, entity_id: str, exc: StateConflictError, conflicts: int) -> float:
         """Raise when out of retries; else how long to back off before reloading."""
         if conflicts > self.max_conflict_retries:
-            raise ConflictRetriesExhausted(entity_id, exc.expected_version,
-                                           exc.actual_version, conflicts) from exc
-        return random.uniform(0, min(0.05, 0.001 * 2 ** conflicts))
+            raise ConflictRetriesExhausted(
+                entity_id, exc.expected_version, exc.actual_version, conflicts
+            ) from exc
+        return random.uniform(0, min(0.05, 0.001 * 2**conflicts))
 
-    def _duplicate(self, entity_id: str, trigger: str, event_id: str,
-                   first: Mapping[str, Any]) -> OrchestratorResult:
+    def _duplicate(
+        self, entity_id: str, trigger: str, event_id: str, first: Mapping[str, Any]
+    ) -> OrchestratorResult:
         return OrchestratorResult(
-            entity_id, trigger, event_id, str(first.get("state", "")),
-            int(first.get("version", 0)), duplicate=True, first_outcome=dict(first),
+            entity_id,
+            trigger,
+            event_id,
+            str(first.get("state", "")),
+            int(first.get("version", 0)),
+            duplicate=True,
+            first_outcome=dict(first),
             failed_actions=tuple(first.get("failed_actions", ())),
         )
 
-    def _result(self, step: _Step, entity_id: str, trigger: str, event_id: str | None,
-                version: int, conflicts: int) -> OrchestratorResult:
+    def _result(
+        self,
+        step: _Step,
+        entity_id: str,
+        trigger: str,
+        event_id: str | None,
+        version: int,
+        conflicts: int,
+    ) -> OrchestratorResult:
         return OrchestratorResult(
-            entity_id, trigger, event_id, step.new_state, version, step.result,
-            armed_timers=step.armed, cancelled_timers=step.cancelled,
-            services_started=step.started, services_stopped=step.stopped,
+            entity_id,
+            trigger,
+            event_id,
+            step.new_state,
+            version,
+            step.result,
+            armed_timers=step.armed,
+            cancelled_timers=step.cancelled,
+            services_started=step.started,
+            services_stopped=step.stopped,
             conflicts=conflicts,
         )
 
-    def _stale(self, stored: StoredState, trigger: str, event_id: str | None
-               ) -> OrchestratorResult:
-        return OrchestratorResult(stored.entity_id, trigger, event_id, stored.state,
-                                  stored.version, stale_timer=True)
+    def _stale(self, stored: StoredState, trigger: str, event_id: str | None) -> OrchestratorResult:
+        return OrchestratorResult(
+            stored.entity_id, trigger, event_id, stored.state, stored.version, stale_timer=True
+        )
 
     def _invoke_specs(self, state: str) -> tuple[Any, ...]:
         return tuple(self.machine.get_state(state).invoke)
@@ -349,8 +392,7 @@ class Orchestrator:
                     return self._duplicate(entity_id, trigger, str(event_id), first)
                 raise EventInProgressError(key)
         try:
-            outcome = await self._async_step(entity_id, event, trigger, context, event_id,
-                                             timer_id)
+            outcome = await self._async_step(entity_id, event, trigger, context, event_id, timer_id)
         except BaseException:
             if key is not None and self.idempotency is not None:
                 await self.idempotency.async_release(key)
@@ -359,15 +401,17 @@ class Orchestrator:
             await self.idempotency.async_complete(key, outcome.summary())
         return outcome
 
-    async def async_fire_timer(self, entity_id: str, event: str, timer_id: str
-                               ) -> OrchestratorResult:
+    async def async_fire_timer(
+        self, entity_id: str, event: str, timer_id: str
+    ) -> OrchestratorResult:
         """The schedulers' ``on_fire``: a timer is an event whose id is the timer id."""
-        return await self.async_process_event(entity_id, event, event_id=timer_id,
-                                              timer_id=timer_id)
+        return await self.async_process_event(
+            entity_id, event, event_id=timer_id, timer_id=timer_id
+        )
 
-    async def async_service_done(self, entity_id: str, service_id: str,
-                                 context: Mapping[str, Any] | None = None
-                                 ) -> OrchestratorResult | None:
+    async def async_service_done(
+        self, entity_id: str, service_id: str, context: Mapping[str, Any] | None = None
+    ) -> OrchestratorResult | None:
         """Send the ``on_done`` of a finished service; ``None`` if its state is gone."""
         stored = await self.state_store.async_load(entity_id)
         on_done = self._service_event(stored, service_id)
@@ -389,8 +433,10 @@ class Orchestrator:
             state, entered, timers = self._initial(entity_id)
             try:
                 version = await self.state_store.async_save(
-                    entity_id, state, 0, AuditEntry("", state, CREATE_TRIGGER, None,
-                                                    self.clock()),
+                    entity_id,
+                    state,
+                    0,
+                    AuditEntry("", state, CREATE_TRIGGER, None, self.clock()),
                     timers=timers,
                 )
             except StateConflictError:
@@ -404,9 +450,15 @@ class Orchestrator:
     async def async_get_state(self, entity_id: str) -> StoredState | None:
         return await self.state_store.async_load(entity_id)
 
-    async def _async_step(self, entity_id: str, event: str | Event, trigger: str,
-                          context: Mapping[str, Any] | None, event_id: str | None,
-                          timer_id: str | None) -> OrchestratorResult:
+    async def _async_step(
+        self,
+        entity_id: str,
+        event: str | Event,
+        trigger: str,
+        context: Mapping[str, Any] | None,
+        event_id: str | None,
+        timer_id: str | None,
+    ) -> OrchestratorResult:
         conflicts = 0
         while True:
             stored = await self.async_create(entity_id)
@@ -416,12 +468,15 @@ class Orchestrator:
             result = await self.machine.async_process(stored.state, event, ctx)
             step = self._plan(stored, result, event_id, timer_id)
             if not step.commit:
-                return self._result(step, entity_id, trigger, event_id, stored.version,
-                                    conflicts)
+                return self._result(step, entity_id, trigger, event_id, stored.version, conflicts)
             try:
                 version = await self.state_store.async_save(
-                    entity_id, step.new_state, stored.version, step.audit,
-                    context=self._stored_context(stored, ctx), timers=step.timers,
+                    entity_id,
+                    step.new_state,
+                    stored.version,
+                    step.audit,
+                    context=self._stored_context(stored, ctx),
+                    timers=step.timers,
                 )
                 break
             except StateConflictError as exc:
@@ -449,30 +504,39 @@ class Orchestrator:
         if self.scheduler is not None:
             await self.scheduler.cancel(timer.timer_id)
 
-    async def _async_start_services(self, entity_id: str, state: str,
-                                    ctx: Mapping[str, Any]) -> None:
+    async def _async_start_services(
+        self, entity_id: str, state: str, ctx: Mapping[str, Any]
+    ) -> None:
         specs = self._invoke_specs(state)
         if specs:
             await _maybe_await(self.invoke_adapter.start_services(entity_id, state, specs, ctx))
 
-    async def _async_run_actions(self, outcome: OrchestratorResult, result: TransitionResult,
-                                 ctx: dict[str, Any]) -> OrchestratorResult:
+    async def _async_run_actions(
+        self, outcome: OrchestratorResult, result: TransitionResult, ctx: dict[str, Any]
+    ) -> OrchestratorResult:
         try:
             execution = await self.executor.async_execute(result, ctx)
         except Exception as exc:  # the commit stands; report, do not raise
             log.exception("actions for %s failed to run", outcome.entity_id)
-            return dataclasses.replace(outcome, action_attempts=1, action_error=repr(exc),
-                                       failed_actions=result.all_actions)
+            return dataclasses.replace(
+                outcome,
+                action_attempts=1,
+                action_error=repr(exc),
+                failed_actions=result.all_actions,
+            )
         last, attempts, retries = execution, 1, []
         while last.failed_actions and attempts < self.retry.max_attempts:
             await self.retry.async_sleep(self.retry.delay_for(attempts))
             attempts += 1
             last = await self.executor.async_execute(self._retry_result(result, last), ctx)
             retries.append(last)
-        return dataclasses.replace(outcome, execution=execution,
-                                   retry_executions=tuple(retries),
-                                   failed_actions=tuple(last.failed_actions),
-                                   action_attempts=attempts)
+        return dataclasses.replace(
+            outcome,
+            execution=execution,
+            retry_executions=tuple(retries),
+            failed_actions=tuple(last.failed_actions),
+            action_attempts=attempts,
+        )
 
     # ------------------------------------------------------------------ sync driver
     def _check_sync(self) -> None:
@@ -482,8 +546,9 @@ class Orchestrator:
                 "operations are coroutines: use await orchestrator.async_process_event(...)"
             )
         adapter = self.invoke_adapter
-        if inspect.iscoroutinefunction(adapter.start_services) or \
-                inspect.iscoroutinefunction(adapter.stop_services):
+        if inspect.iscoroutinefunction(adapter.start_services) or inspect.iscoroutinefunction(
+            adapter.stop_services
+        ):
             raise OrchestratorUsageError(
                 "the invoke adapter is asynchronous: use await orchestrator.async_process_event"
             )
@@ -531,8 +596,11 @@ class Orchestrator:
             state, entered, timers = self._initial(entity_id)
             try:
                 version = self.state_store.save(
-                    entity_id, state, 0,
-                    AuditEntry("", state, CREATE_TRIGGER, None, self.clock()), timers=timers,
+                    entity_id,
+                    state,
+                    0,
+                    AuditEntry("", state, CREATE_TRIGGER, None, self.clock()),
+                    timers=timers,
                 )
             except StateConflictError:
                 continue
@@ -545,14 +613,20 @@ class Orchestrator:
     def get_state(self, entity_id: str) -> StoredState | None:
         return self.state_store.load(entity_id)
 
-    def service_done(self, entity_id: str, service_id: str,
-                     context: Mapping[str, Any] | None = None) -> OrchestratorResult | None:
+    def service_done(
+        self, entity_id: str, service_id: str, context: Mapping[str, Any] | None = None
+    ) -> OrchestratorResult | None:
         on_done = self._service_event(self.state_store.load(entity_id), service_id)
         return None if on_done is None else self.process_event(entity_id, on_done, context)
 
-    def _sync_step(self, entity_id: str, event: str | Event, trigger: str,
-                   context: Mapping[str, Any] | None, event_id: str | None
-                   ) -> OrchestratorResult:
+    def _sync_step(
+        self,
+        entity_id: str,
+        event: str | Event,
+        trigger: str,
+        context: Mapping[str, Any] | None,
+        event_id: str | None,
+    ) -> OrchestratorResult:
         conflicts = 0
         while True:
             stored = self.create(entity_id)
@@ -560,12 +634,15 @@ class Orchestrator:
             result = self.machine.process(stored.state, event, ctx)
             step = self._plan(stored, result, event_id, None)
             if not step.commit:
-                return self._result(step, entity_id, trigger, event_id, stored.version,
-                                    conflicts)
+                return self._result(step, entity_id, trigger, event_id, stored.version, conflicts)
             try:
                 version = self.state_store.save(
-                    entity_id, step.new_state, stored.version, step.audit,
-                    context=self._stored_context(stored, ctx), timers=step.timers,
+                    entity_id,
+                    step.new_state,
+                    stored.version,
+                    step.audit,
+                    context=self._stored_context(stored, ctx),
+                    timers=step.timers,
                 )
                 break
             except StateConflictError as exc:
@@ -583,27 +660,34 @@ class Orchestrator:
                 self.invoke_adapter.start_services(entity_id, name, specs, action_ctx)
         return outcome
 
-    def _sync_run_actions(self, outcome: OrchestratorResult, result: TransitionResult,
-                          ctx: dict[str, Any]) -> OrchestratorResult:
+    def _sync_run_actions(
+        self, outcome: OrchestratorResult, result: TransitionResult, ctx: dict[str, Any]
+    ) -> OrchestratorResult:
         try:
             execution = self.executor.execute(result, ctx)
         except Exception as exc:
             log.exception("actions for %s failed to run", outcome.entity_id)
-            return dataclasses.replace(outcome, action_attempts=1, action_error=repr(exc),
-                                       failed_actions=result.all_actions)
+            return dataclasses.replace(
+                outcome,
+                action_attempts=1,
+                action_error=repr(exc),
+                failed_actions=result.all_actions,
+            )
         last, attempts, retries = execution, 1, []
         while last.failed_actions and attempts < self.retry.max_attempts:
             self.retry.sleep(self.retry.delay_for(attempts))
             attempts += 1
             last = self.executor.execute(self._retry_result(result, last), ctx)
             retries.append(last)
-        return dataclasses.replace(outcome, execution=execution,
-                                   retry_executions=tuple(retries),
-                                   failed_actions=tuple(last.failed_actions),
-                                   action_attempts=attempts)
+        return dataclasses.replace(
+            outcome,
+            execution=execution,
+            retry_executions=tuple(retries),
+            failed_actions=tuple(last.failed_actions),
+            action_attempts=attempts,
+        )
 
 
 async def _maybe_await(value: Awaitable[None] | None) -> None:
     if value is not None and inspect.isawaitable(value):
         await value
-

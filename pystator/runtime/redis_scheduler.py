@@ -116,8 +116,9 @@ class RedisScheduler:
             await pipe.execute()
 
     async def cancel(self, timer_id: str) -> None:
-        await self._cancel(keys=[self._due, self._inflight, self._hash],
-                           args=[timer_id, self._entity_prefix])
+        await self._cancel(
+            keys=[self._due, self._inflight, self._hash], args=[timer_id, self._entity_prefix]
+        )
 
     async def cancel_entity(self, entity_id: str, state: str | None = None) -> None:
         for raw_id in await self.redis.smembers(self._entity_prefix + entity_id):
@@ -142,19 +143,21 @@ class RedisScheduler:
         """Claim and fire every timer due now; how many this worker fired."""
         now = self.clock()
         await self._reclaim(keys=[self._inflight, self._due, self._hash], args=[now])
-        ids = await self.redis.zrangebyscore(self._due, "-inf", now, start=0,
-                                             num=self.batch_size)
+        ids = await self.redis.zrangebyscore(self._due, "-inf", now, start=0, num=self.batch_size)
         fired = 0
         for raw_id in ids:
             timer_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-            payload = await self._claim(keys=[self._due, self._inflight, self._hash],
-                                        args=[timer_id, now + self.lease_seconds])
+            payload = await self._claim(
+                keys=[self._due, self._inflight, self._hash],
+                args=[timer_id, now + self.lease_seconds],
+            )
             if not payload:
                 continue  # another worker claimed it, or it was cancelled
             timer = ScheduledTimer.from_dict(json.loads(payload))
             await self._fire(timer)
-            await self._done(keys=[self._inflight, self._hash],
-                             args=[timer_id, self._entity_prefix])
+            await self._done(
+                keys=[self._inflight, self._hash], args=[timer_id, self._entity_prefix]
+            )
             fired += 1
         self.fired_count += fired
         return fired
@@ -166,8 +169,9 @@ class RedisScheduler:
         try:
             await self.on_fire(timer.entity_id, timer.event, timer.timer_id)
         except Exception:
-            log.exception("timer %s (%s for %s) failed", timer.timer_id, timer.event,
-                          timer.entity_id)
+            log.exception(
+                "timer %s (%s for %s) failed", timer.timer_id, timer.event, timer.entity_id
+            )
 
     async def start(self) -> None:
         if self._task is None or self._task.done():

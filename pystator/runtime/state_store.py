@@ -138,7 +138,10 @@ class InMemoryStateStore:
             version = actual + 1
             kept = context if context is not None else (current.context if current else None)
             self._entities[entity_id] = StoredState(
-                entity_id, new_state, version, dict(kept) if kept is not None else None,
+                entity_id,
+                new_state,
+                version,
+                dict(kept) if kept is not None else None,
                 tuple(timers),
             )
             if audit is not None:
@@ -166,16 +169,24 @@ class InMemoryStateStore:
         context: Mapping[str, Any] | None = None,
         timers: Sequence[ScheduledTimer] = (),
     ) -> int:
-        return self.save(entity_id, new_state, expected_version, audit,
-                         context=context, timers=timers)
+        return self.save(
+            entity_id, new_state, expected_version, audit, context=context, timers=timers
+        )
 
     async def async_audit_trail(self, entity_id: str) -> list[AuditRecord]:
         return self.audit_trail(entity_id)
 
 
 def _record(entity_id: str, version: int, audit: AuditEntry) -> AuditRecord:
-    return AuditRecord(entity_id, version, audit.from_state, audit.to_state, audit.trigger,
-                       audit.event_id, audit.timestamp)
+    return AuditRecord(
+        entity_id,
+        version,
+        audit.from_state,
+        audit.to_state,
+        audit.trigger,
+        audit.event_id,
+        audit.timestamp,
+    )
 
 
 _SCHEMA = """
@@ -222,8 +233,9 @@ class SQLiteStateStore:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self._busy_timeout,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
@@ -240,10 +252,14 @@ class SQLiteStateStore:
         self._local = threading.local()
 
     def load(self, entity_id: str) -> StoredState | None:
-        row = self._conn().execute(
-            "SELECT state, version, context, timers FROM pystator_entities WHERE entity_id = ?",
-            (entity_id,),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT state, version, context, timers FROM pystator_entities WHERE entity_id = ?",
+                (entity_id,),
+            )
+            .fetchone()
+        )
         if row is None:
             return None
         state, version, context, timers = row
@@ -284,22 +300,35 @@ class SQLiteStateStore:
                     "UPDATE pystator_entities SET state = ?, version = ?, "
                     "context = COALESCE(?, context), timers = ?, updated_at = ? "
                     "WHERE entity_id = ? AND version = ?",
-                    (new_state, version, context_json, timers_json, now, entity_id,
-                     expected_version),
+                    (
+                        new_state,
+                        version,
+                        context_json,
+                        timers_json,
+                        now,
+                        entity_id,
+                        expected_version,
+                    ),
                 )
             if cur.rowcount != 1:
                 row = conn.execute(
                     "SELECT version FROM pystator_entities WHERE entity_id = ?", (entity_id,)
                 ).fetchone()
                 conn.execute("ROLLBACK")
-                raise StateConflictError(entity_id, expected_version,
-                                         int(row[0]) if row else 0)
+                raise StateConflictError(entity_id, expected_version, int(row[0]) if row else 0)
             if audit is not None:
                 conn.execute(
                     "INSERT INTO pystator_audit (entity_id, version, from_state, to_state, "
                     "trigger, event_id, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (entity_id, version, audit.from_state, audit.to_state, audit.trigger,
-                     audit.event_id, audit.timestamp),
+                    (
+                        entity_id,
+                        version,
+                        audit.from_state,
+                        audit.to_state,
+                        audit.trigger,
+                        audit.event_id,
+                        audit.timestamp,
+                    ),
                 )
             conn.execute("COMMIT")
         except StateConflictError:
@@ -311,11 +340,15 @@ class SQLiteStateStore:
         return version
 
     def audit_trail(self, entity_id: str) -> list[AuditRecord]:
-        rows = self._conn().execute(
-            "SELECT entity_id, version, from_state, to_state, trigger, event_id, timestamp "
-            "FROM pystator_audit WHERE entity_id = ? ORDER BY version",
-            (entity_id,),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT entity_id, version, from_state, to_state, trigger, event_id, timestamp "
+                "FROM pystator_audit WHERE entity_id = ? ORDER BY version",
+                (entity_id,),
+            )
+            .fetchall()
+        )
         return [AuditRecord(r[0], int(r[1]), r[2], r[3], r[4], r[5], float(r[6])) for r in rows]
 
     async def async_load(self, entity_id: str) -> StoredState | None:
@@ -332,8 +365,9 @@ class SQLiteStateStore:
         timers: Sequence[ScheduledTimer] = (),
     ) -> int:
         return await asyncio.to_thread(
-            lambda: self.save(entity_id, new_state, expected_version, audit,
-                              context=context, timers=timers)
+            lambda: self.save(
+                entity_id, new_state, expected_version, audit, context=context, timers=timers
+            )
         )
 
     async def async_audit_trail(self, entity_id: str) -> list[AuditRecord]:

@@ -1,0 +1,5 @@
+"""``python -m pystator`` runs the command line."""
+
+from pystator.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,677 @@
+"""Mermaid ``stateDiagram-v2`` text for a machine, built through a small diagram graph.
+
+Two steps, so each can be tested alone::
+
+    MachineSpec / StateMachine --build_graph--> DiagramGraph --render_mermaid--> text
+
+``DiagramGraph`` is plain data (nodes, edges, active ids) that a test can build by
+hand; ``render_mermaid`` knows Mermaid and nothing about machines.
+
+What the text looks like
+    Every state is declared ``state "real name" as id``: the label is always the
+    state's own name, the id is a safe Mermaid identifier (the name itself when it
+    is a plain word that is not a Mermaid keyword, else ``s_<sanitized>_<n>``, made
+    unique deterministically). Compound and parallel states are composite blocks
+    ``state "name" as id { ... }``; the regions of a parallel state are separated
+    by ``--``. Each scope starts with ``[*] --> initial``; terminal states get
+    ``id --> [*]``. Edges read ``trigger [guard] [guard2] / action``; delayed
+    transitions read ``after 5s``; a state ``timeout`` is an edge ``timeout 5s``
+    to its destination. An edge is written inside a block only when both ends
+    are declared in that very block (or region); every other edge is written at
+    the top level, because Mermaid moves a state into the last composite block
+    that mentions it, while top-level mentions move nothing.
+
+Escaping
+    Labels go through Mermaid's entity codes (``#quot;``, ``#35;``, ``#lt;`` ...):
+    Mermaid decodes them after parsing and then renders the label as sanitized
+    HTML, so ``:``, ``;``, ``#``, quotes, braces and ``<script>`` neither break the
+    parse nor become markup. Newlines become spaces.
+
+Active configuration and the last transition
+    Active simple states get ``class id active`` (``classDef active``). For active
+    composite states the text adds ``class id activeComposite``: Mermaid 12
+    applies it to the cluster group; older Mermaid versions ignore classDef on
+    composites, so ``active_composite_ids`` gives their ids and the page can style
+    ``g.statediagram-cluster[data-id="<id>"]`` with CSS instead.
+    ``stateDiagram-v2`` parses ``linkStyle`` but ignores it, so the last-taken
+    transition cannot be coloured from the text. Mermaid numbers edges in the
+    order the text writes them (``[*]`` arrows included) and tags each edge path
+    and label with ``data-id="edge<N>"``; ``MermaidDiagram.edge_ids`` maps each
+    graph edge to that id so the page can style ``[data-id="edge<N>"]``. A
+    ``%% pystator:highlight edge<N>`` comment records it in the text as well.
+
+Known Mermaid limit worked around (mermaid-js/mermaid#4052)
+    Mermaid versions before 12 crash (``Cannot set properties of undefined
+    (setting 'rank')``) when a transition starts or ends on a composite state
+    nested inside a parallel region. With ``redirect_parallel_compounds=True``
+    (the default) such an endpoint is redirected to the composite's initial leaf
+    (the state the machine actually enters), both as a target and as a source,
+    and the edge is written at the top level (see above); edges elsewhere and
+    the ``[*]`` initial arrows keep their composite endpoints. The label is unchanged, and
+    the edge index mapping still points at the same graph edge.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from pystator._spec_tree import SpecTree
+from pystator.durations import format_duration
+from pystator.model import MachineSpec, Transition
+
+
+class _HasSpec(Protocol):
+    """A ``StateMachine`` (or anything else) that carries its ``MachineSpec``."""
+
+    @property
+    def spec(self) -> MachineSpec: ...
+
+
+__all__ = [
+    "DiagramEdge",
+    "DiagramGraph",
+    "DiagramNode",
+    "MermaidDiagram",
+    "NodeKind",
+    "active_composite_ids",
+    "build_graph",
+    "escape_label",
+    "mermaid_ids",
+    "render_mermaid",
+    "render_mermaid_diagram",
+    "to_mermaid",
+]
+
+NodeKind = Literal["simple", "compound", "parallel", "terminal", "initial-marker"]
+Direction = Literal["LR", "TB", "BT", "RL"]
+_DIRECTIONS = ("LR", "TB", "BT", "RL")
+_KINDS = ("simple", "compound", "parallel", "terminal", "initial-marker")
+
+ACTIVE_STYLE = "fill:#ffd8a8,stroke:#e8590c,stroke-width:2px"
+ACTIVE_COMPOSITE_STYLE = "stroke:#e8590c,stroke-width:3px"
+
+
+@dataclass(frozen=True)
+class DiagramNode:
+    """One box of the diagram.
+
+    ``id`` is the graph's own key (for machines, the state name); the Mermaid id
+    is derived when rendering. A ``compound`` node lists its ``children``; a
+    ``parallel`` node lists ``regions`` (each a tuple of child ids) and may name
+    them in ``region_names``. An ``initial-marker`` node draws nothing itself:
+    an edge from it renders as ``[*] --> target`` in the marker's scope.
+    """
+
+    id: str
+    label: str
+    kind: NodeKind = "simple"
+    children: tuple[str, ...] = ()
+    regions: tuple[tuple[str, ...], ...] = ()
+    region_names: tuple[str, ...] = ()
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"unknown node kind {self.kind!r}: use one of {', '.join(_KINDS)}")
+        object.__setattr__(self, "children", tuple(self.children))
+        object.__setattr__(self, "regions", tuple(tuple(r) for r in self.regions))
+        object.__setattr__(self, "region_names", tuple(self.region_names))
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """Every child id: the children, or the regions' members in order."""
+        if self.kind == "parallel":
+            return tuple(c for region in self.regions for c in region)
+        return self.children
+
+
+@dataclass(frozen=True)
+class DiagramEdge:
+    """An arrow; ``key`` names what it came from (``"transitions[3]"``, ``"states[1].timeout"``)."""
+
+    source: str
+    target: str
+    label: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class DiagramGraph:
+    """Nodes, edges and what to highlight; ``roots`` are the top-level node ids in order."""
+
+    nodes: tuple[DiagramNode, ...]
+    edges: tuple[DiagramEdge, ...] = ()
+    roots: tuple[str, ...] | None = None
+    active: frozenset[str] = frozenset()
+    highlighted_edges: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+        object.__setattr__(self, "edges", tuple(self.edges))
+        object.__setattr__(self, "active", frozenset(self.active))
+        object.__setattr__(self, "highlighted_edges", frozenset(self.highlighted_edges))
+        by_id: dict[str, DiagramNode] = {}
+        for node in self.nodes:
+            if node.id in by_id:
+                raise ValueError(f"diagram node {node.id!r} is defined twice")
+            by_id[node.id] = node
+        object.__setattr__(self, "_by_id", by_id)
+        owned: set[str] = set()
+        for node in self.nodes:
+            for child in node.members:
+                if child not in by_id:
+                    raise ValueError(f"diagram node {node.id!r} lists unknown child {child!r}")
+                if child in owned:
+                    raise ValueError(f"diagram node {child!r} has two parents")
+                owned.add(child)
+        if self.roots is None:
+            object.__setattr__(self, "roots", tuple(n.id for n in self.nodes if n.id not in owned))
+        for i, edge in enumerate(self.edges):
+            for end in (edge.source, edge.target):
+                if end not in by_id:
+                    raise ValueError(f"diagram edge {i} uses unknown node {end!r}")
+            if by_id[edge.target].kind == "initial-marker":
+                raise ValueError(f"diagram edge {i} points at an initial marker")
+
+    def node(self, node_id: str) -> DiagramNode:
+        by_id: dict[str, DiagramNode] = self.__dict__["_by_id"]
+        return by_id[node_id]
+
+    def parent_map(self) -> dict[str, tuple[str | None, int | None]]:
+        """node id -> (container id or None for top level, region index or None)."""
+        out: dict[str, tuple[str | None, int | None]] = {}
+        for root in self.roots or ():
+            out[root] = (None, None)
+        for node in self.nodes:
+            if node.kind == "parallel":
+                for r, region in enumerate(node.regions):
+                    for child in region:
+                        out[child] = (node.id, r)
+            else:
+                for child in node.children:
+                    out[child] = (node.id, None)
+        return out
+
+
+@dataclass(frozen=True)
+class MermaidDiagram:
+    """Rendered text plus the Mermaid ids a page needs to style the SVG.
+
+    ``state_ids`` maps graph node id -> Mermaid id (the SVG carries it as
+    ``data-id`` on composite groups and inside the node element id);
+    ``edge_ids`` maps graph edge index -> ``"edge<N>"`` (the ``data-id`` of the
+    rendered edge path and label).
+    """
+
+    text: str
+    state_ids: Mapping[str, str] = field(default_factory=dict)
+    edge_ids: Mapping[int, str] = field(default_factory=dict)
+    active_composites: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- escaping
+
+_ENTITIES = {
+    "#": "#35;",
+    '"': "#quot;",
+    ";": "#59;",
+    ":": "#58;",
+    "<": "#lt;",
+    ">": "#gt;",
+    "{": "#123;",
+    "}": "#125;",
+    "&": "#38;",
+    "%": "#37;",
+    "\\": "#92;",
+    "`": "#96;",
+}
+_ENTITY_RE = re.compile("|".join(re.escape(c) for c in _ENTITIES))
+_WS_RE = re.compile(r"[\s\x00-\x1f\x7f]+")
+
+# Words the stateDiagram grammar treats specially; ids never equal one of these.
+_KEYWORDS = frozenset(
+    w.lower()
+    for w in (
+        "end",
+        "state",
+        "note",
+        "direction",
+        "class",
+        "classDef",
+        "click",
+        "style",
+        "default",
+        "as",
+        "left",
+        "right",
+        "of",
+        "over",
+        "linkStyle",
+        "TB",
+        "BT",
+        "LR",
+        "RL",
+        "stateDiagram",
+        "stateDiagram-v2",
+        "hide",
+        "empty",
+        "description",
+        "accTitle",
+        "accDescr",
+        "fork",
+        "join",
+        "choice",
+        "concurrent",
+        "root",
+        "graph",
+        "flowchart",
+        "subgraph",
+        "callback",
+        "href",
+        "call",
+        "interpolate",
+    )
+)
+_SAFE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def escape_label(text: str) -> str:
+    """Text safe inside a Mermaid label: one line, special characters as entity codes."""
+    one_line = _WS_RE.sub(" ", text).strip()
+    return _ENTITY_RE.sub(lambda m: _ENTITIES[m.group(0)], one_line)
+
+
+def _sanitize(name: str) -> str:
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    word = re.sub(r"[^A-Za-z0-9]+", "_", folded).strip("_")
+    return word[:40].rstrip("_")
+
+
+def _is_plain(name: str) -> bool:
+    return (
+        bool(_SAFE_ID.match(name))
+        and name.lower() not in _KEYWORDS
+        and not name.startswith("s_")
+        and not name.endswith(("_start", "_end"))
+        and len(name) <= 60
+    )
+
+
+def mermaid_ids(names: Iterable[str]) -> dict[str, str]:
+    """A safe, unique Mermaid id for each name, deterministic for a given order.
+
+    Plain words keep their name; anything else becomes ``s_<sanitized>_<n>``
+    where ``n`` is the name's position (bumped past any id already taken).
+    """
+    ordered = list(dict.fromkeys(names))
+    plain = {n for n in ordered if _is_plain(n)}
+    taken = set(plain)
+    out: dict[str, str] = {}
+    for index, name in enumerate(ordered):
+        if name in plain:
+            out[name] = name
+            continue
+        stem = _sanitize(name)
+        n = index
+        candidate = f"s_{stem}_{n}" if stem else f"s_{n}"
+        while candidate in taken:
+            n += 1
+            candidate = f"s_{stem}_{n}" if stem else f"s_{n}"
+        taken.add(candidate)
+        out[name] = candidate
+    return out
+
+
+# --------------------------------------------------------------------------- rendering
+
+Scope = tuple[str | None, int | None]
+
+
+class _Renderer:
+    def __init__(self, graph: DiagramGraph, direction: str, redirect: bool) -> None:
+        self.graph = graph
+        self.direction = direction
+        self.redirect = redirect
+        real = [n.id for n in graph.nodes if n.kind != "initial-marker"]
+        self.ids = mermaid_ids(real)
+        self.parents = graph.parent_map()
+        self.lines: list[str] = []
+        self.edge_count = 0
+        self.edge_ids: dict[int, str] = {}
+        self.edges_by_scope: dict[Scope, list[tuple[int, str, str]]] = {}
+
+    # -- structure helpers
+    def chain(self, node_id: str) -> list[Scope]:
+        """Scopes from the top level down to the scope that declares ``node_id``."""
+        out: list[Scope] = []
+        current: str | None = node_id
+        seen: set[str] = set()
+        while current is not None and current not in seen:
+            seen.add(current)
+            scope = self.parents.get(current, (None, None))
+            out.append(scope)
+            current = scope[0]
+        return list(reversed(out))
+
+    def inside_parallel(self, node_id: str) -> bool:
+        return any(
+            c is not None and self.graph.node(c).kind == "parallel" for c, _ in self.chain(node_id)
+        )
+
+    def initial_leaf(self, node_id: str) -> str:
+        seen = {node_id}
+        current = node_id
+        while True:
+            node = self.graph.node(current)
+            if node.kind not in ("compound", "parallel"):
+                return current
+            nxt = None
+            for edge in self.graph.edges:
+                if (
+                    self.graph.node(edge.source).kind == "initial-marker"
+                    and self.parents.get(edge.source, (None, None))[0] == current
+                ):
+                    nxt = edge.target
+                    break
+            if nxt is None or nxt in seen:
+                return current
+            seen.add(nxt)
+            current = nxt
+
+    def endpoint(self, node_id: str) -> str:
+        node = self.graph.node(node_id)
+        if (
+            self.redirect
+            and node.kind in ("compound", "parallel")
+            and self.inside_parallel(node_id)
+        ):
+            return self.initial_leaf(node_id)
+        return node_id
+
+    def edge_scope(self, source: str, target: str) -> Scope:
+        """Where to write an edge: the block declaring both ends, else the top level.
+
+        Mermaid moves a state into the last composite block that mentions it, so
+        an edge written inside any block must not name a state declared elsewhere;
+        mentions at the top level never move anything.
+        """
+        if self.graph.node(source).kind == "initial-marker":
+            return self.parents.get(source, (None, None))
+        here = self.parents.get(source, (None, None))
+        return here if here == self.parents.get(target, (None, None)) else (None, None)
+
+    # -- output
+    def render(self) -> MermaidDiagram:
+        for index, edge in enumerate(self.graph.edges):
+            source, target = edge.source, edge.target
+            if self.graph.node(source).kind != "initial-marker":
+                source, target = self.endpoint(source), self.endpoint(target)
+            scope = self.edge_scope(source, target)
+            self.edges_by_scope.setdefault(scope, []).append((index, source, target))
+        self.lines = ["stateDiagram-v2", f"    direction {self.direction}"]
+        self.scope_body((None, None), self.graph.roots or (), 1)
+        self.styles()
+        return MermaidDiagram(
+            text="\n".join(self.lines) + "\n",
+            state_ids=dict(self.ids),
+            edge_ids=dict(self.edge_ids),
+            active_composites=self.active_composites(),
+        )
+
+    def relation(self, pad: str, left: str, right: str, label: str = "", index: int = -1) -> None:
+        text = f"{pad}{left} --> {right}"
+        if label:
+            text += f" : {escape_label(label)}"
+        self.lines.append(text)
+        if index >= 0:
+            self.edge_ids[index] = f"edge{self.edge_count}"
+        self.edge_count += 1
+
+    def scope_body(self, scope: Scope, members: Sequence[str], depth: int) -> None:
+        pad = "    " * depth
+        for member in members:
+            self.declare(member, depth)
+        for index, source, target in self.edges_by_scope.get(scope, ()):
+            edge = self.graph.edges[index]
+            left = "[*]" if self.graph.node(source).kind == "initial-marker" else self.ids[source]
+            self.relation(pad, left, self.ids[target], edge.label, index)
+        for member in members:
+            if self.graph.node(member).kind == "terminal":
+                self.relation(pad, self.ids[member], "[*]")
+
+    def declare(self, node_id: str, depth: int) -> None:
+        node = self.graph.node(node_id)
+        if node.kind == "initial-marker":
+            return
+        pad = "    " * depth
+        head = f'{pad}state "{escape_label(node.label)}" as {self.ids[node_id]}'
+        if node.kind == "parallel" and node.regions:
+            self.lines.append(head + " {")
+            for r, region in enumerate(node.regions):
+                if r:
+                    self.lines.append(f"{pad}    --")
+                self.scope_body((node_id, r), region, depth + 1)
+            self.lines.append(f"{pad}}}")
+        elif node.kind in ("compound", "parallel") and node.children:
+            self.lines.append(head + " {")
+            self.scope_body((node_id, None), node.children, depth + 1)
+            self.lines.append(f"{pad}}}")
+        else:
+            self.lines.append(head)
+        if node.note:
+            self.lines.append(f"{pad}note right of {self.ids[node_id]} : {escape_label(node.note)}")
+
+    def active_composites(self) -> tuple[str, ...]:
+        return tuple(
+            self.ids[n.id]
+            for n in self.graph.nodes
+            if n.id in self.graph.active and n.kind in ("compound", "parallel") and n.members
+        )
+
+    def styles(self) -> None:
+        active = self.graph.active
+        simple = [
+            self.ids[n.id]
+            for n in self.graph.nodes
+            if n.id in active
+            and n.kind != "initial-marker"
+            and not (n.kind in ("compound", "parallel") and n.members)
+        ]
+        composite = self.active_composites()
+        if simple or composite:
+            self.lines.append(f"    classDef active {ACTIVE_STYLE}")
+            self.lines.append(f"    classDef activeComposite {ACTIVE_COMPOSITE_STYLE}")
+        if simple:
+            self.lines.append(f"    class {','.join(simple)} active")
+        if composite:
+            self.lines.append(f"    class {','.join(composite)} activeComposite")
+        for index in sorted(self.graph.highlighted_edges):
+            if index in self.edge_ids:
+                self.lines.append(f"    %% pystator:highlight {self.edge_ids[index]}")
+
+
+def render_mermaid_diagram(
+    graph: DiagramGraph,
+    direction: str = "LR",
+    *,
+    redirect_parallel_compounds: bool = True,
+) -> MermaidDiagram:
+    """Render ``graph`` and return the text with the ids a page needs for styling."""
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(_DIRECTIONS)}, not {direction!r}")
+    return _Renderer(graph, direction, redirect_parallel_compounds).render()
+
+
+def render_mermaid(
+    graph: DiagramGraph,
+    direction: str = "LR",
+    *,
+    redirect_parallel_compounds: bool = True,
+) -> str:
+    """Mermaid ``stateDiagram-v2`` text for a diagram graph (see the module docstring)."""
+    return render_mermaid_diagram(
+        graph, direction, redirect_parallel_compounds=redirect_parallel_compounds
+    ).text
+
+
+def active_composite_ids(graph: DiagramGraph) -> tuple[str, ...]:
+    """Mermaid ids of the active compound/parallel states, for CSS on their cluster groups."""
+    return _Renderer(graph, "TB", True).active_composites()
+
+
+# --------------------------------------------------------------------------- spec -> graph
+
+_MARKER = "[*]"
+
+
+def _marker_id(scope: str, taken: set[str]) -> str:
+    candidate = f"{_MARKER}{scope}"
+    while candidate in taken:
+        candidate += "'"
+    taken.add(candidate)
+    return candidate
+
+
+def _edge_label(t: Transition, *, show_guards: bool, show_actions: bool) -> str:
+    parts: list[str] = []
+    if t.after is not None:
+        delay = f"after {format_duration(t.after)}"
+        parts.append(delay if _is_synthetic(t.trigger) else f"{t.trigger} {delay}")
+    elif t.trigger:
+        parts.append(t.trigger)
+    if show_guards and t.guards:
+        parts.append(" ".join(f"[{g.label}]" for g in t.guards))
+    if show_actions and t.actions:
+        parts.append("/ " + ", ".join(t.action_names))
+    return " ".join(parts)
+
+
+def _is_synthetic(trigger: str) -> bool:
+    """Triggers the loader makes up for ``after``-only transitions read as noise."""
+    return not trigger or trigger.startswith(("after:", "timeout:", "_"))
+
+
+def _spec_of(spec_or_machine: MachineSpec | _HasSpec) -> MachineSpec:
+    if isinstance(spec_or_machine, MachineSpec):
+        return spec_or_machine
+    spec = getattr(spec_or_machine, "spec", None)
+    if isinstance(spec, MachineSpec):
+        return spec
+    raise TypeError(
+        f"expected a MachineSpec or a StateMachine, not {type(spec_or_machine).__name__}"
+    )
+
+
+def build_graph(
+    spec_or_machine: MachineSpec | _HasSpec,
+    *,
+    show_guards: bool = True,
+    show_actions: bool = False,
+    show_notes: bool = False,
+    active: frozenset[str] | None = None,
+    highlight_transition: int | None = None,
+) -> DiagramGraph:
+    """The diagram graph of a machine.
+
+    ``active`` is a configuration (state names, ancestors included, as
+    ``StateMachine.process_configuration`` returns it); unknown names are
+    ignored. ``highlight_transition`` is an index into ``spec.transitions``:
+    every edge drawn for it is marked as the last transition taken.
+    """
+    spec = _spec_of(spec_or_machine)
+    tree = SpecTree(spec)
+    taken = set(tree.states)
+    nodes: list[DiagramNode] = []
+    edges: list[DiagramEdge] = []
+
+    def scope_marker(scope_name: str, target: str | None, members: list[str]) -> None:
+        if target is None:
+            return
+        marker = _marker_id(scope_name, taken)
+        nodes.append(DiagramNode(marker, "", "initial-marker"))
+        members.insert(0, marker)
+        edges.append(DiagramEdge(marker, target, "", f"initial:{scope_name}"))
+
+    for state in spec.states:
+        name = state.name
+        note = state.description if show_notes else ""
+        if tree.is_parallel(name) and (tree.kids(name) or state.regions):
+            regions: list[tuple[str, ...]] = []
+            initials = tree.region_initials(name)
+            for r, (region_name, members) in enumerate(tree.regions(name)):
+                ordered = list(members)
+                initial = initials[r] if r < len(initials) else None
+                scope_marker(f"{name}/{region_name}", initial, ordered)
+                regions.append(tuple(ordered))
+            nodes.append(
+                DiagramNode(
+                    name,
+                    name,
+                    "parallel",
+                    regions=tuple(regions),
+                    region_names=tuple(n for n, _ in tree.regions(name)),
+                    note=note,
+                )
+            )
+        elif tree.kids(name):
+            children = list(tree.kids(name))
+            scope_marker(name, tree.initial_child(name), children)
+            nodes.append(DiagramNode(name, name, "compound", children=tuple(children), note=note))
+        else:
+            kind: NodeKind = "terminal" if state.is_terminal else "simple"
+            nodes.append(DiagramNode(name, name, kind, note=note))
+
+    roots = list(tree.roots)
+    scope_marker("", tree.root_initial(), roots)
+
+    highlighted: set[int] = set()
+    for j, t in enumerate(spec.transitions):
+        label = _edge_label(t, show_guards=show_guards, show_actions=show_actions)
+        sources = sorted((s for s in t.source if s in tree.states), key=tree.order.__getitem__)
+        for source in sources:
+            target = t.dest if t.dest in tree.states else None
+            if target is None:
+                continue
+            if j == highlight_transition:
+                highlighted.add(len(edges))
+            edges.append(DiagramEdge(source, target, label, f"transitions[{j}]"))
+    for i, state in enumerate(spec.states):
+        if state.timeout is not None and state.timeout.destination in tree.states:
+            label = f"timeout {format_duration(state.timeout.ms)}"
+            edges.append(
+                DiagramEdge(state.name, state.timeout.destination, label, f"states[{i}].timeout")
+            )
+
+    return DiagramGraph(
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        roots=tuple(roots),
+        active=frozenset(a for a in (active or ()) if a in tree.states),
+        highlighted_edges=frozenset(highlighted),
+    )
+
+
+def to_mermaid(
+    machine_or_spec: MachineSpec | _HasSpec,
+    *,
+    direction: str = "TB",
+    show_guards: bool = True,
+    show_actions: bool = False,
+    show_notes: bool = False,
+    active: frozenset[str] | None = None,
+    highlight_transition: int | None = None,
+) -> str:
+    """Mermaid text for a machine in one call (``build_graph`` then ``render_mermaid``)."""
+    graph = build_graph(
+        machine_or_spec,
+        show_guards=show_guards,
+        show_actions=show_actions,
+        show_notes=show_notes,
+        active=active,
+        highlight_transition=highlight_transition,
+    )
+    return render_mermaid(graph, direction)

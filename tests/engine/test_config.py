@@ -1,0 +1,289 @@
+"""Loading: every problem located (path, line, column), all at once, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pystator import ConfigError, StateMachine
+from pystator.config import dump_spec, load_spec, machine_json_schema
+from pystator.config.schema import MachineModel
+
+GOOD = """\
+meta:
+  machine_name: demo
+states:
+  - name: idle
+    type: initial
+  - name: done
+    type: terminal
+transitions:
+  - trigger: finish
+    source: idle
+    dest: done
+"""
+
+
+def issues_of(text: str) -> list[tuple[str, int | None, int | None, str]]:
+    with pytest.raises(ConfigError) as info:
+        load_spec(text)
+    return [(i.path, i.line, i.column, i.message) for i in info.value.issues]
+
+
+def test_valid_text_loads() -> None:
+    spec = load_spec(GOOD)
+    assert [s.name for s in spec.states] == ["idle", "done"]
+    assert spec.location("transitions[0].dest") is not None
+
+
+def test_unknown_dest_is_located_with_a_suggestion() -> None:
+    [(path, line, column, message)] = issues_of(GOOD.replace("dest: done", "dest: DONE"))
+    assert path == "transitions[0].dest"
+    assert (line, column) == (11, 5)
+    assert "'DONE' is not a state" in message and "did you mean 'done'" in message
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    text = GOOD.replace("dest: done", "dest: nowhere").replace("source: idle", "source: nothing")
+    paths = [p for p, *_ in issues_of(text)]
+    assert paths == ["transitions[0].source", "transitions[0].dest"]
+
+
+def test_unknown_key_lists_accepted_keys() -> None:
+    [(path, line, _, message)] = issues_of(GOOD.replace("    type: terminal", "    kind: terminal"))
+    assert path == "states[1].kind" and line == 7
+    assert "unknown key 'kind'" in message and "accepted keys: name, type, parent" in message
+
+
+def test_bad_type_value_names_the_choices() -> None:
+    [(path, _, _, message)] = issues_of(GOOD.replace("type: terminal", "type: final"))
+    assert path == "states[1].type"
+    assert "'final'" in message and "terminal" in message
+
+
+def test_missing_required_key() -> None:
+    [(path, _, _, message)] = issues_of(GOOD.replace("    dest: done\n", ""))
+    assert path == "transitions[0].dest" and "missing required key 'dest'" in message
+
+
+def test_yaml_syntax_error_has_line_and_column() -> None:
+    [(_, line, column, message)] = issues_of("states:\n  - name: [a\n")
+    assert line == 3 and column is not None and "YAML syntax error" in message
+
+
+def test_spec_quick_start_trap_names_timed_out() -> None:
+    text = """\
+meta: {version: "1.0.0", machine_name: order_management, strict_mode: true}
+states:
+  - name: PENDING
+    type: initial
+    timeout:
+      seconds: 5.0
+      destination: TIMED_OUT
+  - name: OPEN
+  - name: FILLED
+    type: terminal
+transitions:
+  - {trigger: exchange_ack, source: PENDING, dest: OPEN}
+"""
+    [(path, line, column, message)] = issues_of(text)
+    assert path == "states[0].timeout.destination" and (line, column) == (7, 7)
+    assert "'TIMED_OUT' is not a state" in message
+
+
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        (
+            {"states": [{"name": "a", "type": "initial"}, {"name": "b", "type": "initial"}]},
+            "more than one top-level initial state",
+        ),
+        ({"states": [{"name": "a", "type": "initial"}, {"name": "a"}]}, "duplicate state name"),
+        (
+            {
+                "states": [
+                    {"name": "a", "type": "initial", "parent": "b"},
+                    {"name": "b", "parent": "a"},
+                ]
+            },
+            "parent cycle",
+        ),
+        (
+            {
+                "states": [
+                    {"name": "p", "type": "initial"},
+                    {"name": "c", "parent": "p"},
+                    {"name": "d", "parent": "p"},
+                ]
+            },
+            "needs 'initial_child'",
+        ),
+        (
+            {
+                "states": [
+                    {"name": "p", "type": "initial", "initial_child": "x"},
+                    {"name": "c", "parent": "p"},
+                    {"name": "x"},
+                ]
+            },
+            "is not a child of 'p'",
+        ),
+        (
+            {
+                "states": [
+                    {
+                        "name": "p",
+                        "type": "parallel",
+                        "regions": [{"name": "r", "initial": "z", "states": ["a", "b"]}],
+                    }
+                ]
+            },
+            "not among its states",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}],
+                "transitions": [{"trigger": "t", "source": "a", "dest": "a", "after": "5 parsecs"}],
+            },
+            "malformed delay",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}, {"name": "b"}],
+                "transitions": [{"source": ["a", "b"], "dest": "a", "after": 100}],
+            },
+            "exactly one source",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}],
+                "transitions": [{"source": "a", "dest": "a"}],
+            },
+            "needs a 'trigger'",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}],
+                "transitions": [{"trigger": "t", "source": "a", "dest": "a", "region": "r"}],
+            },
+            "region 'r' does not exist",
+        ),
+        (
+            {
+                "states": [{"name": "a", "type": "initial"}],
+                "transitions": [
+                    {
+                        "trigger": "t",
+                        "source": "a",
+                        "dest": "a",
+                        "guards": [{"expr": "x.__class__"}],
+                    }
+                ],
+            },
+            "guard expression",
+        ),
+    ],
+)
+def test_semantic_checks(definition: dict[str, object], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_spec(definition)
+    assert any(expected in issue.message for issue in info.value.issues), info.value.issues
+
+
+def test_on_off_yes_no_stay_names() -> None:
+    spec = load_spec(
+        "states:\n  - {name: on, type: initial}\n  - {name: off}\n"
+        "transitions:\n  - {trigger: yes, source: on, dest: off}\n"
+    )
+    assert [s.name for s in spec.states] == ["on", "off"]
+    assert spec.transitions[0].trigger == "yes"
+
+
+def test_true_false_are_still_booleans() -> None:
+    spec = load_spec("meta: {strict_mode: false}\nstates:\n  - {name: a, type: initial}\n")
+    assert spec.meta.strict_mode is False
+
+
+def test_billion_laughs_is_an_error_not_a_hang() -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 9):
+        prev, cur = chr(96 + i), chr(97 + i)
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    with pytest.raises(ConfigError, match="expands to more than"):
+        load_spec("\n".join(lines))
+
+
+def test_size_cap() -> None:
+    with pytest.raises(ConfigError, match="the limit is"):
+        load_spec("states: []\n" + "#" * (1024 * 1024 + 10))
+
+
+def test_binary_is_rejected_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "machine.yaml"
+    path.write_bytes(b"\x89PNG\x00\x01")
+    with pytest.raises(ConfigError, match="binary"):
+        load_spec(path)
+
+
+def test_file_issues_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(GOOD.replace("dest: done", "dest: gone"))
+    with pytest.raises(ConfigError) as info:
+        StateMachine.from_yaml(path)
+    assert str(info.value.issues[0]).startswith(f"{path}:11:5:")
+
+
+def test_json_loads_with_locations() -> None:
+    data = {
+        "states": [{"name": "a", "type": "initial"}],
+        "transitions": [{"trigger": "t", "source": "a", "dest": "zz"}],
+    }
+    text = json.dumps(data, indent=2)
+    with pytest.raises(ConfigError) as info:
+        StateMachine.from_json(text)
+    assert info.value.issues[0].line is not None
+
+
+def test_region_states_need_not_be_declared() -> None:
+    spec = load_spec(
+        {
+            "states": [
+                {
+                    "name": "p",
+                    "type": "parallel",
+                    "regions": [{"name": "r", "initial": "x", "states": ["x", "y"]}],
+                }
+            ]
+        }
+    )
+    assert {s.name: s.parent for s in spec.states} == {"p": None, "x": "p", "y": "p"}
+
+
+def test_dump_round_trips_to_an_equal_spec() -> None:
+    for path in sorted(Path(__file__).parents[2].joinpath("examples").glob("*.yaml")):
+        spec = load_spec(path)
+        assert load_spec(dump_spec(spec)) == spec, path.name
+
+
+def test_schema_vocabulary_is_published() -> None:
+    schema = machine_json_schema()
+    assert set(schema["properties"]) == set(MachineModel.model_fields)
+    state = schema["$defs"]["StateModel"]["properties"]
+    assert {
+        "name",
+        "type",
+        "parent",
+        "initial_child",
+        "regions",
+        "on_enter",
+        "on_exit",
+        "timeout",
+        "invoke",
+    } <= set(state)
+
+
+def test_without_an_initial_state_the_first_top_level_state_starts() -> None:
+    machine = StateMachine.from_dict({"states": [{"name": "a"}, {"name": "b"}]})
+    assert machine.get_initial_state().name == "a"

@@ -1,0 +1,258 @@
+"""Mermaid text for hand-built graphs and specs, checked against golden files.
+
+Rewrite the golden files after an intended change with
+``PYSTATOR_UPDATE_GOLDEN=1 python -m pytest tests/engine/test_diagram.py`` and
+review the diff. The real-Mermaid parse check of the same files is in
+``tests/browser/test_mermaid_render.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from pystator.diagram import (
+    DiagramEdge,
+    DiagramGraph,
+    DiagramNode,
+    active_composite_ids,
+    build_graph,
+    escape_label,
+    mermaid_ids,
+    render_mermaid,
+    render_mermaid_diagram,
+    to_mermaid,
+)
+from tests.engine.diagram_cases import (
+    AWKWARD,
+    CASES,
+    awkward_spec,
+    hierarchical_spec,
+    order_spec,
+    parallel_spec,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("PYSTATOR_UPDATE_GOLDEN") == "1"
+ID = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / f"{name}.mmd"
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}: run with PYSTATOR_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name: str) -> None:
+    check_golden(name, CASES[name]())
+
+
+def assert_well_formed(text: str) -> None:
+    """A Node-free sanity check of the grammar we emit (the browser test runs Mermaid)."""
+    lines = text.splitlines()
+    assert lines[0] == "stateDiagram-v2"
+    assert re.fullmatch(r" {4}direction (LR|TB|BT|RL)", lines[1])
+    depth = 0
+    statement = re.compile(
+        rf"state \"[^\"\n]*\" as {ID}( \{{)?"
+        rf"|(\[\*\]|{ID}) --> (\[\*\]|{ID})( : [^\n]+)?"
+        r"|--"
+        rf"|note right of {ID} : [^\n]+"
+        r"|classDef \w+ [^\s]+"
+        rf"|class {ID}(,{ID})* \w+"
+        r"|%% pystator:highlight edge\d+"
+        r"|\}"
+    )
+    for line in lines[2:]:
+        body = line.strip()
+        assert statement.fullmatch(body), f"unexpected line: {line!r}"
+        if body.endswith("{"):
+            depth += 1
+        elif body == "}":
+            depth -= 1
+            assert depth >= 0
+        elif body == "--":
+            assert depth > 0, "region separator outside a composite"
+        if not body.startswith(("state ", "note ")):
+            assert '"' not in body
+        label = body.split(" : ", 1)[1] if " : " in body else ""
+        label = re.sub(r"#(\w+);", "", label)  # Mermaid entity codes are the escapes
+        assert not re.search(r"[<>\";{}]", label), f"unescaped label: {line!r}"
+    assert depth == 0
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_case_is_well_formed(name: str) -> None:
+    assert_well_formed(CASES[name]())
+
+
+def test_mermaid_ids_are_safe_unique_and_deterministic() -> None:
+    names = [*AWKWARD, "s_x_0", "x", "a b", "a_b", "a-b", "", "  "]
+    ids = mermaid_ids(names)
+    assert ids == mermaid_ids(names)
+    assert len(set(ids.values())) == len(set(names))
+    for name, mid in ids.items():
+        assert re.fullmatch(ID, mid), (name, mid)
+        assert mid.lower() not in {"end", "state", "note", "class", "default", "direction"}
+    assert ids["x"] == "x" and ids["a_b"] == "a_b"
+    assert ids["end"].startswith("s_end_")
+    # a real name that looks like a generated id never takes another state's id
+    assert ids["s_end_1"] != ids["end"]
+
+
+def test_escape_label_keeps_text_and_removes_syntax() -> None:
+    assert escape_label('a "b" #1; c:d') == "a #quot;b#quot; #35;1#59; c#58;d"
+    assert escape_label("<script>x</script>") == "#lt;script#gt;x#lt;/script#gt;"
+    assert escape_label("{x}\n y\t%%") == "#123;x#125; y #37;#37;"
+    assert escape_label("naïve ✓") == "naïve ✓"
+
+
+def test_names_render_as_labels_with_safe_ids() -> None:
+    text = to_mermaid(awkward_spec())
+    ids = mermaid_ids(s.name for s in awkward_spec().states)
+    for name in AWKWARD:
+        assert f'state "{escape_label(name)}" as {ids[name]}' in text
+    assert "<script>" not in text
+
+
+def test_flat_machine_edges_guards_delays_and_timeouts() -> None:
+    text = to_mermaid(order_spec(), show_actions=True)
+    assert "[*] --> PENDING" in text
+    assert "OPEN --> FILLED : execution_report [is_full_fill] / update_positions" in text
+    assert "PARTIALLY_FILLED --> FILLED : execution_report" in text
+    assert "OPEN --> PARTIALLY_FILLED : execution_report [fill_qty #lt; order_qty]" in text
+    assert "OPEN --> CANCELLED : expire after 30m" in text
+    assert "PENDING --> TIMED_OUT : timeout 5s" in text
+    for terminal in ("FILLED", "CANCELLED", "TIMED_OUT"):
+        assert f"{terminal} --> [*]" in text
+    assert "[is_full_fill]" not in to_mermaid(order_spec(), show_guards=False)
+    assert "update_positions" not in to_mermaid(order_spec())
+
+
+def test_hierarchy_nests_children_with_their_own_initial_marker() -> None:
+    text = to_mermaid(hierarchical_spec())
+    ids = mermaid_ids(s.name for s in hierarchical_spec().states)
+    block = text.split(f'state "active" as {ids["active"]} {{', 1)[1]
+    assert block.lstrip().startswith(f'state "active.scanning" as {ids["active.scanning"]}')
+    assert f"[*] --> {ids['active.scanning']}" in block
+    # an edge between states declared in different blocks is written at the top level
+    top_level = [line for line in text.splitlines() if line.startswith("    ") and line[4] != " "]
+    assert f"    {ids['active']} --> halted : emergency_stop" in top_level
+    assert f"    {ids['active.trading.waiting']} --> {ids['active.scanning']} : filled" in top_level
+
+
+def test_parallel_regions_are_separated_and_each_has_an_initial_marker() -> None:
+    text = to_mermaid(parallel_spec())
+    block = text.split('state "active" as active {', 1)[1]
+    regions = block.split("\n        --\n")
+    assert len(regions) == 3
+    for initial, region in zip(("scanning", "normal", "connecting"), regions, strict=True):
+        assert f"[*] --> {initial}" in region
+    assert "connecting --> failed : timeout 10s" in regions[2]
+
+
+def test_compound_endpoints_inside_regions_are_redirected_to_the_initial_leaf() -> None:
+    graph = build_graph(parallel_spec())
+    redirected = render_mermaid(graph, "TB")
+    assert "analyzing --> placing : execute" in redirected
+    assert "setup --> placing : resume_trading" in redirected
+    assert "placing --> scanning : confirmed" in redirected
+    direct = render_mermaid(graph, "TB", redirect_parallel_compounds=False)
+    assert "analyzing --> executing : execute" in direct
+    assert "executing --> scanning : confirmed" in direct
+    # outside parallel states compound endpoints stay as written
+    assert "active --> halted : shutdown" in redirected
+
+
+def test_active_configuration_is_highlighted() -> None:
+    config = frozenset({"active", "executing", "confirming", "elevated", "connecting"})
+    diagram = render_mermaid_diagram(build_graph(parallel_spec(), active=config), "TB")
+    assert "    class confirming,elevated,connecting active" in diagram.text
+    assert "    class active,executing activeComposite" in diagram.text
+    assert diagram.active_composites == ("active", "executing")
+    assert active_composite_ids(build_graph(parallel_spec(), active=config)) == (
+        "active",
+        "executing",
+    )
+    assert "classDef" not in to_mermaid(parallel_spec())
+    # names outside the machine are ignored rather than drawn
+    assert "class" not in to_mermaid(order_spec(), active=frozenset({"NOPE"})).split("direction")[1]
+
+
+def test_edge_ids_follow_mermaid_numbering_and_mark_the_last_transition() -> None:
+    diagram = render_mermaid_diagram(build_graph(order_spec(), highlight_transition=1), "TB")
+    relations = [
+        line.strip() for line in diagram.text.splitlines() if " --> " in line and "%%" not in line
+    ]
+    graph = build_graph(order_spec(), highlight_transition=1)
+    marked = sorted(graph.highlighted_edges)
+    assert [graph.edges[i].key for i in marked] == ["transitions[1]", "transitions[1]"]
+    assert [graph.edges[i].source for i in marked] == ["OPEN", "PARTIALLY_FILLED"]
+    for index, edge_id in diagram.edge_ids.items():
+        relation = relations[int(edge_id.removeprefix("edge"))]
+        edge = graph.edges[index]
+        assert relation.startswith(
+            "[*] -->" if edge.key.startswith("initial") else f"{edge.source} --> {edge.target}"
+        )
+    for i in marked:
+        assert f"%% pystator:highlight {diagram.edge_ids[i]}" in diagram.text
+    assert diagram.text.count("%% pystator:highlight") == 2
+
+
+def test_notes_come_from_descriptions_only_when_asked() -> None:
+    assert "note right of OPEN : accepted by the exchange" in to_mermaid(
+        order_spec(), show_notes=True
+    )
+    assert "note" not in to_mermaid(order_spec())
+
+
+def test_accepts_anything_with_a_spec() -> None:
+    class Holder:
+        spec = order_spec()
+
+    assert to_mermaid(Holder()) == to_mermaid(order_spec())
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    with pytest.raises(TypeError, match="MachineSpec or a StateMachine"):
+        build_graph("not a machine")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="direction must be one of"):
+        render_mermaid(DiagramGraph(nodes=()), "UP")
+    with pytest.raises(ValueError, match="unknown node kind"):
+        DiagramNode("a", "a", "fancy")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown child"):
+        DiagramGraph(nodes=(DiagramNode("a", "a", "compound", children=("b",)),))
+    with pytest.raises(ValueError, match="unknown node"):
+        DiagramGraph(nodes=(DiagramNode("a", "a"),), edges=(DiagramEdge("a", "zz"),))
+    with pytest.raises(ValueError, match="defined twice"):
+        DiagramGraph(nodes=(DiagramNode("a", "a"), DiagramNode("a", "b")))
+
+
+def test_empty_graph_renders_a_header_only() -> None:
+    assert render_mermaid(DiagramGraph(nodes=())) == "stateDiagram-v2\n    direction LR\n"
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_NAMES = sorted(
+    {p.stem for p in EXAMPLES.glob("*.yaml")}
+    | {p.stem.removeprefix("example_") for p in GOLDEN.glob("example_*.mmd")}
+)
+
+
+@pytest.mark.parametrize("stem", EXAMPLE_NAMES)
+def test_example_golden(stem: str) -> None:
+    from pystator import StateMachine
+
+    path = EXAMPLES / f"{stem}.yaml"
+    if not path.exists():
+        pytest.skip(f"examples/{stem}.yaml is not in this checkout")
+    machine = StateMachine.from_yaml(path)
+    text = to_mermaid(machine, active=machine.initial_configuration())
+    assert_well_formed(text)
+    check_golden(f"example_{stem}", text)
