@@ -19,10 +19,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pystator.api import create_router, validation_error_response
+from pystator.library import Library, LibraryError, NotFound
+from pystator.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
 from ui.checking import Check, check
 from ui.examples import BLANK_MACHINE, find_example, list_examples
 from ui.exports import file_stem, python_snippet, yaml_to_json
-from ui.library import Library, LibraryError, NotFound
 from ui.paths import EXAMPLES_DIR, STATIC_DIR, TEMPLATES_DIR
 from ui.rendering import (
     MAX_BODY_BYTES,
@@ -33,7 +35,6 @@ from ui.rendering import (
     is_htmx,
 )
 from ui.share import ShareError, TokenTooLong, decode_token, encode_token
-from ui.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
 
 __all__ = ["create_app"]
 
@@ -67,12 +68,14 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         {"htmx_js": HTMX_JS, "mermaid_js": MERMAID_JS, "max_text_bytes": MAX_TEXT_BYTES},
     )
 
-    app = FastAPI(title="pystator-ui", docs_url="/docs", redoc_url=None)
+    # FastAPI's own /docs loads Swagger UI from a CDN; the API router serves an offline /docs.
+    app = FastAPI(title="pystator-ui", docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.state.library = library
     app.state.pages = pages
+    app.include_router(create_router(library))
 
     def base_context() -> dict[str, Any]:
         return {"examples": list_examples(examples_dir), "flash": None, "title": None}
@@ -110,6 +113,8 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return validation_error_response(error)
         fields = sorted({str(e.get("loc", ["", "?"])[-1]) for e in error.errors()})
         return error_page(
             request, 422, f"The request is missing or has invalid fields: {', '.join(fields)}."

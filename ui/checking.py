@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ui.textcheck import TextRejected, check_text
+from pystator.textcheck import TextRejected, check_text
 
 __all__ = ["Check", "Finding", "check"]
 

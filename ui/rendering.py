@@ -95,11 +95,15 @@ class BodyLimit:
             length = dict(scope.get("headers", [])).get(b"content-length", b"0")
             if length.isdigit() and int(length) > MAX_BODY_BYTES:
                 body = b"This request is too large for the designer (over 32 MB)."
+                kind = b"text/plain; charset=utf-8"
+                if scope.get("path", "").startswith("/api/"):
+                    body = b'{"error": {"status": 413, "message": "The body is over 32 MB."}}'
+                    kind = b"application/json"
                 await send(
                     {
                         "type": "http.response.start",
                         "status": 413,
-                        "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                        "headers": [(b"content-type", kind)],
                     }
                 )
                 await send({"type": "http.response.body", "body": body})

@@ -7,25 +7,13 @@ nothing to configure and no request leaves the machine.
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 import webbrowser
 from pathlib import Path
 
+from pystator.library import default_db_path
+
 __all__ = ["default_db_path", "main", "parse_args"]
-
-
-def default_db_path() -> Path:
-    """``$PYSTATOR_DB`` if set, else ``library.sqlite3`` in the user's data directory."""
-    env = os.environ.get("PYSTATOR_DB")
-    if env:
-        return Path(env).expanduser()
-    try:
-        from platformdirs import user_data_dir  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-        return base / "pystator" / "library.sqlite3"
-    return Path(user_data_dir("pystator")) / "library.sqlite3"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ui.textcheck import MAX_TEXT_BYTES, TextRejected, check_text
+from pystator.textcheck import MAX_TEXT_BYTES, TextRejected, check_text
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",

@@ -10,6 +10,7 @@ reported instead of silently overwritten, and (c) alias expansion is counted, so
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,10 @@ __all__ = ["DEFAULT_MAX_BYTES", "MAX_NODES", "SourceDocument", "read_source"]
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 MAX_NODES = 200_000
+MAX_DEPTH = 200  # flow brackets open at once; the C parser crashes on tens of thousands
+MAX_INDENT = 1000  # leading spaces and "- " markers; deep block nesting overflows the stack
+_BRACKET = re.compile(r"[\[\]{}]")
+_INDENT = re.compile(r"^(?:[ ]|- )+", re.M)
 
 try:  # the C composer is ~7x faster and still keeps marks
     _Loader: Any = yaml.CSafeLoader
@@ -180,6 +185,7 @@ def read_source(
         raise _fail(
             "the text contains NUL characters: it is not YAML or JSON", source_name, code="binary"
         )
+    _check_depth(text, source_name)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -207,6 +213,35 @@ def read_source(
     if builder.issues:
         raise ConfigError(builder.issues)
     return SourceDocument(data, builder.locations, source_name)
+
+
+def _check_depth(text: str, source_name: str | None) -> None:
+    """Refuse absurd nesting before the parser sees it (it would overflow or crash)."""
+    depth = 0
+    for match in _BRACKET.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, match.start()) + 1
+                raise _fail(
+                    f"brackets nest more than {MAX_DEPTH} levels deep here; no machine needs that",
+                    source_name,
+                    line,
+                    None,
+                    "too-deep",
+                )
+        elif depth:
+            depth -= 1
+    for match in _INDENT.finditer(text):
+        if match.end() - match.start() > MAX_INDENT:
+            line = text.count("\n", 0, match.start()) + 1
+            raise _fail(
+                f"this line is indented more than {MAX_INDENT} columns deep; no machine needs that",
+                source_name,
+                line,
+                1,
+                "too-deep",
+            )
 
 
 def _json_fallback(text: str, source_name: str | None, exc: Exception) -> SourceDocument:

@@ -238,7 +238,7 @@ class Orchestrator:
         timer_id: str | None,
     ) -> _Step:
         kept = tuple(t for t in stored.timers if t.timer_id != timer_id)
-        if not result.success or result.target_state is None:
+        if not result.success or result.target_state is None or result.ignored:
             if timer_id is not None:
                 # A timer whose guard was false is spent, not re-armed.
                 return _Step(stored, result, True, stored.state, kept)

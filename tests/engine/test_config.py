@@ -287,3 +287,10 @@ def test_schema_vocabulary_is_published() -> None:
 def test_without_an_initial_state_the_first_top_level_state_starts() -> None:
     machine = StateMachine.from_dict({"states": [{"name": "a"}, {"name": "b"}]})
     assert machine.get_initial_state().name == "a"
+
+
+def test_absurd_nesting_is_an_error_not_a_crash() -> None:
+    with pytest.raises(ConfigError, match="nest more than"):
+        load_spec("states: " + "[" * 30_000)
+    with pytest.raises(ConfigError, match="indented more than"):
+        load_spec("states:\n" + "".join("  " * i + "- a:\n" for i in range(800)))

@@ -85,6 +85,17 @@ def test_a_rejected_event_commits_nothing_and_explains_why() -> None:
     assert done.success and done.state == "filled"
 
 
+def test_an_event_a_lenient_machine_ignores_commits_nothing() -> None:
+    store = InMemoryStateStore()
+    lenient = CYCLE.replace("{machine_name: cycle}", "{machine_name: cycle, strict_mode: false}")
+    orch = Orchestrator(StateMachine.from_string(lenient), store)
+    orch.create("c1")
+    result = orch.process_event("c1", "unknown_event")
+    assert result.transition is not None and result.transition.ignored
+    assert (result.state, result.version) == ("A", 1)
+    assert len(store.audit_trail("c1")) == 1
+
+
 def test_event_payload_reaches_guards_and_actions() -> None:
     got: dict[str, Any] = {}
     actions = recording_actions([])

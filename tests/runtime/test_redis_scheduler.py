@@ -146,23 +146,32 @@ def test_timers_survive_a_killed_process_and_fire_once_on_time(
     entities, poll = 6, 0.1
     common = ["--redis", redis_url, "--prefix", key_prefix, "--db", db,
               "--entities", str(entities), "--poll", str(poll)]
-    first = _spawn("schedule", *common)
-    _wait_ready(first)
-    first.send_signal(signal.SIGKILL)
-    first.communicate(timeout=10)
+    spawned: list[subprocess.Popen[str]] = []
+    try:
+        first = _spawn("schedule", *common)
+        spawned.append(first)
+        _wait_ready(first)
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=10)
 
-    store = SQLiteStateStore(db)
-    due = {}
-    for i in range(entities):
-        stored = store.load(f"e{i}")
-        assert stored is not None and stored.state == "armed"
-        (pending,) = stored.timers
-        due[f"e{i}"] = pending.due_at
+        store = SQLiteStateStore(db)
+        due = {}
+        for i in range(entities):
+            stored = store.load(f"e{i}")
+            assert stored is not None and stored.state == "armed"
+            (pending,) = stored.timers
+            due[f"e{i}"] = pending.due_at
 
-    workers = [_spawn("work", *common) for _ in range(2)]
-    for w in workers:
-        _wait_ready(w)
-    outputs = [w.communicate(timeout=60) for w in workers]
+        workers = [_spawn("work", *common) for _ in range(2)]
+        spawned.extend(workers)
+        for w in workers:
+            _wait_ready(w)
+        outputs = [w.communicate(timeout=60) for w in workers]
+    finally:
+        for proc in spawned:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=10)
     for w, (_out, err) in zip(workers, outputs, strict=True):
         assert w.returncode == 0, err
     fired_total = sum(int(out.split("FIRED")[1]) for out, _ in outputs)

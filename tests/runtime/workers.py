@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import sys
 import time
 
@@ -73,6 +74,9 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, default=20.0)
     parser.add_argument("--name", default="w")
     args = parser.parse_args()
+    # Never outlive the test: a worker stuck past its deadline prints every thread's
+    # stack to stderr (which the test shows) and exits.
+    faulthandler.dump_traceback_later(args.deadline + 15, exit=True)
     if args.mode == "hammer":
         hammer(args)
     else:

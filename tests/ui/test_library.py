@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ui.library import Library, NotFound, revision_id_for
-from ui.textcheck import MAX_TEXT_BYTES, TextRejected
+from pystator.library import Library, NotFound, revision_id_for
+from pystator.textcheck import MAX_TEXT_BYTES, TextRejected
 
 
 @pytest.fixture

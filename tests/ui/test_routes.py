@@ -9,9 +9,9 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
+from pystator.textcheck import MAX_TEXT_BYTES
 from tests.ui.conftest import HTMX, INVALID, ORDER
 from ui.share import encode_token
-from ui.textcheck import MAX_TEXT_BYTES
 
 
 def machine_id_by_name(client: TestClient, name: str) -> str:

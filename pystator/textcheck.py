@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "MAX_NAME_CHARS",
+    "MAX_NESTING",
     "MAX_TEXT_BYTES",
     "TextRejected",
     "check_text",
@@ -18,6 +19,10 @@ __all__ = [
 
 MAX_TEXT_BYTES = 1_000_000
 MAX_NAME_CHARS = 120
+# PyYAML's C parser crashes the whole process (SIGSEGV) on about 30 000 nested "[" or "- ",
+# and its Python constructor overflows the stack near 1 000 levels. No machine nests
+# anywhere near this deep, so deeper text is refused before it reaches the parser.
+MAX_NESTING = 200
 
 
 class TextRejected(ValueError):
@@ -41,7 +46,38 @@ def check_text(text: str) -> str:
         raise TextRejected(
             "The text contains NUL characters: it looks like a binary file, not YAML."
         )
+    depth, line = _deepest_nesting(text)
+    if depth > MAX_NESTING:
+        raise TextRejected(
+            f"Line {line} nests more than {MAX_NESTING} levels deep; no machine needs that, "
+            "and the YAML parser cannot handle it safely."
+        )
     return text
+
+
+def _deepest_nesting(text: str) -> tuple[int, int]:
+    """An upper bound on the YAML nesting depth, and the (1-based) line where it peaks.
+
+    Counts flow brackets across the text plus, per line, the indentation and the leading
+    "- " / "? " markers. Brackets inside quoted strings count too, which only overestimates.
+    """
+    deepest, where, brackets = 0, 1, 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.lstrip(" ")
+        block = len(line) - len(stripped)
+        while stripped[:2] in {"- ", "? "}:
+            block += 2
+            stripped = stripped[2:].lstrip(" ")
+        peak = brackets
+        for char in line:
+            if char in "[{":
+                brackets += 1
+                peak = max(peak, brackets)
+            elif char in "]}" and brackets:
+                brackets -= 1
+        if block + peak > deepest:
+            deepest, where = block + peak, number
+    return deepest, where
 
 
 def decode_file(data: bytes, filename: str = "") -> str:

@@ -8,13 +8,14 @@ was. Revision texts are kept after their machine is deleted so shared links keep
 
 The library knows nothing about machine semantics: the routes validate text with the engine
 before they save it. It only refuses text that cannot be a definition at all (see
-:mod:`ui.textcheck`).
+:mod:`pystator.textcheck`).
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ui.textcheck import check_text, clean_name
+from pystator.textcheck import check_text, clean_name
 
 __all__ = [
     "Library",
@@ -31,6 +32,7 @@ __all__ = [
     "Machine",
     "NotFound",
     "Revision",
+    "default_db_path",
     "revision_id_for",
 ]
 
@@ -96,6 +98,22 @@ class Revision:
 def revision_id_for(text: str) -> str:
     """The content address of ``text``: the first hex digits of its SHA-256."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:REVISION_ID_CHARS]
+
+
+def default_db_path() -> Path:
+    """``$PYSTATOR_DB`` if set, else ``library.sqlite3`` in the user's data directory.
+
+    The designer and the REST API both call this, so by default they share one library.
+    """
+    env = os.environ.get("PYSTATOR_DB")
+    if env:
+        return Path(env).expanduser()
+    try:
+        from platformdirs import user_data_dir  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        return base / "pystator" / "library.sqlite3"
+    return Path(user_data_dir("pystator")) / "library.sqlite3"
 
 
 def _now() -> str:
