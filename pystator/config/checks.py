@@ -1,10 +1,9 @@
 """Semantic checks: what the schema cannot see (names that must exist, one tree, ...).
 
-Each rule is one small function over a validated ``MachineModel`` that yields
+Each rule is one small function over the built ``MachineSpec`` that yields
 ``(path, message, code)``; ``run_checks`` gathers them all so a person sees every
-problem at once. Region states that are not declared as state entries are
-synthesised here (as plain stable children of their parallel state), because
-declaring them is optional.
+problem at once. Paths index the definition as written (``states[3].parent``);
+region states the definition did not declare come after the declared ones.
 """
 
 from __future__ import annotations
@@ -13,8 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from pystator._text import did_you_mean
-from pystator.config.schema import MachineModel, StateModel
-from pystator.durations import parse_duration
+from pystator.model import MachineSpec, StateType
 
 __all__ = ["Finding", "Tree", "build_tree", "run_checks"]
 
@@ -23,24 +21,21 @@ Finding = tuple[str, str, str]  # path, message, code
 
 @dataclass
 class Tree:
-    """Names and nesting derived from the definition, shared by the checks."""
+    """Names and nesting derived from the spec, shared by the checks."""
 
     index: dict[str, int] = field(default_factory=dict)  # first declaration of a name
     parent: dict[str, str | None] = field(default_factory=dict)
-    region_of: dict[str, tuple[str, str]] = field(
-        default_factory=dict
-    )  # state -> (parallel, region)
-    region_paths: dict[str, str] = field(default_factory=dict)  # synthesised state -> path
-    synthesised: list[str] = field(default_factory=list)
+    region_of: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (parallel, region)
+    children: dict[str, list[str]] = field(default_factory=dict)
 
     def known(self) -> list[str]:
         return list(self.parent)
 
 
-def build_tree(model: MachineModel) -> tuple[Tree, list[Finding]]:
+def build_tree(spec: MachineSpec) -> tuple[Tree, list[Finding]]:
     tree = Tree()
     findings: list[Finding] = []
-    for i, state in enumerate(model.states):
+    for i, state in enumerate(spec.states):
         if state.name in tree.index:
             first = tree.index[state.name]
             findings.append(
@@ -53,7 +48,7 @@ def build_tree(model: MachineModel) -> tuple[Tree, list[Finding]]:
             continue
         tree.index[state.name] = i
         tree.parent[state.name] = state.parent
-    for i, state in enumerate(model.states):
+    for i, state in enumerate(spec.states):
         if tree.index.get(state.name) != i:
             continue
         seen_regions: set[str] = set()
@@ -68,24 +63,21 @@ def build_tree(model: MachineModel) -> tuple[Tree, list[Finding]]:
                     )
                 )
             seen_regions.add(region.name)
-            members = region.states or [region.initial]
-            for k, member in enumerate(members):
-                path = f"{base}.states[{k}]" if region.states else f"{base}.initial"
+            for k, member in enumerate(region.states):
                 if member in tree.region_of:
                     other = tree.region_of[member]
                     findings.append(
                         (
-                            path,
+                            f"{base}.states[{k}]",
                             f"state {member!r} is already in region {other[1]!r} of {other[0]!r}",
                             "region-overlap",
                         )
                     )
                     continue
                 tree.region_of[member] = (state.name, region.name)
-                if member not in tree.parent:
-                    tree.parent[member] = state.name
-                    tree.synthesised.append(member)
-                    tree.region_paths[member] = path
+    for name, parent in tree.parent.items():
+        if parent is not None:
+            tree.children.setdefault(parent, []).append(name)
     return tree, findings
 
 
@@ -93,8 +85,8 @@ def _unknown(tree: Tree, name: str, what: str) -> str:
     return f"{what} {name!r} is not a state{did_you_mean(name, tree.known())}"
 
 
-def check_references(model: MachineModel, tree: Tree) -> Iterator[Finding]:
-    for i, state in enumerate(model.states):
+def check_references(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
+    for i, state in enumerate(spec.states):
         base = f"states[{i}]"
         if state.parent is not None and state.parent not in tree.parent:
             yield f"{base}.parent", _unknown(tree, state.parent, "parent"), "unknown-state"
@@ -110,15 +102,16 @@ def check_references(model: MachineModel, tree: Tree) -> Iterator[Finding]:
                 _unknown(tree, state.timeout.destination, "timeout destination"),
                 "unknown-state",
             )
-    for j, transition in enumerate(model.transitions):
+    for j, transition in enumerate(spec.transitions):
         base = f"transitions[{j}]"
-        for k, source in enumerate(transition.source):
+        sources = transition.metadata.get("sources") or sorted(transition.source)
+        for k, source in enumerate(sources):
             if source not in tree.parent:
-                path = f"{base}.source[{k}]" if len(transition.source) > 1 else f"{base}.source"
+                path = f"{base}.source[{k}]" if len(sources) > 1 else f"{base}.source"
                 yield path, _unknown(tree, source, "source"), "unknown-state"
         if transition.dest not in tree.parent:
             yield f"{base}.dest", _unknown(tree, transition.dest, "dest"), "unknown-state"
-    fallback = model.error_policy.default_fallback
+    fallback = spec.error_policy.default_fallback
     if fallback is not None and fallback not in tree.parent:
         yield (
             "error_policy.default_fallback",
@@ -127,7 +120,7 @@ def check_references(model: MachineModel, tree: Tree) -> Iterator[Finding]:
         )
 
 
-def check_parents(model: MachineModel, tree: Tree) -> Iterator[Finding]:
+def check_parents(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
     """No cycles; children of a parallel state must sit in one of its regions."""
     reported: set[str] = set()
     for name in tree.parent:
@@ -147,52 +140,38 @@ def check_parents(model: MachineModel, tree: Tree) -> Iterator[Finding]:
                 break
             seen.append(current)
             current = tree.parent.get(current)
-    states = {s.name: s for s in model.states}
-    for i, state in enumerate(model.states):
+    states = {s.name: s for s in spec.states}
+    for i, state in enumerate(spec.states):
         parent = states.get(state.parent or "")
         if parent is None or tree.index.get(state.name) != i:
             continue
-        if parent.type == "parallel":
-            where = tree.region_of.get(state.name)
-            if where is None:
-                regions = ", ".join(r.name for r in parent.regions) or "none"
-                yield (
-                    f"states[{i}].parent",
-                    f"{state.name!r} is a child of parallel state "
-                    f"{parent.name!r} but is listed in none of its regions ({regions})",
-                    "not-in-region",
-                )
-            elif where[0] != parent.name:
-                yield (
-                    f"states[{i}].parent",
-                    f"{state.name!r} is in a region of {where[0]!r}, "
-                    f"so its parent must be {where[0]!r}",
-                    "region-parent",
-                )
-    for name, (parallel, _region) in tree.region_of.items():
-        declared = states.get(name)
-        if declared is not None and declared.parent not in (None, parallel):
-            i = tree.index[name]
+        where = tree.region_of.get(state.name)
+        if parent.is_parallel and where is None:
+            regions = ", ".join(r.name for r in parent.regions) or "none"
             yield (
                 f"states[{i}].parent",
-                f"{name!r} is in a region of {parallel!r}, so its parent must be {parallel!r}",
+                f"{state.name!r} is a child of parallel state "
+                f"{parent.name!r} but is listed in none of its regions ({regions})",
+                "not-in-region",
+            )
+        elif where is not None and where[0] != parent.name:
+            yield (
+                f"states[{i}].parent",
+                f"{state.name!r} is in a region of {where[0]!r}, "
+                f"so its parent must be {where[0]!r}",
                 "region-parent",
             )
 
 
-def check_structure(model: MachineModel, tree: Tree) -> Iterator[Finding]:
-    children: dict[str, list[str]] = {}
-    for name, parent in tree.parent.items():
-        if parent is not None:
-            children.setdefault(parent, []).append(name)
+def check_structure(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
     roots = [
         (i, s)
-        for i, s in enumerate(model.states)
-        if tree.index.get(s.name) == i and _effective_parent(s, tree) is None
+        for i, s in enumerate(spec.states)
+        if tree.index.get(s.name) == i and s.parent is None
     ]
-    initial_roots = [(i, s) for i, s in roots if s.type == "initial"]
     # No root marked initial: the first top-level state is the start, as in SCXML (the
-    # spec's own hierarchical and parallel examples rely on it); lint warns about it.
+    # spec's own hierarchical and parallel examples rely on it).
+    initial_roots = [(i, s) for i, s in roots if s.is_initial]
     for i, state in initial_roots[1:]:
         yield (
             f"states[{i}].type",
@@ -200,12 +179,12 @@ def check_structure(model: MachineModel, tree: Tree) -> Iterator[Finding]:
             f"{initial_roots[0][1].name!r}",
             "many-initial",
         )
-    for i, state in enumerate(model.states):
+    for i, state in enumerate(spec.states):
         if tree.index.get(state.name) != i:
             continue
         base = f"states[{i}]"
-        kids = children.get(state.name, [])
-        if state.type == "parallel":
+        kids = tree.children.get(state.name, [])
+        if state.is_parallel:
             if not state.regions:
                 yield f"{base}.type", f"parallel state {state.name!r} has no regions", "no-regions"
             if state.initial_child is not None:
@@ -216,7 +195,7 @@ def check_structure(model: MachineModel, tree: Tree) -> Iterator[Finding]:
                     "parallel-initial-child",
                 )
             for r, region in enumerate(state.regions):
-                if region.states and region.initial not in region.states:
+                if region.initial not in region.states:
                     yield (
                         f"{base}.regions[{r}].initial",
                         f"region {region.name!r} starts in "
@@ -228,7 +207,8 @@ def check_structure(model: MachineModel, tree: Tree) -> Iterator[Finding]:
         if state.regions:
             yield (
                 f"{base}.regions",
-                f"{state.name!r} has regions but its type is {state.type!r}; use 'type: parallel'",
+                f"{state.name!r} has regions but its type is "
+                f"{state.type.value!r}; use 'type: parallel'",
                 "regions-not-parallel",
             )
         if state.initial_child is not None and state.initial_child in tree.parent:
@@ -239,15 +219,12 @@ def check_structure(model: MachineModel, tree: Tree) -> Iterator[Finding]:
                     "initial-child-not-child",
                 )
         elif state.initial_child is None and kids:
-            marked = [k for k in kids if _type_of(model, tree, k) == "initial"]
-            if len(marked) != 1:
-                yield (
-                    f"{base}",
-                    f"compound state {state.name!r} needs 'initial_child' (one of "
-                    f"{', '.join(kids)})",
-                    "no-initial-child",
-                )
-        if state.type == "terminal" and kids:
+            yield (
+                base,
+                f"compound state {state.name!r} needs 'initial_child' (one of {', '.join(kids)})",
+                "no-initial-child",
+            )
+        if state.type is StateType.TERMINAL and kids:
             yield (
                 f"{base}.type",
                 f"terminal state {state.name!r} cannot have children",
@@ -255,53 +232,27 @@ def check_structure(model: MachineModel, tree: Tree) -> Iterator[Finding]:
             )
 
 
-def check_transitions(model: MachineModel, tree: Tree) -> Iterator[Finding]:
-    regions = {(p, r) for p, r in tree.region_of.values()}
-    region_names = {r for _, r in regions}
-    for j, transition in enumerate(model.transitions):
+def check_transitions(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
+    region_names = {r for _, r in tree.region_of.values()}
+    for j, transition in enumerate(spec.transitions):
+        if transition.region is None:
+            continue
         base = f"transitions[{j}]"
-        delay = None
-        if transition.after is not None:
-            try:
-                delay = parse_duration(transition.after)
-            except ValueError as exc:
-                yield f"{base}.after", str(exc), "bad-delay"
-        if transition.trigger is None:
-            if transition.after is None:
-                yield (
-                    base,
-                    "a transition needs a 'trigger' (only delayed transitions with "
-                    "'after' may leave it out)",
-                    "no-trigger",
-                )
-            elif len(transition.source) != 1:
-                yield (
-                    f"{base}.source",
-                    "a delayed transition without a trigger must have exactly one source state",
-                    "implicit-trigger-sources",
-                )
-        elif delay is None and transition.trigger.startswith(("after:", "timeout:")):
+        if transition.region not in region_names:
             yield (
-                f"{base}.trigger",
-                "trigger names starting with 'after:' or 'timeout:' are reserved for timers",
-                "reserved-trigger",
+                f"{base}.region",
+                f"region {transition.region!r} does not exist"
+                f"{did_you_mean(transition.region, sorted(region_names))}",
+                "unknown-region",
             )
-        if transition.region is not None:
-            if transition.region not in region_names:
+            continue
+        for source in transition.metadata.get("sources") or sorted(transition.source):
+            if source in tree.parent and _region_containing(source, tree) != transition.region:
                 yield (
                     f"{base}.region",
-                    f"region {transition.region!r} does not exist"
-                    f"{did_you_mean(transition.region, sorted(region_names))}",
-                    "unknown-region",
+                    f"source {source!r} is not inside region {transition.region!r}",
+                    "source-outside-region",
                 )
-                continue
-            for source in transition.source:
-                if source in tree.parent and _region_containing(source, tree) != transition.region:
-                    yield (
-                        f"{base}.region",
-                        f"source {source!r} is not inside region {transition.region!r}",
-                        "source-outside-region",
-                    )
 
 
 def _region_containing(state: str, tree: Tree) -> str | None:
@@ -315,16 +266,7 @@ def _region_containing(state: str, tree: Tree) -> str | None:
     return None
 
 
-def _effective_parent(state: StateModel, tree: Tree) -> str | None:
-    return tree.parent.get(state.name)
-
-
-def _type_of(model: MachineModel, tree: Tree, name: str) -> str:
-    i = tree.index.get(name)
-    return model.states[i].type if i is not None else "stable"
-
-
-RULES: tuple[Callable[[MachineModel, Tree], Iterator[Finding]], ...] = (
+RULES: tuple[Callable[[MachineSpec, Tree], Iterator[Finding]], ...] = (
     check_references,
     check_parents,
     check_structure,
@@ -332,8 +274,8 @@ RULES: tuple[Callable[[MachineModel, Tree], Iterator[Finding]], ...] = (
 )
 
 
-def run_checks(model: MachineModel) -> tuple[Tree, list[Finding]]:
-    tree, findings = build_tree(model)
+def run_checks(spec: MachineSpec) -> list[Finding]:
+    tree, findings = build_tree(spec)
     for rule in RULES:
-        findings.extend(rule(model, tree))
-    return tree, findings
+        findings.extend(rule(spec, tree))
+    return findings

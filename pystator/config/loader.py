@@ -13,32 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pystator.config.checks import Tree, run_checks
+from pystator.config.build import build_from_model, build_plain, finish, implicit_trigger
+from pystator.config.checks import run_checks
 from pystator.config.schema import MachineModel
 from pystator.config.source import DEFAULT_MAX_BYTES, SourceDocument, read_source
-from pystator.durations import format_duration, parse_duration
 from pystator.errors import ConfigError, Issue
-from pystator.model import (
-    ActionSpec,
-    ErrorPolicy,
-    GuardSpec,
-    InvokeSpec,
-    Location,
-    MachineMeta,
-    MachineSpec,
-    Region,
-    State,
-    StateType,
-    Timeout,
-    Transition,
-)
+from pystator.model import Location, MachineSpec
 
 __all__ = ["implicit_trigger", "load_spec", "timeout_trigger"]
-
-
-def implicit_trigger(source: str, delay_ms: int) -> str:
-    """The synthetic trigger of a delayed transition written without one."""
-    return f"after:{format_duration(delay_ms)}:{source}"
 
 
 def timeout_trigger(state: str) -> str:
@@ -69,16 +51,19 @@ def load_spec(
                 )
             ]
         )
-    try:
-        model = MachineModel.model_validate(document.data)
-    except ValidationError as exc:
-        raise ConfigError(_schema_issues(document, exc)) from None
-    tree, findings = run_checks(model)
-    issues = [_issue(document, path, message, code) for path, message, code in findings]
-    issues.extend(_expression_issues(document, model))
+    draft = build_plain(document.data)
+    if draft is None:
+        try:
+            model = MachineModel.model_validate(document.data)
+        except ValidationError as exc:
+            raise ConfigError(_schema_issues(document, exc)) from None
+        draft = build_from_model(model)
+    spec = finish(draft, document.locations, document.source_name)
+    issues = [_issue(document, path, message, code) for path, message, code in run_checks(spec)]
+    issues.extend(_expression_issues(document, spec))
     if issues:
         raise ConfigError(_sorted(issues))
-    return _build_spec(document, model, tree)
+    return spec
 
 
 def _issue(document: SourceDocument, path: str, message: str, code: str) -> Issue:
@@ -183,101 +168,18 @@ def _schema_issues(document: SourceDocument, exc: ValidationError) -> list[Issue
     return _sorted(issues)
 
 
-def _expression_issues(document: SourceDocument, model: MachineModel) -> list[Issue]:
+def _expression_issues(document: SourceDocument, spec: MachineSpec) -> list[Issue]:
     """Compile every inline guard now, so a bad one fails at load, not mid-run."""
     from pystator.expressions import ExpressionError, compile_expression
 
     issues: list[Issue] = []
-    for j, transition in enumerate(model.transitions):
+    for j, transition in enumerate(spec.transitions):
         for k, guard in enumerate(transition.guards):
             if guard.expr is None:
                 continue
-            path = f"transitions[{j}].guards[{k}].expr"
             try:
                 compile_expression(guard.expr)
             except ExpressionError as err:
-                issue = _issue(document, path, f"guard expression: {err}", "bad-expression")
-                issues.append(issue)
+                path = f"transitions[{j}].guards[{k}].expr"
+                issues.append(_issue(document, path, f"guard expression: {err}", "bad-expression"))
     return issues
-
-
-def _build_spec(document: SourceDocument, model: MachineModel, tree: Tree) -> MachineSpec:
-    states: list[State] = []
-    children_marked: dict[str, str] = {}
-    for s in model.states:
-        if s.type == "initial" and s.parent is not None:
-            children_marked.setdefault(s.parent, s.name)
-    for s in model.states:
-        initial_child = s.initial_child
-        if initial_child is None and s.type != "parallel":
-            initial_child = children_marked.get(s.name)
-        states.append(
-            State(
-                name=s.name,
-                type=StateType(s.type),
-                parent=tree.parent.get(s.name),
-                initial_child=initial_child,
-                regions=tuple(
-                    Region(r.name, r.initial, tuple(r.states or [r.initial]), r.description)
-                    for r in s.regions
-                ),
-                on_enter=tuple(ActionSpec(a.name, a.params) for a in s.on_enter),
-                on_exit=tuple(ActionSpec(a.name, a.params) for a in s.on_exit),
-                timeout=Timeout(s.timeout.seconds, s.timeout.destination) if s.timeout else None,
-                invoke=tuple(InvokeSpec(v.id, v.src, v.on_done, v.params) for v in s.invoke),
-                description=s.description,
-                metadata=s.metadata,
-            )
-        )
-    locations = dict(document.locations)
-    for name in tree.synthesised:
-        path = tree.region_paths[name]
-        where = _locate(document.locations, path)
-        if where is not None:
-            locations[f"states[{len(states)}]"] = where
-        states.append(State(name=name, parent=tree.parent[name]))
-    transitions: list[Transition] = []
-    for t in model.transitions:
-        delay = parse_duration(t.after) if t.after is not None else None
-        trigger = t.trigger
-        if trigger is None:
-            assert delay is not None
-            trigger = implicit_trigger(t.source[0], delay)
-        transitions.append(
-            Transition(
-                trigger=trigger,
-                source=frozenset(t.source),
-                dest=t.dest,
-                region=t.region,
-                guards=tuple(
-                    GuardSpec(name=g.name) if g.name is not None else GuardSpec(expr=g.expr)
-                    for g in t.guards
-                ),
-                actions=tuple(ActionSpec(a.name, a.params) for a in t.actions),
-                after=delay,
-                description=t.description,
-                metadata={
-                    **t.metadata,
-                    "index": len(transitions),
-                    "sources": tuple(t.source),
-                    "implicit_trigger": t.trigger is None,
-                },
-            )
-        )
-    meta = model.meta
-    return MachineSpec(
-        meta=MachineMeta(
-            meta.version,
-            meta.machine_name,
-            meta.strict_mode,
-            meta.event_normalizer,
-            meta.description,
-        ),
-        states=tuple(states),
-        transitions=tuple(transitions),
-        error_policy=ErrorPolicy(
-            model.error_policy.default_fallback, model.error_policy.retry_attempts
-        ),
-        locations=locations,
-        source_name=document.source_name,
-    )

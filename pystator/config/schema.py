@@ -12,7 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pystator.durations import parse_duration
+
 __all__ = [
+    "RESERVED_PREFIXES",
     "ActionModel",
     "ErrorPolicyModel",
     "GuardModel",
@@ -24,11 +27,30 @@ __all__ = [
     "TimeoutModel",
     "TransitionModel",
     "machine_json_schema",
+    "transition_trigger_problem",
 ]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+RESERVED_PREFIXES = ("after:", "timeout:")
+
+
+def transition_trigger_problem(trigger: str | None, after: int | None, sources: int) -> str:
+    """Why a transition's trigger is unacceptable ("" when it is fine); shared by both loaders."""
+    if trigger is None:
+        if after is None:
+            return (
+                "a transition needs a 'trigger' (only delayed transitions with 'after' "
+                "may leave it out)"
+            )
+        if sources != 1:
+            return "a delayed transition without a trigger must have exactly one source state"
+    elif after is None and trigger.startswith(RESERVED_PREFIXES):
+        return "trigger names starting with 'after:' or 'timeout:' are reserved for timers"
+    return ""
 
 
 def _widen_action(value: Any) -> Any:
@@ -116,7 +138,7 @@ class TransitionModel(_Strict):
     source: list[str] = Field(min_length=1)
     dest: str = Field(min_length=1)
     region: str | None = None
-    after: Any = None  # checked by pystator.durations.parse_duration, with its own message
+    after: int | None = None  # milliseconds; "5s"-style strings are parsed on the way in
     guards: list[GuardModel] = Field(default_factory=list)
     actions: list[ActionModel] = Field(default_factory=list)
     description: str = ""
@@ -130,6 +152,18 @@ class TransitionModel(_Strict):
             if isinstance(value, (str, int, float)) and not isinstance(value, bool)
             else value
         )
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _parse_after(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _trigger_rules(self) -> TransitionModel:
+        problem = transition_trigger_problem(self.trigger, self.after, len(self.source))
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @field_validator("guards", mode="before")
     @classmethod
