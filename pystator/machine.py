@@ -147,6 +147,8 @@ class StateMachine:
         self._plans: dict[tuple[frozenset[str], str], _Plan] = {}
         self._steps: dict[tuple[frozenset[str], tuple[tuple[str, int], ...]], _Step] = {}
         self._fixed: dict[tuple[str, str], TransitionResult] = {}
+        self._chosen_results: dict[tuple[Any, ...], TransitionResult] = {}
+        self._pass_evaluations: dict[tuple[int, str], GuardEvaluation] = {}
         self._parallel_fixed: dict[
             tuple[str, str], tuple[str, tuple[tuple[str, str], ...], tuple[TransitionResult, ...]]
         ] = {}
@@ -370,6 +372,7 @@ class StateMachine:
         self._guards = registry
         self._fixed.clear()
         self._parallel_fixed.clear()
+        self._chosen_results.clear()
         return self
 
     @property
@@ -635,11 +638,19 @@ class StateMachine:
                         rejections.append((_describe(t), guard.label, detail))
                         passed = False
                         break
-                    evaluations.append(GuardEvaluation(guard.label, True, "", self._index[id(t)]))
+                    evaluations.append(self._passed(t, guard))
                 if passed:
                     chosen.append((leaf, source, t))
                     break
         return _Selection(tuple(chosen), tuple(evaluations), tuple(rejections))
+
+    def _passed(self, t: Transition, guard: GuardSpec) -> GuardEvaluation:
+        index = self._index[id(t)]
+        key = (index, guard.label)
+        evaluation = self._pass_evaluations.get(key)
+        if evaluation is None:
+            evaluation = self._pass_evaluations[key] = GuardEvaluation(guard.label, True, "", index)
+        return evaluation
 
     def _failure_detail(self, guard: GuardSpec, ctx: Context) -> str:
         if guard.expr is not None:
@@ -668,6 +679,9 @@ class StateMachine:
             request = next(runner)
             while True:
                 value = self._outcome(request[0], request[1], ctx, resolver)
+                if value is True or value is False:
+                    request = runner.send(value)
+                    continue
                 if inspect.isawaitable(value):
                     _close(value)
                     raise TypeError(f"guard {request[1].label!r} is async: use async_process()")
@@ -808,8 +822,16 @@ class StateMachine:
             )
         if not selection.chosen:
             return self._no_transition(source, configuration, plan, selection, trigger)
+        # With no guard rejected on the way, the result depends only on which transitions
+        # were chosen (their guards all passed): reuse it, it is immutable.
+        key = None
+        if not selection.rejections:
+            key = (source, trigger, tuple((c[0], self._index[id(c[2])]) for c in selection.chosen))
+            cached = self._chosen_results.get(key)
+            if cached is not None:
+                return cached
         step = self._step(configuration, selection.chosen)
-        return TransitionResult(
+        result = TransitionResult(
             success=True,
             source_state=source,
             target_state=self.state_string(step.configuration),
@@ -823,6 +845,9 @@ class StateMachine:
             guard_evaluations=selection.evaluations,
             configuration=step.configuration,
         )
+        if key is not None and len(self._chosen_results) < 50_000:
+            self._chosen_results[key] = result
+        return result
 
     def _failure(
         self, source: str, trigger: str, error: FSMError, selection: _Selection
