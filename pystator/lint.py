@@ -161,6 +161,19 @@ def check_unreachable(ctx: _Context) -> Iterator[Finding]:
             )
 
 
+def check_implicit_initial(ctx: _Context) -> Iterator[Finding]:
+    """No top-level state marked initial: the machine starts in the first one. Say so."""
+    roots = [s for s in ctx.spec.states if s.parent is None]
+    if len(roots) > 1 and not any(s.is_initial for s in roots):
+        yield ctx.finding(
+            "implicit-initial",
+            "info",
+            f"no top-level state is marked 'type: initial', so the machine starts in "
+            f"{_q(roots[0].name)}, the first one",
+            ctx.state_path(roots[0].name),
+        )
+
+
 # --------------------------------------------------------------------------- dead ends
 
 
@@ -297,6 +310,7 @@ def check_unknown_actions(ctx: _Context) -> Iterator[Finding]:
 
 CHECKS: tuple[Callable[[_Context], Iterator[Finding]], ...] = (
     check_unreachable,
+    check_implicit_initial,
     check_dead_ends,
     check_shadowed_and_nondeterministic,
     check_terminal_outgoing,
