@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 import json
+import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -644,6 +645,7 @@ def _timeline(
 # --------------------------------------------------------------------------- the machine
 
 _MACHINES: dict[str, tuple[StateMachine | None, str]] = {}
+_MACHINES_LOCK = threading.Lock()
 
 
 def machine_for(text: str) -> tuple[StateMachine | None, str]:
@@ -676,7 +678,8 @@ def machine_for(text: str) -> tuple[StateMachine | None, str]:
             f"The definition has {count} {noun} (listed beside the editor); fix them to "
             "simulate. The run is kept and replays when the machine is valid again.",
         )
-    if len(_MACHINES) >= 16:
-        _MACHINES.pop(next(iter(_MACHINES)))
-    _MACHINES[key] = outcome
+    with _MACHINES_LOCK:  # routes run in a thread pool
+        while len(_MACHINES) >= 16:
+            _MACHINES.pop(next(iter(_MACHINES)))
+        _MACHINES[key] = outcome
     return outcome
