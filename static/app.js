@@ -28,9 +28,10 @@
   function renderDiagrams() {
     if (!window.mermaid) return mermaidQueue;
     mermaidQueue = mermaidQueue.then(function () {
+      // Mermaid cannot lay out a hidden diagram: those wait until their tab is shown.
       var nodes = Array.prototype.slice.call(
         document.querySelectorAll("pre.mermaid:not([data-processed])")
-      );
+      ).filter(function (node) { return !node.closest("[hidden]"); });
       if (!nodes.length) return undefined;
       nodes.forEach(function (node) {
         if (!node.hasAttribute("data-source")) node.setAttribute("data-source", node.textContent);
@@ -199,6 +200,65 @@
     }
   }
 
+  // ---- Simulator --------------------------------------------------------------------
+  // The server computes every step; this only maps tabs and keys onto the panel's buttons.
+  function showTab(name) {
+    document.querySelectorAll(".tabs [data-tab]").forEach(function (tab) {
+      var on = tab.getAttribute("data-tab") === name;
+      tab.classList.toggle("current", on);
+      if (on) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
+      var panel = document.getElementById(tab.getAttribute("data-tab"));
+      if (panel) panel.hidden = !on;
+    });
+    renderDiagrams();
+  }
+
+  function simVisible() {
+    var view = document.getElementById("sim-view");
+    return !!(view && !view.hidden && document.getElementById("sim-form"));
+  }
+
+  function typingInField(target) {
+    if (!target || !target.closest) return false;
+    return !!target.closest("input, textarea, select, [contenteditable]");
+  }
+
+  function clickSim(selector) {
+    var form = document.getElementById("sim-form");
+    if (!form || form.classList.contains("htmx-request")) return false;
+    var button = form.querySelector(selector);
+    if (!button || button.disabled) return false;
+    button.click();
+    return true;
+  }
+
+  function simShortcut(event) {
+    if (!simVisible() || typingInField(event.target) || event.altKey) return;
+    var mod = event.ctrlKey || event.metaKey;
+    if (mod && !event.shiftKey && (event.key === "z" || event.key === "Z")) {
+      if (clickSim("#sim-undo")) event.preventDefault();
+      return;
+    }
+    if (mod) return;
+    if (event.key === " " || event.code === "Space") {
+      event.preventDefault();
+      clickSim("#sim-fire");
+      return;
+    }
+    if (/^[1-9]$/.test(event.key)) {
+      if (clickSim('.event-button[data-key="' + event.key + '"]')) event.preventDefault();
+    }
+  }
+
+  // Enter in a one-line simulator field presses that field's own button.
+  function simEnter(event) {
+    if (event.key !== "Enter") return;
+    var field = event.target.closest && event.target.closest("#sim-form input[data-enter]");
+    if (!field) return;
+    event.preventDefault();
+    clickSim('button[name="do"][value="' + field.getAttribute("data-enter") + '"]');
+  }
+
   // ---- Wiring ----------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", function () {
     initMermaid();
@@ -221,8 +281,16 @@
   });
 
   document.addEventListener("keydown", saveShortcut);
+  document.addEventListener("keydown", simShortcut);
+  document.addEventListener("keydown", simEnter);
 
   document.addEventListener("click", function (event) {
+    var tab = event.target.closest(".tabs [data-tab]");
+    if (tab) {
+      event.preventDefault();
+      showTab(tab.getAttribute("data-tab"));
+      return;
+    }
     var jump = event.target.closest(".issue-jump[data-line]");
     if (jump) {
       jumpTo(parseInt(jump.getAttribute("data-line"), 10), parseInt(jump.getAttribute("data-column") || "1", 10));

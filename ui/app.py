@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pystator.api import create_router, validation_error_response
 from pystator.library import Library, LibraryError, NotFound
+from pystator.simulator import SimulationError, export_pytest, export_trace_json
 from pystator.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
 from ui.checking import Check, check
 from ui.examples import BLANK_MACHINE, find_example, list_examples
@@ -35,6 +36,7 @@ from ui.rendering import (
     is_htmx,
 )
 from ui.share import ShareError, TokenTooLong, decode_token, encode_token
+from ui.simulating import SimView, machine_for, simulate, unpack_trace
 
 __all__ = ["create_app"]
 
@@ -212,16 +214,58 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
 
     # -- one machine ----------------------------------------------------------------------
 
-    def editor_context(text: str, outcome: Check) -> dict[str, Any]:
-        return {"text": text, "check": outcome, "save_message": None, "saved": False}
+    def editor_context(
+        text: str, outcome: Check, *, view: str = "", trace: str | None = None, machine_id: str = ""
+    ) -> dict[str, Any]:
+        """The editor page's values; ``view="simulate"`` (or a trace) opens the simulator."""
+        simulating = view == "simulate" or trace is not None
+        sim: SimView | None = None
+        if simulating:
+            sim = simulation_view(text, trace or "", "show", {})
+        return {
+            "text": text,
+            "check": outcome,
+            "save_message": None,
+            "saved": False,
+            "view": "simulate" if simulating else "diagram",
+            "sim": sim,
+            "sim_yaml": text,
+            "machine_id": machine_id,
+        }
+
+    def simulation_view(
+        text: str, trace: str, do: str, fields: dict[str, str], note: str | None = None
+    ) -> SimView:
+        machine, problem = machine_for(text)
+        view = simulate(machine, trace, do, fields, machine_problem=problem)
+        if note:
+            view.message = f"{note} {view.message or ''}".strip()
+        return view
+
+    def trace_from_query(packed: str) -> tuple[str | None, str | None]:
+        """The trace a page address carries (``?trace=``), and a note when it is damaged."""
+        if not packed:
+            return None, None
+        try:
+            return unpack_trace(packed), None
+        except SimulationError as error:
+            return "", f"The run in this address could not be opened: {error}."
 
     @app.get("/machines/{machine_id}")
-    def machine_page(request: Request, machine_id: str) -> Response:
+    def machine_page(
+        request: Request, machine_id: str, view: str = "", trace: str = ""
+    ) -> Response:
         machine = library.get(machine_id)
         text = library.text(machine_id)
+        trace_text, note = trace_from_query(trace)
+        editor = editor_context(
+            text, check(text), view=view, trace=trace_text, machine_id=machine_id
+        )
+        if note and editor["sim"] is not None:
+            editor["sim"].message = note
         context = {
             **base_context(),
-            **editor_context(text, check(text)),
+            **editor,
             "machine": machine,
             "revisions": library.revisions(machine_id),
             "title": machine.name,
@@ -363,29 +407,55 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         return pages.render(request, "partials/share.html", {"too_long": False, **context})
 
     @app.get("/examples/{slug}")
-    def example_draft(request: Request, slug: str) -> Response:
+    def example_draft(request: Request, slug: str, view: str = "", trace: str = "") -> Response:
         example = find_example(slug, examples_dir)
         if example is None:
             raise StarletteHTTPException(404, f"There is no example called {slug!r}.")
-        return draft_page(request, example.text(), example.slug)
+        trace_text, note = trace_from_query(trace)
+        return draft_page(
+            request, example.text(), example.slug, view=view, trace=trace_text, note=note
+        )
 
     @app.get("/s/{token}")
-    def shared_draft(request: Request, token: str, imported: str = "") -> Response:
+    def shared_draft(
+        request: Request, token: str, imported: str = "", view: str = "", trace: str = ""
+    ) -> Response:
         try:
             shared = decode_token(token)
         except ShareError as error:
             return error_page(request, 400, str(error))
-        return draft_page(request, shared.yaml, None, imported=bool(imported))
+        trace_text, note = trace_from_query(trace)
+        if trace_text is None and shared.trace is not None:
+            trace_text = json.dumps(shared.trace)
+        return draft_page(
+            request,
+            shared.yaml,
+            None,
+            imported=bool(imported),
+            view=view,
+            trace=trace_text,
+            note=note,
+        )
 
     def draft_page(
-        request: Request, text: str, name: str | None, *, imported: bool = False
+        request: Request,
+        text: str,
+        name: str | None,
+        *,
+        imported: bool = False,
+        view: str = "",
+        trace: str | None = None,
+        note: str | None = None,
     ) -> Response:
         """The editor over text that is not in the library (an example, a share link)."""
         outcome = check(text)
         default_name = name or outcome.machine_name or "shared machine"
+        editor = editor_context(text, outcome, view=view, trace=trace)
+        if note and editor["sim"] is not None:
+            editor["sim"].message = note
         context = {
             **base_context(),
-            **editor_context(text, outcome),
+            **editor,
             "machine": None,
             "revisions": [],
             "draft": True,
@@ -425,6 +495,82 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         }
         status = 200 if is_htmx(request) else 400
         return pages.render(request, "machine.html", context, block="saved", status_code=status)
+
+    # -- the simulator --------------------------------------------------------------------
+
+    @app.post("/simulate")
+    async def simulate_route(request: Request) -> Response:
+        form = await read_form(request)
+        return await run_in_threadpool(simulate_step, request, form)
+
+    def simulate_step(request: Request, form: dict[str, str]) -> Response:
+        """Replay the posted trace, apply the posted action, answer with the new panel."""
+        text = form["yaml"] if "yaml" in form else form.get("sim_yaml", "")
+        view = simulation_view(text, form.get("trace", ""), form.get("do", ""), form)
+        machine_id = form.get("machine_id", "")
+        if not is_htmx(request):  # a plain form post: the whole editor page, simulating
+            return simulate_page(request, text, machine_id, view)
+        context = {"sim": view, "sim_yaml": text, "machine_id": machine_id}
+        headers = {}
+        current = request.headers.get("hx-current-url", "")
+        if view.packed and current:
+            from urllib.parse import urlsplit
+
+            path = urlsplit(current).path
+            headers["HX-Replace-Url"] = f"{path}?" + _query(view="simulate", trace=view.packed)
+        return pages.render(request, "partials/simulate.html", context, headers=headers)
+
+    def simulate_page(request: Request, text: str, machine_id: str, view: SimView) -> Response:
+        saved = library.get(machine_id) if machine_id else None
+        editor = editor_context(text, check(text), machine_id=machine_id)
+        editor.update({"view": "simulate", "sim": view})
+        name = saved.name if saved else "shared machine"
+        context = {
+            **base_context(),
+            **editor,
+            "machine": saved,
+            "revisions": library.revisions(machine_id) if saved else [],
+            "draft": saved is None,
+            "imported": False,
+            "default_name": name,
+            "title": name,
+        }
+        return pages.render(request, "machine.html", context)
+
+    @app.post("/simulate/export")
+    async def simulate_export(request: Request) -> Response:
+        form = await read_form(request)
+        return await run_in_threadpool(export_run, request, form)
+
+    def export_run(request: Request, form: dict[str, str]) -> Response:
+        """The run as a JSON trace or a pytest file, replayed on the simulated text first."""
+        text = form.get("sim_yaml", "") or form.get("yaml", "")
+        fmt = form.get("format", "")
+        if fmt not in ("json", "py"):
+            return error_page(request, 400, f"There is no export format {fmt!r} for a run.")
+        machine, problem = machine_for(text)
+        if machine is None:
+            return error_page(request, 400, problem)
+        view = simulate(machine, form.get("trace", ""), "show", {})
+        if view.message or view.divergence:
+            return error_page(
+                request,
+                409,
+                "This run cannot be exported: "
+                + (view.message or view.divergence or "")
+                + " Go back to the simulator and take a step first.",
+            )
+        from pystator.simulator import Simulation
+
+        sim = Simulation.from_json(machine, '{"v":1,"context":{},"trace":' + view.trace + "}")
+        stem = file_stem(machine.name or "machine")
+        if fmt == "json":
+            return _download(export_trace_json(sim), f"{stem}_run.json", "application/json")
+        try:
+            code = export_pytest(sim, text if "\n" in text else text + "\n", f"{stem}.yaml")
+        except SimulationError as error:
+            return error_page(request, 409, f"This run cannot be exported as a test: {error}")
+        return _download(code, f"test_{stem}_run.py", "text/x-python")
 
     # -- saved revisions: read-only links and export --------------------------------------
 
