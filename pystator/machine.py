@@ -59,6 +59,7 @@ class _Piece:
     """One fired transition's share of a step (used by the parallel view)."""
 
     transition: Transition
+    source: str
     exited: tuple[str, ...]
     entered: tuple[str, ...]
 
@@ -72,6 +73,7 @@ class _Step:
     transition_actions: tuple[ActionSpec, ...]
     enter_actions: tuple[ActionSpec, ...]
     transitions: tuple[Transition, ...]
+    sources: tuple[str, ...]
     pieces: tuple[_Piece, ...]
 
 
@@ -790,13 +792,15 @@ class StateMachine:
             pieces.append(
                 _Piece(
                     candidate[2],
+                    candidate[1],
                     tuple(sorted(exit_set, key=order, reverse=True)),
                     tuple(sorted(entry_set, key=order)),
                 )
             )
         exited = tuple(sorted(exits, key=order, reverse=True))
         entered = tuple(sorted(entries, key=order))
-        fired = tuple(sorted((c[2] for c, _ in kept), key=lambda t: self._index[id(t)]))
+        taken = sorted((c for c, _ in kept), key=lambda c: self._index[id(c[2])])
+        fired = tuple(c[2] for c in taken)
         states = chart.states
         step = _Step(
             configuration=frozenset((configuration - exits) | entries),
@@ -806,6 +810,7 @@ class StateMachine:
             transition_actions=tuple(a for t in fired for a in t.actions),
             enter_actions=tuple(a for s in entered for a in states[s].on_enter),
             transitions=fired,
+            sources=tuple(c[1] for c in taken),
             pieces=tuple(pieces),
         )
         if len(self._steps) < 100_000:
@@ -842,6 +847,7 @@ class StateMachine:
             exited_states=step.exited,
             entered_states=step.entered,
             transitions=step.transitions,
+            transition_sources=step.sources,
             guard_evaluations=selection.evaluations,
             configuration=step.configuration,
         )
@@ -948,6 +954,7 @@ class StateMachine:
                     exited_states=piece.exited,
                     entered_states=piece.entered,
                     transitions=(piece.transition,),
+                    transition_sources=(piece.source,),
                     guard_evaluations=selection.evaluations,
                     configuration=step.configuration,
                     region=piece.transition.region or (where[1] if where else None),

@@ -35,6 +35,9 @@ class TransitionResult:
     ``on_enter_actions`` (outermost first). Nothing here has been executed.
     ``configuration`` is the full set of active states after the step (ancestors and
     every parallel region included); ``target_state`` is its string form.
+    ``transitions`` are the transitions taken, in the order of ``transitions:``, and
+    ``transition_sources`` the state each one matched from (the leaf itself or the
+    ancestor that declares it).
     """
 
     success: bool
@@ -48,6 +51,7 @@ class TransitionResult:
     exited_states: tuple[str, ...] = ()
     entered_states: tuple[str, ...] = ()
     transitions: tuple[Transition, ...] = ()
+    transition_sources: tuple[str, ...] = ()
     guard_evaluations: tuple[GuardEvaluation, ...] = ()
     configuration: frozenset[str] = frozenset()
     region: str | None = None

@@ -524,22 +524,14 @@ def _last_move(steps: tuple[Step, ...]) -> Step | None:
 
 def _edge_keys(machine: StateMachine, step: Step) -> set[tuple[str, str]]:
     """The diagram edges a step took: (``transitions[j]`` or ``states[i].timeout``, source)."""
+    written = len(machine.spec.transitions)
+    timeouts = [i for i, s in enumerate(machine.spec.states) if s.timeout is not None]
     keys: set[tuple[str, str]] = set()
-    transitions = machine.spec.transitions
-    for label in step.transitions:
-        source, _, dest = label.partition(" -> ")
-        for j, t in enumerate(transitions):
-            if t.trigger == step.event and t.dest == dest and source in t.source:
-                keys.add((f"transitions[{j}]", source))
-                break
-    if step.timer is not None:
-        j = step.timer.transition
-        if 0 <= j < len(transitions):
-            keys.add((f"transitions[{j}]", step.timer.state))
-        else:
-            for i, state in enumerate(machine.spec.states):
-                if state.name == step.timer.state and state.timeout is not None:
-                    keys.add((f"states[{i}].timeout", state.name))
+    for index, source in step.taken:
+        if 0 <= index < written:
+            keys.add((f"transitions[{index}]", source))
+        elif 0 <= index - written < len(timeouts):
+            keys.add((f"states[{timeouts[index - written]}].timeout", source))
     return keys
 
 

@@ -333,7 +333,12 @@ class Simulation:
                     EnabledEvent(
                         event=event,
                         state=self._machine.state_string(result.configuration),
-                        transitions=tuple(self._label(t) for t in result.transitions),
+                        transitions=tuple(
+                            f"{source} -> {t.dest}"
+                            for t, source in zip(
+                                result.transitions, result.transition_sources, strict=True
+                            )
+                        ),
                         dests=tuple(t.dest for t in result.transitions),
                         via=via,
                         assumes=tuple(
@@ -556,6 +561,10 @@ class Simulation:
             exited=exited,
             entered=entered,
             transitions=labels,
+            taken=tuple(
+                (int(t.metadata.get("index", -1)), source)
+                for t, source in zip(result.transitions, result.transition_sources, strict=True)
+            ),
             actions=actions,
             timers_armed=armed,
             timers_cancelled=cancelled,
@@ -626,7 +635,10 @@ class Simulation:
         if cached is not None:
             return cached
         tables = self._tables
-        labels = tuple(self._label(t, before) for t in result.transitions)
+        labels = tuple(
+            f"{source} -> {t.dest}"
+            for t, source in zip(result.transitions, result.transition_sources, strict=True)
+        )
         owned: list[tuple[Phase, str, ActionSpec]] = []
         phases: tuple[tuple[Phase, tuple[ActionSpec, ...], list[tuple[str, ActionSpec]]], ...] = (
             (

@@ -127,7 +127,10 @@ class Step:
     ``configuration``/``state``/``clock_ms`` are as they stand *after* the step.
     ``success`` is the engine's verdict for ``event``/``timer`` steps (a non-strict
     machine ignoring an event succeeds with ``reason_code == "ignored"``); it is
-    ``True`` for the other kinds.
+    ``True`` for the other kinds. ``transitions`` labels what was taken
+    (``"source -> dest"``); ``taken`` names the same transitions for tools: each one's
+    index among the machine's transitions (state timeouts follow the written ones)
+    and the state it matched from.
     """
 
     index: int
@@ -143,6 +146,7 @@ class Step:
     exited: tuple[str, ...] = ()
     entered: tuple[str, ...] = ()
     transitions: tuple[str, ...] = ()
+    taken: tuple[tuple[int, str], ...] = ()
     actions: tuple[ExecutedAction, ...] = ()
     timers_armed: tuple[Timer, ...] = ()
     timers_cancelled: tuple[Timer, ...] = ()
