@@ -73,10 +73,16 @@ transitions:
 
 
 def wait_rendered(page: Any, containing: str | None = None) -> None:
-    """Wait until Mermaid has processed every diagram and drawn one (showing ``containing``)."""
+    """Wait until Mermaid has finished every diagram and drawn one (showing ``containing``).
+
+    While it lays a diagram out, Mermaid puts a provisional SVG in a temporary
+    ``div#dmermaid-N`` inside the <pre> (already marked ``data-processed``); the finished SVG
+    then replaces the <pre>'s content, so only a direct child SVG counts as drawn.
+    """
     page.wait_for_function(
         "(needle) => !document.querySelector('pre.mermaid:not([data-processed])')"
-        " && [...document.querySelectorAll('#diagram pre.mermaid svg')]"
+        " && !document.querySelector('[id^=dmermaid]')"
+        " && [...document.querySelectorAll('#diagram pre.mermaid > svg')]"
         ".some(svg => !needle || svg.textContent.includes(needle))",
         arg=containing,
         timeout=20_000,
@@ -307,6 +313,7 @@ def assert_drawn_safely(page: Any, machine: StateMachine) -> None:
     assert page.locator("pre.mermaid:not([data-processed])").count() == 0
     assert page.locator("pre.mermaid[data-processed=error], .diagram-error").count() == 0
     assert page.locator("#diagram pre.mermaid svg").count() == 1
+    assert page.locator("#diagram pre.mermaid > svg").count() == 1
     assert page.locator("[id^=dmermaid], .error-icon, .error-text").count() == 0
     assert page.evaluate("() => window.__pwned") is None
     scripts = page.evaluate("() => [...document.scripts].map(s => s.getAttribute('src'))")
