@@ -229,7 +229,8 @@ def awkward_names() -> dict[str, Any]:
     names = [
         "start", "order.open", "waiting for fill", "naïve-état ✓", "注文", "end", "state",
         "note", "class", "default", XSS_SCRIPT, XSS_IMG, "a:b;c#d{e}", "end_end", "[*]",
-        "-->", "%%", "click", "style",
+        "-->", "%%", "click", "style", 'say "hi"', "back\\slash", "#quot;", "&amp;", "{{x}}",
+        "tab\there",
     ]  # fmt: skip
     states: list[dict[str, Any]] = [{"name": n, "description": f"{XSS_IMG} {n}"} for n in names]
     states[0]["type"] = "initial"
