@@ -17,7 +17,8 @@ def wait_for_diagrams(page: Any) -> None:
     """Wait until Mermaid has processed every diagram and at least one SVG is drawn."""
     page.wait_for_function(
         "() => !document.querySelector('pre.mermaid:not([data-processed])')"
-        " && !!document.querySelector('pre.mermaid svg')",
+        " && !document.querySelector('[id^=dmermaid]')"  # Mermaid's provisional layout
+        " && !!document.querySelector('pre.mermaid > svg')",
         timeout=15_000,
     )
 
