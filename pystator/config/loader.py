@@ -7,12 +7,14 @@ checks, whose messages would only repeat shape errors).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from pystator._text import did_you_mean
 from pystator.config.build import build_from_model, build_plain, finish, implicit_trigger
 from pystator.config.checks import run_checks
 from pystator.config.schema import MachineModel
@@ -141,9 +143,10 @@ def _schema_issues(document: SourceDocument, exc: ValidationError) -> list[Issue
         value = error.get("input")
         if kind == "extra_forbidden":
             parent = _model_at(loc[:-1])
-            accepted = ", ".join(parent.model_fields) if parent else ""
+            keys = list(parent.model_fields) if parent else []
+            hint = did_you_mean(str(loc[-1]), keys)
             message = f"unknown key {loc[-1]!r}" + (
-                f"; accepted keys: {accepted}" if accepted else ""
+                hint or (f"; accepted keys: {', '.join(keys)}" if keys else "")
             )
         elif kind == "missing":
             message = f"missing required key {loc[-1]!r}"
@@ -155,7 +158,8 @@ def _schema_issues(document: SourceDocument, exc: ValidationError) -> list[Issue
             message = f"expected text, got {_describe(value)}"
         elif kind == "literal_error":
             expected = error.get("ctx", {}).get("expected", "")
-            message = f"{value!r} is not allowed here; use one of {expected}"
+            hint = did_you_mean(str(value), re.findall(r"'([^']*)'", expected))
+            message = f"{value!r} is not allowed here{hint} (use one of {expected})"
         elif kind == "too_short" and loc[-1] == "states":
             message = "a machine needs at least one state"
         elif kind == "string_too_short":

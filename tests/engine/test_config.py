@@ -294,3 +294,10 @@ def test_absurd_nesting_is_an_error_not_a_crash() -> None:
         load_spec("states: " + "[" * 30_000)
     with pytest.raises(ConfigError, match="indented more than"):
         load_spec("states:\n" + "".join("  " * i + "- a:\n" for i in range(800)))
+
+
+def test_typos_get_a_suggestion() -> None:
+    [(path, _, _, message)] = issues_of(GOOD.replace("type: initial", "type: initail"))
+    assert path == "states[0].type" and "did you mean 'initial'" in message
+    [(path, _, _, message)] = issues_of(GOOD.replace("- trigger: finish", "- triger: finish"))
+    assert path == "transitions[0].triger" and "did you mean 'trigger'" in message
