@@ -145,9 +145,8 @@ def _schema_issues(document: SourceDocument, exc: ValidationError) -> list[Issue
             parent = _model_at(loc[:-1])
             keys = list(parent.model_fields) if parent else []
             hint = did_you_mean(str(loc[-1]), keys)
-            message = f"unknown key {loc[-1]!r}" + (
-                hint or (f"; accepted keys: {', '.join(keys)}" if keys else "")
-            )
+            accepted = f" (accepted keys: {', '.join(keys)})" if keys else ""
+            message = f"unknown key {loc[-1]!r}{hint}{accepted}"
         elif kind == "missing":
             message = f"missing required key {loc[-1]!r}"
         elif kind == "model_type" or kind == "dict_type":
