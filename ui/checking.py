@@ -25,7 +25,7 @@ from pystator.textcheck import TextRejected, check_text
 __all__ = ["Check", "Finding", "check"]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-_TARGET = re.compile(r"^(?:states\[\d+\](?:\.timeout)?|transitions\[\d+\])")
+_TARGET = re.compile(r"^(?:states\[\d+\](?:\.timeout(?![A-Za-z0-9_]))?|transitions\[\d+\])")
 
 
 def diagram_target(path: str) -> str:
