@@ -6,6 +6,12 @@ the same id and ``/m/<revision id>`` is a stable, read-only link. Saving appends
 row in one transaction; a save that fails for any reason leaves every earlier revision as it
 was. Revision texts are kept after their machine is deleted so shared links keep working.
 
+Drafts are the designer's autosave: the editor text as last typed, valid or not, for a saved
+machine (keyed by its id, dropped when a revision is saved or the machine is deleted) or for
+an unsaved draft (keyed by a random draft id that the page's address carries). One row per
+key, overwritten on every keystroke pause, so a reload or a closed tab never loses typing;
+rows untouched for a month are pruned when the designer starts.
+
 The library knows nothing about machine semantics: the routes validate text with the engine
 before they save it. It only refuses text that cannot be a definition at all (see
 :mod:`pystator.textcheck`).
@@ -16,27 +22,35 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from pystator.textcheck import check_text, clean_name
 
 __all__ = [
+    "DRAFT_MAX_AGE",
+    "Draft",
     "Library",
     "LibraryError",
     "Machine",
     "NotFound",
     "Revision",
     "default_db_path",
+    "draft_key",
+    "machine_draft_key",
+    "new_draft_id",
     "revision_id_for",
 ]
 
 REVISION_ID_CHARS = 12
+DRAFT_MAX_AGE = timedelta(days=30)
+_DRAFT_ID = re.compile(r"^[0-9a-f]{16}$")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -61,6 +75,12 @@ CREATE TABLE IF NOT EXISTS revisions (
 );
 CREATE INDEX IF NOT EXISTS revisions_by_machine ON revisions(machine_id, seq);
 CREATE INDEX IF NOT EXISTS revisions_by_text ON revisions(text_id);
+CREATE TABLE IF NOT EXISTS drafts (
+    key     TEXT PRIMARY KEY,
+    text    TEXT NOT NULL,
+    name    TEXT NOT NULL DEFAULT '',
+    updated TEXT NOT NULL
+);
 """
 
 
@@ -93,6 +113,36 @@ class Revision:
     number: int
     created: str
     size: int
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Autosaved editor text; ``name`` is the name field of an unsaved draft (else empty)."""
+
+    key: str
+    text: str
+    name: str
+    updated: str
+
+
+def new_draft_id() -> str:
+    """A fresh, unguessable id for an unsaved draft (16 hex digits)."""
+    return secrets.token_hex(8)
+
+
+def draft_key(draft_id: str) -> str:
+    """The drafts-table key of an unsaved draft; ``NotFound`` for a malformed id.
+
+    Checking the shape here means an address can never name a machine's draft.
+    """
+    if not _DRAFT_ID.match(draft_id):
+        raise NotFound(f"There is no draft {draft_id!r}: the address is not a draft address.")
+    return f"draft/{draft_id}"
+
+
+def machine_draft_key(machine_id: str) -> str:
+    """The drafts-table key of a saved machine's unsaved changes."""
+    return f"machine/{machine_id}"
 
 
 def revision_id_for(text: str) -> str:
@@ -301,6 +351,48 @@ class Library:
         self.get(machine_id)
         with self._connect() as db:
             db.execute("DELETE FROM machines WHERE id = ?", (machine_id,))
+            db.execute("DELETE FROM drafts WHERE key = ?", (machine_draft_key(machine_id),))
+
+    # -- drafts --------------------------------------------------------------------------
+
+    def put_draft(self, key: str, text: str, name: str = "") -> Draft:
+        """Store ``text`` (valid or not) as the draft under ``key``, replacing the last one.
+
+        Text that could never be a definition (over the size limit, binary) raises
+        :class:`~pystator.textcheck.TextRejected` and stores nothing.
+        """
+        check_text(text)
+        now = _now()
+        with self._connect() as db:
+            db.execute(
+                """INSERT INTO drafts (key, text, name, updated) VALUES (?, ?, ?, ?)
+                   ON CONFLICT(key) DO UPDATE SET text = excluded.text,
+                   name = excluded.name, updated = excluded.updated""",
+                (key, text, name[:200], now),
+            )
+        return Draft(key, text, name[:200], now)
+
+    def get_draft(self, key: str) -> Draft | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT key, text, name, updated FROM drafts WHERE key = ?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        return Draft(row["key"], row["text"], row["name"], row["updated"])
+
+    def drop_draft(self, key: str) -> bool:
+        """Forget the draft under ``key``; true when there was one."""
+        with self._connect() as db:
+            cursor = db.execute("DELETE FROM drafts WHERE key = ?", (key,))
+        return cursor.rowcount > 0
+
+    def prune_drafts(self, max_age: timedelta = DRAFT_MAX_AGE) -> int:
+        """Drop drafts not touched for ``max_age``; returns how many went."""
+        cutoff = (datetime.now(timezone.utc) - max_age).isoformat(timespec="seconds")
+        with self._connect() as db:
+            cursor = db.execute("DELETE FROM drafts WHERE updated < ?", (cutoff,))
+        return cursor.rowcount
 
     def seed(self, examples: list[tuple[str, str]]) -> int:
         """Add ``(name, text)`` machines once, on the library's first start.

@@ -43,8 +43,248 @@
           node.textContent = "The diagram could not be drawn: " + (error && error.message ? error.message : error);
         });
       });
-    });
+    }).then(applyAllZooms);
     return mermaidQueue;
+  }
+
+  // ---- Zoom and pan ----------------------------------------------------------------
+  // Each frame (data-zoom="diagram" or "sim") keeps its view in `zoomStates` by that key,
+  // so a diagram swapped in by htmx gets the same view after Mermaid draws it. "fit"
+  // recomputes on every draw and resize; any zoom or pan switches to a fixed view.
+  var zoomStates = {};
+  var MIN_SCALE = 0.05;
+  var MAX_SCALE = 4;
+  var ZOOM_STEP = 1.25;
+  var FIT_PAD = 12;
+  var PAN_STEP = 60;
+
+  function clampScale(scale) { return Math.min(MAX_SCALE, Math.max(MIN_SCALE, scale)); }
+
+  function frameSvg(frame) { return frame.querySelector("pre.mermaid > svg"); }
+
+  function naturalSize(svg) {
+    var box = svg.viewBox && svg.viewBox.baseVal;
+    if (box && box.width && box.height) return { w: box.width, h: box.height };
+    var rect = svg.getBBox();
+    return { w: rect.width || 1, h: rect.height || 1 };
+  }
+
+  // Mermaid sizes the SVG to its container (width 100%, max-width); the frame scales it
+  // instead, so give it its natural size once.
+  function prepareSvg(svg) {
+    if (svg.hasAttribute("data-zoom-ready")) return;
+    var size = naturalSize(svg);
+    svg.setAttribute("width", String(size.w));
+    svg.setAttribute("height", String(size.h));
+    svg.style.maxWidth = "none";
+    svg.style.transformOrigin = "0 0";
+    svg.setAttribute("data-zoom-ready", "");
+  }
+
+  function fitView(frame, svg) {
+    var size = naturalSize(svg);
+    var width = frame.clientWidth;
+    var height = frame.clientHeight;
+    var scale = Math.min((width - 2 * FIT_PAD) / size.w, (height - 2 * FIT_PAD) / size.h, 1);
+    scale = Math.max(scale, 0.01);
+    return {
+      mode: "fit",
+      scale: scale,
+      x: (width - size.w * scale) / 2,
+      y: Math.max(FIT_PAD, (height - size.h * scale) / 2),
+    };
+  }
+
+  function applyZoom(frame) {
+    var key = frame.getAttribute("data-zoom");
+    var svg = frameSvg(frame);
+    if (!svg || !frame.clientWidth || !frame.clientHeight) return; // not drawn, or hidden
+    prepareSvg(svg);
+    var view = zoomStates[key];
+    if (!view || view.mode === "fit") view = zoomStates[key] = fitView(frame, svg);
+    svg.style.transform = "translate(" + view.x + "px, " + view.y + "px) scale(" + view.scale + ")";
+    frame.setAttribute("data-scale", view.scale.toFixed(4));
+    var bar = document.querySelector('.zoom-bar[data-zoom-for="' + key + '"]');
+    var level = bar && bar.querySelector(".zoom-level");
+    if (level) level.textContent = Math.round(view.scale * 100) + "%";
+  }
+
+  function applyAllZooms() {
+    document.querySelectorAll(".diagram-frame[data-zoom]").forEach(applyZoom);
+  }
+
+  function currentView(frame) {
+    var key = frame.getAttribute("data-zoom");
+    var svg = frameSvg(frame);
+    if (!svg) return null;
+    if (!zoomStates[key]) applyZoom(frame);
+    var view = zoomStates[key];
+    if (!view) return null;
+    view.mode = "manual";
+    return view;
+  }
+
+  // Zoom by `factor` keeping the point (cx, cy) of the frame where it is.
+  function zoomAround(frame, factor, cx, cy) {
+    var view = currentView(frame);
+    if (!view) return;
+    if (cx === undefined) { cx = frame.clientWidth / 2; cy = frame.clientHeight / 2; }
+    var scale = clampScale(view.scale * factor);
+    view.x = cx - (cx - view.x) * (scale / view.scale);
+    view.y = cy - (cy - view.y) * (scale / view.scale);
+    view.scale = scale;
+    applyZoom(frame);
+  }
+
+  function panBy(frame, dx, dy) {
+    var view = currentView(frame);
+    if (!view) return;
+    view.x += dx;
+    view.y += dy;
+    applyZoom(frame);
+  }
+
+  function zoomCommand(frame, command) {
+    var key = frame.getAttribute("data-zoom");
+    if (command === "in") zoomAround(frame, ZOOM_STEP);
+    else if (command === "out") zoomAround(frame, 1 / ZOOM_STEP);
+    else if (command === "fit") { zoomStates[key] = { mode: "fit" }; applyZoom(frame); }
+    else if (command === "actual") {
+      var view = currentView(frame);
+      if (view) zoomAround(frame, 1 / view.scale);
+    }
+  }
+
+  function zoomFrameOf(element) {
+    var bar = element.closest(".zoom-bar");
+    if (bar) return document.querySelector('.diagram-frame[data-zoom="' + bar.getAttribute("data-zoom-for") + '"]');
+    return element.closest(".diagram-frame[data-zoom]");
+  }
+
+  function onFrameWheel(event) {
+    var frame = event.target.closest && event.target.closest(".diagram-frame[data-zoom]");
+    if (!frame || !frameSvg(frame)) return;
+    var rect = frame.getBoundingClientRect();
+    if (event.ctrlKey || event.metaKey) {
+      event.preventDefault();
+      zoomAround(frame, Math.exp(-event.deltaY * 0.0015), event.clientX - rect.left, event.clientY - rect.top);
+      return;
+    }
+    // A plain wheel pans a diagram larger than its frame, and scrolls the page otherwise.
+    var drawn = frameSvg(frame).getBoundingClientRect();
+    if (drawn.width <= rect.width + 1 && drawn.height <= rect.height + 1) return;
+    event.preventDefault();
+    panBy(frame, -(event.shiftKey ? event.deltaY : event.deltaX), event.shiftKey ? 0 : -event.deltaY);
+  }
+
+  var drag = null;
+  function onFramePointerDown(event) {
+    if (event.button !== 0) return;
+    var frame = event.target.closest && event.target.closest(".diagram-frame[data-zoom]");
+    if (!frame || !frameSvg(frame) || event.target.closest("a")) return;
+    drag = { frame: frame, x: event.clientX, y: event.clientY, id: event.pointerId };
+    frame.setPointerCapture(event.pointerId);
+    frame.classList.add("panning");
+  }
+  function onFramePointerMove(event) {
+    if (!drag || event.pointerId !== drag.id) return;
+    panBy(drag.frame, event.clientX - drag.x, event.clientY - drag.y);
+    drag.x = event.clientX;
+    drag.y = event.clientY;
+  }
+  function onFramePointerUp(event) {
+    if (!drag || event.pointerId !== drag.id) return;
+    drag.frame.classList.remove("panning");
+    drag = null;
+  }
+
+  var ZOOM_KEYS = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual" };
+  var PAN_KEYS = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+  function onFrameKey(event) {
+    var frame = event.target.matches && event.target.matches(".diagram-frame[data-zoom]") ? event.target : null;
+    if (!frame || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (ZOOM_KEYS[event.key]) zoomCommand(frame, ZOOM_KEYS[event.key]);
+    else if (PAN_KEYS[event.key]) panBy(frame, PAN_KEYS[event.key][0] * PAN_STEP, PAN_KEYS[event.key][1] * PAN_STEP);
+    else return;
+    event.preventDefault();
+    event.stopImmediatePropagation(); // the simulator's 1-9 shortcuts must not see these keys
+  }
+
+  // ---- Marking an issue's element in the diagram ----------------------------------------
+  // The server maps spec paths to Mermaid ids (#diagram's data-targets, kept with the last
+  // good diagram); this only finds those ids in the drawn SVG.
+  var markTimer = null;
+
+  function clearMarks() {
+    document.querySelectorAll(".issue-mark").forEach(function (el) { el.classList.remove("issue-mark"); });
+    document.querySelectorAll(".diagram.spotlight").forEach(function (el) { el.classList.remove("spotlight"); });
+  }
+
+  function targetEntry(target) {
+    var holder = document.getElementById("diagram");
+    if (!holder || !target) return null;
+    var map;
+    try { map = JSON.parse(holder.getAttribute("data-targets") || "{}"); } catch (ignored) { return null; }
+    return map[target] || map[target.replace(/\.timeout$/, "")] || null;
+  }
+
+  function elementsFor(svg, entry) {
+    var found = [];
+    (entry.edges || []).forEach(function (id) {
+      svg.querySelectorAll('[data-id="' + id + '"]').forEach(function (el) { found.push(el); });
+    });
+    (entry.states || []).forEach(function (id) {
+      svg.querySelectorAll('g.statediagram-cluster[data-id="' + id + '"]').forEach(function (el) { found.push(el); });
+      var pattern = new RegExp("-state-" + id.replace(/[^A-Za-z0-9_]/g, "") + "-\\d+$");
+      svg.querySelectorAll("g.node[id]").forEach(function (el) { if (pattern.test(el.id)) found.push(el); });
+    });
+    return found;
+  }
+
+  // Pan the frame so the marked elements are in view when they are not.
+  function bringIntoView(frame, elements) {
+    var box = frame.getBoundingClientRect();
+    var left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+    elements.forEach(function (el) {
+      var r = el.getBoundingClientRect();
+      left = Math.min(left, r.left); top = Math.min(top, r.top);
+      right = Math.max(right, r.right); bottom = Math.max(bottom, r.bottom);
+    });
+    if (left >= box.left && right <= box.right && top >= box.top && bottom <= box.bottom) return;
+    panBy(frame, box.left + box.width / 2 - (left + right) / 2, box.top + box.height / 2 - (top + bottom) / 2);
+  }
+
+  function markTarget(target) {
+    var entry = targetEntry(target);
+    if (!entry) return 0;
+    clearMarks();
+    var marked = 0;
+    document.querySelectorAll(".diagram-frame[data-zoom]").forEach(function (frame) {
+      var svg = frameSvg(frame);
+      if (!svg || !frame.clientWidth) return;
+      var elements = elementsFor(svg, entry);
+      elements.forEach(function (el) { el.classList.add("issue-mark"); });
+      if (!elements.length) return;
+      marked += elements.length;
+      var holder = frame.closest(".diagram");
+      if (holder) holder.classList.add("spotlight");
+      bringIntoView(frame, elements);
+    });
+    if (markTimer) clearTimeout(markTimer);
+    markTimer = setTimeout(clearMarks, 3500);
+    return marked;
+  }
+
+  function markIssue(button) {
+    var target = button.getAttribute("data-target");
+    if (!target || !targetEntry(target)) return;
+    if (markTarget(target)) return;
+    // Nothing visible to mark (the simulator shows no diagram): show the Diagram tab.
+    var view = document.getElementById("diagram-view");
+    if (view && view.hidden) {
+      showTab("diagram-view");
+      mermaidQueue.then(function () { markTarget(target); });
+    }
   }
 
   // When the colour scheme changes, redraw every diagram from its kept source text.
@@ -137,14 +377,14 @@
     }
   }
 
-  // The dirty marker compares the text with what was last loaded or saved.
-  var savedText = null;
-  function updateDirty() {
-    var parts = editorParts();
+  // The server keeps the text (an autosaved draft) and decides the "unsaved changes"
+  // marker in each answer; typing shows it at once. `sentText` is what the server has, so
+  // leaving the page only warns when the last keystrokes have not been sent yet.
+  var sentText = null;
+  var leaving = false;
+  function showDirty() {
     var marker = document.getElementById("dirty");
-    if (!parts || !marker) return;
-    if (savedText === null) savedText = parts.textarea.value;
-    marker.hidden = parts.textarea.value === savedText;
+    if (marker) marker.hidden = false;
   }
 
   function saveShortcut(event) {
@@ -266,21 +506,32 @@
     var parts = editorParts();
     if (parts) {
       updateGutter();
-      updateDirty();
+      sentText = parts.textarea.value;
       parts.textarea.addEventListener("keydown", onEditorKey);
-      parts.textarea.addEventListener("input", function () { updateGutter(); updateDirty(); });
+      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); });
       parts.textarea.addEventListener("scroll", function () {
         if (parts.gutter) parts.gutter.scrollTop = parts.textarea.scrollTop;
       });
       window.addEventListener("beforeunload", function (event) {
-        if (savedText !== null && parts.textarea.value !== savedText) event.preventDefault();
+        if (!leaving && sentText !== null && parts.textarea.value !== sentText) event.preventDefault();
       });
     }
     document.querySelectorAll("[data-dropzone]").forEach(wireDropzone);
     if (darkQuery && darkQuery.addEventListener) darkQuery.addEventListener("change", rerenderForTheme);
   });
 
+  document.addEventListener("keydown", onFrameKey);
   document.addEventListener("keydown", saveShortcut);
+  document.addEventListener("wheel", onFrameWheel, { passive: false });
+  document.addEventListener("pointerdown", onFramePointerDown);
+  document.addEventListener("pointermove", onFramePointerMove);
+  document.addEventListener("pointerup", onFramePointerUp);
+  document.addEventListener("pointercancel", onFramePointerUp);
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    if (resizeTimer) clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(applyAllZooms, 100);
+  });
   document.addEventListener("keydown", simShortcut);
   document.addEventListener("keydown", simEnter);
 
@@ -291,9 +542,18 @@
       showTab(tab.getAttribute("data-tab"));
       return;
     }
-    var jump = event.target.closest(".issue-jump[data-line]");
+    var zoomButton = event.target.closest("[data-zoom-do]");
+    if (zoomButton) {
+      var frame = zoomFrameOf(zoomButton);
+      if (frame) zoomCommand(frame, zoomButton.getAttribute("data-zoom-do"));
+      return;
+    }
+    var jump = event.target.closest(".issue-jump");
     if (jump) {
-      jumpTo(parseInt(jump.getAttribute("data-line"), 10), parseInt(jump.getAttribute("data-column") || "1", 10));
+      if (jump.hasAttribute("data-line")) {
+        jumpTo(parseInt(jump.getAttribute("data-line"), 10), parseInt(jump.getAttribute("data-column") || "1", 10));
+      }
+      markIssue(jump);
       return;
     }
     var copy = event.target.closest("[data-copy]");
@@ -305,15 +565,18 @@
   document.addEventListener("htmx:afterSettle", function () {
     renderDiagrams();
     updateGutter();
-    var status = document.getElementById("save-status");
-    var parts = editorParts();
-    if (status && parts && status.getAttribute("data-saved") === "true") {
-      savedText = parts.textarea.value;
-      status.setAttribute("data-saved", "seen");
-    }
-    updateDirty();
     var share = document.getElementById("share-result");
     if (share) share.hidden = false;
+  });
+
+  // Whatever the editor posts (a live check, a save) reaches the server's draft.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var parts = editorParts();
+    var elt = event.detail && event.detail.elt;
+    if (parts && elt && (elt === parts.textarea || elt.id === "editor")) sentText = parts.textarea.value;
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.target.closest && event.target.closest("[data-discard]")) leaving = true;
   });
 
   // htmx does not swap error responses; show their message instead of failing silently.

@@ -8,9 +8,11 @@ named block of the same template instead of the page.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -20,7 +22,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pystator.api import create_router, validation_error_response
-from pystator.library import Library, LibraryError, NotFound
+from pystator.library import (
+    Library,
+    LibraryError,
+    NotFound,
+    draft_key,
+    machine_draft_key,
+    new_draft_id,
+)
 from pystator.simulator import SimulationError, export_pytest, export_trace_json
 from pystator.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
 from ui.checking import Check, check
@@ -65,6 +74,7 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
     """
     library = Library(db_path)
     library.seed([(example.slug, example.text()) for example in list_examples(examples_dir)])
+    library.prune_drafts()
     pages = Pages(
         TEMPLATES_DIR,
         {"htmx_js": HTMX_JS, "mermaid_js": MERMAID_JS, "max_text_bytes": MAX_TEXT_BYTES},
@@ -215,9 +225,20 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
     # -- one machine ----------------------------------------------------------------------
 
     def editor_context(
-        text: str, outcome: Check, *, view: str = "", trace: str | None = None, machine_id: str = ""
+        text: str,
+        outcome: Check,
+        *,
+        view: str = "",
+        trace: str | None = None,
+        machine_id: str = "",
+        draft_id: str = "",
+        dirty: bool = False,
     ) -> dict[str, Any]:
-        """The editor page's values; ``view="simulate"`` (or a trace) opens the simulator."""
+        """The editor page's values; ``view="simulate"`` (or a trace) opens the simulator.
+
+        ``draft_id`` names an unsaved draft's autosave row; ``dirty`` is true when the text
+        shown is an autosaved draft rather than the machine's latest revision.
+        """
         simulating = view == "simulate" or trace is not None
         sim: SimView | None = None
         if simulating:
@@ -231,6 +252,9 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
             "sim": sim,
             "sim_yaml": text,
             "machine_id": machine_id,
+            "draft_id": draft_id,
+            "dirty": dirty,
+            "draft_refused": False,
         }
 
     def simulation_view(
@@ -256,10 +280,16 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         request: Request, machine_id: str, view: str = "", trace: str = ""
     ) -> Response:
         machine = library.get(machine_id)
-        text = library.text(machine_id)
+        autosaved = library.get_draft(machine_draft_key(machine_id))
+        text = autosaved.text if autosaved else library.text(machine_id)
         trace_text, note = trace_from_query(trace)
         editor = editor_context(
-            text, check(text), view=view, trace=trace_text, machine_id=machine_id
+            text,
+            check(text),
+            view=view,
+            trace=trace_text,
+            machine_id=machine_id,
+            dirty=autosaved is not None,
         )
         if note and editor["sim"] is not None:
             editor["sim"].message = note
@@ -289,11 +319,12 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
                 message = f"Not saved: {error} Your text is still in the editor."
             else:
                 message, saved = f"Saved revision {revision.id}.", True
+                library.drop_draft(machine_draft_key(machine_id))
         if not is_htmx(request) and saved:
             return _redirect(request, f"/machines/{machine_id}")
         context = {
             **base_context(),
-            **editor_context(yaml, outcome),
+            **editor_context(yaml, outcome, machine_id=machine_id, dirty=not saved),
             "save_message": message,
             "saved": saved,
             "machine": library.get(machine_id) if saved else machine,
@@ -303,6 +334,13 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         }
         status = 200 if saved or is_htmx(request) else 400
         return pages.render(request, "machine.html", context, block="saved", status_code=status)
+
+    @app.post("/machines/{machine_id}/discard")
+    def discard_changes(request: Request, machine_id: str) -> Response:
+        """Drop the autosaved draft: the editor shows the latest revision again."""
+        library.get(machine_id)
+        library.drop_draft(machine_draft_key(machine_id))
+        return _redirect(request, f"/machines/{machine_id}")
 
     @app.post("/machines/{machine_id}/rename")
     def rename_machine(request: Request, machine_id: str, name: Annotated[str, Form()]) -> Response:
@@ -382,8 +420,48 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
     async def validate(request: Request) -> Response:
         form = await read_form(request)
         outcome = await run_in_threadpool(check, form.get("yaml", ""))
-        context = {"check": outcome, "shown_key": form.get("diagram_key", "")}
-        return pages.render(request, "partials/check.html", context)
+        headers: dict[str, str] = {}
+        autosave = await run_in_threadpool(autosave_draft, request, form, headers)
+        context = {
+            "check": outcome,
+            "shown_key": form.get("diagram_key", ""),
+            "autosave": autosave,
+        }
+        return pages.render(request, "partials/check.html", context, headers=headers)
+
+    def autosave_draft(
+        request: Request, form: dict[str, str], headers: dict[str, str]
+    ) -> dict[str, Any] | None:
+        """Keep the posted editor text as the page's draft, so a reload finds it again.
+
+        A saved machine's draft is dropped when the text is back to the latest revision;
+        an unsaved draft moves the address to ``/drafts/<id>`` (``HX-Replace-Url``).
+        Returns what the draft marker shows, or ``None`` when the page has no draft slot.
+        """
+        text = form.get("yaml", "")
+        machine_id, draft_id = form.get("machine_id", ""), form.get("draft_id", "")
+        try:
+            if machine_id:
+                machine = library.get(machine_id)
+                key = machine_draft_key(machine_id)
+                if text == library.text(machine_id):
+                    library.drop_draft(key)
+                    return {"dirty": False, "machine": machine, "refused": False}
+                library.put_draft(key, text)
+                return {"dirty": True, "machine": machine, "refused": False}
+            if draft_id:
+                library.put_draft(draft_key(draft_id), text, form.get("name", ""))
+                current = urlsplit(request.headers.get("hx-current-url", ""))
+                if current.path != f"/drafts/{draft_id}":
+                    kept = {k: v for k, v in parse_qsl(current.query) if k in ("view", "trace")}
+                    query = "?" + _query(**kept) if kept else ""
+                    headers["HX-Replace-Url"] = f"/drafts/{draft_id}{query}"
+                return {"dirty": True, "machine": None, "refused": False}
+        except NotFound:
+            return None
+        except TextRejected:
+            return {"dirty": True, "machine": None, "refused": True}
+        return None
 
     @app.post("/share")
     async def share(request: Request) -> Response:
@@ -405,6 +483,26 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         else:
             context["link"] = str(request.base_url).rstrip("/") + f"/s/{token}"
         return pages.render(request, "partials/share.html", {"too_long": False, **context})
+
+    @app.get("/drafts/{draft_id}")
+    def stored_draft(request: Request, draft_id: str, view: str = "", trace: str = "") -> Response:
+        """An unsaved draft as last typed (the address its page moved to on the first edit)."""
+        found = library.get_draft(draft_key(draft_id))
+        if found is None:
+            raise NotFound(
+                "This draft is no longer kept: drafts go once they are saved to the library, "
+                "and 30 days after their last edit."
+            )
+        trace_text, note = trace_from_query(trace)
+        return draft_page(
+            request,
+            found.text,
+            found.name or None,
+            view=view,
+            trace=trace_text,
+            note=note,
+            draft_id=draft_id,
+        )
 
     @app.get("/examples/{slug}")
     def example_draft(request: Request, slug: str, view: str = "", trace: str = "") -> Response:
@@ -446,11 +544,23 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         view: str = "",
         trace: str | None = None,
         note: str | None = None,
+        draft_id: str | None = None,
     ) -> Response:
-        """The editor over text that is not in the library (an example, a share link)."""
+        """The editor over text that is not in the library (an example, a share link).
+
+        A new page gets a fresh ``draft_id``; nothing is stored until its text is edited.
+        ``draft_id`` given means the text is that stored draft.
+        """
         outcome = check(text)
         default_name = name or outcome.machine_name or "shared machine"
-        editor = editor_context(text, outcome, view=view, trace=trace)
+        editor = editor_context(
+            text,
+            outcome,
+            view=view,
+            trace=trace,
+            draft_id=draft_id or new_draft_id(),
+            dirty=draft_id is not None,
+        )
         if note and editor["sim"] is not None:
             editor["sim"].message = note
         context = {
@@ -469,10 +579,14 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
     async def save_draft(request: Request) -> Response:
         form = await read_form(request)
         return await run_in_threadpool(
-            save_draft_text, request, form.get("yaml", ""), form.get("name", "")
+            save_draft_text,
+            request,
+            form.get("yaml", ""),
+            form.get("name", ""),
+            form.get("draft_id", ""),
         )
 
-    def save_draft_text(request: Request, yaml: str, name: str) -> Response:
+    def save_draft_text(request: Request, yaml: str, name: str, draft_id: str = "") -> Response:
         outcome = check(yaml)
         message = _save_refusal(outcome)
         if message is None:
@@ -481,10 +595,13 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
             except (TextRejected, LibraryError) as error:
                 message = f"Not saved: {error} Your text is still in the editor."
             else:
+                if draft_id:
+                    with contextlib.suppress(NotFound):
+                        library.drop_draft(draft_key(draft_id))
                 return _redirect(request, f"/machines/{machine.id}")
         context = {
             **base_context(),
-            **editor_context(yaml, outcome),
+            **editor_context(yaml, outcome, draft_id=draft_id),
             "save_message": message,
             "machine": None,
             "revisions": [],
@@ -514,8 +631,6 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         headers = {}
         current = request.headers.get("hx-current-url", "")
         if view.packed and current:
-            from urllib.parse import urlsplit
-
             path = urlsplit(current).path
             headers["HX-Replace-Url"] = f"{path}?" + _query(view="simulate", trace=view.packed)
         return pages.render(request, "partials/simulate.html", context, headers=headers)

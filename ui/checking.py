@@ -4,11 +4,19 @@
 :class:`pystator.StateMachine`, runs the linter and draws the Mermaid diagram, and turns
 all of it into plain values (findings and diagram text) that templates can loop over.
 No template or route interprets engine objects itself.
+
+Findings point into the diagram too: ``Finding.target`` is the spec element a finding's path
+names (``states[2]``, ``transitions[0]``, ``states[1].timeout``) and ``Check.diagram_targets``
+maps each such element of a valid machine to the Mermaid ids it was drawn with (the state's
+id; every edge drawn for a transition). The page keeps the map on the last good diagram, so
+clicking an error in a broken text still marks the element in the diagram still shown.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +25,17 @@ from pystator.textcheck import TextRejected, check_text
 __all__ = ["Check", "Finding", "check"]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+_TARGET = re.compile(r"^(?:states\[\d+\](?:\.timeout(?![A-Za-z0-9_]))?|transitions\[\d+\])")
+
+
+def diagram_target(path: str) -> str:
+    """The diagram element a finding's path names: ``transitions[0].dest`` -> ``transitions[0]``.
+
+    A state's ``timeout`` is drawn as its own edge, so ``states[1].timeout.destination``
+    keeps ``states[1].timeout``; paths elsewhere (``meta``, ``""``) name nothing.
+    """
+    found = _TARGET.match(path)
+    return found.group(0) if found else ""
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,11 @@ class Finding:
     line: int | None = None
     column: int | None = None
     code: str = ""
+
+    @property
+    def target(self) -> str:
+        """The spec element to mark in the diagram (see :func:`diagram_target`)."""
+        return diagram_target(self.path)
 
     @property
     def where(self) -> str:
@@ -61,6 +85,12 @@ class Check:
     mermaid: str | None = None
     machine_name: str | None = None
     machine: Any = field(default=None, compare=False, repr=False)
+    diagram_targets: dict[str, dict[str, list[str]]] = field(default_factory=dict, compare=False)
+
+    @property
+    def diagram_targets_json(self) -> str:
+        """``diagram_targets`` as JSON for the page: ``{"states[0]": {"states": ["A"]}}``."""
+        return json.dumps(self.diagram_targets, separators=(",", ":"), sort_keys=True)
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -117,12 +147,14 @@ def check(text: str) -> Check:
     except ConfigError as error:
         return Check(False, _sorted([_finding(issue) for issue in error.issues]))
     findings = [_finding(issue) for issue in _lint(machine)]
+    mermaid, targets = _mermaid(machine)
     return Check(
         valid=True,
         findings=_sorted(findings),
-        mermaid=_mermaid(machine),
+        mermaid=mermaid,
         machine_name=str(machine.name),
         machine=machine,
+        diagram_targets=targets,
     )
 
 
@@ -132,7 +164,19 @@ def _lint(machine: Any) -> list[Any]:
     return list(lint(machine.spec))
 
 
-def _mermaid(machine: Any) -> str:
-    from pystator.diagram import to_mermaid
+def _mermaid(machine: Any) -> tuple[str, dict[str, dict[str, list[str]]]]:
+    """The diagram text (as ``to_mermaid`` draws it) and the spec-path -> Mermaid id map."""
+    from pystator.diagram import build_graph, render_mermaid_diagram
 
-    return to_mermaid(machine)
+    graph = build_graph(machine)
+    drawn = render_mermaid_diagram(graph, "TB")
+    targets: dict[str, dict[str, list[str]]] = {}
+    for i, state in enumerate(machine.spec.states):
+        state_id = drawn.state_ids.get(state.name)
+        if state_id is not None:
+            targets[f"states[{i}]"] = {"states": [state_id]}
+    for index, edge in enumerate(graph.edges):
+        if edge.key.startswith(("transitions[", "states[")) and index in drawn.edge_ids:
+            entry = targets.setdefault(edge.key, {})
+            entry.setdefault("edges", []).append(drawn.edge_ids[index])
+    return drawn.text, targets

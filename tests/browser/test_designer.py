@@ -24,9 +24,15 @@ def wait_for_diagrams(page: Any) -> None:
 
 
 def open_machine(page: Any, app_url: str, name: str) -> None:
+    """Open a library machine as last saved (an earlier test's autosaved draft is discarded)."""
     page.goto(app_url + "/")
     page.get_by_role("link", name=name, exact=True).click()
     page.wait_for_url(re.compile(r"/machines/[0-9a-f]+$"))
+    discard = page.get_by_role("button", name="Discard changes")
+    if discard.count():
+        discard.click()
+        page.wait_for_load_state()
+        expect(page.get_by_role("button", name="Discard changes")).to_have_count(0)
 
 
 def test_library_to_rendered_diagram(offline_page: Any, app_url: str) -> None:
