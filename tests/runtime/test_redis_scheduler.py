@@ -162,11 +162,12 @@ def test_timers_survive_a_killed_process_and_fire_once_on_time(
             (pending,) = stored.timers
             due[f"e{i}"] = pending.due_at
 
-        workers = [_spawn("work", *common) for _ in range(2)]
+        # A generous deadline: workers exit as soon as every entity expired (~2 s).
+        workers = [_spawn("work", *common, "--deadline", "60") for _ in range(2)]
         spawned.extend(workers)
         for w in workers:
             _wait_ready(w)
-        outputs = [w.communicate(timeout=60) for w in workers]
+        outputs = [w.communicate(timeout=120) for w in workers]
     finally:
         for proc in spawned:
             if proc.poll() is None:

@@ -41,10 +41,21 @@ async def work(args: argparse.Namespace) -> None:
     await orch.start()
     print("READY", flush=True)
     deadline = time.monotonic() + args.deadline
-    while time.monotonic() < deadline:
+    while True:
         states = [store.load(f"e{i}") for i in range(args.entities)]
         if all(s is not None and s.state == "expired" for s in states):
             break
+        if time.monotonic() >= deadline:
+            # Say what was seen, so a failure here explains itself.
+            due = await client.zcard(f"{args.prefix}:due")
+            inflight = await client.zcard(f"{args.prefix}:inflight")
+            seen = {f"e{i}": s.state if s else None for i, s in enumerate(states)}
+            print(f"gave up after {args.deadline}s: states {seen}, fired here "
+                  f"{scheduler.fired_count}, redis due={due} inflight={inflight}",
+                  file=sys.stderr, flush=True)
+            await orch.stop()
+            await client.aclose()
+            sys.exit(1)
         await asyncio.sleep(0.05)
     await asyncio.sleep(args.poll * 3)  # a late duplicate firing would show up now
     await orch.stop()
