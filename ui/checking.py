@@ -98,7 +98,12 @@ class Check:
 
     @property
     def warnings(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity != "error")
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    @property
+    def notes(self) -> tuple[Finding, ...]:
+        """Findings that only inform (``info``), such as where a machine starts."""
+        return tuple(f for f in self.findings if f.severity not in ("error", "warning"))
 
     @property
     def diagram_key(self) -> str:

@@ -416,3 +416,10 @@ def test_mermaid_export(client: TestClient) -> None:
     assert rev
     mermaid = client.get(f"/m/{rev.group(1)}/export.mmd")
     assert mermaid.status_code == 200 and mermaid.text.startswith("stateDiagram-v2")
+
+
+def test_info_findings_are_counted_as_notes_not_warnings(client: TestClient) -> None:
+    text = ("states:\n  - name: first\n  - name: second\n"
+            "transitions:\n  - {trigger: go, source: first, dest: second}\n")
+    page = client.post("/validate", data={"yaml": text}, headers=HTMX).text
+    assert "1 warning" in page and "1 note" in page and "2 warnings" not in page
