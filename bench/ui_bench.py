@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import socket
 import statistics
 import sys
 import tempfile
@@ -36,21 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
+from tests.support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 from ui.checking import check  # noqa: E402
 
 SERVER_TARGET_MS = 30.0
 BROWSER_TARGET_MS = 1000.0
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 def machine_200(total: int = 200) -> str:
@@ -161,9 +150,7 @@ def serve() -> Iterator[str]:
     from ui.app import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
+        port = free_port()
         config = uvicorn.Config(create_app(Path(tmp) / "b.db"), host="127.0.0.1", port=port,
                                 log_level="warning")  # fmt: skip
         server = uvicorn.Server(config)
@@ -205,7 +192,7 @@ def browser_side(loads: int) -> tuple[list[dict[str, float]], list[dict[str, flo
     from playwright.sync_api import sync_playwright
 
     with serve() as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         url = f"{base}/examples/order_fsm"
         samples, warm = [], []
         for index in range(loads + 1):

@@ -14,7 +14,6 @@ It is a script, not a test: speed is never asserted by the unit tests.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -28,11 +27,10 @@ sys.path.insert(0, str(ROOT))
 import uvicorn  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from tests.support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 from ui.app import create_app  # noqa: E402
 
 TARGET_MS = 150.0
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 
 # Clicks a button and resolves with the ms until the new panel's diagram is drawn.
 STEP_JS = """
@@ -54,19 +52,13 @@ STEP_JS = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=4)
     options = parser.parse_args()
 
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Path(tmp) / "library.sqlite3")
         server = uvicorn.Server(
@@ -91,7 +83,7 @@ def main() -> int:
 
 def _measure(base_url: str, steps: int, warmup: int) -> list[float]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(base_url + "/examples/order_fsm?view=simulate")
         page.wait_for_function("() => !!document.querySelector('#sim pre.mermaid svg')")

@@ -18,13 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import free_port
+
 REDIS_BINARY = "/usr/bin/redis-server"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ping(port: int) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_SLUGS = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))
@@ -72,17 +73,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return Installed(wheels[0], venv)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``pystator-ui`` from the virtual environment, started in an empty directory."""
     elsewhere = tmp_path_factory.mktemp("elsewhere")
-    port = _free_port()
+    port = free_port()
     db = elsewhere / "data" / "library.sqlite3"
     log = (elsewhere / "server.log").open("w+")
     process = subprocess.Popen(
