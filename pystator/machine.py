@@ -490,6 +490,8 @@ class StateMachine:
         return self._parallel_view(parallel_state_name, configuration)
 
     def get_parallel_enter_actions(self, parallel_state_name: str) -> tuple[str, ...]:
+        """The on_enter actions of entering the parallel state afresh, outermost first."""
+        self.get_state(parallel_state_name)
         configuration = self._chart.completion[parallel_state_name]
         order = sorted(configuration, key=self._chart.order.__getitem__)
         return tuple(a.name for s in order for a in self._chart.states[s].on_enter)
@@ -536,18 +538,8 @@ class StateMachine:
         selection = await self._run_async(plan, _context(context, payload), None)
         return self._parallel_results(config, configuration, plan, selection)
 
-    def get_parallel_exit_actions(self, config: ParallelStateConfig) -> tuple[str, ...]:
-        """The on_exit actions of leaving the whole parallel state, innermost first."""
-        configuration = self.configuration_of(config.to_string())
-        inside = [
-            s
-            for s in configuration
-            if s == config.parallel_state or self._chart.is_descendant(s, config.parallel_state)
-        ]
-        inside.sort(key=self._chart.order.__getitem__, reverse=True)
-        return tuple(a.name for s in inside for a in self._chart.states[s].on_exit)
-
     def exit_parallel_state(self, config: ParallelStateConfig) -> list[str]:
+        """The states left when the whole parallel state is exited, in exit order."""
         configuration = self.configuration_of(config.to_string())
         inside = [
             s
@@ -555,6 +547,11 @@ class StateMachine:
             if s == config.parallel_state or self._chart.is_descendant(s, config.parallel_state)
         ]
         return sorted(inside, key=self._chart.order.__getitem__, reverse=True)
+
+    def get_parallel_exit_actions(self, config: ParallelStateConfig) -> tuple[str, ...]:
+        """The on_exit actions of leaving the whole parallel state, innermost first."""
+        states = self._chart.states
+        return tuple(a.name for s in self.exit_parallel_state(config) for a in states[s].on_exit)
 
     def validate_parallel_config(self, config: ParallelStateConfig) -> list[str]:
         """Problems with ``config`` as plain sentences (empty when it is valid)."""
