@@ -161,4 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PystatorError as exc:
         print(f"pystator: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        print(f"pystator: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return 1
     return code

@@ -71,3 +71,11 @@ def test_lint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
                        "transitions:\n  - {trigger: t, source: a, dest: z}\n")
     assert main(["lint", str(machine)]) == 0
     assert "unreachable" in capsys.readouterr().out
+
+
+def test_unwritable_output_is_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing-dir" / "out.mmd"
+    assert main(["diagram", str(EXAMPLES / "order_fsm.yaml"), "-o", str(target)]) == 1
+    assert "No such file or directory" in capsys.readouterr().err
