@@ -22,10 +22,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pystator.chart import Chart, Node
+from pystator.chart import Chart, Memo, Node
 from pystator.config import load_spec, timeout_trigger
 from pystator.errors import (
     ConfigError,
@@ -39,7 +40,15 @@ from pystator.errors import (
     UndefinedTriggerError,
 )
 from pystator.expressions import CompiledExpression, compile_expression
-from pystator.model import ActionSpec, Event, GuardSpec, MachineSpec, State, Transition
+from pystator.model import (
+    ActionSpec,
+    Event,
+    GuardSpec,
+    MachineSpec,
+    State,
+    StateType,
+    Transition,
+)
 from pystator.result import GuardEvaluation, ParallelStateConfig, TransitionResult
 
 __all__ = ["GuardResolver", "StateMachine"]
@@ -106,40 +115,45 @@ class StateMachine:
         self._normalize: Callable[[str], str] | None = (
             str.lower if normalizer == "lower" else str.upper if normalizer == "upper" else None
         )
+        timed = [s for s in spec.states if s.timeout is not None]
         timeouts = tuple(
             Transition(
                 trigger=timeout_trigger(s.name),
                 source=frozenset({s.name}),
                 dest=s.timeout.destination,
                 after=s.timeout.ms,
-                metadata={"timeout": True, "index": len(spec.transitions) + i},
+                metadata={"timeout": True},
             )
-            for i, s in enumerate(x for x in spec.states if x.timeout is not None)
+            for s in timed
             if s.timeout is not None
         )
         self._all_transitions: tuple[Transition, ...] = spec.transitions + timeouts
-        self._index = {id(t): i for i, t in enumerate(self._all_transitions)}
-        self._by_trigger: dict[str, dict[str, list[Transition]]] = {}
+        count = len(self._all_transitions)
+        self._index = dict(zip(map(id, self._all_transitions), range(count), strict=True))
+        by_trigger: dict[str, dict[str, list[Transition]]] = {}
+        norm = self._normalize
         for t in self._all_transitions:
-            table = self._by_trigger.setdefault(self._norm(t.trigger), {})
+            trigger = t.trigger if norm is None else norm(t.trigger)
+            table = by_trigger.get(trigger)
+            if table is None:
+                table = by_trigger[trigger] = {}
             for source in t.source:
-                table.setdefault(source, []).append(t)
+                bucket = table.get(source)
+                if bucket is None:
+                    table[source] = [t]
+                else:
+                    bucket.append(t)
         delayed: dict[str, list[Transition]] = {}
-        for t in self._all_transitions:
-            if t.after is not None:
-                for source in t.source:
-                    delayed.setdefault(source, []).append(t)
-        self._delayed = {s: tuple(delayed.get(s, ())) for s in chart.states}
-        self._region_of: dict[str, tuple[str, str] | None] = {}
-        for s in chart.states:
-            found = None
-            for node in (s, *chart.ancestors[s]):
-                if isinstance(node, str) and node in chart.region_of:
-                    found = chart.region_of[node]
-                    break
-            self._region_of[s] = found
+        for t in [t for t in self._all_transitions if t.after is not None]:
+            for source in t.source:
+                delayed.setdefault(source, []).append(t)
+        self._by_trigger = by_trigger
+        self._delayed = {s: tuple(ts) for s, ts in delayed.items()}
+        self._region_of: dict[str, tuple[str, str] | None] = (
+            Memo(partial(_find_region, chart)) if chart.region_of else dict.fromkeys(chart.states)
+        )
         self._expressions: dict[str, CompiledExpression] = {}
-        for t in spec.transitions:
+        for t in [t for t in spec.transitions if t.guards]:
             for g in t.guards:
                 if g.expr is not None and g.expr not in self._expressions:
                     self._expressions[g.expr] = compile_expression(g.expr)
@@ -181,10 +195,9 @@ class StateMachine:
 
     def _check_supported(self) -> None:
         chart = self._chart
-        for name, state in chart.states.items():
-            if state.is_parallel and any(
-                chart.states[a].is_parallel for a in chart.state_ancestors[name]
-            ):
+        parallel = StateType.PARALLEL
+        for name in [n for n, s in chart.states.items() if s.type is parallel]:
+            if any(chart.states[a].is_parallel for a in chart.state_ancestors[name]):
                 raise ConfigError(
                     [
                         Issue(
@@ -287,6 +300,17 @@ class StateMachine:
     def document_order(self, state: str) -> int:
         return self._chart.order[state]
 
+    def transition_index(self, transition: Transition) -> int:
+        """Where ``transition`` stands among this machine's transitions (timeouts last).
+
+        Results carry the transition objects themselves; this number names one stably
+        across a save and reload (a trace, a test), and ranks it in document order.
+        """
+        try:
+            return self._index[id(transition)]
+        except KeyError:
+            raise ValueError(f"{transition!r} is not a transition of this machine") from None
+
     def is_parallel_state(self, state: str) -> bool:
         info = self._chart.states.get(state)
         return info is not None and info.is_parallel
@@ -297,7 +321,7 @@ class StateMachine:
     def delayed_transitions(self, state: str) -> tuple[Transition, ...]:
         """Timers armed on entering ``state``: its ``after`` transitions and its timeout."""
         self.get_state(state)
-        return self._delayed[state]
+        return self._delayed.get(state, ())
 
     def get_available_transitions(self, current_state: str) -> list[Transition]:
         """Transitions that could leave ``current_state`` (guards not evaluated), by priority."""
@@ -992,3 +1016,11 @@ def _close(value: Awaitable[Any]) -> None:
     close = getattr(value, "close", None)
     if close is not None:
         close()
+
+
+def _find_region(chart: Chart, _table: Memo, state: str) -> tuple[str, str] | None:
+    """The (parallel state, region) containing ``state`` at any depth (a memo's answer)."""
+    for node in (state, *chart.state_ancestors[state]):
+        if node in chart.region_of:
+            return chart.region_of[node]
+    return None

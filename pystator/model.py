@@ -13,9 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "NO_METADATA",
     "ActionSpec",
     "ErrorPolicy",
     "Event",
@@ -30,6 +32,10 @@ __all__ = [
     "Timeout",
     "Transition",
 ]
+
+
+NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+"""The metadata of a value that has none: one shared, read-only empty mapping."""
 
 
 class StateType(str, Enum):

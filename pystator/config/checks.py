@@ -4,6 +4,11 @@ Each rule is one small function over the built ``MachineSpec`` that yields
 ``(path, message, code)``; ``run_checks`` gathers them all so a person sees every
 problem at once. Paths index the definition as written (``states[3].parent``);
 region states the definition did not declare come after the declared ones.
+
+Most definitions have no problem, and the checks run on every load (the designer
+loads on every keystroke), so each rule first asks its question of the whole machine
+with set operations and walks item by item, building messages, only when the answer
+shows there is something to report or an item it must look at closely.
 """
 
 from __future__ import annotations
@@ -33,23 +38,29 @@ class Tree:
 
 
 def build_tree(spec: MachineSpec) -> tuple[Tree, list[Finding]]:
+    states = spec.states
     tree = Tree()
     findings: list[Finding] = []
-    for i, state in enumerate(spec.states):
-        if state.name in tree.index:
-            first = tree.index[state.name]
-            findings.append(
-                (
-                    f"states[{i}].name",
-                    f"duplicate state name {state.name!r} (first declared as states[{first}])",
-                    "duplicate-state",
+    tree.index = {s.name: i for i, s in enumerate(states)}
+    if len(tree.index) == len(states):
+        tree.parent = {s.name: s.parent for s in states}
+    else:  # duplicates: the first declaration of a name is the one that counts
+        tree.index = {}
+        for i, state in enumerate(states):
+            if state.name in tree.index:
+                first = tree.index[state.name]
+                findings.append(
+                    (
+                        f"states[{i}].name",
+                        f"duplicate state name {state.name!r} (first declared as states[{first}])",
+                        "duplicate-state",
+                    )
                 )
-            )
-            continue
-        tree.index[state.name] = i
-        tree.parent[state.name] = state.parent
-    for i, state in enumerate(spec.states):
-        if tree.index.get(state.name) != i:
+                continue
+            tree.index[state.name] = i
+            tree.parent[state.name] = state.parent
+    for i, state in enumerate(states):
+        if not state.regions or tree.index[state.name] != i:
             continue
         seen_regions: set[str] = set()
         for r, region in enumerate(state.regions):
@@ -86,7 +97,16 @@ def _unknown(tree: Tree, name: str, what: str) -> str:
 
 
 def check_references(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
-    for i, state in enumerate(spec.states):
+    states, transitions = spec.states, spec.transitions
+    named: set[str | None] = {t.dest for t in transitions}
+    named = named.union(*[t.source for t in transitions])
+    named.update([s.parent for s in states], [s.initial_child for s in states])
+    named.update(s.timeout.destination for s in states if s.timeout is not None)
+    named.add(spec.error_policy.default_fallback)
+    named.discard(None)
+    if named <= tree.parent.keys():
+        return  # every name the definition mentions is a state
+    for i, state in enumerate(states):
         base = f"states[{i}]"
         if state.parent is not None and state.parent not in tree.parent:
             yield f"{base}.parent", _unknown(tree, state.parent, "parent"), "unknown-state"
@@ -102,7 +122,9 @@ def check_references(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
                 _unknown(tree, state.timeout.destination, "timeout destination"),
                 "unknown-state",
             )
-    for j, transition in enumerate(spec.transitions):
+    for j, transition in enumerate(transitions):
+        if transition.source <= tree.parent.keys() and transition.dest in tree.parent:
+            continue
         base = f"transitions[{j}]"
         sources = transition.metadata.get("sources") or sorted(transition.source)
         for k, source in enumerate(sources):
@@ -122,8 +144,11 @@ def check_references(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
 
 def check_parents(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
     """No cycles; children of a parallel state must sit in one of its regions."""
+    nested = [name for name, parent in tree.parent.items() if parent is not None]
+    if not nested:
+        return
     reported: set[str] = set()
-    for name in tree.parent:
+    for name in nested:
         seen = [name]
         current = tree.parent.get(name)
         while current is not None and current in tree.parent:
@@ -140,11 +165,14 @@ def check_parents(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
                 break
             seen.append(current)
             current = tree.parent.get(current)
-    states = {s.name: s for s in spec.states}
-    for i, state in enumerate(spec.states):
-        parent = states.get(state.parent or "")
-        if parent is None or tree.index.get(state.name) != i:
+    states = spec.states
+    for name in nested:
+        i = tree.index[name]
+        state = states[i]
+        parent_index = tree.index.get(state.parent or "")
+        if parent_index is None:
             continue
+        parent = states[parent_index]
         where = tree.region_of.get(state.name)
         if parent.is_parallel and where is None:
             regions = ", ".join(r.name for r in parent.regions) or "none"
@@ -164,14 +192,14 @@ def check_parents(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
 
 
 def check_structure(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
-    roots = [
-        (i, s)
-        for i, s in enumerate(spec.states)
-        if tree.index.get(s.name) == i and s.parent is None
-    ]
     # No root marked initial: the first top-level state is the start, as in SCXML (the
     # spec's own hierarchical and parallel examples rely on it).
-    initial_roots = [(i, s) for i, s in roots if s.is_initial]
+    initial, parallel = StateType.INITIAL, StateType.PARALLEL
+    initial_roots = [
+        (i, s)
+        for i, s in enumerate(spec.states)
+        if s.type is initial and s.parent is None and tree.index[s.name] == i
+    ]
     for i, state in initial_roots[1:]:
         yield (
             f"states[{i}].type",
@@ -179,8 +207,14 @@ def check_structure(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
             f"{initial_roots[0][1].name!r}",
             "many-initial",
         )
-    for i, state in enumerate(spec.states):
-        if tree.index.get(state.name) != i:
+    compound = tree.children
+    notable = [
+        (i, s)
+        for i, s in enumerate(spec.states)
+        if s.name in compound or s.regions or s.initial_child is not None or s.type is parallel
+    ]
+    for i, state in notable:
+        if tree.index[state.name] != i:
             continue
         base = f"states[{i}]"
         kids = tree.children.get(state.name, [])
@@ -233,24 +267,25 @@ def check_structure(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
 
 
 def check_transitions(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
+    scoped = [(j, t) for j, t in enumerate(spec.transitions) if t.region is not None]
     region_names = {r for _, r in tree.region_of.values()}
-    for j, transition in enumerate(spec.transitions):
-        if transition.region is None:
+    for j, transition in scoped:
+        region = transition.region
+        if region is None:  # (for the type checker: scoped has only regional ones)
             continue
         base = f"transitions[{j}]"
-        if transition.region not in region_names:
+        if region not in region_names:
             yield (
                 f"{base}.region",
-                f"region {transition.region!r} does not exist"
-                f"{did_you_mean(transition.region, sorted(region_names))}",
+                f"region {region!r} does not exist{did_you_mean(region, sorted(region_names))}",
                 "unknown-region",
             )
             continue
         for source in transition.metadata.get("sources") or sorted(transition.source):
-            if source in tree.parent and _region_containing(source, tree) != transition.region:
+            if source in tree.parent and _region_containing(source, tree) != region:
                 yield (
                     f"{base}.region",
-                    f"source {source!r} is not inside region {transition.region!r}",
+                    f"source {source!r} is not inside region {region!r}",
                     "source-outside-region",
                 )
 

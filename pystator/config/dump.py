@@ -78,9 +78,7 @@ def _transition(t: Transition) -> dict[str, Any]:
         out["actions"] = [a.to_config() for a in t.actions]
     if t.description:
         out["description"] = t.description
-    extra = {
-        k: v for k, v in t.metadata.items() if k not in {"index", "sources", "implicit_trigger"}
-    }
+    extra = {k: v for k, v in t.metadata.items() if k != "sources"}
     if extra:
         out["metadata"] = extra
     return out

@@ -176,7 +176,8 @@ def _expression_issues(document: SourceDocument, spec: MachineSpec) -> list[Issu
     from pystator.expressions import ExpressionError, compile_expression
 
     issues: list[Issue] = []
-    for j, transition in enumerate(spec.transitions):
+    guarded = [(j, t) for j, t in enumerate(spec.transitions) if t.guards]
+    for j, transition in guarded:
         for k, guard in enumerate(transition.guards):
             if guard.expr is None:
                 continue

@@ -199,6 +199,7 @@ def read_source(
     if node is None:
         raise _fail("the document is empty: a machine needs 'states'", source_name, 1, 1, "empty")
     builder = _Builder(source_name)
+    builder.locations[""] = _loc(node.start_mark)  # what a missing top-level key points at
     try:
         data = builder.build(node, "")
     except _TooLarge as exc:

@@ -562,7 +562,7 @@ class Simulation:
             entered=entered,
             transitions=labels,
             taken=tuple(
-                (int(t.metadata.get("index", -1)), source)
+                (self._machine.transition_index(t), source)
                 for t, source in zip(result.transitions, result.transition_sources, strict=True)
             ),
             actions=actions,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,17 @@ def test_the_fast_path_never_accepts_what_the_schema_rejects(definition: dict[st
     assert build_plain(definition) is None
     with pytest.raises(ValueError):
         MachineModel.model_validate(definition)
+
+
+def _own_fields(value: Any) -> set[str]:
+    return set(vars(value))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_fast_built_values_hold_every_field_themselves(path: Path) -> None:
+    """A field missing from a value's own dict would still read as the class default
+    and compare equal, so the equality tests above could not see it."""
+    draft = build_plain(read_source(path).data)
+    assert draft is not None
+    for value in [*draft.states, *draft.transitions]:
+        assert _own_fields(value) == {f.name for f in fields(value)}, value
