@@ -2,8 +2,10 @@
 
 Generated valid machines are damaged at one random place (a key's value replaced by a
 value of another type, a key dropped, an unknown key added) and loaded as a dict and
-as YAML text. Nothing but ``ConfigError`` may come out, and when the fast build path
-accepts the damaged dict it must build what the schema path builds.
+as YAML text. Nothing but ``ConfigError`` may come out; when the fast build path
+accepts the damaged dict it must build what the schema path builds; and whatever
+loads, the linter, the diagram and the simulator take without raising (the designer
+runs all three on every edit).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from pystator import StateMachine
 from pystator.config import load_spec
 from pystator.config.build import build_from_model, build_plain, finish
 from pystator.config.schema import MachineModel
+from pystator.diagram import to_mermaid
 from pystator.errors import ConfigError
+from pystator.lint import lint
+from pystator.simulator import Simulation
 from tests.engine.test_properties import machines
 
 ODD_VALUES = st.one_of(
@@ -33,6 +38,25 @@ ODD_VALUES = st.one_of(
         st.sampled_from(["name", "expr", "params", "x"]), st.sampled_from(["s0", 1]), max_size=2
     ),
 )
+
+
+PLAUSIBLE: dict[str, list[Any]] = {
+    "after": [500, "5s", "1m", 0],
+    "timeout": [{"seconds": 1, "destination": "s0"}, {"seconds": 0.5, "destination": "s1"}],
+    "region": ["r0", "r1"],
+    "guards": [["ok"], [{"expr": "n > 1"}], [{"expr": "n >"}]],
+    "initial_child": ["s1", "p0_0"],
+    "parent": ["s0", "par"],
+    "type": ["initial", "terminal", "parallel", "error"],
+    "trigger": [None, "a", "after:1s:s0"],
+    "source": [["s0", "s1"], "par"],
+    "on_enter": [[{"name": "x", "params": {"k": 1}}]],
+    "invoke": [[{"id": "i", "src": "svc", "on_done": "a"}]],
+    "event_normalizer": ["lower", "upper", "sideways"],
+    "default_fallback": ["s0", "nowhere"],
+    "retry_attempts": [1, 101],
+}
+KNOWN_KEYS = sorted(PLAUSIBLE)
 
 
 def _places(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -56,23 +80,36 @@ def damaged(draw: st.DrawFn) -> dict[str, Any]:
     holder: Any = definition
     for part in place[:-1]:
         holder = holder[part]
-    how = draw(st.sampled_from(["replace", "drop", "extra"]))
+    how = draw(st.sampled_from(["replace", "drop", "extra", "known"]))
     if how == "replace":
         holder[place[-1]] = draw(ODD_VALUES)
     elif how == "drop":
         del holder[place[-1]]
-    elif isinstance(holder, dict):
-        holder["bogus_key"] = draw(ODD_VALUES)
-    else:
+    elif not isinstance(holder, dict):
         holder.append(draw(ODD_VALUES))
+    elif how == "extra":
+        holder["bogus_key"] = draw(ODD_VALUES)
+    else:  # a key the schema knows somewhere, with a plausible or an odd value
+        key = draw(st.sampled_from(KNOWN_KEYS))
+        holder[key] = draw(st.one_of(st.sampled_from(PLAUSIBLE[key]), ODD_VALUES))
     return definition
 
 
 def _load(source: Any) -> None:
     try:
-        StateMachine(load_spec(source))
+        machine = StateMachine(load_spec(source))
     except ConfigError as err:
         assert err.issues and all(issue.message for issue in err.issues)
+        return
+    lint(machine.spec)
+    assert to_mermaid(machine).startswith("stateDiagram-v2")
+    simulation = Simulation(machine, {"n": 2})
+    for trigger in sorted(machine.triggers)[:6]:
+        simulation.send(trigger)
+    if simulation.pending_timers:
+        simulation.fire_next_timer()
+    simulation.advance("1m")
+    simulation.undo()
 
 
 @settings(max_examples=400, deadline=None)
