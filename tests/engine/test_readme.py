@@ -66,3 +66,49 @@ def test_setup_commands_are_the_ones_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert ci in README
     assert '.venv/bin/pip install -e ".[ui]" && .venv/bin/pystator-ui' in README
+
+
+def test_every_name_in_the_api_table_exists() -> None:
+    """The "API at a glance" table names real things, so it cannot silently rot.
+
+    In a row's first cell, ``machine.x`` / ``StateMachine.x`` / ``TransitionResult.x``
+    set the class that later bare names in the same cell belong to; ``pystator.a.b``
+    is imported; any other bare name is an attribute of ``pystator``.
+    """
+    import importlib
+    from dataclasses import fields, is_dataclass
+
+    import pystator
+    from pystator import TransitionResult
+
+    def exists(owner: type, name: str) -> bool:
+        declared = {f.name for f in fields(owner)} if is_dataclass(owner) else set()
+        return hasattr(owner, name) or name in declared
+
+    section = README.split("## API at a glance", 1)[1].split("\n## ", 1)[0]
+    owners: dict[str, type] = {
+        "machine": StateMachine,
+        "StateMachine": StateMachine,
+        "TransitionResult": TransitionResult,
+    }
+    checked = 0
+    for cell in re.findall(r"^\| (.*?) \| ", section, flags=re.M)[2:]:
+        owner: type | None = None
+        for token in re.findall(r"`([^`]+)`", cell):
+            name = token.split("(")[0]
+            head, _, rest = name.partition(".")
+            if head in owners:
+                owner, name = owners[head], rest
+            if head == "pystator":
+                module, _, attr = rest.rpartition(".")
+                try:
+                    found = hasattr(importlib.import_module(f"pystator.{module or attr}"), attr)
+                except ModuleNotFoundError:
+                    found = False
+                assert found or importlib.import_module(f"pystator.{rest}"), token
+            elif owner is not None:
+                assert exists(owner, name), f"{owner.__name__}.{name}"
+            else:
+                assert hasattr(pystator, name), f"pystator.{name}"
+            checked += 1
+    assert checked >= 40
