@@ -139,9 +139,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_simulate)
 
-    p = sub.add_parser("ui", help="start the designer (same as pystator-ui)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(run=_ui)
+    # The designer parses its own options (--host, --port, --db, --open, -h), so this
+    # subcommand declares none and hands on whatever follows it.
+    p = sub.add_parser("ui", help="start the designer (same as pystator-ui)", add_help=False)
+    p.set_defaults(run=_ui, rest=[])
 
     p = sub.add_parser("api", help="serve the REST API with uvicorn")
     p.add_argument("--host", default="127.0.0.1")
@@ -151,7 +152,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.run is _ui:
+        args.rest = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         code: int = args.run(args)
     except ConfigError as exc:

@@ -79,3 +79,27 @@ def test_unwritable_output_is_an_error_not_a_traceback(
     target = tmp_path / "missing-dir" / "out.mmd"
     assert main(["diagram", str(EXAMPLES / "order_fsm.yaml"), "-o", str(target)]) == 1
     assert "No such file or directory" in capsys.readouterr().err
+
+
+def test_ui_hands_its_options_to_the_designer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ui.server
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(ui.server, "main", lambda argv: seen.append(list(argv)) or 0)
+    assert main(["ui", "--port", "8123", "--db", "lib.sqlite3", "--open"]) == 0
+    assert main(["ui"]) == 0
+    assert seen == [["--port", "8123", "--db", "lib.sqlite3", "--open"], []]
+
+
+def test_ui_help_is_the_designers(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["ui", "--help"])
+    assert stop.value.code == 0
+    assert "--port PORT" in capsys.readouterr().out
+
+
+def test_other_commands_still_refuse_unknown_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["validate", str(EXAMPLES / "order_fsm.yaml"), "--bogus"])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
