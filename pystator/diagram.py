@@ -53,6 +53,7 @@ Known Mermaid limit worked around (mermaid-js/mermaid#4052)
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -77,6 +78,7 @@ __all__ = [
     "DiagramNode",
     "MermaidDiagram",
     "NodeKind",
+    "RegionLabel",
     "active_composite_ids",
     "build_graph",
     "escape_label",
@@ -198,19 +200,42 @@ class DiagramGraph:
 
 
 @dataclass(frozen=True)
+class RegionLabel:
+    """A named region of a parallel state, as a page finds it in the drawn SVG.
+
+    Mermaid draws each region as an unnamed box (its ``--`` separator takes no
+    label), so a page names a box after the region whose states it holds:
+    ``members`` are the Mermaid ids of the states directly in the region.
+    """
+
+    parallel: str
+    name: str
+    members: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"parallel": self.parallel, "name": self.name, "states": list(self.members)}
+
+
+@dataclass(frozen=True)
 class MermaidDiagram:
     """Rendered text plus the Mermaid ids a page needs to style the SVG.
 
     ``state_ids`` maps graph node id -> Mermaid id (the SVG carries it as
     ``data-id`` on composite groups and inside the node element id);
     ``edge_ids`` maps graph edge index -> ``"edge<N>"`` (the ``data-id`` of the
-    rendered edge path and label).
+    rendered edge path and label); ``regions`` names the regions of parallel states.
     """
 
     text: str
     state_ids: Mapping[str, str] = field(default_factory=dict)
     edge_ids: Mapping[int, str] = field(default_factory=dict)
     active_composites: tuple[str, ...] = ()
+    regions: tuple[RegionLabel, ...] = ()
+
+    @property
+    def regions_json(self) -> str:
+        """``regions`` as compact JSON, for a ``data-regions`` attribute."""
+        return json.dumps([r.to_json() for r in self.regions], separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- escaping
@@ -420,6 +445,7 @@ class _Renderer:
             state_ids=dict(self.ids),
             edge_ids=dict(self.edge_ids),
             active_composites=self.active_composites(),
+            regions=self.region_labels(),
         )
 
     def relation(self, pad: str, left: str, right: str, label: str = "", index: int = -1) -> None:
@@ -464,6 +490,21 @@ class _Renderer:
             self.lines.append(head)
         if node.note:
             self.lines.append(f"{pad}note right of {self.ids[node_id]} : {escape_label(node.note)}")
+
+    def region_labels(self) -> tuple[RegionLabel, ...]:
+        return tuple(
+            RegionLabel(
+                self.ids[node.id],
+                name,
+                tuple(
+                    self.ids[m] for m in members if self.graph.node(m).kind != "initial-marker"
+                ),
+            )
+            for node in self.graph.nodes
+            if node.kind == "parallel"
+            for name, members in zip(node.region_names, node.regions, strict=False)
+            if name
+        )
 
     def active_composites(self) -> tuple[str, ...]:
         return tuple(

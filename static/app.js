@@ -36,7 +36,9 @@
       nodes.forEach(function (node) {
         if (!node.hasAttribute("data-source")) node.setAttribute("data-source", node.textContent);
       });
-      return window.mermaid.run({ nodes: nodes, suppressErrors: true }).catch(function (error) {
+      return window.mermaid.run({ nodes: nodes, suppressErrors: true }).then(function () {
+        nodes.forEach(nameRegions);
+      }).catch(function (error) {
         nodes.forEach(function (node) {
           node.setAttribute("data-processed", "error");
           node.classList.add("diagram-error");
@@ -45,6 +47,46 @@
       });
     }).then(applyAllZooms);
     return mermaidQueue;
+  }
+
+  // ---- Region names ---------------------------------------------------------------
+  // Mermaid draws each region of a parallel state as an unnamed box. The server lists
+  // every region's name and the Mermaid ids of its states (data-regions on the <pre>);
+  // each box is named after the region whose states lie inside it.
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  function centreInside(element, area) {
+    var box = element.getBoundingClientRect();
+    var x = box.left + box.width / 2, y = box.top + box.height / 2;
+    return x >= area.left && x <= area.right && y >= area.top && y <= area.bottom;
+  }
+
+  function nameRegions(pre) {
+    var svg = pre.querySelector("svg");
+    var regions;
+    try { regions = JSON.parse(pre.getAttribute("data-regions") || "[]"); } catch (ignored) { return; }
+    if (!svg || !regions.length) return;
+    var named = {};
+    svg.querySelectorAll("g.statediagram-cluster-alt rect.divider").forEach(function (rect) {
+      var area = rect.getBoundingClientRect();
+      var best = -1, most = 0;
+      regions.forEach(function (region, r) {
+        if (named[r]) return;
+        var inside = elementsFor(svg, { states: region.states }).filter(function (el) {
+          return centreInside(el, area);
+        }).length;
+        if (inside > most) { best = r; most = inside; }
+      });
+      if (best < 0) return;
+      named[best] = true;
+      var label = document.createElementNS(SVG_NS, "text");
+      label.setAttribute("class", "region-label");
+      label.setAttribute("x", String(parseFloat(rect.getAttribute("x")) + 8));
+      label.setAttribute("y", String(parseFloat(rect.getAttribute("y")) + 16));
+      label.setAttribute("data-region", regions[best].name);
+      label.textContent = regions[best].name;
+      rect.parentNode.appendChild(label);
+    });
   }
 
   // ---- Zoom and pan ----------------------------------------------------------------

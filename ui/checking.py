@@ -18,9 +18,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystator.textcheck import TextRejected, check_text
+
+if TYPE_CHECKING:
+    from pystator.diagram import MermaidDiagram
 
 __all__ = ["Check", "Finding", "check"]
 
@@ -86,6 +89,7 @@ class Check:
     machine_name: str | None = None
     machine: Any = field(default=None, compare=False, repr=False)
     diagram_targets: dict[str, dict[str, list[str]]] = field(default_factory=dict, compare=False)
+    diagram_regions_json: str = field(default="[]", compare=False)
 
     @property
     def diagram_targets_json(self) -> str:
@@ -152,14 +156,15 @@ def check(text: str) -> Check:
     except ConfigError as error:
         return Check(False, _sorted([_finding(issue) for issue in error.issues]))
     findings = [_finding(issue) for issue in _lint(machine)]
-    mermaid, targets = _mermaid(machine)
+    drawn, targets = _mermaid(machine)
     return Check(
         valid=True,
         findings=_sorted(findings),
-        mermaid=mermaid,
+        mermaid=drawn.text,
         machine_name=str(machine.name),
         machine=machine,
         diagram_targets=targets,
+        diagram_regions_json=drawn.regions_json,
     )
 
 
@@ -169,8 +174,8 @@ def _lint(machine: Any) -> list[Any]:
     return list(lint(machine.spec))
 
 
-def _mermaid(machine: Any) -> tuple[str, dict[str, dict[str, list[str]]]]:
-    """The diagram text (as ``to_mermaid`` draws it) and the spec-path -> Mermaid id map."""
+def _mermaid(machine: Any) -> tuple[MermaidDiagram, dict[str, dict[str, list[str]]]]:
+    """The diagram (as ``to_mermaid`` draws it) and the spec-path -> Mermaid id map."""
     from pystator.diagram import build_graph, render_mermaid_diagram
 
     graph = build_graph(machine)
@@ -184,4 +189,4 @@ def _mermaid(machine: Any) -> tuple[str, dict[str, dict[str, list[str]]]]:
         if edge.key.startswith(("transitions[", "states[")) and index in drawn.edge_ids:
             entry = targets.setdefault(edge.key, {})
             entry.setdefault("edges", []).append(drawn.edge_ids[index])
-    return drawn.text, targets
+    return drawn, targets

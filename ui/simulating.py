@@ -273,6 +273,7 @@ class SimView:
     mermaid: str = ""
     highlight_edges: tuple[str, ...] = ()
     active_composites: tuple[str, ...] = ()
+    regions_json: str = "[]"
     state: str = ""
     regions: tuple[RegionState, ...] = ()
     enabled: tuple[EventButton, ...] = ()
@@ -551,6 +552,7 @@ def _diagram(sim: Simulation, view: SimView) -> None:
         diagram.edge_ids[i] for i in sorted(graph.highlighted_edges) if i in diagram.edge_ids
     )
     view.active_composites = diagram.active_composites
+    view.regions_json = diagram.regions_json
 
 
 def _params(params: Mapping[str, Any]) -> str:

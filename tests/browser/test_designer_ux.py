@@ -200,6 +200,42 @@ def test_the_simulate_tab_zooms_too(offline_page: Any, app_url: str) -> None:
     assert scale(page, "sim") == pytest.approx(start * 1.25, rel=2e-3)
 
 
+# Each region label with the names of the states drawn inside its box.
+REGION_CONTENTS = """(frame) => Array.from(
+  document.querySelectorAll(frame + ' svg text.region-label')
+).map((label) => {
+    const box = label.parentNode.querySelector('rect.divider').getBoundingClientRect();
+    const inside = Array.from(document.querySelectorAll(frame + ' svg g.node[id]')).filter((n) => {
+      const b = n.getBoundingClientRect();
+      const x = b.left + b.width / 2, y = b.top + b.height / 2;
+      return x >= box.left && x <= box.right && y >= box.top && y <= box.bottom;
+    }).map((n) => n.textContent.trim()).filter((t) => t).sort();
+    return [label.textContent, inside];
+  }).sort()"""
+
+DAY_TRADING_REGIONS = [
+    ["data_feed", ["connected", "connecting", "reconnecting"]],
+    ["risk_monitor", ["critical", "elevated", "normal"]],
+    ["trading", ["analyzing", "executing", "scanning"]],
+]
+
+
+def test_region_boxes_are_named_after_their_regions(offline_page: Any, app_url: str) -> None:
+    page = offline_page
+    page.goto(app_url + "/examples/day_trading_fsm")
+    wait_drawn(page)
+    assert page.evaluate(REGION_CONTENTS, "#diagram") == DAY_TRADING_REGIONS
+    # The Simulate panel's diagram is named too, and again after a step redraws it.
+    page.goto(app_url + "/examples/day_trading_fsm?view=simulate")
+    wait_drawn(page, "sim")
+    assert page.evaluate(REGION_CONTENTS, "#sim") == DAY_TRADING_REGIONS
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/simulate"):
+        page.locator("#sim .event-button").first.click()
+    page.wait_for_function("() => !document.querySelector('#sim-form.htmx-request')")
+    wait_drawn(page, "sim")
+    assert page.evaluate(REGION_CONTENTS, "#sim") == DAY_TRADING_REGIONS
+
+
 # -- issues marked in the diagram -------------------------------------------------------------
 
 

@@ -61,6 +61,16 @@ def steps(page: Any) -> int:
     return int(page.locator("#sim").get_attribute("data-steps"))
 
 
+def last_edge_label_colours(page: Any) -> tuple[str, str]:
+    """Background and text colour of the last transition's label text, as drawn."""
+    marked = page.locator("#sim pre.mermaid").get_attribute("data-highlight").split()[0]
+    found = page.eval_on_selector(
+        f'#sim g.label[data-id="{marked}"] p',
+        "p => [getComputedStyle(p).backgroundColor, getComputedStyle(p).color]",
+    )
+    return (found[0], found[1])
+
+
 def open_simulator(page: Any, url: str) -> None:
     page.goto(url)
     act(page, lambda: page.get_by_role("link", name="Simulate").click())
@@ -95,6 +105,7 @@ def test_simulate_the_day_trading_regions(
         f'#sim path[data-id="{marked.split()[0]}"]', "p => getComputedStyle(p).stroke"
     )
     assert stroke == "rgb(232, 89, 12)"
+    assert last_edge_label_colours(page) == ("rgb(255, 216, 168)", "rgb(17, 17, 17)")
 
     # A disabled event says why: the context lacks what the guard reads.
     reason = page.locator('#sim li[data-event="signal_confirmed"] .reason').inner_text()
@@ -199,6 +210,8 @@ def test_simulator_in_dark_mode_and_bad_input_messages(browser: Any, app_url: st
         act(page, lambda: page.keyboard.press("1"))
         press(page, 'button[value="send:-:feed_connected"]')
         press(page, 'button[value="send:-:risk_warning"]')
+        # The last edge's label is marked and readable on the dark theme too.
+        assert last_edge_label_colours(page) == ("rgb(255, 216, 168)", "rgb(17, 17, 17)")
         page.locator("#sim-payload").fill("{oops")
         press(page, 'button[value="send:-:risk_warning"]')
         assert "payload is not valid JSON" in page.locator("#sim .sim-message").inner_text()

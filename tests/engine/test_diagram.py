@@ -8,6 +8,7 @@ review the diff. The real-Mermaid parse check of the same files is in
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -155,6 +156,29 @@ def test_parallel_regions_are_separated_and_each_has_an_initial_marker() -> None
     for initial, region in zip(("scanning", "normal", "connecting"), regions, strict=True):
         assert f"[*] --> {initial}" in region
     assert "connecting --> failed : timeout 10s" in regions[2]
+
+
+def test_regions_are_listed_by_name_with_their_states_for_the_page_to_label() -> None:
+    drawn = render_mermaid_diagram(build_graph(parallel_spec()), "TB")
+    ids = drawn.state_ids
+    assert [(r.parallel, r.name) for r in drawn.regions] == [
+        (ids["active"], "trading"),
+        (ids["active"], "risk_monitor"),
+        (ids["active"], "data_feed"),
+    ]
+    trading = drawn.regions[0]
+    assert set(trading.members) == {ids[s] for s in ("scanning", "analyzing", "executing")}
+    assert json.loads(drawn.regions_json)[2] == {
+        "parallel": ids["active"],
+        "name": "data_feed",
+        "states": list(drawn.regions[2].members),
+    }
+    unnamed = DiagramGraph(
+        [DiagramNode("p", "p", "parallel", regions=[["a"], ["b"]]), DiagramNode("a", "a"),
+         DiagramNode("b", "b")]
+    )
+    assert render_mermaid_diagram(unnamed).regions == ()
+    assert render_mermaid_diagram(build_graph(order_spec())).regions_json == "[]"
 
 
 def test_compound_endpoints_inside_regions_are_redirected_to_the_initial_leaf() -> None:

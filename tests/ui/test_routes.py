@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,6 +14,8 @@ from starlette.testclient import TestClient
 from pystator.textcheck import MAX_TEXT_BYTES
 from tests.ui.conftest import HTMX, INVALID, ORDER
 from ui.share import encode_token
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def machine_id_by_name(client: TestClient, name: str) -> str:
@@ -122,6 +126,32 @@ def test_validate_valid_machine(client: TestClient) -> None:
     response = client.post("/validate", data={"yaml": ORDER}, headers=HTMX)
     assert response.status_code == 200
     assert 'data-valid="true"' in response.text and 'data-stale="false"' in response.text
+
+
+def _regions_attribute(page: str) -> list[dict[str, object]]:
+    match = re.search(r'<pre class="mermaid"[^>]* data-regions="([^"]*)"', page)
+    assert match, "the diagram carries its region names"
+    return list(json.loads(html.unescape(match.group(1))))
+
+
+def test_diagrams_carry_the_names_of_their_regions(client: TestClient) -> None:
+    text = (EXAMPLES / "day_trading_fsm.yaml").read_text(encoding="utf-8")
+    drawn = client.post("/validate", data={"yaml": text, "diagram_key": "x"}, headers=HTMX)
+    regions = _regions_attribute(drawn.text)
+    assert [r["name"] for r in regions] == ["trading", "risk_monitor", "data_feed"]
+    assert regions[0]["states"] == ["scanning", "executing", "analyzing"]
+    simulated = client.post(
+        "/simulate",
+        data={"yaml": text, "trace": "[]", "do": ""},
+        headers={**HTMX, "HX-Current-URL": "http://t/x"},
+    )
+    assert [r["name"] for r in _regions_attribute(simulated.text)] == [
+        "trading",
+        "risk_monitor",
+        "data_feed",
+    ]
+    flat = client.post("/validate", data={"yaml": ORDER, "diagram_key": "x"}, headers=HTMX)
+    assert _regions_attribute(flat.text) == []
 
 
 def test_ten_megabyte_paste_gets_a_clear_message(client: TestClient) -> None:
@@ -393,13 +423,13 @@ def test_share_token_helper_matches_route(client: TestClient) -> None:
 
 def test_valid_text_gets_a_new_diagram_unless_unchanged(client: TestClient) -> None:
     response = client.post("/validate", data={"yaml": ORDER}, headers=HTMX)
-    assert '<pre class="mermaid">' in response.text and "stateDiagram-v2" in response.text
+    assert '<pre class="mermaid"' in response.text and "stateDiagram-v2" in response.text
     key = re.search(r'name="diagram_key" value="([0-9a-f]+)"', response.text)
     assert key
     again = client.post(
         "/validate", data={"yaml": ORDER, "diagram_key": key.group(1)}, headers=HTMX
     )
-    assert '<pre class="mermaid">' not in again.text and 'data-valid="true"' in again.text
+    assert '<pre class="mermaid"' not in again.text and 'data-valid="true"' in again.text
 
 
 def test_lint_warnings_show_beside_a_valid_machine(client: TestClient) -> None:
