@@ -1,9 +1,9 @@
 """Damaged machines through the designer: every answer is a page, never a server error.
 
 The same damaged definitions the engine's mutation test uses (tests/engine) are typed
-into the editor: ``/validate`` must answer with located problems or a diagram, and
-the Simulate panel must answer with a panel (events sent, the clock moved), whatever
-the text.
+into the editor: ``/validate`` must answer with located problems or a diagram, the
+Simulate panel must answer with a panel (events sent, the clock moved), and the REST
+API with JSON (200, or 422 for a machine or step it refuses), whatever the text.
 """
 
 from __future__ import annotations
@@ -63,3 +63,19 @@ def test_the_simulator_answers_every_damaged_machine(
             assert response.status_code == 200, (do, response.text[:500])
             assert "Traceback" not in response.text
             trace = trace_of(response.text)
+
+
+@SETTINGS
+@given(definition=damaged())
+def test_the_rest_api_answers_every_damaged_machine(
+    tmp_path: Path, definition: dict[str, Any]
+) -> None:
+    text = _text(definition)
+    with _client(tmp_path) as client:
+        checked = client.post("/api/v1/validate", json={"yaml": text})
+        assert checked.status_code == 200, checked.text[:500]
+        for state, event in [("s0", "a"), ("s1", "b"), ("par", "a"), ("nowhere", "a")]:
+            body = {"yaml": text, "state": state, "event": event, "context": {"n": 2}}
+            stepped = client.post("/api/v1/process", json=body)
+            assert stepped.status_code in (200, 422), stepped.text[:500]
+            assert "error" in stepped.json() or "success" in stepped.json()
