@@ -14,13 +14,17 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-import logging
 
-from pystator.runtime.timers import Clock, FireHandler, ScheduledTimer, wall_clock
+from pystator.runtime.timers import (
+    Clock,
+    FireHandler,
+    ScheduledTimer,
+    deliver,
+    stop_task,
+    wall_clock,
+)
 
 __all__ = ["AsyncioScheduler"]
-
-log = logging.getLogger("pystator.runtime")
 
 
 class AsyncioScheduler:
@@ -49,10 +53,7 @@ class AsyncioScheduler:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
     async def schedule(self, timer: ScheduledTimer) -> None:
         self._timers[timer.timer_id] = timer
@@ -96,15 +97,7 @@ class AsyncioScheduler:
 
     async def _fire(self, timer: ScheduledTimer) -> None:
         self.fired.append(timer)
-        if self.on_fire is None:
-            log.warning("timer %s fired with no handler set", timer.timer_id)
-            return
-        try:
-            await self.on_fire(timer.entity_id, timer.event, timer.timer_id)
-        except Exception:
-            log.exception(
-                "timer %s (%s for %s) failed", timer.timer_id, timer.event, timer.entity_id
-            )
+        await deliver(self.on_fire, timer)
 
     def _next_delay(self) -> float:
         while self._heap and self._heap[0][2] not in self._timers:

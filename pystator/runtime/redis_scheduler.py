@@ -19,12 +19,18 @@ pending in the stored state). Timers survive restarts because they live in Redis
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
 
-from pystator.runtime.timers import Clock, FireHandler, ScheduledTimer, wall_clock
+from pystator.runtime.timers import (
+    Clock,
+    FireHandler,
+    ScheduledTimer,
+    deliver,
+    stop_task,
+    wall_clock,
+)
 
 __all__ = ["RedisScheduler"]
 
@@ -154,7 +160,7 @@ class RedisScheduler:
             if not payload:
                 continue  # another worker claimed it, or it was cancelled
             timer = ScheduledTimer.from_dict(json.loads(payload))
-            await self._fire(timer)
+            await deliver(self.on_fire, timer)
             await self._done(
                 keys=[self._inflight, self._hash], args=[timer_id, self._entity_prefix]
             )
@@ -162,27 +168,13 @@ class RedisScheduler:
         self.fired_count += fired
         return fired
 
-    async def _fire(self, timer: ScheduledTimer) -> None:
-        if self.on_fire is None:
-            log.warning("timer %s is due but no handler is set", timer.timer_id)
-            return
-        try:
-            await self.on_fire(timer.entity_id, timer.event, timer.timer_id)
-        except Exception:
-            log.exception(
-                "timer %s (%s for %s) failed", timer.timer_id, timer.event, timer.entity_id
-            )
-
     async def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
     async def _run(self) -> None:
         while True:

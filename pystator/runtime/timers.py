@@ -11,6 +11,9 @@ where cancelling is best effort (Celery).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,9 +25,13 @@ __all__ = [
     "FireHandler",
     "ScheduledTimer",
     "Scheduler",
+    "deliver",
     "new_timer_id",
+    "stop_task",
     "wall_clock",
 ]
+
+log = logging.getLogger("pystator.runtime")
 
 Clock = Callable[[], float]
 """Seconds since the epoch, as ``time.time``; injected so tests can move time."""
@@ -98,3 +105,25 @@ class Scheduler(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+async def deliver(on_fire: FireHandler | None, timer: ScheduledTimer) -> None:
+    """Hand a due timer to a scheduler's ``on_fire``; a failure is logged, not raised.
+
+    A scheduler's loop must outlive one failing handler, or every later timer is lost.
+    """
+    if on_fire is None:
+        log.warning("timer %s is due but no handler is set", timer.timer_id)
+        return
+    try:
+        await on_fire(timer.entity_id, timer.event, timer.timer_id)
+    except Exception:
+        log.exception("timer %s (%s for %s) failed", timer.timer_id, timer.event, timer.entity_id)
+
+
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a scheduler's background loop (if any) and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
