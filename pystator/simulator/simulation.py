@@ -231,7 +231,9 @@ class Simulation:
 
         A refused event is recorded too, with the reason in ``step.reason``.
         """
-        if not isinstance(event, str) or not event.strip():
+        # Any non-empty text, as for the engine and the trace format: a trigger the
+        # loader accepts (even one of spaces) can always be sent.
+        if not isinstance(event, str) or not event:
             raise SimulationError(f"an event must be a non-empty string, got {event!r}")
         if payload is not None and not isinstance(payload, Mapping):
             raise SimulationError(f"a payload must be a dict, not {type(payload).__name__}")

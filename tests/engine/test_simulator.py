@@ -374,6 +374,18 @@ def test_a_bound_guard_registry_decides_named_guards() -> None:
     assert sim.state == "FILLED"
 
 
+def test_every_trigger_the_loader_accepts_can_be_sent() -> None:
+    machine = StateMachine.from_dict(
+        {
+            "states": [{"name": "a", "type": "initial"}, {"name": "b"}],
+            "transitions": [{"trigger": " ", "source": "a", "dest": "b"}],
+        }
+    )
+    sim = Simulation(machine)
+    assert sim.send(" ").success and sim.state == "b"
+    assert Simulation.from_json(machine, sim.to_json()).state == "b"
+
+
 def test_bad_inputs_are_clear_errors() -> None:
     sim = sim_of(ORDER)
     with pytest.raises(SimulationError, match="non-empty string"):
