@@ -114,9 +114,6 @@ class Chart:
                 stack.extend(reversed(kids))
         return order
 
-    def initial_child(self, state: str) -> str | None:
-        return _initial_child(self.states, self.children, state)
-
     def closure(self, leaves: frozenset[str] | set[str]) -> frozenset[str]:
         """Leaves plus all their (state) ancestors: a configuration."""
         out = set(leaves)

@@ -496,9 +496,7 @@ class _Renderer:
             RegionLabel(
                 self.ids[node.id],
                 name,
-                tuple(
-                    self.ids[m] for m in members if self.graph.node(m).kind != "initial-marker"
-                ),
+                tuple(self.ids[m] for m in members if self.graph.node(m).kind != "initial-marker"),
             )
             for node in self.graph.nodes
             if node.kind == "parallel"

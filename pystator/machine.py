@@ -149,9 +149,7 @@ class StateMachine:
                 delayed.setdefault(source, []).append(t)
         self._by_trigger = by_trigger
         self._delayed = {s: tuple(ts) for s, ts in delayed.items()}
-        self._region_of: dict[str, tuple[str, str] | None] = (
-            Memo(partial(_find_region, chart)) if chart.region_of else dict.fromkeys(chart.states)
-        )
+        self._region_of: dict[str, tuple[str, str] | None] = Memo(partial(_find_region, chart))
         self._expressions: dict[str, CompiledExpression] = {}
         for t in [t for t in spec.transitions if t.guards]:
             for g in t.guards:

@@ -106,6 +106,17 @@ class _Reject(Exception):
     """This item is not in the plain shape: let the schema look at the whole document."""
 
 
+def _listed(value: Any) -> list[Any]:
+    """A list of actions or guards as written: one item alone, a list, or nothing."""
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        return [value]
+    if type(value) is not list:
+        raise _Reject
+    return value
+
+
 class _Names:
     """Shares one ActionSpec/GuardSpec per name within a load (they are immutable)."""
 
@@ -114,14 +125,8 @@ class _Names:
         self.guards: dict[str, GuardSpec] = {}
 
     def action_list(self, value: Any) -> tuple[ActionSpec, ...]:
-        if value is None:
-            return ()
-        if isinstance(value, (str, dict)):
-            value = [value]
-        if type(value) is not list:
-            raise _Reject
         out = []
-        for item in value:
+        for item in _listed(value):
             if type(item) is str and item:
                 spec = self.actions.get(item)
                 if spec is None:
@@ -142,14 +147,8 @@ class _Names:
         return tuple(out)
 
     def guard_list(self, value: Any) -> tuple[GuardSpec, ...]:
-        if value is None:
-            return ()
-        if isinstance(value, (str, dict)):
-            value = [value]
-        if type(value) is not list:
-            raise _Reject
         out = []
-        for item in value:
+        for item in _listed(value):
             if type(item) is str and item:
                 spec = self.guards.get(item)
                 if spec is None:
