@@ -460,6 +460,18 @@ class StatelessAdapter:
         return lambda i: fresh_copy(states[i % len(states)])
 
 
+def _trigger_loop(trigger: Callable[..., Any], events: tuple[str, ...]) -> Callable[[int], None]:
+    """The timed loop for transitions: fire the events on one model, ``passes`` times."""
+    ctx = CONTEXT
+
+    def run(passes: int) -> None:
+        for _ in range(passes):
+            for event in events:
+                trigger(event, ctx)
+
+    return run
+
+
 class TransitionsAdapter:
     """transitions 0.9.x: one model object per entity, the machine holds the tables."""
 
@@ -580,15 +592,7 @@ class TransitionsAdapter:
                 raise RuntimeError(f"{event!r} from {model.state!r} did not fire")
         if must_cycle and model.state != names[start]:
             raise RuntimeError(f"cycle ended in {model.state!r}, expected {names[start]!r}")
-        trigger = model.trigger
-        ctx = CONTEXT
-
-        def run(passes: int) -> None:
-            for _ in range(passes):
-                for event in events:
-                    trigger(event, ctx)
-
-        return run
+        return _trigger_loop(model.trigger, events)
 
     def parallel_runner(
         self, built: tuple[Any, dict[str, str]], events: tuple[str, ...]
@@ -607,15 +611,7 @@ class TransitionsAdapter:
                 raise RuntimeError(f"{event!r} from {model.state!r} did not fire")
         if list(model.state) != initial:
             raise RuntimeError(f"cycle ended in {model.state}, expected {initial}")
-        trigger = model.trigger
-        ctx = CONTEXT
-
-        def run(passes: int) -> None:
-            for _ in range(passes):
-                for event in events:
-                    trigger(event, ctx)
-
-        return run
+        return _trigger_loop(model.trigger, events)
 
     def entity_factory(
         self, built: tuple[Any, dict[str, str]], start: str, events: tuple[str, ...]
