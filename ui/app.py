@@ -25,6 +25,7 @@ from pystator.api import create_router, validation_error_response
 from pystator.library import (
     Library,
     LibraryError,
+    Machine,
     NotFound,
     draft_key,
     machine_draft_key,
@@ -91,6 +92,29 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
 
     def base_context() -> dict[str, Any]:
         return {"examples": list_examples(examples_dir), "flash": None, "title": None}
+
+    def machine_page_context(
+        editor: dict[str, Any], machine: Machine | None, name: str = "", **extra: Any
+    ) -> dict[str, Any]:
+        """What machine.html needs: the editor, plus a saved machine and its revisions,
+        or, for text not in the library (``machine`` None), a draft with its name."""
+        if machine is not None:
+            page: dict[str, Any] = {
+                "machine": machine,
+                "revisions": library.revisions(machine.id),
+                "title": machine.name,
+                "draft": False,
+            }
+        else:
+            page = {
+                "machine": None,
+                "revisions": [],
+                "draft": True,
+                "imported": False,
+                "default_name": name,
+                "title": name,
+            }
+        return {**base_context(), **editor, **page, **extra}
 
     def error_page(request: Request, status: int, message: str) -> Response:
         if _wants_json(request):
@@ -293,15 +317,7 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         )
         if note and editor["sim"] is not None:
             editor["sim"].message = note
-        context = {
-            **base_context(),
-            **editor,
-            "machine": machine,
-            "revisions": library.revisions(machine_id),
-            "title": machine.name,
-            "draft": False,
-        }
-        return pages.render(request, "machine.html", context)
+        return pages.render(request, "machine.html", machine_page_context(editor, machine))
 
     @app.post("/machines/{machine_id}/save")
     async def save_machine(request: Request, machine_id: str) -> Response:
@@ -322,16 +338,12 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
                 library.drop_draft(machine_draft_key(machine_id))
         if not is_htmx(request) and saved:
             return _redirect(request, f"/machines/{machine_id}")
-        context = {
-            **base_context(),
-            **editor_context(yaml, outcome, machine_id=machine_id, dirty=not saved),
-            "save_message": message,
-            "saved": saved,
-            "machine": library.get(machine_id) if saved else machine,
-            "revisions": library.revisions(machine_id),
-            "title": machine.name,
-            "draft": False,
-        }
+        context = machine_page_context(
+            editor_context(yaml, outcome, machine_id=machine_id, dirty=not saved),
+            library.get(machine_id) if saved else machine,
+            save_message=message,
+            saved=saved,
+        )
         status = 200 if saved or is_htmx(request) else 400
         return pages.render(request, "machine.html", context, block="saved", status_code=status)
 
@@ -563,16 +575,7 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         )
         if note and editor["sim"] is not None:
             editor["sim"].message = note
-        context = {
-            **base_context(),
-            **editor,
-            "machine": None,
-            "revisions": [],
-            "draft": True,
-            "imported": imported,
-            "default_name": default_name,
-            "title": default_name,
-        }
+        context = machine_page_context(editor, None, default_name, imported=imported)
         return pages.render(request, "machine.html", context)
 
     @app.post("/drafts/save")
@@ -599,17 +602,13 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
                     with contextlib.suppress(NotFound):
                         library.drop_draft(draft_key(draft_id))
                 return _redirect(request, f"/machines/{machine.id}")
-        context = {
-            **base_context(),
-            **editor_context(yaml, outcome, draft_id=draft_id),
-            "save_message": message,
-            "machine": None,
-            "revisions": [],
-            "draft": True,
-            "imported": False,
-            "default_name": name or "shared machine",
-            "title": "Shared machine",
-        }
+        context = machine_page_context(
+            editor_context(yaml, outcome, draft_id=draft_id),
+            None,
+            name or "shared machine",
+            save_message=message,
+            title="Shared machine",
+        )
         status = 200 if is_htmx(request) else 400
         return pages.render(request, "machine.html", context, block="saved", status_code=status)
 
@@ -639,17 +638,7 @@ def create_app(db_path: str | Path, examples_dir: Path = EXAMPLES_DIR) -> FastAP
         saved = library.get(machine_id) if machine_id else None
         editor = editor_context(text, check(text), machine_id=machine_id)
         editor.update({"view": "simulate", "sim": view})
-        name = saved.name if saved else "shared machine"
-        context = {
-            **base_context(),
-            **editor,
-            "machine": saved,
-            "revisions": library.revisions(machine_id) if saved else [],
-            "draft": saved is None,
-            "imported": False,
-            "default_name": name,
-            "title": name,
-        }
+        context = machine_page_context(editor, saved, "shared machine")
         return pages.render(request, "machine.html", context)
 
     @app.post("/simulate/export")
