@@ -7,6 +7,7 @@ check that fails the test if it goes to any host but the app's.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 
 from tests.support import CHROMIUM, CHROMIUM_ARGS, free_port
 from ui.app import create_app
@@ -70,3 +72,19 @@ def offline_page(page: Any, app_url: str) -> Iterator[Any]:
     page.console_errors = console_errors
     yield page
     assert not foreign, f"requests left the machine: {foreign}"
+
+
+def open_saved(page: Any, app_url: str, name: str) -> str:
+    """Open a library machine as last saved and return its address.
+
+    An earlier test may have left an autosaved draft of it: that is discarded.
+    """
+    page.goto(app_url + "/")
+    page.get_by_role("link", name=name, exact=True).click()
+    page.wait_for_url(re.compile(r"/machines/[0-9a-f]+$"))
+    discard = page.get_by_role("button", name="Discard changes")
+    if discard.count():
+        discard.click()
+        page.wait_for_load_state()
+        expect(page.get_by_role("button", name="Discard changes")).to_have_count(0)
+    return str(page.url)

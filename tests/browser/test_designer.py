@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.browser.conftest import open_saved
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,21 +24,9 @@ def wait_for_diagrams(page: Any) -> None:
     )
 
 
-def open_machine(page: Any, app_url: str, name: str) -> None:
-    """Open a library machine as last saved (an earlier test's autosaved draft is discarded)."""
-    page.goto(app_url + "/")
-    page.get_by_role("link", name=name, exact=True).click()
-    page.wait_for_url(re.compile(r"/machines/[0-9a-f]+$"))
-    discard = page.get_by_role("button", name="Discard changes")
-    if discard.count():
-        discard.click()
-        page.wait_for_load_state()
-        expect(page.get_by_role("button", name="Discard changes")).to_have_count(0)
-
-
 def test_library_to_rendered_diagram(offline_page: Any, app_url: str) -> None:
     page = offline_page
-    open_machine(page, app_url, "order_fsm")
+    open_saved(page, app_url, "order_fsm")
     wait_for_diagrams(page)
     svg = page.locator("#diagram pre.mermaid svg")
     assert svg.count() == 1
@@ -51,7 +40,7 @@ def test_typing_an_error_shows_it_located_and_keeps_the_diagram(
     offline_page: Any, app_url: str
 ) -> None:
     page = offline_page
-    open_machine(page, app_url, "order_fsm")
+    open_saved(page, app_url, "order_fsm")
     wait_for_diagrams(page)
     editor = page.locator("#yaml")
     text = editor.input_value()
@@ -78,7 +67,7 @@ def test_typing_an_error_shows_it_located_and_keeps_the_diagram(
 
 def test_ctrl_s_saves_a_revision(offline_page: Any, app_url: str) -> None:
     page = offline_page
-    open_machine(page, app_url, "traffic_light")
+    open_saved(page, app_url, "traffic_light")
     editor = page.locator("#yaml")
     editor.click()
     page.keyboard.press("Control+End")
@@ -98,7 +87,7 @@ def test_screenshots(offline_page: Any, app_url: str, scheme: str) -> None:
     page.emulate_media(color_scheme=scheme)
     page.goto(app_url + "/")
     page.screenshot(path=f"{SHOTS}/library-{scheme}.png")
-    open_machine(page, app_url, "day_trading_fsm")
+    open_saved(page, app_url, "day_trading_fsm")
     wait_for_diagrams(page)
     page.screenshot(path=f"{SHOTS}/editor-valid-{scheme}.png")
     editor = page.locator("#yaml")

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import open_saved as open_library_machine
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOTS = Path("/tmp/pystator-ux-shots")
@@ -53,16 +55,10 @@ def box(page: Any, selector: str) -> dict[str, float]:
 
 
 def open_saved(page: Any, app_url: str, name: str) -> str:
-    """Open a library machine as last saved; returns its address."""
-    page.goto(app_url + "/")
-    page.get_by_role("link", name=name, exact=True).click()
-    page.wait_for_url(re.compile(r"/machines/[0-9a-f]+$"))
-    discard = page.get_by_role("button", name="Discard changes")
-    if discard.count():
-        discard.click()
-        expect(page.get_by_role("button", name="Discard changes")).to_have_count(0)
+    """Open a library machine as last saved, once its diagram is drawn; returns its address."""
+    url = open_library_machine(page, app_url, name)
     wait_drawn(page)
-    return str(page.url)
+    return url
 
 
 def type_and_wait(page: Any, text: str) -> None:
