@@ -1,0 +1,18 @@
+"""The REST API mounted in the designer: the very routes of :mod:`pystator.api`.
+
+Both faces share the designer's library (and so its machines) and one OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from pystator.api import create_router
+from pystator.library import Library
+
+__all__ = ["api_router"]
+
+
+def api_router(library: Library) -> APIRouter:
+    """``/health``, ``/docs`` and ``/api/v1/...`` over the designer's ``library``."""
+    return create_router(library)
