@@ -1,8 +1,13 @@
 """Load a machine definition in stages: text -> data + locations -> schema -> checks -> spec.
 
-Every stage reports problems as located ``Issue``s; all of a stage's problems are
-raised together in one ``ConfigError`` (the schema stage stops before the semantic
-checks, whose messages would only repeat shape errors).
+Every stage reports problems as located ``Issue``s, and every stage runs: a mistyped key
+does not hide a wrong ``dest``. When the schema finds problems, the semantic and expression
+checks run on a best-effort spec built from what is valid (:func:`_salvage`): each state,
+transition and section is validated on its own, and a key with a problem is left out (or,
+for one it cannot do without, such as a state's name, replaced by a placeholder no text can
+contain). Checks that need a part with a problem skip only that part: their findings about
+an item with a schema problem, or about a placeholder, are dropped, since the schema issue
+already points there. All problems are raised together in one ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -15,10 +20,16 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from pystator._text import did_you_mean
-from pystator.config.build import build_from_model, build_plain, finish, implicit_trigger
+from pystator.config.build import Draft, build_from_model, build_plain, finish, implicit_trigger
 from pystator.config.checks import run_checks
-from pystator.config.schema import MachineModel
-from pystator.config.source import DEFAULT_MAX_BYTES, SourceDocument, read_source
+from pystator.config.schema import (
+    ErrorPolicyModel,
+    MachineModel,
+    MetaModel,
+    StateModel,
+    TransitionModel,
+)
+from pystator.config.source import DEFAULT_MAX_BYTES, SourceDocument, read_document
 from pystator.errors import ConfigError, Issue
 from pystator.model import Location, MachineSpec
 
@@ -41,31 +52,122 @@ def load_spec(
     Raises ``ConfigError`` listing every problem found, each with its path and,
     for text input, its 1-based line and column.
     """
-    document = read_source(source, source_name=source_name, max_bytes=max_bytes)
+    document = read_document(source, source_name=source_name, max_bytes=max_bytes)
+    issues = list(document.issues)
     if not isinstance(document.data, Mapping):
-        raise ConfigError(
-            [
-                _issue(
-                    document,
-                    "",
-                    "a machine definition is a mapping with 'meta', 'states' and 'transitions'",
-                    "shape",
-                )
-            ]
-        )
-    draft = build_plain(document.data)
+        shape = "a machine definition is a mapping with 'meta', 'states' and 'transitions'"
+        raise ConfigError([*issues, _issue(document, "", shape, "shape")])
+    draft = build_plain(document.data) if not issues else None
+    skipped = Skipped()
     if draft is None:
         try:
-            model = MachineModel.model_validate(document.data)
+            draft = build_from_model(MachineModel.model_validate(document.data))
         except ValidationError as exc:
-            raise ConfigError(_schema_issues(document, exc)) from None
-        draft = build_from_model(model)
+            written = {issue.path for issue in issues}
+            issues.extend(i for i in _schema_issues(document, exc) if i.path not in written)
+            draft, skipped = _salvage(document.data)
+    if draft is None:
+        raise ConfigError(_sorted(issues))
     spec = finish(draft, document.locations, document.source_name)
-    issues = [_issue(document, path, message, code) for path, message, code in run_checks(spec)]
+    for path, message, code in run_checks(spec):
+        if not skipped.covers(path, message):
+            issues.append(_issue(document, path, message, code))
     issues.extend(_expression_issues(document, spec))
     if issues:
         raise ConfigError(_sorted(issues))
     return spec
+
+
+# -- the best-effort spec behind "every problem at once" --------------------------------------
+
+_PLACEHOLDER = "\x00"  # the text reader refuses NUL, so no written name contains one
+_SECTIONS: dict[str, type[BaseModel]] = {"meta": MetaModel, "error_policy": ErrorPolicyModel}
+_STRUCTURE = {"name", "type", "parent", "initial_child", "regions"}
+
+
+class Skipped:
+    """The parts of a definition left out of the best-effort spec, so their checks skip.
+
+    ``items`` are paths of items with a schema problem (``states[2]``, ``meta``);
+    ``names`` are states whose place in the tree is unknown (a problem in ``parent``,
+    ``type``, ``regions`` ...): a check about them would only guess.
+    """
+
+    def __init__(self) -> None:
+        self.items: set[str] = set()
+        self.names: set[str] = set()
+
+    def covers(self, path: str, message: str) -> bool:
+        """True for a check finding that is about a skipped part."""
+        if _PLACEHOLDER in message:
+            return True
+        item = re.match(r"^(?:states|transitions)\[\d+\]|^[a-z_]+", path)
+        if item is not None and item.group(0) in self.items:
+            return True
+        return any(f"'{name}'" in message for name in self.names)
+
+
+def _salvage(data: Mapping[str, Any]) -> tuple[Draft | None, Skipped]:
+    """The draft of everything in ``data`` that is valid; None when there is no state list."""
+    skipped = Skipped()
+    clean: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            clean[key] = _salvaged_item(_SECTIONS[key], value, {}, skipped, key)
+        elif key not in ("states", "transitions"):
+            skipped.items.add(str(key))
+    states = data.get("states")
+    if type(states) is not list or not states:
+        return None, skipped
+    clean["states"] = [
+        _salvaged_item(StateModel, raw, {"name": f"{_PLACEHOLDER}{i}"}, skipped, f"states[{i}]")
+        for i, raw in enumerate(states)
+    ]
+    transitions = data.get("transitions")
+    if type(transitions) is list:
+        required = {"source": [_PLACEHOLDER], "dest": _PLACEHOLDER}
+        clean["transitions"] = [
+            _salvaged_item(TransitionModel, raw, required, skipped, f"transitions[{j}]")
+            for j, raw in enumerate(transitions)
+        ]
+    elif transitions is not None:
+        skipped.items.add("transitions")
+    try:
+        return build_from_model(MachineModel.model_validate(clean)), skipped
+    except ValidationError:  # pragma: no cover - every part was validated on its own
+        return None, skipped
+
+
+def _salvaged_item(
+    model: type[BaseModel], raw: Any, required: dict[str, Any], skipped: Skipped, path: str
+) -> dict[str, Any]:
+    """``raw`` with every key that has a problem left out (a placeholder for a needed one).
+
+    A problem with the item as a whole (it is not a mapping, or a transition's trigger
+    rules) gives it a placeholder trigger. Whatever it took, the item is marked skipped.
+    """
+    item = dict(raw) if isinstance(raw, dict) else {}
+    if not isinstance(raw, dict) and raw is not None:
+        skipped.items.add(path)
+    for _ in range(len(item) + 2):
+        try:
+            model.model_validate(item)
+        except ValidationError as exc:
+            skipped.items.add(path)
+            for error in exc.errors():
+                loc = error["loc"]
+                key = str(loc[0]) if loc else ""
+                if key:
+                    item.pop(key, None)
+                elif "trigger" in model.model_fields:
+                    item.pop("after", None)
+                    item["trigger"] = f"{_PLACEHOLDER}trigger"
+                if key in _STRUCTURE and isinstance(raw, dict) and isinstance(raw.get("name"), str):
+                    skipped.names.add(raw["name"])
+            item.update({k: v for k, v in required.items() if k not in item})
+            continue
+        return item
+    return dict(required)  # pragma: no cover - each round removes the keys in error
 
 
 def _issue(document: SourceDocument, path: str, message: str, code: str) -> Issue:
