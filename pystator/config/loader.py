@@ -60,12 +60,7 @@ def load_spec(
     draft = build_plain(document.data) if not issues else None
     skipped = Skipped()
     if draft is None:
-        try:
-            draft = build_from_model(MachineModel.model_validate(document.data))
-        except ValidationError as exc:
-            written = {issue.path for issue in issues}
-            issues.extend(i for i in _schema_issues(document, exc) if i.path not in written)
-            draft, skipped = _salvage(document.data)
+        draft, skipped = _validated(document, issues)
     if draft is None:
         raise ConfigError(_sorted(issues))
     spec = finish(draft, document.locations, document.source_name)
@@ -76,6 +71,56 @@ def load_spec(
     if issues:
         raise ConfigError(_sorted(issues))
     return spec
+
+
+def _validated(document: SourceDocument, issues: list[Issue]) -> tuple[Draft | None, Skipped]:
+    """The draft the schema makes of the data, or the best-effort one and the schema's issues."""
+    data = document.data
+    for _ in range(2):
+        try:
+            return build_from_model(MachineModel.model_validate(data)), Skipped()
+        except ValidationError as exc:
+            written = {issue.path for issue in issues}
+            issues.extend(i for i in _schema_issues(document, exc) if i.path not in written)
+            return _salvage(data)
+        except ValueError:  # pydantic could not write an integer of thousands of digits
+            data = _without_long_numbers(document, data, issues)
+    return None, Skipped()  # pragma: no cover - the second round has no long numbers
+
+
+def _without_long_numbers(
+    document: SourceDocument, data: Mapping[str, Any], issues: list[Issue]
+) -> dict[str, Any]:
+    """A copy of dict input with each integer over MAX_INT_DIGITS digits left out, reported."""
+    from pystator.limits import MAX_INT_DIGITS
+
+    bound = 10**MAX_INT_DIGITS
+    root: dict[str, Any] = dict(data)
+    stack: list[tuple[Any, str]] = [(root, "")]
+    seen: set[int] = set()
+    while stack:
+        holder, path = stack.pop()
+        if id(holder) in seen:
+            continue
+        seen.add(id(holder))
+        keys = list(holder) if isinstance(holder, dict) else range(len(holder))
+        for key in keys:
+            value = holder[key]
+            where = (
+                (f"{path}.{key}" if path else str(key))
+                if isinstance(holder, dict)
+                else (f"{path}[{key}]")
+            )
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= bound:
+                message = (
+                    f"this number has more than {MAX_INT_DIGITS} digits; no machine needs that"
+                )
+                issues.append(_issue(document, where, message, "too-large"))
+                holder[key] = None
+            elif isinstance(value, (dict, list)):
+                holder[key] = copy = dict(value) if isinstance(value, dict) else list(value)
+                stack.append((copy, where))
+    return root
 
 
 # -- the best-effort spec behind "every problem at once" --------------------------------------

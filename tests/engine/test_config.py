@@ -473,3 +473,12 @@ def test_json_text_within_limits() -> None:
 def test_something_that_is_not_a_definition_is_a_config_error(source: object) -> None:
     with pytest.raises(ConfigError, match="a machine definition is YAML or JSON text"):
         StateMachine.from_dict(source)  # type: ignore[arg-type]
+
+
+def test_a_dict_with_a_number_python_cannot_write_is_a_config_error() -> None:
+    definition = {"states": [{"name": 10**5_000}, {"name": "b", "description": -(10**9_000)}]}
+    with pytest.raises(ConfigError) as info:
+        StateMachine.from_dict(definition)
+    paths = sorted(issue.path for issue in info.value.issues)
+    assert paths == ["states[0].name", "states[1].description"]
+    assert all("more than 100 digits" in issue.message for issue in info.value.issues)
