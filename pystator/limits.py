@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pystator.errors import PystatorError
@@ -43,7 +44,7 @@ MAX_JSON_CHARS = 2_000_000
 """The default size limit of one JSON text, in characters."""
 
 _INT_BOUND = 10**MAX_INT_DIGITS
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|-?\d+')
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|NaN|-?Infinity')
 _LONG_DIGITS = re.compile(rf"\d{{{MAX_INT_DIGITS + 1},}}")
 
 
@@ -110,12 +111,20 @@ def _where_too_deep(text: str) -> tuple[int, int] | tuple[None, None]:
     return None, None
 
 
-def _where_long_number(text: str) -> tuple[int, int] | tuple[None, None]:
+def _where_number(text: str, bad: Callable[[str], bool]) -> tuple[int, int] | tuple[None, None]:
     for match in _TOKEN.finditer(text):
         token = match.group()
-        if token[0] != '"' and len(token.lstrip("-")) > MAX_INT_DIGITS:
+        if token[0] not in '"[]{}' and bad(token):
             return _line_column(text, match.start())
     return None, None
+
+
+def _too_long(token: str) -> bool:
+    return token.lstrip("-").isdigit() and len(token.lstrip("-")) > MAX_INT_DIGITS
+
+
+def _not_finite(token: str) -> bool:
+    return token in ("NaN", "Infinity", "-Infinity") or not math.isfinite(float(token))
 
 
 def long_number(text: str) -> bool:
@@ -134,7 +143,9 @@ def load_json(text: str | bytes, what: str = "the JSON", max_chars: int = MAX_JS
         except UnicodeDecodeError as error:
             raise JsonInputError(f"{what} is not UTF-8 text (byte {error.start})") from None
     if len(text) > max_chars:
-        raise JsonInputError(f"{what} is {len(text):,} characters; at most {max_chars:,}")
+        raise JsonInputError(
+            f"{what} is too large ({len(text):,} characters; at most {max_chars:,})"
+        )
     try:
         value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except json.JSONDecodeError as error:
@@ -146,12 +157,14 @@ def load_json(text: str | bytes, what: str = "the JSON", max_chars: int = MAX_JS
             f"{what} nests more than {MAX_JSON_DEPTH} levels deep", line, column
         ) from None
     except _TooManyDigits:
-        line, column = _where_long_number(text)
+        line, column = _where_number(text, _too_long)
         raise JsonInputError(
             f"{what} has a number with more than {MAX_INT_DIGITS} digits", line, column
         ) from None
     except _NotFinite:
-        raise JsonInputError(f"{what} has a number too large for JSON (or NaN/Infinity)") from None
+        line, column = _where_number(text, _not_finite)
+        message = f"{what} has a number too large for JSON (or NaN/Infinity)"
+        raise JsonInputError(message, line, column) from None
     try:
         check_json_value(value, what)
     except JsonInputError as error:
@@ -184,7 +197,7 @@ def check_json_value(value: Any, what: str = "the value") -> None:
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise JsonInputError(f"{what} has a number JSON cannot hold", path=path)
-        elif isinstance(item, (dict, list)):
+        elif isinstance(item, (dict, list, tuple)):
             if depth >= MAX_JSON_DEPTH:
                 raise JsonInputError(
                     f"{what} nests more than {MAX_JSON_DEPTH} levels deep", path=path
@@ -200,7 +213,9 @@ def check_json_value(value: Any, what: str = "the value") -> None:
                     stack.append((child, f"{path}[{index}]", depth + 1))
         else:
             raise JsonInputError(
-                f"{what} holds a {type(item).__name__}, which is not JSON data", path=path
+                f"{what} must be plain JSON data (dict, list, str, number, bool, null), "
+                f"not {type(item).__name__}",
+                path=path,
             )
 
 

@@ -5,6 +5,8 @@ Both faces share the designer's library (and so its machines) and one OpenAPI sc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import APIRouter
 
 from pystator.api import create_router
@@ -13,6 +15,6 @@ from pystator.library import Library
 __all__ = ["api_router"]
 
 
-def api_router(library: Library) -> APIRouter:
+def api_router(library: Library, allowed_origins: Iterable[str], check_seconds: float) -> APIRouter:
     """``/health``, ``/docs`` and ``/api/v1/...`` over the designer's ``library``."""
-    return create_router(library)
+    return create_router(library, allowed_origins=allowed_origins, check_seconds=check_seconds)

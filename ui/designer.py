@@ -22,24 +22,43 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from pystator.api import CHECK_SECONDS, Budget
 from pystator.library import Library
 from ui.examples import list_examples
 from ui.rendering import SECURITY_HEADERS, Pages, is_htmx
+from ui.security import browser_of, page_token
 
 __all__ = ["Designer", "DesignerDep", "download", "get_designer", "redirect", "wants_json"]
 
 
 @dataclass(frozen=True)
 class Designer:
-    """The library, the page renderer and the examples folder of one designer app."""
+    """One designer app's library, page renderer, examples and settings.
+
+    ``origin`` is the address the designer is served at (share links are built from it,
+    never from a request's Host header); ``token_key`` signs the page tokens (see
+    :mod:`ui.security`); ``check_seconds`` bounds checking one machine.
+    """
 
     library: Library
     pages: Pages
     examples_dir: Path
+    origin: str
+    token_key: str
+    check_seconds: float = CHECK_SECONDS
 
-    def base_context(self) -> dict[str, Any]:
-        """What the page frame (``base.html``) needs on every page."""
-        return {"examples": list_examples(self.examples_dir), "flash": None, "title": None}
+    def base_context(self, request: Request) -> dict[str, Any]:
+        """What the page frame (``base.html``) and every form on a page need."""
+        return {
+            "examples": list_examples(self.examples_dir),
+            "flash": None,
+            "title": None,
+            "csrf_token": page_token(self.token_key, browser_of(request)),
+        }
+
+    def budget(self) -> Budget:
+        """A fresh time budget for checking one request's machine."""
+        return Budget(self.check_seconds)
 
     def render(
         self,
@@ -55,7 +74,7 @@ class Designer:
         return self.pages.render(
             request,
             template,
-            {**self.base_context(), **context},
+            {**self.base_context(request), **context},
             block=block,
             status_code=status_code,
             headers=headers,

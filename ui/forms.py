@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 
-from ui.rendering import MAX_BODY_BYTES
+from pystator.api import MAX_REQUEST_BYTES
 
 __all__ = ["Fields", "FormDep", "machine_text", "query", "read_form"]
 
@@ -20,8 +20,12 @@ Fields = dict[str, str]
 
 
 async def read_form(request: Request) -> Fields:
-    """The request's text fields (files are left out), read with a generous part limit."""
-    form = await request.form(max_part_size=MAX_BODY_BYTES)
+    """The request's text fields (files are left out), read with a generous part limit.
+
+    The limit is far above any machine (1 MB), so an oversized paste still reaches the route
+    and gets a sentence about machine size; the body limit itself is the app's middleware.
+    """
+    form = await request.form(max_part_size=MAX_REQUEST_BYTES)
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 

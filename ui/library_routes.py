@@ -78,7 +78,7 @@ async def import_file(
         text = decode_file(data, filename)
     except TextRejected as error:
         return _import_error(request, designer, str(error))
-    outcome = check(text)
+    outcome = check(text, designer.budget())
     if not outcome.valid:
         try:
             token = encode_token(text)
@@ -151,7 +151,7 @@ def revision_page(
         "revision": revision,
         "revisions": revisions,
         "text": text,
-        "check": check(text),
+        "check": check(text, designer.budget()),
         "title": f"{machine.name} revision {revision.number}",
     }
     return designer.render(request, "revision.html", context)

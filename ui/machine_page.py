@@ -34,12 +34,14 @@ def editor_context(
     draft_id: str = "",
     dirty: bool = False,
     note: str | None = None,
+    base: str = "",
 ) -> dict[str, Any]:
     """The editor's values; ``view="simulate"`` (or a trace) opens the simulator.
 
     ``draft_id`` names an unsaved draft's autosave row; ``dirty`` is true when the text
-    shown is an autosaved draft rather than the machine's latest revision. ``note`` is a
-    sentence for the simulator panel (a damaged run in the address).
+    shown is an autosaved draft rather than the machine's current revision; ``base`` is the
+    revision the text was edited from (a save sends it back). ``note`` is a sentence for the
+    simulator panel (a damaged run in the address).
     """
     simulating = view == "simulate" or trace is not None
     sim: SimView | None = None
@@ -59,6 +61,8 @@ def editor_context(
         "draft_id": draft_id,
         "dirty": dirty,
         "draft_refused": False,
+        "base": base,
+        "conflict": None,
     }
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pystator.library import LibraryError
+from pystator.limits import JsonInputError, load_json
 from pystator.textcheck import TextRejected
 from ui.checking import check
 from ui.designer import DesignerDep, download, redirect
@@ -28,18 +28,18 @@ def share(request: Request, designer: DesignerDep, form: FormDep) -> Response:
     context: dict[str, Any] = {"link": None, "message": None, "too_long": False}
     trace = form.get("trace", "")
     try:
-        steps = json.loads(trace) if trace.strip() else None
+        steps = load_json(trace, "the simulation trace") if trace.strip() else None
         if steps is not None and not isinstance(steps, list):
             raise ShareError("The simulation trace must be a list of steps.")
         token = encode_token(form.get("yaml", ""), steps)
-    except json.JSONDecodeError:
-        context["message"] = "The simulation trace is not valid JSON."
+    except JsonInputError as error:
+        context["message"] = f"The link was not made: {error}."
     except TokenTooLong as error:
         context.update(message=str(error), too_long=True)
     except ShareError as error:
         context["message"] = str(error)
-    else:
-        context["link"] = str(request.base_url).rstrip("/") + f"/s/{token}"
+    else:  # the configured address, never the request's Host header
+        context["link"] = f"{designer.origin}/s/{token}"
     return designer.render(request, "partials/share.html", context)
 
 
@@ -52,7 +52,7 @@ def shared_revision(request: Request, designer: DesignerDep, revision_id: str) -
         "revision_id": revision_id,
         "name": name,
         "text": text,
-        "check": check(text),
+        "check": check(text, designer.budget()),
         "title": name,
     }
     return designer.render(request, "shared.html", context)
@@ -72,6 +72,13 @@ def fork_revision(
     return redirect(request, f"/machines/{machine.id}")
 
 
+@router.get("/machines/{machine_id}/export")
+def export_current(request: Request, designer: DesignerDep, machine_id: str) -> Response:
+    """Export whatever revision is current when the link is followed (a save just now too)."""
+    machine = designer.library.get(machine_id)
+    return RedirectResponse(f"/m/{machine.revision_id}/export", status_code=303)
+
+
 @router.get("/m/{revision_id}/export")
 def export_page(request: Request, designer: DesignerDep, revision_id: str) -> Response:
     text = designer.library.revision_text(revision_id)
@@ -81,7 +88,7 @@ def export_page(request: Request, designer: DesignerDep, revision_id: str) -> Re
         "revision_id": revision_id,
         "name": name,
         "text": text,
-        "check": check(text),
+        "check": check(text, designer.budget()),
         "filename": filename,
         "snippet": python_snippet(filename),
         "title": f"Export {name}",
@@ -97,7 +104,7 @@ def export_file(designer: DesignerDep, revision_id: str, fmt: str) -> Response:
         return download(text, f"{stem}.yaml", "application/yaml")
     if fmt == "py":
         return download(python_snippet(f"{stem}.yaml"), f"load_{stem}.py", "text/x-python")
-    outcome = check(text)
+    outcome = check(text, designer.budget())
     if not outcome.valid:
         raise StarletteHTTPException(
             409, "This revision is not a valid machine, so only its YAML can be exported."

@@ -11,15 +11,17 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pystator.limits import MAX_INT_DIGITS, long_number
 from pystator.simulator import Simulation, SimulationError, export_pytest, export_trace_json
 from ui.checking import check
-from ui.designer import DesignerDep, download
+from ui.designer import Designer, DesignerDep, download
 from ui.exports import file_stem
-from ui.forms import FormDep, machine_text, query
+from ui.forms import Fields, FormDep, machine_text, query
 from ui.machine_page import editor_context, machine_page_context, simulation_view
 from ui.rendering import is_htmx
-from ui.simulating import machine_for, simulate
+from ui.simulating import SimView, machine_for, simulate
 
 __all__ = ["router"]
 
@@ -30,13 +32,9 @@ router = APIRouter()
 def simulate_step(request: Request, designer: DesignerDep, form: FormDep) -> Response:
     """Replay the posted trace, apply the posted action, answer with the new panel."""
     text, machine_id = machine_text(form), form.get("machine_id", "")
-    view = simulation_view(text, form.get("trace", ""), form.get("do", ""), form)
+    view = simulation_view(text, form.get("trace", ""), _action(form), form)
     if not is_htmx(request):  # a plain form post: the whole editor page, simulating
-        saved = designer.library.get(machine_id) if machine_id else None
-        editor = {**editor_context(text, check(text), machine_id=machine_id), "sim": view}
-        editor["view"] = "simulate"
-        context = machine_page_context(designer, editor, saved, "shared machine")
-        return designer.render(request, "machine.html", context)
+        return _simulate_page(request, designer, text, machine_id, view)
     headers = {}
     current = request.headers.get("hx-current-url", "")
     if view.packed and current:
@@ -44,6 +42,26 @@ def simulate_step(request: Request, designer: DesignerDep, form: FormDep) -> Res
         headers["HX-Replace-Url"] = f"{path}?" + query(view="simulate", trace=view.packed)
     context = {"sim": view, "sim_yaml": text, "machine_id": machine_id}
     return designer.render(request, "partials/simulate.html", context, headers=headers)
+
+
+def _action(form: Fields) -> str:
+    """The button's ``do`` value; numbers in it (``jump:<step>``, a clock time) are bounded."""
+    for name in ("do", "to"):
+        if long_number(form.get(name, "")):
+            raise StarletteHTTPException(
+                400, f"The simulator takes numbers of at most {MAX_INT_DIGITS} digits."
+            )
+    return form.get("do", "")
+
+
+def _simulate_page(
+    request: Request, designer: Designer, text: str, machine_id: str, view: SimView
+) -> Response:
+    saved = designer.library.get(machine_id) if machine_id else None
+    editor = editor_context(text, check(text, designer.budget()), machine_id=machine_id)
+    editor.update(view="simulate", sim=view)
+    context = machine_page_context(designer, editor, saved, "shared machine")
+    return designer.render(request, "machine.html", context)
 
 
 @router.post("/simulate/export")

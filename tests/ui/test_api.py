@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from pystator.api.main import create_app as create_api_app
 from pystator.textcheck import MAX_TEXT_BYTES
-from tests.ui.conftest import INVALID, LIGHT, ORDER
+from tests.ui.conftest import BASE_URL, INVALID, LIGHT, ORDER
 from ui.app import create_app as create_designer_app
 
 BOMB = (
@@ -31,7 +31,7 @@ def api(request: pytest.FixtureRequest, tmp_path: Path, examples_dir: Path) -> I
         app = create_api_app(db)
     else:
         app = create_designer_app(db, examples_dir=examples_dir)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
         if request.param == "designer":  # start from an empty library in both cases
             for machine in client.get("/api/v1/machines").json()["machines"]:
                 client.delete(f"/api/v1/machines/{machine['id']}")
@@ -240,7 +240,7 @@ def test_standalone_app_opens_the_library_lazily(
     monkeypatch.setenv("PYSTATOR_DB", str(db))
     app = create_api_app()
     assert not db.exists()
-    with TestClient(app) as client:
+    with TestClient(app, base_url=BASE_URL) as client:
         assert client.get("/health").status_code == 200
         assert not db.exists()
         assert client.get("/api/v1/machines").json() == {"machines": []}

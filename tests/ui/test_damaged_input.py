@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from starlette.testclient import TestClient
 
 from tests.engine.test_mutations import damaged
-from tests.ui.conftest import HTMX
+from tests.ui.conftest import HTMX, designer_client
 from tests.ui.test_simulate import trace_of
 from ui.app import create_app
 
@@ -26,7 +26,7 @@ SETTINGS = settings(
 
 
 def _client(tmp_path: Path) -> TestClient:
-    return TestClient(create_app(tmp_path / "library.sqlite3"), raise_server_exceptions=False)
+    return designer_client(create_app(tmp_path / "library.sqlite3"))
 
 
 def _text(definition: dict[str, Any]) -> str:

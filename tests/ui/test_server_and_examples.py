@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.conftest import designer_client
 from ui.app import create_app
 from ui.examples import list_examples
 from ui.paths import EXAMPLES_DIR
@@ -15,7 +16,6 @@ from ui.server import default_db_path, parse_args
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
-    from starlette.testclient import TestClient
 
 
 def test_defaults_and_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_bad_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 def test_every_repository_example_is_seeded_and_draws(tmp_path: Path) -> None:
     examples = list_examples(EXAMPLES_DIR)
     assert examples, "examples/*.yaml should exist in the repository"
-    with TestClient(create_app(tmp_path / "lib.sqlite3")) as client:
+    with designer_client(create_app(tmp_path / "lib.sqlite3")) as client:
         listing = client.get("/").text
         for example in examples:
             assert f">{example.slug}<" in listing
