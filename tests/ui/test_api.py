@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -251,3 +252,23 @@ def test_module_level_app_exists() -> None:
     from pystator.api.main import app
 
     assert "/api/v1/process" in app.openapi()["paths"]
+
+
+def test_the_api_answers_the_host_it_was_started_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pystator api --host NAME`` puts NAME on the allowlist (through the environment)."""
+    import uvicorn
+
+    from pystator.cli import main
+
+    monkeypatch.setenv("PYSTATOR_ALLOWED_HOSTS", "")  # so the variable is restored afterwards
+    monkeypatch.delenv("PYSTATOR_ALLOWED_HOSTS")
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **options: None)
+    assert main(["api", "--host", "api.lan"]) == 0
+    assert os.environ["PYSTATOR_ALLOWED_HOSTS"] == "api.lan"
+    app = create_api_app(tmp_path / "a.sqlite3")
+    with TestClient(app, base_url="http://api.lan:8000") as named:
+        assert named.get("/health").status_code == 200
+    with TestClient(app, base_url="http://evil.example:8000") as other:
+        assert other.get("/health").status_code == 400
