@@ -78,13 +78,17 @@ def _validated(document: SourceDocument, issues: list[Issue]) -> tuple[Draft | N
     data = document.data
     for _ in range(2):
         try:
-            return build_from_model(MachineModel.model_validate(data)), Skipped()
-        except ValidationError as exc:
-            written = {issue.path for issue in issues}
-            issues.extend(i for i in _schema_issues(document, exc) if i.path not in written)
-            return _salvage(data)
+            try:
+                return build_from_model(MachineModel.model_validate(data)), Skipped()
+            except ValidationError as exc:
+                found = _schema_issues(document, exc)
+                salvaged = _salvage(data)
         except ValueError:  # pydantic could not write an integer of thousands of digits
             data = _without_long_numbers(document, data, issues)
+            continue
+        written = {issue.path for issue in issues}
+        issues.extend(i for i in found if i.path not in written)
+        return salvaged
     return None, Skipped()  # pragma: no cover - the second round has no long numbers
 
 
@@ -133,13 +137,18 @@ _STRUCTURE = {"name", "type", "parent", "initial_child", "regions"}
 class Skipped:
     """The parts of a definition left out of the best-effort spec, so their checks skip.
 
-    ``items`` are paths of items with a schema problem (``states[2]``, ``meta``);
-    ``names`` are states whose place in the tree is unknown (a problem in ``parent``,
-    ``type``, ``regions`` ...): a check about them would only guess.
+    ``keys`` are the paths of keys with a schema problem (``transitions[0].after``);
+    ``items`` are items that had to be replaced as a whole (not a mapping, or a
+    transition's trigger rules), and ``touched`` items that lost a key, whose item-level
+    findings may only echo that loss; ``names`` are states whose place in the tree is
+    unknown (a problem in ``parent``, ``type``, ``regions`` ...): a check about them would
+    only guess.
     """
 
     def __init__(self) -> None:
+        self.keys: set[str] = set()
         self.items: set[str] = set()
+        self.touched: set[str] = set()
         self.names: set[str] = set()
 
     def covers(self, path: str, message: str) -> bool:
@@ -147,7 +156,11 @@ class Skipped:
         if _PLACEHOLDER in message:
             return True
         item = re.match(r"^(?:states|transitions)\[\d+\]|^[a-z_]+", path)
-        if item is not None and item.group(0) in self.items:
+        if item is not None and (
+            item.group(0) in self.items or (path == item.group(0) and path in self.touched)
+        ):
+            return True
+        if any(path == key or path.startswith((key + ".", key + "[")) for key in self.keys):
             return True
         return any(f"'{name}'" in message for name in self.names)
 
@@ -160,7 +173,7 @@ def _salvage(data: Mapping[str, Any]) -> tuple[Draft | None, Skipped]:
         if key in _SECTIONS:
             clean[key] = _salvaged_item(_SECTIONS[key], value, {}, skipped, key)
         elif key not in ("states", "transitions"):
-            skipped.items.add(str(key))
+            skipped.keys.add(str(key))
     states = data.get("states")
     if type(states) is not list or not states:
         return None, skipped
@@ -176,7 +189,7 @@ def _salvage(data: Mapping[str, Any]) -> tuple[Draft | None, Skipped]:
             for j, raw in enumerate(transitions)
         ]
     elif transitions is not None:
-        skipped.items.add("transitions")
+        skipped.keys.add("transitions")
     try:
         return build_from_model(MachineModel.model_validate(clean)), skipped
     except ValidationError:  # pragma: no cover - every part was validated on its own
@@ -198,15 +211,19 @@ def _salvaged_item(
         try:
             model.model_validate(item)
         except ValidationError as exc:
-            skipped.items.add(path)
+            skipped.touched.add(path)
             for error in exc.errors():
                 loc = error["loc"]
                 key = str(loc[0]) if loc else ""
                 if key:
                     item.pop(key, None)
+                    skipped.keys.add(f"{path}.{key}")
                 elif "trigger" in model.model_fields:
                     item.pop("after", None)
                     item["trigger"] = f"{_PLACEHOLDER}trigger"
+                    skipped.items.add(path)
+                if key in required:
+                    skipped.items.add(path)
                 if key in _STRUCTURE and isinstance(raw, dict) and isinstance(raw.get("name"), str):
                     skipped.names.add(raw["name"])
             item.update({k: v for k, v in required.items() if k not in item})
@@ -282,6 +299,16 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _written(value: Any) -> str:
+    """``value`` as a message shows it: never thousands of digits or characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 300:
+        return "a number of more than 90 digits"
+    shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else ""
+    if not shown or len(shown) > 60:
+        return _describe(value) if not isinstance(value, str) else shown[:57] + "...'"
+    return shown
+
+
 def _schema_issues(document: SourceDocument, exc: ValidationError) -> list[Issue]:
     issues: list[Issue] = []
     for error in exc.errors():
@@ -304,8 +331,9 @@ def _schema_issues(document: SourceDocument, exc: ValidationError) -> list[Issue
             message = f"expected text, got {_describe(value)}"
         elif kind == "literal_error":
             expected = error.get("ctx", {}).get("expected", "")
-            hint = did_you_mean(str(value), re.findall(r"'([^']*)'", expected))
-            message = f"{value!r} is not allowed here{hint} (use one of {expected})"
+            choices = re.findall(r"'([^']*)'", expected)
+            hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+            message = f"{_written(value)} is not allowed here{hint} (use one of {expected})"
         elif kind == "too_short" and loc[-1] == "states":
             message = "a machine needs at least one state"
         elif kind == "string_too_short":
