@@ -167,7 +167,8 @@ def _check(text: str, budget: Budget | None) -> Check:
     try:
         check_text(text)
     except TextRejected as error:
-        return Check(False, (Finding("error", str(error), code="input"),))
+        finding = Finding("error", str(error), "", error.line, error.column, "input")
+        return Check(False, (finding,))
     if not text.strip():
         return Check(
             False, (Finding("error", "The editor is empty: write a machine.", code="empty"),)

@@ -118,13 +118,15 @@ def _issue(issue: Any, severity: str | None = None) -> dict[str, Any]:
     }
 
 
-def _plain_issue(message: str, code: str) -> dict[str, Any]:
+def _plain_issue(
+    message: str, code: str, line: int | None = None, column: int | None = None
+) -> dict[str, Any]:
     return {
         "severity": "error",
         "message": message,
         "path": "",
-        "line": None,
-        "column": None,
+        "line": line,
+        "column": column,
         "code": code,
     }
 
@@ -155,7 +157,7 @@ def _inspect(text: str, budget: Budget) -> tuple[StateMachine | None, list[dict[
     try:
         check_text(text)
     except TextRejected as error:
-        return None, [_plain_issue(str(error), "input")]
+        return None, [_plain_issue(str(error), "input", error.line, error.column)]
     if not text.strip():
         return None, [_plain_issue("The text is empty: give a machine definition.", "empty")]
     try:

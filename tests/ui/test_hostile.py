@@ -430,6 +430,18 @@ def test_hostile_machine_text_everywhere(hostile: TestClient) -> None:
         assert api["valid"] is False and api["issues"][0]["line"] is not None
 
 
+def test_yaml_nested_too_deep_is_refused_at_its_line_and_column(hostile: TestClient) -> None:
+    """Refused before the parser (whose C code crashes near 30,000 levels), yet located."""
+    text = LIGHT.replace("name: GREEN", "name: GREEN\n    description: " + "[" * 30_000)
+    line = text.splitlines().index("    description: " + "[" * 30_000) + 1
+    checked = hostile.post("/validate", data={"yaml": text}, headers=HTMX)
+    assert f'data-line="{line}"' in checked.text and "levels deep" in checked.text
+    assert 'data-column="214"' in checked.text  # 4 of indentation, then 197 brackets
+    api = hostile.post("/api/v1/validate", json={"yaml": text}).json()
+    assert api["valid"] is False
+    assert (api["issues"][0]["line"], api["issues"][0]["column"]) == (line, 214)
+
+
 def test_a_lone_surrogate_reaches_the_api_only_escaped_and_is_refused(hostile: TestClient) -> None:
     """A form cannot carry one (browsers send U+FFFD); JSON can, as an escape."""
     text = LIGHT.replace("GREEN", "GR\ud800EEN", 1)
