@@ -13,8 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
+from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pystator.chart import Chart
 
 __all__ = [
     "NO_METADATA",
@@ -333,6 +337,17 @@ class MachineSpec:
     error_policy: ErrorPolicy = ErrorPolicy()
     locations: Mapping[str, Location] = field(default_factory=dict, hash=False, compare=False)
     source_name: str | None = field(default=None, compare=False)
+
+    @cached_property
+    def chart(self) -> Chart:
+        """The structure of this spec (nesting, order, start), computed once.
+
+        The config checks, lint, the diagram and the engine all read this one value,
+        so they agree on every structural fact, the start state included.
+        """
+        from pystator.chart import Chart
+
+        return Chart(self)
 
     def location(self, path: str) -> Location | None:
         """The closest known location for ``path`` (walking up to its parents)."""

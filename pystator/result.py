@@ -18,12 +18,19 @@ class GuardEvaluation:
 
     ``detail`` explains the outcome in the user's terms, e.g. ``"80 >= 100"`` for an
     ``expr`` guard, or the error that made an expression count as false.
+    ``transition_index`` and ``source`` name the transition it guards and the state
+    that transition matched from.
     """
 
     guard: str
     passed: bool
     detail: str = ""
     transition_index: int = -1
+    source: str = ""
+    decided_by: str = ""
+    """Who decided the outcome: ``"expr"`` (the expression), ``"registry"`` (a bound
+    guard function), or what a guard resolver said (the simulator's ``"set_guard"``,
+    ``"choice"``, ``"timer"``)."""
 
 
 @dataclass(frozen=True)
@@ -125,14 +132,30 @@ class ParallelStateConfig:
         return state_name == self.parallel_state or state_name in self.region_states.values()
 
     def get_all_active(self) -> list[str]:
-        return [self.parallel_state, *self.region_states.values()]
+        """The active state of every region, in region order (the parallel state itself is
+        implied: see ``parallel_state``)."""
+        return list(self.region_states.values())
 
     def with_region_state(self, region_name: str, state: str) -> ParallelStateConfig:
         return ParallelStateConfig(self.parallel_state, {**self.region_states, region_name: state})
 
     def to_string(self) -> str:
+        known: str | None = self.__dict__.get("_text")
+        if known is not None:
+            return known
         inner = ",".join(f"{r}={s}" for r, s in self.region_states.items())
         return f"{self.parallel_state}:{inner}"
+
+    @classmethod
+    def frozen(cls, parallel_state: str, region_states: Mapping[str, str]) -> ParallelStateConfig:
+        """A config whose regions cannot be changed in place (the engine hands out these).
+
+        Being unchangeable, it can be shared between calls and its string form is
+        worked out once; ``with_region_state`` still returns an ordinary copy.
+        """
+        config = cls(parallel_state, _ReadOnlyRegions(region_states))
+        object.__setattr__(config, "_text", config.to_string())
+        return config
 
     @classmethod
     def from_string(cls, text: str) -> ParallelStateConfig:
@@ -150,3 +173,16 @@ class ParallelStateConfig:
 
     def __str__(self) -> str:
         return self.to_string()
+
+
+class _ReadOnlyRegions(dict[str, str]):
+    """The region mapping of an engine-made ``ParallelStateConfig``: a dict that refuses edits."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise TypeError(
+            "this ParallelStateConfig is shared by the engine and cannot be changed: "
+            "use config.with_region_state(region, state) for a changed copy"
+        )
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = __ior__ = _refuse
