@@ -79,6 +79,9 @@ class Transfer:
     pieces: tuple[Piece, ...]
     recorded: tuple[tuple[str, frozenset[str]], ...] = ()
     queued: tuple[str, ...] = ()
+    done: tuple[tuple[str, ...], ...] = ()
+    """The ``done.state.*`` events entering each state of ``enter_groups`` raises
+    (aligned with it): a machine with a datamodel queues them as it runs each group."""
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -314,10 +317,13 @@ def microstep(
         for a in group
         if isinstance(a, RaiseEvent)
     ]
+    done: list[tuple[str, ...]] = []
     for state, group in enter_groups:
         after.add(state)
         queued.extend(a.event for a in group if isinstance(a, RaiseEvent))
-        queued.extend(_done_events(chart, state, after))
+        events = _done_events(chart, state, after)
+        queued.extend(events)
+        done.append(tuple(events))
     return Transfer(
         configuration=frozenset(after),
         exited=exited,
@@ -329,22 +335,29 @@ def microstep(
         pieces=tuple(pieces),
         recorded=record_history(chart, configuration, exited) if chart.history else (),
         queued=tuple(queued),
+        done=tuple(done),
     )
 
 
 def entry_groups(
     chart: Chart, entered: tuple[str, ...]
-) -> tuple[tuple[tuple[str, tuple[Action, ...]], ...], tuple[str, ...]]:
-    """The enter groups and queued events of entering ``entered`` from nothing (the start)."""
+) -> tuple[
+    tuple[tuple[str, tuple[Action, ...]], ...], tuple[str, ...], tuple[tuple[str, ...], ...]
+]:
+    """The enter groups, queued events and each group's done events of entering
+    ``entered`` from nothing (the start)."""
     states = chart.states
     groups = tuple((s, tuple(effect(a, "enter", s) for a in states[s].on_enter)) for s in entered)
     after: set[str] = set()
     queued: list[str] = []
+    done: list[tuple[str, ...]] = []
     for state, group in groups:
         after.add(state)
         queued.extend(a.event for a in group if isinstance(a, RaiseEvent))
-        queued.extend(_done_events(chart, state, after))
-    return groups, tuple(queued)
+        events = _done_events(chart, state, after)
+        queued.extend(events)
+        done.append(tuple(events))
+    return groups, tuple(queued), tuple(done)
 
 
 def _done_events(chart: Chart, state: str, configuration: set[str]) -> list[str]:
