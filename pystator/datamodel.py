@@ -200,7 +200,7 @@ class Datamodel:
                     names[action.params["index"]] = None
             elif action.kind == "send" and action.params.get("id_location"):
                 names[action.params["id_location"].split(".")[0]] = None
-        self.names: frozenset[str] = frozenset(names)
+        self.names: tuple[str, ...] = tuple(names)
 
     def _compile(self, expr: str) -> CompiledExpression:
         compiled = self.expressions.get(expr)
