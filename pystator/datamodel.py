@@ -52,13 +52,32 @@ __all__ = [
     "Queued",
     "Scope",
     "event_value",
+    "session_id",
 ]
 
 ERROR_EXECUTION = "error.execution"
 """The internal event a failed action raises (SCXML's name for it)."""
 
+ERROR_COMMUNICATION = "error.communication"
+"""What a ``send`` to a session that cannot be reached raises (SCXML's name)."""
+
 SYSTEM_NAMES = frozenset({"_event", "_sessionid", "_name", "_ioprocessors", "_x"})
 """Names the engine provides; an action may read them but never assign them."""
+
+SCXML_PROCESSOR = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"
+"""The type of the one event processor the engine has: events a machine sends itself."""
+
+GENERATED_ID = "send:"
+"""How the ids the engine makes up for a ``send`` without one begin (``_event.sendid``
+stays empty for their events, as SCXML asks)."""
+
+
+def session_id(variables: Mapping[str, Any]) -> str:
+    """``_sessionid``: what the host's context says, else ``"pystator"`` (the engine
+    itself has no sessions: a host that needs distinct ids passes its entity's)."""
+    value = variables.get("_sessionid")
+    return str(value) if value is not None else "pystator"
+
 
 _LOCATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -74,15 +93,25 @@ class Queued:
 
 
 def event_value(
-    name: str, data: Any = None, type: str = "external", sendid: str | None = None
+    name: str,
+    data: Any = None,
+    type: str = "external",
+    sendid: str | None = None,
+    origin: str | None = None,
 ) -> dict[str, Any]:
-    """``_event`` as expressions read it (SCXML's fields; unknown ones are ``None``)."""
+    """``_event`` as expressions read it (SCXML's fields; unknown ones are ``None``).
+
+    An event the machine sent itself (``sendid`` given) has the SCXML processor as
+    its ``origintype`` and ``origin``; ``sendid`` is kept only when the ``send``
+    named it.
+    """
+    sent = sendid is not None
     return {
         "name": name,
         "type": type,
-        "sendid": sendid,
-        "origin": None,
-        "origintype": None,
+        "sendid": None if sendid is None or sendid.startswith(GENERATED_ID) else sendid,
+        "origin": origin if sent else None,
+        "origintype": SCXML_PROCESSOR if sent else None,
         "invokeid": None,
         "data": data,
     }
@@ -95,7 +124,7 @@ class Scope(Mapping[str, Any]):
     visible to its own event only, as for every guard), then the variables.
     """
 
-    __slots__ = ("active_states", "event", "payload", "variables")
+    __slots__ = ("active_states", "event", "name", "payload", "variables")
 
     def __init__(
         self,
@@ -103,19 +132,39 @@ class Scope(Mapping[str, Any]):
         event: Mapping[str, Any] | None,
         active_states: frozenset[str],
         payload: Mapping[str, Any] | None = None,
+        name: str = "",
     ) -> None:
         self.variables = variables
         self.event = event
         self.active_states = active_states
         self.payload = payload
+        self.name = name
 
     def __getitem__(self, key: str) -> Any:
         payload = self.payload
         if payload is not None and key in payload:
             return payload[key]
-        if key == "_event" and self.event is not None:
-            return self.event
+        if key[:1] == "_" and key in SYSTEM_NAMES:
+            return self.system(key)
         return self.variables[key]
+
+    def system(self, key: str) -> Any:
+        """SCXML's system variables: ``_event`` (unbound before the first event), ``_name``
+        (the machine's name), ``_sessionid`` (the host's, when its context gives one),
+        ``_ioprocessors`` (the SCXML event processor, the only one there is)."""
+        if key == "_event":
+            if self.event is None:
+                raise NameError("_event is not bound before the first event")
+            return self.event
+        if key == "_name":
+            return self.name
+        session = session_id(self.variables)
+        if key == "_sessionid":
+            return session
+        if key == "_ioprocessors":
+            where = {"location": f"#_scxml_{session}"}
+            return {"scxml": where, SCXML_PROCESSOR: where}
+        raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
         keys = dict.fromkeys(self.variables)
@@ -147,7 +196,7 @@ def _expressions_of(spec: ActionSpec) -> Iterator[str]:
         if p.get("expr") is not None:
             yield p["expr"]
     elif spec.kind == "send":
-        for key in ("event_expr", "delay_expr", "content"):
+        for key in ("event_expr", "delay_expr", "content", "target_expr", "type_expr"):
             if p.get(key) is not None:
                 yield p[key]
         yield from (p.get("data") or {}).values()
@@ -201,6 +250,7 @@ class Datamodel:
             elif action.kind == "send" and action.params.get("id_location"):
                 names[action.params["id_location"].split(".")[0]] = None
         self.names: tuple[str, ...] = tuple(names)
+        self.name = spec.meta.machine_name
 
     def _compile(self, expr: str) -> CompiledExpression:
         compiled = self.expressions.get(expr)
@@ -224,7 +274,7 @@ class Datamodel:
                 continue
             try:
                 variables[d.name] = self.expressions[d.expr].value(
-                    Scope(variables, None, frozenset())
+                    Scope(variables, None, frozenset(), None, self.name)
                 )
             except Exception as error:
                 variables[d.name] = None
@@ -263,7 +313,12 @@ class Executor:
         self.queue = queue
 
     def scope(self, payload: Mapping[str, Any] | None = None) -> Scope:
-        return Scope(self.variables, self.event, self.configuration, payload)
+        return Scope(
+            self.variables, self.event, self.configuration, payload, self.datamodel.name
+        )
+
+    def origin(self) -> str:
+        return f"#_scxml_{session_id(self.variables)}"
 
     def block(self, actions: tuple[Any, ...], effects: list[Effect]) -> None:
         """Run one block (effects from the microstep), appending what it does to ``effects``."""
@@ -306,7 +361,7 @@ class Executor:
                 effects.append(CancelTimer(timer))
         elif kind == "if":
             for cond, actions in spec.params["branches"]:
-                if self._value(cond, spec):
+                if self._condition(cond, spec, phase, owner, effects):
                     self._nested(actions, phase, owner, effects)
                     return
             self._nested(spec.params.get("else", ()), phase, owner, effects)
@@ -348,12 +403,30 @@ class Executor:
             data = self._value(p["content"], spec)
         send_id = p.get("id")
         if send_id is None:
-            send_id = f"send.{self.next_id}"
+            send_id = f"{GENERATED_ID}{self.next_id}"
         if p.get("id_location"):
             self._assign(p["id_location"], send_id, phase, owner, effects)
-        if p.get("internal"):
+        internal = bool(p.get("internal"))
+        target = p.get("target")
+        if p.get("target_expr") is not None:
+            target = str(self._value(p["target_expr"], spec))
+        kind = p.get("type")
+        if p.get("type_expr") is not None:
+            kind = str(self._value(p["type_expr"], spec))
+        if kind is not None and kind not in (SCXML_PROCESSOR, "scxml"):
+            raise _Failed(f"send: the event processor {kind!r} is not supported")
+        if target == "#_internal":
+            internal = True
+        elif target is not None and target != self.origin():
+            if not target.startswith("#_"):
+                raise _Failed(f"send: the target {target!r} is not supported")
+            detail = f"send: {target!r} cannot be reached (no such session)"
+            effects.append(RaiseEvent(ERROR_COMMUNICATION, phase, owner, detail))
+            self.queue.append(Queued(ERROR_COMMUNICATION, detail, "platform"))
+            return
+        if internal:
             effects.append(RaiseEvent(event, phase, owner, data))
-            self.queue.append(Queued(event, data, "internal", send_id))
+            self.queue.append(Queued(event, data, "internal", str(send_id)))
             return
         timer = Timer(
             self.next_id, owner, self.now + delay, event, "", self.now, -1, str(send_id), data
@@ -363,6 +436,19 @@ class Executor:
         effects.append(ScheduleTimer(timer))
 
     # ------------------------------------------------------------------ helpers
+    def _condition(
+        self, cond: str, spec: ActionSpec, phase: Phase, owner: str, effects: list[Effect]
+    ) -> bool:
+        """An ``if`` condition: one that fails is false and raises ``error.execution``
+        (SCXML's rule for conditions), and the block goes on."""
+        try:
+            return bool(self.datamodel.expressions[cond].value(self.scope()))
+        except Exception as error:
+            detail = _detail(f"condition {cond!r}", error)
+            effects.append(RaiseEvent(ERROR_EXECUTION, phase, owner, detail))
+            self.queue.append(Queued(ERROR_EXECUTION, detail, "platform"))
+            return False
+
     def _value(self, expr: str, spec: ActionSpec) -> Any:
         try:
             return self.datamodel.expressions[expr].value(self.scope())

@@ -153,19 +153,24 @@ class _Chain:
         run = self.run
         assert run is not None
         effects: list[Effect] = []
-        gone = set(transfer.exited)
-        run.configuration = self.configuration - gone
+        # In(...) sees the configuration as SCXML changes it: a state is active during
+        # its own onexit and leaves after it; it is active before its own onentry.
+        active = set(self.configuration)
         for state, actions in transfer.exit_groups:
+            run.configuration = frozenset(active)
             run.block(actions, effects)
+            active.discard(state)
             for t in [t for t in run.timers if t.state == state and t.send_id is None]:
                 run.timers.remove(t)
                 effects.append(CancelTimer(t))
+        run.configuration = frozenset(active)
         for block in _blocks(transfer.transition_actions):
             run.block(block, effects)
-        run.configuration = transfer.configuration
         delayed = self.machine._tables.delayed
         now = self.now
         for (state, actions), done in zip(transfer.enter_groups, transfer.done, strict=True):
+            active.add(state)
+            run.configuration = frozenset(active)
             run.block(actions, effects)
             for d in delayed.get(state, ()):
                 t = d.transition
@@ -174,6 +179,7 @@ class _Chain:
                 run.timers.append(timer)
                 effects.append(ScheduleTimer(timer))
             self.queue.extend(Queued(name, None, "platform") for name in done)
+        run.configuration = transfer.configuration
         self.timers = sorted_timers(run.timers)
         self.next_id = run.next_id
         if transfer.recorded:
@@ -230,7 +236,8 @@ class _Chain:
             if isinstance(item, Queued):
                 event = item.name
                 assert run is not None
-                run.event = event_value(item.name, item.data, item.type, item.sendid)
+                origin = run.origin() if item.sendid is not None else None
+                run.event = event_value(item.name, item.data, item.type, item.sendid, origin)
                 if isinstance(item.data, Mapping):
                     payload = item.data
             else:
@@ -368,8 +375,9 @@ def stepper(
         chain = _Chain(machine, rest, now, judge, context)
         assert chain.run is not None
         data = timer.data if timer is not None else payload
+        sent = timer.send_id if timer is not None else None
         chain.run.event = event_value(
-            trigger, data, "external", timer.send_id if timer is not None else None
+            trigger, data, "external", sent, chain.run.origin() if sent is not None else None
         )
         chain.run.configuration = configuration
         scope = chain.guard_scope(payload)

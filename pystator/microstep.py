@@ -250,13 +250,27 @@ def _parent_state(chart: Chart, state: str) -> str | None:
 
 def in_final_state(chart: Chart, node: Node, configuration: set[str]) -> bool:
     """SCXML's isInFinalState: a compound (or region) whose final child is active, or a
-    parallel state all of whose regions are."""
+    parallel state all of whose regions are.
+
+    A region that holds a single state (as an SCXML ``<parallel>``'s child is, once
+    read) stands for that state: it is in a final state when its state is.
+    """
+    if isinstance(node, RegionNode):
+        sole = _sole_state(chart, node)
+        if sole is not None and not chart.states[sole].is_final:
+            return sole in configuration and in_final_state(chart, sole, configuration)
     if isinstance(node, RegionNode) or not chart.states[node].is_parallel:
         return any(
             isinstance(k, str) and k in configuration and chart.states[k].is_final
             for k in chart.kids(node)
         )
     return all(in_final_state(chart, r, configuration) for r in chart.region_nodes(node))
+
+
+def _sole_state(chart: Chart, region: RegionNode) -> str | None:
+    """The one state of a region that has exactly one (None otherwise)."""
+    kids = [k for k in chart.kids(region) if isinstance(k, str) and not chart.states[k].is_history]
+    return kids[0] if len(kids) == 1 else None
 
 
 def microstep(
@@ -368,7 +382,14 @@ def _done_events(chart: Chart, state: str, configuration: set[str]) -> list[str]
     if parent is None:
         return []
     if isinstance(parent, str):
-        return [f"done.state.{parent}"]
+        events = [f"done.state.{parent}"]
+        # SCXML: the parent's parent being a parallel state (here: the parent being a
+        # region's only state), that parallel state may be done too.
+        region = chart.parent[parent]
+        if isinstance(region, RegionNode) and _sole_state(chart, region) == parent:
+            if in_final_state(chart, region.parallel, configuration):
+                events.append(f"done.state.{region.parallel}")
+        return events
     parallel = parent.parallel
     if in_final_state(chart, parallel, configuration):
         return [f"done.state.{parallel}"]

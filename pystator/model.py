@@ -99,7 +99,10 @@ class ActionSpec:
     * ``log``: ``name`` is the label, ``params`` ``{"expr": ...}`` (optional);
     * ``send``: ``name`` is the event (``""`` with ``event_expr``); ``params`` may hold
       ``event_expr``, ``delay`` (ms), ``delay_expr``, ``id``, ``id_location``,
-      ``data`` (name -> expression), ``content`` (an expression) and ``internal``;
+      ``data`` (name -> expression), ``content`` (an expression), ``internal``, and
+      ``target``/``target_expr``, ``type``/``type_expr`` (SCXML's: the machine itself
+      is the only target, and SCXML events the only type; others raise an error
+      event when the send runs);
     * ``cancel``: ``name`` is the send id (``""`` with ``params["expr"]``);
     * ``if``: ``params`` ``{"branches": ((cond, actions), ...), "else": actions}``;
     * ``foreach``: ``name`` is the item variable; ``params`` ``{"array": expr,
@@ -160,7 +163,10 @@ class ActionSpec:
         return _describe_action(self)
 
 
-_SEND_KEYS = ("event_expr", "delay", "delay_expr", "id", "id_location", "data", "content")
+_SEND_KEYS = (
+    "event_expr", "delay", "delay_expr", "id", "id_location", "data", "content",
+    "target", "target_expr", "type", "type_expr",
+)  # fmt: skip
 
 
 def _action_list(values: Any) -> tuple[ActionSpec, ...]:

@@ -97,6 +97,10 @@ class _DatamodelFields(_Strict):
     data: dict[str, str] | None = None
     content: str | None = Field(default=None, min_length=1)
     internal: bool = False
+    target: str | None = Field(default=None, min_length=1)
+    target_expr: str | None = Field(default=None, min_length=1)
+    type: str | None = Field(default=None, min_length=1)
+    type_expr: str | None = Field(default=None, min_length=1)
     cancel: str | None = Field(default=None, min_length=1)
     cancel_expr: str | None = Field(default=None, min_length=1)
     if_: str | None = Field(default=None, alias="if", min_length=1)
@@ -127,7 +131,10 @@ _COMPANIONS: dict[str, frozenset[str]] = {
     "raise_": frozenset(),
     "assign": frozenset({"expr"}),
     "log": frozenset({"expr"}),
-    "send": frozenset({"delay", "delay_expr", "id", "id_location", "data", "content", "internal"}),
+    "send": frozenset(
+        {"delay", "delay_expr", "id", "id_location", "data", "content", "internal", "target",
+         "target_expr", "type", "type_expr"}
+    ),  # fmt: skip
     "cancel": frozenset(),
     "if_": frozenset({"then", "elif_", "else_"}),
     "foreach": frozenset({"item", "index", "do"}),
@@ -183,6 +190,7 @@ class ActionModel(_DatamodelFields):
 
 def _expressions(action: ActionModel) -> list[str]:
     out = [action.expr, action.send_expr, action.delay_expr, action.content, action.cancel_expr]
+    out += [action.target_expr, action.type_expr]
     out += [action.if_, action.foreach, *(e.if_ for e in action.elif_ or ())]
     out += list((action.data or {}).values())
     return [text for text in out if text is not None]
