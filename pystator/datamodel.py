@@ -105,11 +105,13 @@ def event_value(
     its ``origintype`` and ``origin``; ``sendid`` is kept only when the ``send``
     named it.
     """
-    sent = sendid is not None
+    sent = sendid is not None and type != "platform"
+    if sent and sendid is not None and sendid.startswith(GENERATED_ID):
+        sendid = None  # the send gave no id: its event has none
     return {
         "name": name,
         "type": type,
-        "sendid": None if sendid is None or sendid.startswith(GENERATED_ID) else sendid,
+        "sendid": sendid,
         "origin": origin if sent else None,
         "origintype": SCXML_PROCESSOR if sent else None,
         "invokeid": None,
@@ -179,7 +181,13 @@ class Scope(Mapping[str, Any]):
 
 
 class _Failed(Exception):
-    """An action failed: the rest of its block is skipped and ``error.execution`` raised."""
+    """An action failed: the rest of its block is skipped and ``error.execution`` raised.
+
+    ``sendid`` is the id of the ``send`` that failed (its error event carries it)."""
+
+    def __init__(self, message: str, sendid: str | None = None) -> None:
+        super().__init__(message)
+        self.sendid = sendid
 
 
 def _walk(actions: tuple[ActionSpec, ...]) -> Iterator[ActionSpec]:
@@ -336,7 +344,9 @@ class Executor:
             except _Failed as failure:
                 error = RaiseEvent(ERROR_EXECUTION, action.phase, action.owner, str(failure))
                 effects.append(error)
-                self.queue.append(Queued(ERROR_EXECUTION, str(failure), "platform"))
+                self.queue.append(
+                    Queued(ERROR_EXECUTION, str(failure), "platform", failure.sendid)
+                )
                 return
 
     # ------------------------------------------------------------------ the kinds
@@ -404,6 +414,7 @@ class Executor:
         send_id = p.get("id")
         if send_id is None:
             send_id = f"{GENERATED_ID}{self.next_id}"
+            self.next_id += 1
         if p.get("id_location"):
             self._assign(p["id_location"], send_id, phase, owner, effects)
         internal = bool(p.get("internal"))
@@ -414,15 +425,15 @@ class Executor:
         if p.get("type_expr") is not None:
             kind = str(self._value(p["type_expr"], spec))
         if kind is not None and kind not in (SCXML_PROCESSOR, "scxml"):
-            raise _Failed(f"send: the event processor {kind!r} is not supported")
+            raise _Failed(f"send: the event processor {kind!r} is not supported", str(send_id))
         if target == "#_internal":
             internal = True
         elif target is not None and target != self.origin():
             if not target.startswith("#_"):
-                raise _Failed(f"send: the target {target!r} is not supported")
+                raise _Failed(f"send: the target {target!r} is not supported", str(send_id))
             detail = f"send: {target!r} cannot be reached (no such session)"
             effects.append(RaiseEvent(ERROR_COMMUNICATION, phase, owner, detail))
-            self.queue.append(Queued(ERROR_COMMUNICATION, detail, "platform"))
+            self.queue.append(Queued(ERROR_COMMUNICATION, detail, "platform", str(send_id)))
             return
         if internal:
             effects.append(RaiseEvent(event, phase, owner, data))

@@ -134,11 +134,17 @@ def effective_targets(chart: Chart, dest: str, history: History) -> tuple[str, .
 
 def find_lcca(chart: Chart, nodes: list[Node]) -> Node | None:
     """SCXML's least common compound ancestor: the nearest proper ancestor of the first
-    node that is a compound state or a region and contains all the others."""
+    node that is a compound state or a region (of more than one state) and contains
+    all the others."""
     first = nodes[0]
     rest = nodes[1:]
     for ancestor in chart.ancestors[first]:
-        compound = isinstance(ancestor, RegionNode) or not chart.states[ancestor].is_parallel
+        if isinstance(ancestor, RegionNode):
+            # A region of one state stands for that state (an SCXML <parallel>'s child):
+            # it is no domain of its own, exactly as SCXML skips the <parallel>.
+            compound = _sole_state(chart, ancestor) is None
+        else:
+            compound = not chart.states[ancestor].is_parallel
         if compound and all(chart.is_descendant(n, ancestor) for n in rest):
             return ancestor
     return None

@@ -506,14 +506,30 @@ class _Reader:
             if names[0] == target:
                 return
             moved = self.subtree(target)
-            rest = [s for s in self.states if s not in moved]
-            self.states[:] = moved + rest
-            return
-        before = list(self.states)
-        self.transient(root, None, None, targets, from_attribute=True)
-        created = [s for s in self.states if s not in before]
-        rest = [s for s in self.states if s not in created]
-        self.states[:] = created + rest
+        else:
+            before = list(self.states)
+            self.transient(root, None, None, targets, from_attribute=True)
+            moved = [s for s in self.states if s not in before]
+        rest = [s for s in self.states if s not in moved]
+        self.states[:] = moved + rest
+        self.transitions_first({s["name"] for s in moved})
+
+    def transitions_first(self, sources: set[str]) -> None:
+        """Put the transitions of ``sources`` first (in order), as their states moved."""
+        order = sorted(
+            range(len(self.transitions)),
+            key=lambda i: (self.transitions[i]["source"] not in sources, i),
+        )
+        self.transitions[:] = [self.transitions[i] for i in order]
+        new_index = {old: new for new, old in enumerate(order)}
+        where: dict[str, Location] = {}
+        for path, loc in self.where.items():
+            if path.startswith("transitions["):
+                end = path.index("]")
+                old = int(path[len("transitions[") : end])
+                path = f"transitions[{new_index[old]}]{path[end + 1 :]}"
+            where[path] = loc
+        self.where = where
 
     def subtree(self, name: str) -> list[dict[str, Any]]:
         inside = {name}
