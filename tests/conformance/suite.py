@@ -30,6 +30,7 @@ __all__ = [
     "PACKAGE",
     "case_id",
     "Outcome",
+    "load",
     "load_skips",
     "run_scion",
     "run_w3c",

@@ -1,4 +1,4 @@
-"""The W3C IRP tests and SCION's groups, each run through the engine.
+"""The W3C IRP tests and SCION's groups, each run through the engine, and read back.
 
 A test passes, or is listed in skips.yaml with the feature it needs; a listed test
 that starts passing fails too (take it off the list). The last test renders the
@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from pystator.scxml import from_scxml, to_scxml
 from tests.conformance.report import outcome, render, results
 from tests.conformance.suite import (
+    Outcome,
     case_id,
+    load,
     load_skips,
     scion_cases,
     suite_root,
@@ -66,3 +69,17 @@ def test_conformance_table(suite: Path) -> None:
     if not DOC.exists() or DOC.read_text(encoding="utf-8") != text:
         DOC.write_text(text, encoding="utf-8")
         pytest.fail("docs/conformance.md was out of date: it has been rewritten, commit it")
+
+
+@pytest.mark.parametrize(
+    "path", (W3C + SCION) or [None], ids=[case_id(p) for p in W3C + SCION] or ["missing"]
+)
+def test_round_trip(suite: Path, path: Path) -> None:
+    """from_scxml -> to_scxml -> from_scxml gives an equal machine (for every test that loads)."""
+    machine = load(path)
+    if isinstance(machine, Outcome):
+        assert machine.stage == "load" and case_id(path) in SKIPS
+        return
+    again = from_scxml(to_scxml(machine))
+    assert again.spec == machine.spec
+    assert again.spec.data == machine.spec.data
