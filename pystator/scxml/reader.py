@@ -128,7 +128,7 @@ class _Reader:
         self.issues.append(
             Issue(
                 message,
-                path or f"<{element.tag}>",
+                path,
                 element.line,
                 element.column,
                 "scxml",
