@@ -286,7 +286,9 @@ class Datamodel:
                 )
             except Exception as error:
                 variables[d.name] = None
-                errors.append(Queued(ERROR_EXECUTION, _detail(f"data {d.name!r}", error), "platform"))
+                errors.append(
+                    Queued(ERROR_EXECUTION, _detail(f"data {d.name!r}", error), "platform")
+                )
         return variables, errors
 
     def kept(self, variables: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,9 +323,7 @@ class Executor:
         self.queue = queue
 
     def scope(self, payload: Mapping[str, Any] | None = None) -> Scope:
-        return Scope(
-            self.variables, self.event, self.configuration, payload, self.datamodel.name
-        )
+        return Scope(self.variables, self.event, self.configuration, payload, self.datamodel.name)
 
     def origin(self) -> str:
         return f"#_scxml_{session_id(self.variables)}"
@@ -344,9 +344,7 @@ class Executor:
             except _Failed as failure:
                 error = RaiseEvent(ERROR_EXECUTION, action.phase, action.owner, str(failure))
                 effects.append(error)
-                self.queue.append(
-                    Queued(ERROR_EXECUTION, str(failure), "platform", failure.sendid)
-                )
+                self.queue.append(Queued(ERROR_EXECUTION, str(failure), "platform", failure.sendid))
                 return
 
     # ------------------------------------------------------------------ the kinds

@@ -173,8 +173,10 @@ class _Chain:
             run.configuration = frozenset(active)
             run.block(actions, effects)
             for d in delayed.get(state, ()):
-                t = d.transition
-                timer = Timer(run.next_id, state, now + d.after, t.trigger, t.dest, now, d.index)
+                move = d.transition
+                timer = Timer(
+                    run.next_id, state, now + d.after, move.trigger, move.dest, now, d.index
+                )
                 run.next_id += 1
                 run.timers.append(timer)
                 effects.append(ScheduleTimer(timer))
@@ -327,9 +329,7 @@ def starter(machine: StateMachine, context: Context | None, now: int, judge: Jud
         variables, errors = tables.datamodel.initial(context)
         chain = _Chain(machine, Snapshot(frozenset()), now, judge, context, variables)
         chain.queue.extend(errors)
-        transfer = Transfer(
-            configuration, (), entered, (), (), (), groups, (), done=done
-        )
+        transfer = Transfer(configuration, (), entered, (), (), (), groups, (), done=done)
         chain._take_evaluated(transfer, None, False)
     else:
         chain = _Chain(machine, Snapshot(frozenset()), now, judge, context)

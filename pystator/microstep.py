@@ -392,9 +392,12 @@ def _done_events(chart: Chart, state: str, configuration: set[str]) -> list[str]
         # SCXML: the parent's parent being a parallel state (here: the parent being a
         # region's only state), that parallel state may be done too.
         region = chart.parent[parent]
-        if isinstance(region, RegionNode) and _sole_state(chart, region) == parent:
-            if in_final_state(chart, region.parallel, configuration):
-                events.append(f"done.state.{region.parallel}")
+        if (
+            isinstance(region, RegionNode)
+            and _sole_state(chart, region) == parent
+            and in_final_state(chart, region.parallel, configuration)
+        ):
+            events.append(f"done.state.{region.parallel}")
         return events
     parallel = parent.parallel
     if in_final_state(chart, parallel, configuration):

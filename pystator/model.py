@@ -179,8 +179,8 @@ def _datamodel_action(value: Mapping[str, Any]) -> ActionSpec:
         return ActionSpec(str(value["assign"]), {"expr": str(value["expr"])}, "assign")
     if "log" in value:
         label = value["log"]
-        params = {"expr": str(value["expr"])} if value.get("expr") is not None else {}
-        return ActionSpec("" if label is None else str(label), params, "log")
+        logged = {"expr": str(value["expr"])} if value.get("expr") is not None else {}
+        return ActionSpec("" if label is None else str(label), logged, "log")
     if "send" in value or "send_expr" in value:
         params: dict[str, Any] = {}
         if value.get("send_expr") is not None:

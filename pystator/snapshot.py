@@ -55,7 +55,9 @@ class Timer:
     @property
     def label(self) -> str:
         if self.send_id is not None:
-            return f"{self.trigger} (sent by {self.state}, id {self.send_id}) at {_clock(self.due_ms)}"
+            return (
+                f"{self.trigger} (sent by {self.state}, id {self.send_id}) at {_clock(self.due_ms)}"
+            )
         return f"{self.trigger} ({self.state} -> {self.dest}) at {_clock(self.due_ms)}"
 
     @property

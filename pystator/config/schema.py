@@ -19,7 +19,6 @@ __all__ = [
     "ActionModel",
     "ErrorPolicyModel",
     "GuardModel",
-    "check_expression",
     "InvokeModel",
     "MachineModel",
     "MetaModel",
@@ -27,6 +26,7 @@ __all__ = [
     "StateModel",
     "TimeoutModel",
     "TransitionModel",
+    "check_expression",
     "machine_json_schema",
     "transition_trigger_problem",
 ]
@@ -132,9 +132,20 @@ _COMPANIONS: dict[str, frozenset[str]] = {
     "assign": frozenset({"expr"}),
     "log": frozenset({"expr"}),
     "send": frozenset(
-        {"delay", "delay_expr", "id", "id_location", "data", "content", "internal", "target",
-         "target_expr", "type", "type_expr"}
-    ),  # fmt: skip
+        {
+            "delay",
+            "delay_expr",
+            "id",
+            "id_location",
+            "data",
+            "content",
+            "internal",
+            "target",
+            "target_expr",
+            "type",
+            "type_expr",
+        }
+    ),
     "cancel": frozenset(),
     "if_": frozenset({"then", "elif_", "else_"}),
     "foreach": frozenset({"item", "index", "do"}),

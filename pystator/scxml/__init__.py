@@ -51,5 +51,7 @@ def to_scxml(machine: StateMachine | MachineSpec) -> str:
     What SCXML has no word for (host actions, named guards, ``after`` and timeouts,
     state types, region names) is written in pystator's own namespace (``ps:``).
     """
-    spec = machine if not hasattr(machine, "spec") else machine.spec  # type: ignore[union-attr]
+    from pystator.model import MachineSpec
+
+    spec = machine if isinstance(machine, MachineSpec) else machine.spec
     return spec_to_scxml(spec)

@@ -235,6 +235,7 @@ class _Parser:
     def primary(self) -> ast.expr:
         token = self.take()
         if token.kind in ("num", "str"):
+            assert isinstance(token.value, (int, float, str))
             return ast.Constant(token.value)
         if token.kind == "name":
             literal = {"true": True, "false": False, "null": None, "undefined": None}
@@ -263,8 +264,8 @@ class _Parser:
 
 
 def _is_typeof(node: ast.expr) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and (
-        node.func.id == _TYPEOF
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and (node.func.id == _TYPEOF)
     )
 
 

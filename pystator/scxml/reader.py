@@ -64,9 +64,20 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "log": frozenset({"label", "expr"}),
     "assign": frozenset({"location", "expr"}),
     "send": frozenset(
-        {"event", "eventexpr", "delay", "delayexpr", "id", "idlocation", "target", "type",
-         "namelist", "targetexpr", "typeexpr"}
-    ),  # fmt: skip
+        {
+            "event",
+            "eventexpr",
+            "delay",
+            "delayexpr",
+            "id",
+            "idlocation",
+            "target",
+            "type",
+            "namelist",
+            "targetexpr",
+            "typeexpr",
+        }
+    ),
     "param": frozenset({"name", "expr", "location"}),
     "content": frozenset({"expr"}),
     "cancel": frozenset({"sendid", "sendidexpr"}),
@@ -77,13 +88,30 @@ _ALLOWED: dict[str, frozenset[str]] = {
 }
 _PS_ALLOWED: dict[str, frozenset[str]] = {
     "scxml": frozenset(
-        {"version", "strict-mode", "event-normalizer", "event-matching", "description",
-         "fallback", "retry-attempts"}
-    ),  # fmt: skip
+        {
+            "version",
+            "strict-mode",
+            "event-normalizer",
+            "event-matching",
+            "description",
+            "fallback",
+            "retry-attempts",
+        }
+    ),
     "state": frozenset(
-        {"type", "description", "metadata", "timeout", "timeout-dest", "invoke", "region",
-         "region-initial", "region-description", "parent-initial"}
-    ),  # fmt: skip
+        {
+            "type",
+            "description",
+            "metadata",
+            "timeout",
+            "timeout-dest",
+            "invoke",
+            "region",
+            "region-initial",
+            "region-description",
+            "parent-initial",
+        }
+    ),
     "parallel": frozenset({"description", "metadata", "invoke", "timeout", "timeout-dest"}),
     "final": frozenset({"description", "metadata", "type", "invoke"}),
     "history": frozenset({"description", "metadata"}),
@@ -426,9 +454,11 @@ class _Reader:
         if initial_element is not None:
             self.check_attrs(initial_element)
             moves = [c for c in initial_element.children if c.ns == SCXML]
-            if len(moves) != 1 or moves[0].tag != "transition" or len(
-                initial_element.children
-            ) != 1:
+            if (
+                len(moves) != 1
+                or moves[0].tag != "transition"
+                or len(initial_element.children) != 1
+            ):
                 self.fail(initial_element, "<initial> holds exactly one <transition>")
                 return
             move = moves[0]
@@ -438,8 +468,11 @@ class _Reader:
                     self.fail(move, f"an initial transition has no {key!r}")
             targets = (move.get("target") or "").split()
             has_actions = any(c.ns == SCXML for c in move.children)
-            if len(targets) == 1 and targets[0] in kids and not has_actions and (
-                not self.is_history(targets[0])
+            if (
+                len(targets) == 1
+                and targets[0] in kids
+                and not has_actions
+                and (not self.is_history(targets[0]))
             ):
                 entry["initial_child"] = targets[0]
                 return
@@ -487,9 +520,7 @@ class _Reader:
             actions = self.block(element, f"transitions[{len(self.transitions)}].actions", 0)
             if actions:
                 transition["actions"] = actions
-        self.where[f"transitions[{len(self.transitions)}]"] = Location(
-            element.line, element.column
-        )
+        self.where[f"transitions[{len(self.transitions)}]"] = Location(element.line, element.column)
         self.transitions.append(transition)
 
     def top_initial(self, root: Element, first: int) -> None:
@@ -611,9 +642,7 @@ class _Reader:
             self.append({**base, "trigger": event, **(extra if len(events) > 1 else {})}, element)
 
     def append(self, transition: dict[str, Any], element: Element) -> None:
-        self.where[f"transitions[{len(self.transitions)}]"] = Location(
-            element.line, element.column
-        )
+        self.where[f"transitions[{len(self.transitions)}]"] = Location(element.line, element.column)
         self.transitions.append(transition)
 
     # ------------------------------------------------------------------ executable content
@@ -735,14 +764,14 @@ class _Reader:
         if internal:
             action["internal"] = True
         data: dict[str, str] = {}
-        for name in (element.get("namelist") or "").split():
-            data[name] = name
+        for listed in (element.get("namelist") or "").split():
+            data[listed] = listed
         for child in element.children:
             if child.ns == SCXML and child.tag == "param":
                 self.check_attrs(child)
                 name = child.get("name")
-                source = child.get("expr") if child.get("expr") is not None else child.get(
-                    "location"
+                source = (
+                    child.get("expr") if child.get("expr") is not None else child.get("location")
                 )
                 if not name or source is None:
                     self.fail(child, "<param> needs a name and an expr or location")
@@ -852,9 +881,7 @@ def _folded(expr: str) -> Any:
     return value
 
 
-def read_scxml(
-    source: str | bytes | Path, *, source_name: str | None = None
-) -> MachineSpec:
+def read_scxml(source: str | bytes | Path, *, source_name: str | None = None) -> MachineSpec:
     """Read an SCXML document (text, or a path) into a validated ``MachineSpec``.
 
     Raises ``ConfigError`` listing every problem, each at its line and column: XML
@@ -865,7 +892,9 @@ def read_scxml(
     try:
         root = parse_xml(source)
     except XmlError as error:
-        raise ConfigError([Issue(error.message, "", error.line, error.column, "xml", source=name)]) from None
+        raise ConfigError(
+            [Issue(error.message, "", error.line, error.column, "xml", source=name)]
+        ) from None
     except OSError as error:
         raise ConfigError([Issue(f"cannot read the file: {error.strerror}", source=name)]) from None
     reader = _Reader(name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+
 from pystator.chart import RegionNode
 from pystator.model import ActionSpec, MachineSpec, State, StateType, Transition
 from pystator.scxml.ecmascript import TranslationError, to_ecmascript
@@ -75,7 +76,9 @@ class _Writer:
         start = chart.initial_state
         if start in self.transient:
             root.set("initial", self._initial_target(start))
-        elif start is not None and roots and start != roots[0] and not chart.states[start].is_initial:
+        elif (
+            start is not None and roots and start != roots[0] and not chart.states[start].is_initial
+        ):
             root.set("initial", start)
         if spec.data:
             model = ET.SubElement(root, _q("datamodel"))
@@ -252,9 +255,7 @@ class _Writer:
         elif kind == "raise":
             ET.SubElement(parent, _q("raise"), {"event": a.name})
         elif kind == "assign":
-            ET.SubElement(
-                parent, _q("assign"), {"location": a.name, "expr": _js(p["expr"], where)}
-            )
+            ET.SubElement(parent, _q("assign"), {"location": a.name, "expr": _js(p["expr"], where)})
         elif kind == "log":
             element = ET.SubElement(parent, _q("log"), {"label": a.name})
             if "expr" in p:
@@ -337,4 +338,3 @@ def spec_to_scxml(spec: MachineSpec) -> str:
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
-

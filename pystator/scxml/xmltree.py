@@ -124,7 +124,12 @@ def parse_xml(source: str | bytes | Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
     parser.CharacterDataHandler = characters
     parser.StartDoctypeDeclHandler = doctype
     parser.EntityDeclHandler = entity
-    parser.ExternalEntityRefHandler = lambda *_args: refuse("external entities are not accepted")
+
+    def external(*_args: object) -> int:
+        refuse("external entities are not accepted")
+        return 0
+
+    parser.ExternalEntityRefHandler = external
     try:
         parser.Parse(data, True)
     except expat.ExpatError as error:

@@ -16,8 +16,8 @@ def outcome(path: Path) -> Outcome:
     """The outcome of one test, run once per session."""
     outcome = _CACHE.get(path)
     if outcome is None:
-        outcome = _CACHE[path] = run_w3c(path) if path.parent.name == "w3c-ecma" else run_scion(
-            path
+        outcome = _CACHE[path] = (
+            run_w3c(path) if path.parent.name == "w3c-ecma" else run_scion(path)
         )
     return outcome
 
@@ -45,8 +45,16 @@ def render(groups: dict[str, dict[str, Outcome]], skips: dict[str, str]) -> str:
         passed = sum(o.passed for o in outcomes.values())
         lines.append(f"| {name} | {len(outcomes)} | {passed} | {len(outcomes) - passed} |")
     for name, outcomes in groups.items():
-        reasons = Counter(skips.get(case, "unlisted") for case, o in outcomes.items() if not o.passed)
-        lines += ["", f"## {name}: why the others do not pass", "", "| needs | tests |", "| --- | ---: |"]
+        reasons = Counter(
+            skips.get(case, "unlisted") for case, o in outcomes.items() if not o.passed
+        )
+        lines += [
+            "",
+            f"## {name}: why the others do not pass",
+            "",
+            "| needs | tests |",
+            "| --- | ---: |",
+        ]
         lines += [f"| {reason} | {count} |" for reason, count in reasons.most_common()]
         lines += ["", "| test | result |", "| --- | --- |"]
         for case, outcome in outcomes.items():

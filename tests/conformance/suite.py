@@ -28,8 +28,8 @@ from pystator.scxml import from_scxml
 
 __all__ = [
     "PACKAGE",
-    "case_id",
     "Outcome",
+    "case_id",
     "load",
     "load_skips",
     "run_scion",

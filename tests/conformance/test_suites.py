@@ -44,9 +44,7 @@ def test_w3c(suite: Path, path: Path) -> None:
     _judge(case_id(path), result.passed, result.detail)
 
 
-@pytest.mark.parametrize(
-    "path", SCION or [None], ids=[case_id(p) for p in SCION] or ["missing"]
-)
+@pytest.mark.parametrize("path", SCION or [None], ids=[case_id(p) for p in SCION] or ["missing"])
 def test_scion(suite: Path, path: Path) -> None:
     result = outcome(path)
     _judge(case_id(path), result.passed, result.detail)

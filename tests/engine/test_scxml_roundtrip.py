@@ -67,9 +67,7 @@ def test_examples_survive_scxml(path: Path) -> None:
     again = from_scxml(to_scxml(machine))
     registry = _guards(machine)
     for seed in range(20):
-        _same_behaviour(
-            machine.with_guards(registry), again.with_guards(registry), seed, {"n": 2}
-        )
+        _same_behaviour(machine.with_guards(registry), again.with_guards(registry), seed, {"n": 2})
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
