@@ -357,6 +357,7 @@ def stepper(
     """The step, as a generator that yields only what an async guard returned."""
     timer: Timer | None = None
     timers = snapshot.timers
+    tables = machine._tables
     if isinstance(event, Timer):
         timer, trigger = event, event.trigger
         payload = event.data if isinstance(event.data, Mapping) else None
@@ -366,9 +367,14 @@ def stepper(
     if timer is not None:
         if timer not in timers:
             source = machine.state_string(configuration)
-            return Step(trigger, snapshot, refusal=stale_timer(source, timer.id), timer=timer)
+            return Step(
+                trigger,
+                snapshot,
+                refusal=stale_timer(source, timer.id),
+                timer=timer,
+                context=_given(snapshot, context, tables.datamodel is not None),
+            )
         timers = tuple(t for t in timers if t is not timer)
-    tables = machine._tables
     plan = tables.plan(configuration, tables.norm(trigger))
     rest = snapshot if timers is snapshot.timers else _with_timers(snapshot, timers)
     if tables.datamodel is not None:
@@ -386,16 +392,14 @@ def stepper(
     selection: Selection = yield from select(plan, scope, judge)
     if not selection.chosen or selection.missing_guard is not None:
         refusal = refuse(tables, machine.state_string(configuration), plan, selection)
-        if tables.datamodel is not None:
-            return Step(
-                trigger,
-                rest,
-                guards=selection.evaluations,
-                refusal=refusal,
-                timer=timer,
-                context=chain.context,
-            )
-        return Step(trigger, rest, guards=selection.evaluations, refusal=refusal, timer=timer)
+        return Step(
+            trigger,
+            rest,
+            guards=selection.evaluations,
+            refusal=refusal,
+            timer=timer,
+            context=_given(snapshot, context, tables.datamodel is not None),
+        )
     if tables.datamodel is None:
         chain = _Chain(machine, rest, now, judge, context)
     chain.take(tables.transfer(plan, selection.chosen, rest.history), trigger)
@@ -404,8 +408,23 @@ def stepper(
         if chain.loop is not None:
             error = LivelockError(chain.loop, {"trigger": trigger})
             refusal = Refusal("livelock", chain.loop, error)
-            return Step(trigger, rest, guards=selection.evaluations, refusal=refusal, timer=timer)
+            return Step(
+                trigger,
+                rest,
+                guards=selection.evaluations,
+                refusal=refusal,
+                timer=timer,
+                context=_given(snapshot, context, tables.datamodel is not None),
+            )
     return chain.step(trigger, selection.evaluations, timer)
+
+
+def _given(snapshot: Snapshot, context: Context | None, datamodel: bool) -> Context:
+    """The context of a step that changed nothing: the one given (with the machine's
+    own variables, for a machine with a datamodel)."""
+    if datamodel:
+        return {**snapshot.data, **(context or {})}
+    return context if context is not None else {}
 
 
 def _with_timers(snapshot: Snapshot, timers: tuple[Timer, ...]) -> Snapshot:

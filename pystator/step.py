@@ -228,8 +228,9 @@ class Step:
     timer: Timer | None = None
     context: Mapping[str, Any] = field(default_factory=lambda: _NO_CONTEXT)
     """The context after the step: the one given, with what the machine assigned
-    (``assign`` actions, ``foreach`` variables) applied; ``snapshot.data`` keeps the
-    machine's own variables for the next step."""
+    (``assign`` actions, ``foreach`` variables) applied; a step that did nothing
+    leaves it as given. ``snapshot.data`` keeps the machine's own variables for the
+    next step; a host that shows or stores a context (the simulator) follows this."""
 
     @property
     def success(self) -> bool:

@@ -23,6 +23,7 @@ from pystator._text import did_you_mean
 from pystator.durations import parse_duration
 from pystator.errors import PystatorError
 from pystator.machine import StateMachine
+from pystator.model import Event
 from pystator.simulator import trace as trace_json
 from pystator.simulator.choices import (
     Choices,
@@ -521,7 +522,7 @@ class Simulation:
             engine.snapshot,
             step.state,
             now.clock_ms,
-            now.context,
+            dict(engine.context),  # the machine's assignments are part of the context
             now.guards,
             len(self._actions),
         )
@@ -537,7 +538,7 @@ class Simulation:
     ) -> EngineStep:
         """The engine's step for one event (or timer) from ``now``; nothing is recorded."""
         machine = self._machine
-        ctx: Mapping[str, Any] = {**now.context, **payload} if payload else now.context
+        sent: str | Event = Event(event, payload) if payload else event
         resolver = (
             resolver_for(machine, now.guards, chosen, timer is not None)
             if machine.named_guards
@@ -545,8 +546,8 @@ class Simulation:
         )
         return machine.step(
             now.snapshot,
-            timer if timer is not None else event,
-            ctx,
+            timer if timer is not None else sent,
+            now.context,
             now=now.clock_ms,
             guard_resolver=resolver,
             explain=True,
@@ -573,5 +574,6 @@ class Simulation:
         engine = machine.start(self._initial_context, now=0)
         step = record_start(machine, engine)
         self._actions.extend(step.actions)
-        now = _Now(engine.snapshot, step.state, 0, self._initial_context, {}, len(step.actions))
+        context = dict(engine.context)  # with the machine's data: initialised
+        now = _Now(engine.snapshot, step.state, 0, context, {}, len(step.actions))
         self._push(step, now)
