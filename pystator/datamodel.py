@@ -291,6 +291,14 @@ class Datamodel:
                 )
         return variables, errors
 
+    def missing(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The declarations a snapshot lacks (one made from a state string, or saved
+        before a variable was declared), at their initial values."""
+        if all(d.name in data for d in self.spec.data):
+            return {}
+        values, _errors = self.initial(data)
+        return {k: v for k, v in values.items() if k not in data}
+
     def kept(self, variables: Mapping[str, Any]) -> dict[str, Any]:
         """The machine's own variables out of ``variables`` (what the snapshot stores)."""
         return {k: variables[k] for k in self.names if k in variables}

@@ -106,7 +106,7 @@ class _Chain:
         self.run: Executor | None = None
         if datamodel is not None:
             if variables is None:
-                variables = {**snapshot.data, **self.context}
+                variables = {**datamodel.missing(snapshot.data), **snapshot.data, **self.context}
             self.run = Executor(
                 datamodel, variables, now, list(snapshot.timers), snapshot.next_timer_id, self.queue
             )
