@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from pystator import StateMachine
-from pystator import macrostep
+from pystator import StateMachine, macrostep
 from tests.engine.simulator_machines import TRADING
 from ui.simulating import simulate
 
