@@ -23,6 +23,7 @@ from pystator._text import did_you_mean
 from pystator.durations import parse_duration
 from pystator.errors import PystatorError
 from pystator.machine import StateMachine
+from pystator.macrostep import LivelockError
 from pystator.simulator import trace as trace_json
 from pystator.simulator.choices import (
     Choices,
@@ -570,7 +571,10 @@ class Simulation:
 
     def _start(self) -> None:
         machine = self._machine
-        engine = machine.start(self._initial_context, now=0)
+        try:
+            engine = machine.start(self._initial_context, now=0)
+        except LivelockError as error:
+            raise SimulationError(str(error)) from None
         step = record_start(machine, engine)
         self._actions.extend(step.actions)
         now = _Now(engine.snapshot, step.state, 0, self._initial_context, {}, len(step.actions))

@@ -42,3 +42,19 @@ def test_one_engine_call_per_replayed_event_and_per_event_button(counted: list[A
     # every event button and every disabled reason came from that single pass
     shown = {b.event for b in view.enabled} | {e for e, _ in view.disabled}
     assert shown == set(triggers)
+
+
+def test_a_machine_that_never_settles_at_its_start_gets_a_sentence_not_an_error() -> None:
+    machine = StateMachine.from_yaml(
+        """
+states:
+  - {name: A, type: initial}
+  - {name: B}
+transitions:
+  - {source: A, dest: B, always: true}
+  - {source: B, dest: A, always: true}
+"""
+    )
+    view = simulate(machine, "[]", "show", {})
+    assert view.machine_problem is not None
+    assert "cannot be simulated" in view.machine_problem and "A -> B" in view.machine_problem
