@@ -150,7 +150,7 @@ class Step:
         """
         if len(self.microsteps) < 2:
             return ()
-        out = []
+        out: list[str] = []
         for m in self.microsteps:
             what = ", ".join(t.label for t in m.transitions) or "nothing handles it"
             if m.event is None:

@@ -80,5 +80,5 @@ def test_a_machine_that_cannot_settle_at_its_start_is_a_clear_simulation_error()
 
     from pystator.simulator import SimulationError
 
-    with pytest.raises(SimulationError, match="cannot start: .*A -> B, then B -> A"):
+    with pytest.raises(SimulationError, match=r"cannot start: .*A -> B, then B -> A"):
         Simulation(StateMachine.from_yaml(SPIN), {"spin": True})
