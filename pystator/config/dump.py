@@ -59,6 +59,12 @@ def _state(state: State) -> dict[str, Any]:
         out["description"] = state.description
     if state.metadata:
         out["metadata"] = dict(state.metadata)
+    if state.is_history:
+        out["history"] = state.history or "shallow"
+        if state.default is not None:
+            out["default"] = state.default
+        if state.default_actions:
+            out["default_actions"] = [a.to_config() for a in state.default_actions]
     return out
 
 
@@ -103,6 +109,8 @@ def spec_to_dict(spec: MachineSpec) -> dict[str, Any]:
     }
     if spec.meta.event_normalizer:
         meta["event_normalizer"] = spec.meta.event_normalizer
+    if spec.meta.event_matching != "exact":
+        meta["event_matching"] = spec.meta.event_matching
     if spec.meta.description:
         meta["description"] = spec.meta.description
     if spec.meta.event_matching != "exact":
