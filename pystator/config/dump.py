@@ -49,12 +49,6 @@ def _state(state: State) -> dict[str, Any]:
             }
             for v in state.invoke
         ]
-    if state.history is not None:
-        out["history"] = state.history
-    if state.default is not None:
-        out["default"] = state.default
-    if state.default_actions:
-        out["default_actions"] = [a.to_config() for a in state.default_actions]
     if state.description:
         out["description"] = state.description
     if state.metadata:
@@ -113,8 +107,6 @@ def spec_to_dict(spec: MachineSpec) -> dict[str, Any]:
         meta["event_matching"] = spec.meta.event_matching
     if spec.meta.description:
         meta["description"] = spec.meta.description
-    if spec.meta.event_matching != "exact":
-        meta["event_matching"] = spec.meta.event_matching
     out: dict[str, Any] = {"meta": meta}
     if spec.data:
         out["data"] = {d.name: d.to_config() for d in spec.data}

@@ -116,7 +116,7 @@ _PS_ALLOWED: dict[str, frozenset[str]] = {
     "final": frozenset({"description", "metadata", "type", "invoke"}),
     "history": frozenset({"description", "metadata"}),
     "transition": frozenset(
-        {"guards", "after", "trigger", "region", "description", "metadata", "kind", "group"}
+        {"guards", "after", "trigger", "region", "description", "metadata", "kind", "index"}
     ),
 }
 _HINTS = {
@@ -137,6 +137,7 @@ class _Reader:
         self.where: dict[str, Location] = {}
         self.ids: set[str] = set()
         self.generated = 0
+        self.indexes: dict[int, int] = {}
 
     def located(self) -> dict[str, Location]:
         """The locations by config path, now that the states have their final order."""
@@ -242,6 +243,7 @@ class _Reader:
         first = len(self.states)
         self.children(root, None)
         self.top_initial(root, first)
+        self.written_order()
         config: dict[str, Any] = {
             "meta": meta,
             "states": self.states,
@@ -547,10 +549,24 @@ class _Reader:
 
     def transitions_first(self, sources: set[str]) -> None:
         """Put the transitions of ``sources`` first (in order), as their states moved."""
-        order = sorted(
-            range(len(self.transitions)),
-            key=lambda i: (self.transitions[i]["source"] not in sources, i),
+        self.reorder(
+            sorted(
+                range(len(self.transitions)),
+                key=lambda i: (self.transitions[i]["source"] not in sources, i),
+            )
         )
+
+    def written_order(self) -> None:
+        """``ps:index``: the order ``to_scxml`` found the transitions in (which decides
+        the order of simultaneous transitions' actions), where it differs from the
+        document's."""
+        if not self.indexes:
+            return
+        self.reorder(
+            sorted(range(len(self.transitions)), key=lambda i: (self.indexes.get(i, -1), i))
+        )
+
+    def reorder(self, order: list[int]) -> None:
         self.transitions[:] = [self.transitions[i] for i in order]
         new_index = {old: new for new, old in enumerate(order)}
         where: dict[str, Location] = {}
@@ -642,6 +658,12 @@ class _Reader:
             self.append({**base, "trigger": event, **(extra if len(events) > 1 else {})}, element)
 
     def append(self, transition: dict[str, Any], element: Element) -> None:
+        index = self.ps(element, "index")
+        if index is not None:
+            if index.isdigit():
+                self.indexes[len(self.transitions)] = int(index)
+            else:
+                self.fail(element, f"ps:index={index!r} is not a number")
         self.where[f"transitions[{len(self.transitions)}]"] = Location(element.line, element.column)
         self.transitions.append(transition)
 

@@ -46,6 +46,8 @@ class _Writer:
     def __init__(self, spec: MachineSpec) -> None:
         self.spec = spec
         self.chart = spec.chart
+        self.order = {id(t): i for i, t in enumerate(spec.transitions)}
+        self.placed: dict[ET.Element, int] = {}
         self.transient = {
             name
             for name, state in self.chart.states.items()
@@ -91,7 +93,18 @@ class _Writer:
         for name in roots:
             if name not in self.transient:
                 self.state(root, name)
+        self.number(root)
         return root
+
+    def number(self, root: ET.Element) -> None:
+        """Mark each transition with its place in the machine (``ps:index``) when the
+        document's order would read differently: it orders simultaneous transitions'
+        actions."""
+        written = [e for e in root.iter(_q("transition")) if e in self.placed]
+        indexes = [self.placed[e] for e in written]
+        if indexes != sorted(indexes):
+            for element in written:
+                element.set(_ps("index"), str(self.placed[element]))
 
     def _initial_target(self, transient: str) -> str:
         moves = [t for t in self.spec.transitions if transient in t.source]
@@ -200,6 +213,7 @@ class _Writer:
                 self._last = ((source, group), element, t)
                 return
         element = ET.SubElement(parent, _q("transition"))
+        self.placed[element] = self.order[id(t)]
         self._last = ((source, group), element, t)
         where = f"transition {t.trigger!r} from {source!r}"
         if not t.eventless:
