@@ -101,18 +101,18 @@ def test_a_claim_whose_worker_died_is_released_after_its_lease(redis_url: str,
         doomed = RedisScheduler(client, key_prefix=key_prefix, clock=clock, lease_seconds=5)
         survivor = RedisScheduler(client, key_prefix=key_prefix, clock=clock, lease_seconds=5)
 
-        async def crash(entity: str, event: str, timer_id: str) -> None:
-            raise SystemExit("worker died mid-fire")
+        async def hang(entity: str, event: str, timer_id: str) -> None:
+            await asyncio.Event().wait()  # the worker dies mid-fire: it never finishes
 
         async def on_fire(entity: str, event: str, timer_id: str) -> None:
             fired.append(timer_id)
 
-        doomed.on_fire = crash
+        doomed.on_fire = hang
         survivor.on_fire = on_fire
         await doomed.schedule(timer("t", 5001))
         clock.now = 5001
-        with pytest.raises(SystemExit):
-            await doomed.poll_once()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(doomed.poll_once(), 0.2)
         assert await survivor.poll_once() == 0, "still leased to the dead worker"
         clock.now = 5007
         assert await survivor.poll_once() == 1
