@@ -362,9 +362,13 @@ class Orchestrator:
         await self.dispatcher.start()
 
     async def stop(self) -> None:
+        """Stop delivering and firing; release the store's async connections."""
         await self.dispatcher.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
+        aclose = getattr(self.state_store, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     # ------------------------------------------------------------------ planning (pure)
     def _entry_order(self, states: Iterable[str]) -> tuple[str, ...]:

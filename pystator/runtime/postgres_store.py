@@ -130,10 +130,12 @@ class PostgreSQLStateStore(StoreConveniences):
         self._write(self._schema())
 
     def _connect_kwargs(self) -> dict[str, Any]:
+        # Keep any ``options`` the connection string already has (a search_path...).
+        given = self._psycopg.conninfo.conninfo_to_dict(self.conninfo).get("options") or ""
         return {
             "autocommit": True,
             "connect_timeout": max(1, round(self.connect_timeout)),
-            "options": f"-c lock_timeout={int(self.lock_timeout * 1000)}",
+            "options": f"{given} -c lock_timeout={int(self.lock_timeout * 1000)}".strip(),
         }
 
     def _schema(self) -> _sql.Op[None]:
@@ -330,7 +332,7 @@ class PostgreSQLStateStore(StoreConveniences):
         return await self._arun(_sql.dead_letters(entity_id), write=False)
 
     async def aclose(self) -> None:
-        """Close this event loop's async connections."""
+        """Close this event loop's async connections (call it before the loop ends)."""
         pool = self._pools.pop(asyncio.get_running_loop(), None)
         if pool is not None:
             for conn in pool.idle:

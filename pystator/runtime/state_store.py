@@ -240,6 +240,9 @@ class StoreConveniences:
             )
         )
 
+    async def aclose(self) -> None:
+        """Release what the async methods hold in this event loop (nothing, here)."""
+
     async def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         if self._offload:
             return await asyncio.to_thread(func, *args, **kwargs)
