@@ -278,7 +278,7 @@ def test_async_methods_match_the_sync_ones(store: StateStore) -> None:
 def test_values_json_cannot_hold_are_refused_by_name(tmp_path: Path) -> None:
     store = SQLiteStateStore(tmp_path / "state.db")
     store.save("e1", "A", 0)
-    with pytest.raises(OrchestratorUsageError, match="context of action 'notify'.*plain JSON"):
+    with pytest.raises(OrchestratorUsageError, match=r"context of action 'notify'.*plain JSON"):
         store.commit(step("e1", 1, "B", actions=(ActionEffect("notify", context={"s": {1}}),)))
     assert store.load("e1").version == 1  # type: ignore[union-attr]
 
