@@ -431,10 +431,16 @@ class InMemoryStateStore(StoreConveniences):
             for seq, (key, effect) in enumerate(zip(c.action_keys(), c.actions, strict=True)):
                 pending = PendingAction(key, c.entity_id, version, seq, effect)
                 self._outbox[key] = _Outbox(pending, c.lease_until, c.owner or None)
-        self._dead.extend(_numbered(c.dead_letters, len(self._dead)))
+        self._bury(c.dead_letters)
         for key in c.done_actions:
             self._outbox.pop(key, None)
         return CommitResult(version=version)
+
+    def _bury(self, dead: Sequence[DeadLetter]) -> None:
+        for letter in dead:
+            if letter.kind == "action":
+                self._outbox.pop(letter.key, None)
+        self._dead.extend(_numbered(dead, len(self._dead)))
 
     def _replace_timers(self, c: StepCommit) -> None:
         wanted = {t.timer_id for t in c.timers}
@@ -496,9 +502,7 @@ class InMemoryStateStore(StoreConveniences):
             for timer_id, arm_at in (armed or {}).items():
                 if timer_id in self._timers:
                     self._timers[timer_id][1] = arm_at
-            for letter in dead:
-                self._outbox.pop(letter.key, None)
-            self._dead.extend(_numbered(dead, len(self._dead)))
+            self._bury(dead)
 
     def purge_outcomes(self, before: float) -> int:
         with self._lock:
