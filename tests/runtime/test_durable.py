@@ -20,7 +20,6 @@ from pystator.runtime import (
     FALLBACK_TRIGGER,
     IDEMPOTENCY_KEY,
     AsyncioScheduler,
-    InMemoryStateStore,
     Orchestrator,
     RetryPolicy,
     ScheduledTimer,
@@ -369,7 +368,7 @@ def test_a_timer_firing_that_keeps_failing_is_a_dead_letter_and_falls_back(
 
     async def main() -> None:
         created = await orch.async_create("p1")
-        (timer,) = created.timers
+        (_timer,) = created.timers
         for _ in range(8):
             clock.now += 1
             await scheduler.fire_due()
