@@ -1,10 +1,12 @@
 """The SQL both relational stores share, written once as generators.
 
-Each operation is a generator that yields ``Q`` (a statement and its parameters)
-and receives an ``R`` (rows and row count) for each; the SQLite and PostgreSQL
-drivers (sync and async) only execute what it yields, inside one transaction for
-writes. So the logic of a commit (check versions and dedup records, then write
-state, audit, dedup, timers and outbox) exists once, whatever the driver.
+Each operation is a generator that yields rounds: lists of ``Q`` (a statement and
+its parameters), receiving the list of ``R`` (rows and row count) for each round;
+the SQLite and PostgreSQL drivers (sync and async) only execute what it yields,
+inside one transaction for writes. So the logic of a commit (check versions and
+dedup records, then write state, audit, dedup, timers and outbox) exists once,
+whatever the driver. A round is what PostgreSQL gets in one network round trip
+(pipeline mode): a commit is two rounds (check, then write), whatever it holds.
 
 Statements use ``?`` placeholders; the PostgreSQL driver rewrites them to ``%s``.
 """
@@ -47,7 +49,8 @@ class R:
     rowcount: int = 0
 
 
-Op = Generator[Q, R, T]
+Round = list[Q]
+Op = Generator[Round, list[R], T]
 
 
 @dataclass(frozen=True)
@@ -171,16 +174,18 @@ def load(entity_id: str, event_id: str | None) -> Op[tuple[Any, dict[str, Any] |
     """The entity, its timers and the recorded outcome of ``event_id``, in one statement."""
     from pystator.runtime.state_store import StoredState
 
-    res = yield Q(
-        "SELECT e.state, e.version, e.context, e.snapshot, "
-        "t.timer_id, t.state, t.event, t.due_at, "
-        "(SELECT outcome FROM pystator_events WHERE entity_id = ? AND event_id = ?) "
-        "FROM (SELECT 1 AS one) AS one "
-        "LEFT JOIN pystator_entities e ON e.entity_id = ? "
-        "LEFT JOIN pystator_timers t ON t.entity_id = e.entity_id "
-        "ORDER BY t.due_at, t.seq",
-        (entity_id, event_id, entity_id),
-    )
+    (res,) = yield [
+        Q(
+            "SELECT e.state, e.version, e.context, e.snapshot, "
+            "t.timer_id, t.state, t.event, t.due_at, "
+            "(SELECT outcome FROM pystator_events WHERE entity_id = ? AND event_id = ?) "
+            "FROM (SELECT 1 AS one) AS one "
+            "LEFT JOIN pystator_entities e ON e.entity_id = ? "
+            "LEFT JOIN pystator_timers t ON t.entity_id = e.entity_id "
+            "ORDER BY t.due_at, t.seq",
+            (entity_id, event_id, entity_id),
+        )
+    ]
     first = res.rows[0]
     outcome = loads(first[8]) if first[8] is not None else None
     if first[0] is None:
@@ -199,21 +204,25 @@ def load(entity_id: str, event_id: str | None) -> Op[tuple[Any, dict[str, Any] |
 def audit_trail(entity_id: str) -> Op[list[Any]]:
     from pystator.runtime.state_store import AuditRecord
 
-    res = yield Q(
-        "SELECT entity_id, version, from_state, to_state, trigger, event_id, timestamp "
-        "FROM pystator_audit WHERE entity_id = ? ORDER BY version",
-        (entity_id,),
-    )
+    (res,) = yield [
+        Q(
+            "SELECT entity_id, version, from_state, to_state, trigger, event_id, timestamp "
+            "FROM pystator_audit WHERE entity_id = ? ORDER BY version",
+            (entity_id,),
+        )
+    ]
     return [AuditRecord(r[0], int(r[1]), r[2], r[3], r[4], r[5], float(r[6])) for r in res.rows]
 
 
 def dead_letters(entity_id: str | None) -> Op[list[DeadLetter]]:
     where, params = ("WHERE entity_id = ? ", (entity_id,)) if entity_id is not None else ("", ())
-    res = yield Q(
-        "SELECT kind, key, entity_id, payload, error, attempts, failed_at, id "
-        f"FROM pystator_dead_letters {where}ORDER BY id",
-        params,
-    )
+    (res,) = yield [
+        Q(
+            "SELECT kind, key, entity_id, payload, error, attempts, failed_at, id "
+            f"FROM pystator_dead_letters {where}ORDER BY id",
+            params,
+        )
+    ]
     return [
         DeadLetter(r[0], r[1], r[2], loads(r[3]), r[4], int(r[5]), float(r[6]), int(r[7]))
         for r in res.rows
@@ -232,10 +241,13 @@ def _action(r: Sequence[Any]) -> PendingAction:
 
 def pending_actions(entity_id: str | None) -> Op[list[PendingAction]]:
     where, params = ("WHERE entity_id = ? ", (entity_id,)) if entity_id is not None else ("", ())
-    res = yield Q(
-        f"SELECT {_ACTION_COLUMNS} FROM pystator_outbox {where}ORDER BY entity_id, version, seq",
-        params,
-    )
+    (res,) = yield [
+        Q(
+            f"SELECT {_ACTION_COLUMNS} FROM pystator_outbox {where}"
+            "ORDER BY entity_id, version, seq",
+            params,
+        )
+    ]
     return [_action(r) for r in res.rows]
 
 
@@ -243,121 +255,126 @@ def pending_actions(entity_id: str | None) -> Op[list[PendingAction]]:
 def commit_many(d: Dialect, commits: Sequence[StepCommit], now: float) -> Op[list[CommitResult]]:
     """Check every commit, then write those that hold, in the caller's transaction.
 
-    Versions are read under row locks (PostgreSQL) or the database write lock
-    (SQLite, ``BEGIN IMMEDIATE``), so the checks stay true until the writes. Two
-    commits of one batch for the same entity are taken in order: the second must
-    have been computed from the first's version.
+    Round one creates the new entities (``ON CONFLICT DO NOTHING``: a concurrent
+    creator wins, and its row then shows a version we did not expect), reads every
+    entity's version under a row lock (PostgreSQL; SQLite holds the database write
+    lock from ``BEGIN IMMEDIATE``) and the dedup records, so the checks stay true
+    until round two writes what passed. Two commits of one batch for the same
+    entity are taken in order: the second must have been computed from the first's
+    version.
     """
-    results: list[CommitResult | None] = [None] * len(commits)
-    current: dict[str, int] = {}
-    timer_ids: dict[str, set[str]] = {}
-    for c in commits:
-        if c.expected_version == 0 and c.entity_id not in current:
-            res = yield Q(
-                "INSERT INTO pystator_entities (entity_id, state, version, context, "
-                "snapshot, updated_at) VALUES (?, ?, 0, NULL, NULL, ?) "
-                "ON CONFLICT (entity_id) DO NOTHING",
-                (c.entity_id, c.state, now),
-            )
-            if res.rowcount != 1:
-                current[c.entity_id] = -1  # someone else created it: read its version below
-            else:
-                current[c.entity_id] = 0
-                timer_ids[c.entity_id] = set()
-    others = sorted({c.entity_id for c in commits if current.get(c.entity_id, -1) != 0})
-    if others:
-        res = yield Q(
+    creating = list(dict.fromkeys(c.entity_id for c in commits if c.expected_version == 0))
+    states = {c.entity_id: c.state for c in commits if c.expected_version == 0}
+    round_one = [
+        Q(
+            "INSERT INTO pystator_entities (entity_id, state, version, context, snapshot, "
+            "updated_at) VALUES (?, ?, 0, NULL, NULL, ?) ON CONFLICT (entity_id) DO NOTHING",
+            (entity_id, states[entity_id], now),
+        )
+        for entity_id in creating
+    ]
+    ids = sorted({c.entity_id for c in commits})
+    round_one.append(
+        Q(
             "SELECT e.entity_id, e.version, t.timer_id FROM pystator_entities e "
             "LEFT JOIN pystator_timers t ON t.entity_id = e.entity_id "
-            f"WHERE e.entity_id IN ({marks(len(others))}) ORDER BY e.entity_id{d.lock_entities}",
-            tuple(others),
+            f"WHERE e.entity_id IN ({marks(len(ids))}) ORDER BY e.entity_id{d.lock_entities}",
+            tuple(ids),
         )
-        for entity_id, version, timer_id in res.rows:
-            current[entity_id] = int(version)
-            ids = timer_ids.setdefault(entity_id, set())
-            if timer_id is not None:
-                ids.add(timer_id)
+    )
     keyed = [(c.entity_id, c.event_id) for c in commits if c.event_id is not None]
+    if keyed:
+        round_one.append(
+            Q(
+                "SELECT entity_id, event_id, outcome FROM pystator_events "
+                f"WHERE (entity_id, event_id) IN (VALUES {','.join(['(?, ?)'] * len(keyed))})",
+                tuple(v for pair in keyed for v in pair),
+            )
+        )
+    answers = yield round_one
+    current: dict[str, int] = {}
+    timer_ids: dict[str, set[str]] = {}
+    for entity_id, version, timer_id in answers[len(creating)].rows:
+        current[entity_id] = int(version)
+        ids_of = timer_ids.setdefault(entity_id, set())
+        if timer_id is not None:
+            ids_of.add(timer_id)
     seen: dict[tuple[str, str], Any] = {}
     if keyed:
-        res = yield Q(
-            "SELECT entity_id, event_id, outcome FROM pystator_events "
-            f"WHERE (entity_id, event_id) IN (VALUES {','.join(['(?, ?)'] * len(keyed))})",
-            tuple(v for pair in keyed for v in pair),
-        )
-        seen = {(r[0], r[1]): loads(r[2]) for r in res.rows}
+        seen = {(r[0], r[1]): loads(r[2]) for r in answers[len(creating) + 1].rows}
 
+    results: list[CommitResult] = []
     accepted: list[StepCommit] = []
-    for i, c in enumerate(commits):
+    for c in commits:
         actual = current.get(c.entity_id, 0)
-        if actual < 0:
-            actual = 0
         if actual != c.expected_version:
-            results[i] = CommitResult(conflict=actual)
+            results.append(CommitResult(conflict=actual))
             continue
         if c.event_id is not None:
             first = seen.get((c.entity_id, c.event_id))
             if first is not None:
-                results[i] = CommitResult(duplicate=first)
+                results.append(CommitResult(duplicate=first))
                 continue
             seen[(c.entity_id, c.event_id)] = dict(c.outcome or {})
         current[c.entity_id] = c.version
-        results[i] = CommitResult(version=c.version)
+        results.append(CommitResult(version=c.version))
         accepted.append(c)
     if accepted:
-        yield from _write(accepted, timer_ids, now)
-    return [r if r is not None else CommitResult(conflict=0) for r in results]
+        yield _write(accepted, timer_ids, now)
+    return results
 
 
-def _write(accepted: list[StepCommit], timer_ids: dict[str, set[str]], now: float) -> Op[None]:
+def _write(accepted: list[StepCommit], timer_ids: dict[str, set[str]], now: float) -> Round:
+    """Round two of a commit: every write of the accepted commits."""
+    out: Round = []
     moving = [c for c in accepted if c.changes_state]
     if moving:
-        yield Q(
-            "UPDATE pystator_entities SET state = ?, version = ?, "
-            "context = COALESCE(?, context), snapshot = ?, updated_at = ? WHERE entity_id = ?",
-            [
-                (
-                    c.state,
-                    c.version,
-                    dumps(dict(c.context), "the context") if c.context is not None else None,
-                    dumps(dict(c.snapshot), "the snapshot") if c.snapshot is not None else None,
-                    now,
-                    c.entity_id,
-                )
-                for c in moving
-            ],
-            many=True,
+        out.append(
+            Q(
+                "UPDATE pystator_entities SET state = ?, version = ?, "
+                "context = COALESCE(?, context), snapshot = ?, updated_at = ? "
+                "WHERE entity_id = ?",
+                [
+                    (
+                        c.state,
+                        c.version,
+                        dumps(dict(c.context), "the context") if c.context is not None else None,
+                        dumps(dict(c.snapshot), "the snapshot")
+                        if c.snapshot is not None
+                        else None,
+                        now,
+                        c.entity_id,
+                    )
+                    for c in moving
+                ],
+                many=True,
+            )
         )
     audits = [(c, c.audit) for c in moving if c.audit is not None]
     if audits:
-        yield Q(
-            "INSERT INTO pystator_audit (entity_id, version, from_state, to_state, trigger, "
-            "event_id, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    c.entity_id,
-                    c.version,
-                    a.from_state,
-                    a.to_state,
-                    a.trigger,
-                    a.event_id,
-                    a.timestamp,
-                )
-                for c, a in audits
-                if a is not None
-            ],
-            many=True,
+        out.append(
+            Q(
+                "INSERT INTO pystator_audit (entity_id, version, from_state, to_state, "
+                "trigger, event_id, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (c.entity_id, c.version, a.from_state, a.to_state, a.trigger, a.event_id,
+                     a.timestamp)
+                    for c, a in audits
+                    if a is not None
+                ],
+                many=True,
+            )
         )
     outcomes = [c for c in accepted if c.event_id is not None]
     if outcomes:
-        yield Q(
-            "INSERT INTO pystator_events (entity_id, event_id, outcome, recorded_at) "
-            "VALUES (?, ?, ?, ?)",
-            [
-                (c.entity_id, c.event_id, dumps(dict(c.outcome or {}), "the outcome"), now)
-                for c in outcomes
-            ],
-            many=True,
+        out.append(
+            Q(
+                "INSERT INTO pystator_events (entity_id, event_id, outcome, recorded_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(c.entity_id, c.event_id, dumps(dict(c.outcome or {}), "the outcome"), now)
+                 for c in outcomes],
+                many=True,
+            )
         )
     drop: list[tuple[str]] = []
     add: list[tuple[Any, ...]] = []
@@ -372,73 +389,60 @@ def _write(accepted: list[StepCommit], timer_ids: dict[str, set[str]], now: floa
         )
         timer_ids[c.entity_id] = wanted
     if drop:
-        yield Q("DELETE FROM pystator_timers WHERE timer_id = ?", drop, many=True)
+        out.append(Q("DELETE FROM pystator_timers WHERE timer_id = ?", drop, many=True))
     if add:
-        yield Q(
-            "INSERT INTO pystator_timers (timer_id, entity_id, state, event, due_at, arm_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            add,
-            many=True,
+        out.append(
+            Q(
+                "INSERT INTO pystator_timers (timer_id, entity_id, state, event, due_at, "
+                "arm_at) VALUES (?, ?, ?, ?, ?, ?)",
+                add,
+                many=True,
+            )
         )
     rows = [
-        (
-            key,
-            c.entity_id,
-            c.version,
-            seq,
-            a.name,
-            dumps(dict(a.params), f"params of {a.name}"),
-            a.phase,
-            a.state,
-            dumps(dict(a.context), f"the context of action {a.name!r}"),
-            c.lease_until,
-            c.owner or None,
-            now,
-        )
+        (key, c.entity_id, c.version, seq, a.name, dumps(dict(a.params), f"params of {a.name}"),
+         a.phase, a.state, dumps(dict(a.context), f"the context of action {a.name!r}"),
+         c.lease_until, c.owner or None, now)
         for c in moving
         for seq, (key, a) in enumerate(zip(c.action_keys(), c.actions, strict=True))
     ]
     if rows:
-        yield Q(
-            "INSERT INTO pystator_outbox (key, entity_id, version, seq, name, params, phase, "
-            "state, context, attempts, last_error, due_at, owner, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)",
-            rows,
-            many=True,
+        out.append(
+            Q(
+                "INSERT INTO pystator_outbox (key, entity_id, version, seq, name, params, "
+                "phase, state, context, attempts, last_error, due_at, owner, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)",
+                rows,
+                many=True,
+            )
         )
-    dead = [d for c in accepted for d in c.dead_letters]
-    if dead:
-        yield from _bury(dead)
+    out += _bury([d for c in accepted for d in c.dead_letters])
     done = [(k,) for c in accepted for k in c.done_actions]
     if done:
-        yield Q("DELETE FROM pystator_outbox WHERE key = ?", done, many=True)
+        out.append(Q("DELETE FROM pystator_outbox WHERE key = ?", done, many=True))
+    return out
 
 
 def _arm_at(c: StepCommit, timer: ScheduledTimer) -> float:
     return c.lease_until if c.arm_after is None else timer.due_at + c.arm_after
 
 
-def _bury(dead: Sequence[DeadLetter]) -> Op[None]:
-    yield Q(
-        "INSERT INTO pystator_dead_letters (kind, key, entity_id, payload, error, attempts, "
-        "failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                d.kind,
-                d.key,
-                d.entity_id,
-                dumps(dict(d.payload), "a dead letter"),
-                d.error,
-                d.attempts,
-                d.failed_at,
-            )
-            for d in dead
-        ],
-        many=True,
-    )
+def _bury(dead: Sequence[DeadLetter]) -> Round:
+    if not dead:
+        return []
+    out = [
+        Q(
+            "INSERT INTO pystator_dead_letters (kind, key, entity_id, payload, error, "
+            "attempts, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(d.kind, d.key, d.entity_id, dumps(dict(d.payload), "a dead letter"), d.error,
+              d.attempts, d.failed_at) for d in dead],
+            many=True,
+        )
+    ]
     actions = [(d.key,) for d in dead if d.kind == "action"]
     if actions:
-        yield Q("DELETE FROM pystator_outbox WHERE key = ?", actions, many=True)
+        out.append(Q("DELETE FROM pystator_outbox WHERE key = ?", actions, many=True))
+    return out
 
 
 # ---------------------------------------------------------------------- deliveries
@@ -446,21 +450,26 @@ def claim(d: Dialect, owner: str, now: float, lease_until: float, limit: int) ->
     """Lease up to ``limit`` due outbox rows and timers to ``owner``."""
     from pystator.runtime.state_store import Claimed
 
-    res = yield Q(
-        "UPDATE pystator_outbox SET owner = ?, due_at = ? WHERE key IN ("
-        "SELECT key FROM pystator_outbox WHERE due_at <= ? ORDER BY due_at LIMIT ?"
-        f"{d.skip_locked}) RETURNING {_ACTION_COLUMNS}",
-        (owner, lease_until, now, limit),
-    )
-    actions = sorted((_action(r) for r in res.rows), key=lambda a: (a.entity_id, a.version, a.seq))
-    res = yield Q(
-        "UPDATE pystator_timers SET arm_at = ? WHERE timer_id IN ("
-        "SELECT timer_id FROM pystator_timers WHERE arm_at <= ? ORDER BY arm_at LIMIT ?"
-        f"{d.skip_locked}) RETURNING timer_id, entity_id, state, event, due_at",
-        (lease_until, now, limit),
+    actions_res, timers_res = yield [
+        Q(
+            "UPDATE pystator_outbox SET owner = ?, due_at = ? WHERE key IN ("
+            "SELECT key FROM pystator_outbox WHERE due_at <= ? ORDER BY due_at LIMIT ?"
+            f"{d.skip_locked}) RETURNING {_ACTION_COLUMNS}",
+            (owner, lease_until, now, limit),
+        ),
+        Q(
+            "UPDATE pystator_timers SET arm_at = ? WHERE timer_id IN ("
+            "SELECT timer_id FROM pystator_timers WHERE arm_at <= ? ORDER BY arm_at LIMIT ?"
+            f"{d.skip_locked}) RETURNING timer_id, entity_id, state, event, due_at",
+            (lease_until, now, limit),
+        ),
+    ]
+    actions = sorted(
+        (_action(r) for r in actions_res.rows), key=lambda a: (a.entity_id, a.version, a.seq)
     )
     timers = sorted(
-        (ScheduledTimer(str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4])) for r in res.rows),
+        (ScheduledTimer(str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4]))
+         for r in timers_res.rows),
         key=lambda t: t.due_at,
     )
     return Claimed(tuple(actions), tuple(timers))
@@ -469,11 +478,13 @@ def claim(d: Dialect, owner: str, now: float, lease_until: float, limit: int) ->
 def renew(owner: str, keys: Sequence[str], lease_until: float) -> Op[set[str]]:
     if not keys:
         return set()
-    res = yield Q(
-        f"UPDATE pystator_outbox SET due_at = ? WHERE owner = ? AND key IN ({marks(len(keys))}) "
-        "RETURNING key",
-        (lease_until, owner, *keys),
-    )
+    (res,) = yield [
+        Q(
+            f"UPDATE pystator_outbox SET due_at = ? WHERE owner = ? "
+            f"AND key IN ({marks(len(keys))}) RETURNING key",
+            (lease_until, owner, *keys),
+        )
+    ]
     return {str(r[0]) for r in res.rows}
 
 
@@ -484,39 +495,45 @@ def settle(
     armed: Mapping[str, float],
     dead: Sequence[DeadLetter],
 ) -> Op[None]:
+    out: Round = []
     if done:
-        yield Q("DELETE FROM pystator_outbox WHERE key = ?", [(k,) for k in done], many=True)
+        out.append(
+            Q(f"DELETE FROM pystator_outbox WHERE key IN ({marks(len(done))})", tuple(done))
+        )
     if failed:
-        yield Q(
-            "UPDATE pystator_outbox SET attempts = ?, last_error = ?, due_at = ?, owner = ? "
-            "WHERE key = ? AND owner = ?",
-            [
-                (f.attempts, f.error, f.retry_at, owner if f.keep_claim else None, f.key, owner)
-                for f in failed
-            ],
-            many=True,
+        out.append(
+            Q(
+                "UPDATE pystator_outbox SET attempts = ?, last_error = ?, due_at = ?, owner = ? "
+                "WHERE key = ? AND owner = ?",
+                [(f.attempts, f.error, f.retry_at, owner if f.keep_claim else None, f.key,
+                  owner) for f in failed],
+                many=True,
+            )
         )
     if armed:
-        yield Q(
-            "UPDATE pystator_timers SET arm_at = ? WHERE timer_id = ?",
-            [(at, timer_id) for timer_id, at in armed.items()],
-            many=True,
+        out.append(
+            Q(
+                "UPDATE pystator_timers SET arm_at = ? WHERE timer_id = ?",
+                [(at, timer_id) for timer_id, at in armed.items()],
+                many=True,
+            )
         )
-    if dead:
-        yield from _bury(dead)
+    out += _bury(dead)
+    if out:
+        yield out
 
 
 def purge_outcomes(before: float) -> Op[int]:
-    res = yield Q("DELETE FROM pystator_events WHERE recorded_at < ?", (before,))
+    (res,) = yield [Q("DELETE FROM pystator_events WHERE recorded_at < ?", (before,))]
     return res.rowcount
 
 
 def run_sync(op: Op[T], execute: Any) -> T:
-    """Drive ``op`` with ``execute(q) -> R`` (the drivers' one loop)."""
+    """Drive ``op`` with ``execute(q) -> R``, one statement after another (SQLite)."""
     try:
-        q = next(op)
+        batch = next(op)
         while True:
-            q = op.send(execute(q))
+            batch = op.send([execute(q) for q in batch])
     except StopIteration as stop:
         result: T = stop.value
         return result

@@ -229,6 +229,13 @@ class _Settle:
 
 
 @dataclass(frozen=True)
+class _Done:
+    """Actions that completed: marked done on the next commit, or within ``mark_delay``."""
+
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class _Renew:
     owner: str
     keys: tuple[str, ...]
@@ -301,7 +308,10 @@ class Orchestrator:
     then see. ``lease_seconds`` is how long one process holds an outbox row it is
     delivering before another may take over (renewed while a long action runs);
     ``rearm_after`` is how long after its due time a still-pending timer is handed
-    to the scheduler again, in case the scheduler lost it. ``idempotency`` is an
+    to the scheduler again, in case the scheduler lost it. Completed actions are
+    marked done in the next commit this orchestrator makes, or at the latest after
+    ``mark_delay`` seconds (a process that dies in between has them run again:
+    at least once). ``idempotency`` is an
     optional fast front for duplicates: the state store's dedup record inside the
     step's transaction is what decides.
     """
@@ -323,6 +333,7 @@ class Orchestrator:
         lease_seconds: float = 30.0,
         rearm_after: float = 5.0,
         dispatch_interval: float = 0.5,
+        mark_delay: float = 0.05,
     ) -> None:
         from pystator.runtime.dispatcher import Dispatcher
 
@@ -346,6 +357,7 @@ class Orchestrator:
         self.rearm_after = rearm_after
         self.owner = new_owner()
         self._leases = _LeaseKeeper(self)
+        self._marks = _DoneMarks(self, mark_delay)
         self.dispatcher: Dispatcher = Dispatcher(self, interval=dispatch_interval)
         if scheduler is not None:
             scheduler.on_fire = self.async_fire_timer
@@ -363,6 +375,7 @@ class Orchestrator:
 
     async def stop(self) -> None:
         """Stop delivering and firing; release the store's async connections."""
+        await asyncio.to_thread(self._marks.flush)
         await self.dispatcher.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
@@ -776,8 +789,10 @@ class Orchestrator:
         fallback = None
         if dead and self.retry.fallback is not None:
             fallback = yield from self._fall_back(outcome.entity_id, dead, tuple(done), armed)
-        else:
+        elif dead or armed:
             yield _Settle(self.owner, tuple(done), (), armed, dead)
+        elif done:
+            yield _Done(tuple(done))
         return replace(
             outcome,
             execution=execution,
@@ -988,7 +1003,14 @@ class Orchestrator:
         if isinstance(op, _Process):
             return self.machine.process(op.state, op.event, op.context)
         if isinstance(op, _Commit):
-            return store.commit_many([op.commit])[0]
+            commit, marks = self._marks.ride(op.commit)
+            result = store.commit_many([commit])[0]
+            if marks and not result.written:
+                self._marks.add(marks)
+            return result
+        if isinstance(op, _Done):
+            self._marks.add(op.keys)
+            return None
         if isinstance(op, _RunActions):
             with self._leases.holding(op.owner, tuple(k for k, _ in op.items)):
                 return [self._run_one(key, effect) for key, effect in op.items]
@@ -1028,7 +1050,14 @@ class Orchestrator:
         if isinstance(op, _Process):
             return await self.machine.async_process(op.state, op.event, op.context)
         if isinstance(op, _Commit):
-            return (await store.async_commit_many([op.commit]))[0]
+            commit, marks = self._marks.ride(op.commit)
+            result = (await store.async_commit_many([commit]))[0]
+            if marks and not result.written:
+                self._marks.add(marks)
+            return result
+        if isinstance(op, _Done):
+            self._marks.add(op.keys)
+            return None
         if isinstance(op, _RunActions):
             with self._leases.holding(op.owner, tuple(k for k, _ in op.items)):
                 return [await self._arun_one(key, effect) for key, effect in op.items]
@@ -1164,6 +1193,10 @@ class Orchestrator:
         self._check_sync()
         return self._drive(self._event(entity_id, event, context, event_id, None))
 
+    def flush(self) -> None:
+        """Write the done marks still waiting to ride on a commit (see ``mark_delay``)."""
+        self._marks.flush()
+
     def dispatch_once(self, limit: int = 100) -> int:
         """Sync ``async_dispatch_once``: re-run unfinished actions (no scheduler allowed)."""
         self._check_sync()
@@ -1191,6 +1224,71 @@ def _steps(actions: Sequence[PendingAction]) -> list[list[PendingAction]]:
     for action in actions:
         groups.setdefault((action.entity_id, action.version), []).append(action)
     return [sorted(g, key=lambda a: a.seq) for g in groups.values()]
+
+
+class _DoneMarks:
+    """Done marks of completed actions, written together instead of one transaction each.
+
+    They ride on the orchestrator's next commit (``ride``); a daemon thread writes
+    whatever is still waiting after ``delay`` seconds, so an idle process settles
+    its outbox rows promptly too.
+    """
+
+    def __init__(self, orchestrator: Orchestrator, delay: float) -> None:
+        self.orchestrator = orchestrator
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.keys: list[str] = []
+        self.thread: threading.Thread | None = None
+
+    def add(self, keys: Sequence[str]) -> None:
+        if self.delay <= 0:
+            self.orchestrator.state_store.settle(self.orchestrator.owner, done=keys)
+            return
+        with self.lock:
+            self.keys.extend(keys)
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._loop, name="pystator-done-marks", daemon=True
+                )
+                self.thread.start()
+
+    def take(self) -> tuple[str, ...]:
+        with self.lock:
+            keys, self.keys = tuple(self.keys), []
+            return keys
+
+    def ride(self, commit: StepCommit) -> tuple[StepCommit, tuple[str, ...]]:
+        """``commit`` carrying the waiting marks (and which they were)."""
+        if not self.keys:
+            return commit, ()
+        marks = self.take()
+        return replace(commit, done_actions=commit.done_actions + marks), marks
+
+    def flush(self) -> None:
+        marks = self.take()
+        if marks:
+            try:
+                self.orchestrator.state_store.settle(self.orchestrator.owner, done=marks)
+            except Exception as exc:  # the next flush (or the lease's end) settles them
+                log.warning("could not mark %d actions done: %s", len(marks), exc)
+                with self.lock:
+                    self.keys.extend(marks)
+
+    def _loop(self) -> None:
+        idle = 0
+        while idle < 20:
+            time.sleep(self.delay)
+            if self.keys:
+                idle = 0
+                self.flush()
+            else:
+                idle += 1
+        with self.lock:
+            self.thread = None
+            pending = bool(self.keys)
+        if pending:
+            self.add(())
 
 
 class _LeaseKeeper:

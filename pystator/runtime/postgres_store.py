@@ -61,6 +61,67 @@ def _psycopg() -> Any:
     return psycopg
 
 
+def _drive(op: _sql.Op[T], round_trip: Any) -> T:
+    try:
+        batch = next(op)
+        while True:
+            batch = op.send(round_trip(batch))
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
+def _send(cur: Any, q: _sql.Q) -> None:
+    if q.many:
+        cur.executemany(_pg(q.sql), q.params)
+    else:
+        cur.execute(_pg(q.sql), q.params)
+
+
+def _collect(cur: Any) -> _sql.R:
+    rows = cur.fetchall() if cur.description is not None else []
+    result = _sql.R(rows, cur.rowcount)
+    cur.close()
+    return result
+
+
+def _execute(cur: Any, q: _sql.Q) -> _sql.R:
+    _send(cur, q)
+    return _sql.R(cur.fetchall() if cur.description is not None else [], cur.rowcount)
+
+
+async def _adrive(op: _sql.Op[T], target: Any, pipeline: Any) -> T:
+    """The async ``_drive``: ``target`` is a cursor (reads) or a connection (pipelined)."""
+    try:
+        batch = next(op)
+        while True:
+            results: list[_sql.R] = []
+            if pipeline is None:
+                for q in batch:
+                    if q.many:
+                        await target.executemany(_pg(q.sql), q.params)
+                    else:
+                        await target.execute(_pg(q.sql), q.params)
+                    rows = await target.fetchall() if target.description is not None else []
+                    results.append(_sql.R(rows, target.rowcount))
+            else:
+                cursors = [target.cursor() for _ in batch]
+                for cur, q in zip(cursors, batch, strict=True):
+                    if q.many:
+                        await cur.executemany(_pg(q.sql), q.params)
+                    else:
+                        await cur.execute(_pg(q.sql), q.params)
+                await pipeline.sync()
+                for cur in cursors:
+                    rows = await cur.fetchall() if cur.description is not None else []
+                    results.append(_sql.R(rows, cur.rowcount))
+                    await cur.close()
+            batch = op.send(results)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
 class _AsyncPool:
     """Up to ``size`` async connections of one event loop, opened on demand."""
 
@@ -140,9 +201,8 @@ class PostgreSQLStateStore(StoreConveniences):
 
     def _schema(self) -> _sql.Op[None]:
         # Several processes may create the schema at once: take a lock for it.
-        yield _sql.Q("SELECT pg_advisory_xact_lock(7473617)")
-        for statement in _sql.schema(_sql.POSTGRES):
-            yield _sql.Q(statement)
+        yield [_sql.Q("SELECT pg_advisory_xact_lock(7473617)")]
+        yield [_sql.Q(statement) for statement in _sql.schema(_sql.POSTGRES)]
 
     # ---------------------------------------------------------------- sync driver
     def _conn(self) -> Any:
@@ -158,22 +218,22 @@ class PostgreSQLStateStore(StoreConveniences):
         return StoreUnavailableError("PostgreSQL", str(exc).strip() or type(exc).__name__)
 
     def _run(self, op: _sql.Op[T], *, write: bool) -> T:
+        """Drive ``op``: each round is sent pipelined, then synced once (one round trip)."""
         try:
             conn = self._conn()
-            with conn.cursor() as cur:
+            if not write:
+                with conn.cursor() as cur:
+                    return _drive(op, lambda batch: [_execute(cur, q) for q in batch])
+            with conn.pipeline() as pipeline, conn.transaction():
 
-                def execute(q: _sql.Q) -> _sql.R:
-                    if q.many:
-                        cur.executemany(_pg(q.sql), q.params)
-                        return _sql.R([], cur.rowcount)
-                    cur.execute(_pg(q.sql), q.params)
-                    rows = cur.fetchall() if cur.description is not None else []
-                    return _sql.R(rows, cur.rowcount)
+                def round_trip(batch: list[_sql.Q]) -> list[_sql.R]:
+                    cursors = [conn.cursor() for _ in batch]
+                    for cur, q in zip(cursors, batch, strict=True):
+                        _send(cur, q)
+                    pipeline.sync()
+                    return [_collect(cur) for cur in cursors]
 
-                if write:
-                    with conn.transaction():
-                        return _sql.run_sync(op, execute)
-                return _sql.run_sync(op, execute)
+                return _drive(op, round_trip)
         except self._psycopg.OperationalError as exc:
             self._drop_thread_connection()
             raise self._unavailable(exc) from exc
@@ -210,28 +270,11 @@ class PostgreSQLStateStore(StoreConveniences):
             raise self._unavailable(exc) from exc
         broken = False
         try:
-            async with conn.cursor() as cur:
-
-                async def drive() -> T:
-                    try:
-                        q = next(op)
-                        while True:
-                            if q.many:
-                                await cur.executemany(_pg(q.sql), q.params)
-                                res = _sql.R([], cur.rowcount)
-                            else:
-                                await cur.execute(_pg(q.sql), q.params)
-                                rows = await cur.fetchall() if cur.description is not None else []
-                                res = _sql.R(rows, cur.rowcount)
-                            q = op.send(res)
-                    except StopIteration as stop:
-                        result: T = stop.value
-                        return result
-
-                if write:
-                    async with conn.transaction():
-                        return await drive()
-                return await drive()
+            if not write:
+                async with conn.cursor() as cur:
+                    return await _adrive(op, cur, None)
+            async with conn.pipeline() as pipeline, conn.transaction():
+                return await _adrive(op, conn, pipeline)
         except self._psycopg.OperationalError as exc:
             broken = True
             raise self._unavailable(exc) from exc

@@ -169,6 +169,7 @@ def test_an_action_failing_every_attempt_is_a_dead_letter_and_the_entity_falls_b
     assert (letter.kind, letter.key, letter.attempts) == ("action", "p1:2:0", 2)
     assert letter.error == "RuntimeError: card declined"
     assert letter.payload["name"] == "charge" and letter.payload["params"] == {"cents": 250}
+    orch.flush()  # the fallback's entry action is done; its mark is written now
     assert store.pending_actions("p1") == []
     assert result.fallback is not None and result.fallback.state == "broken"
     stored = store.load("p1")
@@ -204,6 +205,7 @@ def test_the_dispatcher_counts_attempts_and_dead_letters_what_keeps_failing(
     assert store.dead_letters() == []
     clock.now += 2.0
     assert survivor.dispatch_once() == 1
+    survivor.flush()
     assert store.pending_actions("p1") == []
     (letter,) = store.dead_letters("p1")
     assert letter.attempts == 3
@@ -382,3 +384,20 @@ def test_a_timer_firing_that_keeps_failing_is_a_dead_letter_and_falls_back(
     assert "rates service down" in letter.error
     stored = store.load("p1")
     assert stored is not None and stored.state == "broken" and stored.timers == ()
+
+
+def test_done_marks_ride_on_the_next_commit_or_are_written_soon_after(
+    store: StateStore,
+) -> None:
+    import time
+
+    orch = Orchestrator(paying(0), store, actions=registry(charge=lambda ctx: None),
+                        mark_delay=0.3)
+    orch.process_event("p1", "pay")
+    assert [a.key for a in store.pending_actions()] == ["p1:2:0"], "not marked yet"
+    orch.process_event("p2", "pay")
+    assert [a.key for a in store.pending_actions()] == ["p2:2:0"], "p1's mark rode along"
+    deadline = time.monotonic() + 5
+    while store.pending_actions() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.pending_actions() == [], "an idle process writes its marks by itself"
