@@ -239,8 +239,12 @@ def main() -> None:
         worker(args)
         return
 
+    import signal
+
     from tests.runtime.pg_cluster import start_cluster
 
+    # A terminated bench still stops its PostgreSQL cluster and Redis (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     tmp = Path(tempfile.mkdtemp(prefix="pystator-bench-"))
     rows: list[tuple[str, str]] = []
     n, p = args.events, args.processes
