@@ -79,9 +79,8 @@ def worker(args: argparse.Namespace) -> None:
                             idempotency=SQLiteIdempotencyStore(args.store),
                             max_conflict_retries=10_000)
     else:
-        from tests.runtime.stores import open_store
-
         from pystator.runtime import Orchestrator
+        from tests.runtime.stores import open_store
 
         store = open_store(args.store)
         orch = Orchestrator(StateMachine.from_string(CYCLE), store, None, actions,
@@ -157,10 +156,9 @@ def prepare_sqlite(path: Path, before: Path | None) -> None:
 
 
 def prepare_store(url: str) -> None:
-    from tests.runtime.stores import close_store, open_store
-
     from pystator import StateMachine
     from pystator.runtime import Orchestrator
+    from tests.runtime.stores import close_store, open_store
 
     store = open_store(url)
     orch = Orchestrator(StateMachine.from_string(CYCLE), store)
