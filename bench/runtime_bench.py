@@ -75,21 +75,28 @@ def worker(args: argparse.Namespace) -> None:
         from pystator.runtime import Orchestrator, SQLiteIdempotencyStore, SQLiteStateStore
 
         store: Any = SQLiteStateStore(args.store)
-        orch = Orchestrator(StateMachine.from_string(CYCLE), store, None, actions,
-                            idempotency=SQLiteIdempotencyStore(args.store),
-                            max_conflict_retries=10_000)
+        orch = Orchestrator(
+            StateMachine.from_string(CYCLE),
+            store,
+            None,
+            actions,
+            idempotency=SQLiteIdempotencyStore(args.store),
+            max_conflict_retries=10_000,
+        )
     else:
         from pystator.runtime import Orchestrator
         from tests.runtime.stores import open_store
 
         store = open_store(args.store)
-        orch = Orchestrator(StateMachine.from_string(CYCLE), store, None, actions,
-                            max_conflict_retries=10_000)
+        orch = Orchestrator(
+            StateMachine.from_string(CYCLE), store, None, actions, max_conflict_retries=10_000
+        )
     time.sleep(max(0.0, args.at - time.time()))
     start = time.time()
     for n in range(args.events):
-        orch.process_event(f"e{(n * 7 + args.index * 13) % ENTITIES}", "inc",
-                           event_id=f"w{args.index}-{n}")
+        orch.process_event(
+            f"e{(n * 7 + args.index * 13) % ENTITIES}", "inc", event_id=f"w{args.index}-{n}"
+        )
     print(json.dumps({"start": start, "end": time.time(), "events": args.events}), flush=True)
 
 
@@ -99,14 +106,21 @@ def baseline_tree(tmp: Path) -> Path | None:
     try:
         added = subprocess.run(
             ["git", "log", "--diff-filter=A", "--format=%H", "--", "pystator/runtime/outbox.py"],
-            cwd=ROOT, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         if not added:
             return None
         target = tmp / "before"
         target.mkdir()
-        archive = subprocess.run(["git", "archive", f"{added[-1]}^", "pystator"], cwd=ROOT,
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", f"{added[-1]}^", "pystator"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
         return target
     except (OSError, subprocess.CalledProcessError):
@@ -119,9 +133,25 @@ def race(flavour: str, store: str, processes: int, events: int, pythonpath: Path
     at = time.time() + 3.0 + 0.3 * processes
     procs = [
         subprocess.Popen(
-            [sys.executable, __file__, "--worker", "--flavour", flavour, "--store", store,
-             "--events", str(events), "--index", str(i), "--at", str(at)],
-            cwd=pythonpath, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--flavour",
+                flavour,
+                "--store",
+                store,
+                "--events",
+                str(events),
+                "--index",
+                str(i),
+                "--at",
+                str(at),
+            ],
+            cwd=pythonpath,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         for i in range(processes)
@@ -148,11 +178,16 @@ def prepare_sqlite(path: Path, before: Path | None) -> None:
         f"for i in range({ENTITIES}): orch.create(f'e{{i}}')\n"
     )
     if before is not None:
-        code += ("from pystator.runtime import SQLiteIdempotencyStore\n"
-                 "SQLiteIdempotencyStore(sys.argv[1])\n")
-    subprocess.run([sys.executable, "-c", code, str(path), CYCLE], check=True,
-                   cwd=before or ROOT,
-                   env={**os.environ, "PYTHONPATH": str(before or ROOT)})
+        code += (
+            "from pystator.runtime import SQLiteIdempotencyStore\n"
+            "SQLiteIdempotencyStore(sys.argv[1])\n"
+        )
+    subprocess.run(
+        [sys.executable, "-c", code, str(path), CYCLE],
+        check=True,
+        cwd=before or ROOT,
+        env={**os.environ, "PYTHONPATH": str(before or ROOT)},
+    )
 
 
 def prepare_store(url: str) -> None:
@@ -186,24 +221,29 @@ def timers_per_second(store_url: str, redis_url: str, timers: int) -> float:
     commits = []
     for i in range(timers):
         timer = ScheduledTimer(f"t{i}", f"x{i}", "armed", "expire", now)
-        commits.append(StepCommit(f"x{i}", 0, "armed", AuditEntry("", "armed", "arm"),
-                                  (timer,), arm_after=3600.0))
+        commits.append(
+            StepCommit(
+                f"x{i}", 0, "armed", AuditEntry("", "armed", "arm"), (timer,), arm_after=3600.0
+            )
+        )
     for chunk in range(0, timers, 500):
-        store.commit_many(commits[chunk:chunk + 500])
+        store.commit_many(commits[chunk : chunk + 500])
 
     async def run() -> float:
         client = redis.asyncio.Redis.from_url(redis_url)
         prefix = f"bench:{time.time()}"
-        scheduler = RedisScheduler(client, key_prefix=prefix, poll_interval=0.01,
-                                   batch_size=500, concurrency=64)
+        scheduler = RedisScheduler(
+            client, key_prefix=prefix, poll_interval=0.01, batch_size=500, concurrency=64
+        )
         async with client.pipeline(transaction=False) as pipe:
             for c in commits:
                 t = c.timers[0]
                 pipe.hset(f"{prefix}:timers", t.timer_id, json.dumps(t.to_dict()))
                 pipe.zadd(f"{prefix}:due", {t.timer_id: t.due_at})
             await pipe.execute()
-        orch = Orchestrator(StateMachine.from_string(TIMED), store, scheduler=scheduler,
-                            rearm_after=3600.0)
+        orch = Orchestrator(
+            StateMachine.from_string(TIMED), store, scheduler=scheduler, rearm_after=3600.0
+        )
         start = time.perf_counter()
         await scheduler.start()
         while scheduler.fired_count < timers:
@@ -214,8 +254,11 @@ def timers_per_second(store_url: str, redis_url: str, timers: int) -> float:
         return timers / elapsed
 
     rate = asyncio.run(run())
-    fired = sum(1 for i in range(0, timers, max(1, timers // 50))
-                if (s := store.load(f"x{i}")) is not None and s.state == "expired")
+    fired = sum(
+        1
+        for i in range(0, timers, max(1, timers // 50))
+        if (s := store.load(f"x{i}")) is not None and s.state == "expired"
+    )
     close_store(store)
     if fired != len(range(0, timers, max(1, timers // 50))):
         raise RuntimeError("some timers did not commit their transition")
@@ -264,8 +307,10 @@ def main() -> None:
         prepare_store(cluster.url)
         rate = race("durable", cluster.url, p, n, ROOT)
         rows.append((f"PostgreSQL, durable, {p} processes", f"{rate:,.0f}"))
-        for name, url in (("SQLite", f"sqlite:///{tmp / 'timers.db'}"),
-                          ("PostgreSQL", cluster.url)):
+        for name, url in (
+            ("SQLite", f"sqlite:///{tmp / 'timers.db'}"),
+            ("PostgreSQL", cluster.url),
+        ):
             rate = timers_per_second(url, redis_url, args.timers)
             rows.append((f"Redis timers fired, one worker ({name} state)", f"{rate:,.0f}"))
     finally:
@@ -285,9 +330,21 @@ def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-         "--appendonly", "no", "--dir", str(tmp)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     for _ in range(100):
         try:

@@ -339,9 +339,7 @@ def _write(accepted: list[StepCommit], timer_ids: dict[str, set[str]], now: floa
                         c.state,
                         c.version,
                         dumps(dict(c.context), "the context") if c.context is not None else None,
-                        dumps(dict(c.snapshot), "the snapshot")
-                        if c.snapshot is not None
-                        else None,
+                        dumps(dict(c.snapshot), "the snapshot") if c.snapshot is not None else None,
                         now,
                         c.entity_id,
                     )
@@ -357,8 +355,15 @@ def _write(accepted: list[StepCommit], timer_ids: dict[str, set[str]], now: floa
                 "INSERT INTO pystator_audit (entity_id, version, from_state, to_state, "
                 "trigger, event_id, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (c.entity_id, c.version, a.from_state, a.to_state, a.trigger, a.event_id,
-                     a.timestamp)
+                    (
+                        c.entity_id,
+                        c.version,
+                        a.from_state,
+                        a.to_state,
+                        a.trigger,
+                        a.event_id,
+                        a.timestamp,
+                    )
                     for c, a in audits
                     if a is not None
                 ],
@@ -371,8 +376,10 @@ def _write(accepted: list[StepCommit], timer_ids: dict[str, set[str]], now: floa
             Q(
                 "INSERT INTO pystator_events (entity_id, event_id, outcome, recorded_at) "
                 "VALUES (?, ?, ?, ?)",
-                [(c.entity_id, c.event_id, dumps(dict(c.outcome or {}), "the outcome"), now)
-                 for c in outcomes],
+                [
+                    (c.entity_id, c.event_id, dumps(dict(c.outcome or {}), "the outcome"), now)
+                    for c in outcomes
+                ],
                 many=True,
             )
         )
@@ -400,9 +407,20 @@ def _write(accepted: list[StepCommit], timer_ids: dict[str, set[str]], now: floa
             )
         )
     rows = [
-        (key, c.entity_id, c.version, seq, a.name, dumps(dict(a.params), f"params of {a.name}"),
-         a.phase, a.state, dumps(dict(a.context), f"the context of action {a.name!r}"),
-         c.lease_until, c.owner or None, now)
+        (
+            key,
+            c.entity_id,
+            c.version,
+            seq,
+            a.name,
+            dumps(dict(a.params), f"params of {a.name}"),
+            a.phase,
+            a.state,
+            dumps(dict(a.context), f"the context of action {a.name!r}"),
+            c.lease_until,
+            c.owner or None,
+            now,
+        )
         for c in moving
         for seq, (key, a) in enumerate(zip(c.action_keys(), c.actions, strict=True))
     ]
@@ -434,8 +452,18 @@ def _bury(dead: Sequence[DeadLetter]) -> Round:
         Q(
             "INSERT INTO pystator_dead_letters (kind, key, entity_id, payload, error, "
             "attempts, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(d.kind, d.key, d.entity_id, dumps(dict(d.payload), "a dead letter"), d.error,
-              d.attempts, d.failed_at) for d in dead],
+            [
+                (
+                    d.kind,
+                    d.key,
+                    d.entity_id,
+                    dumps(dict(d.payload), "a dead letter"),
+                    d.error,
+                    d.attempts,
+                    d.failed_at,
+                )
+                for d in dead
+            ],
             many=True,
         )
     ]
@@ -468,8 +496,10 @@ def claim(d: Dialect, owner: str, now: float, lease_until: float, limit: int) ->
         (_action(r) for r in actions_res.rows), key=lambda a: (a.entity_id, a.version, a.seq)
     )
     timers = sorted(
-        (ScheduledTimer(str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4]))
-         for r in timers_res.rows),
+        (
+            ScheduledTimer(str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4]))
+            for r in timers_res.rows
+        ),
         key=lambda t: t.due_at,
     )
     return Claimed(tuple(actions), tuple(timers))
@@ -497,16 +527,16 @@ def settle(
 ) -> Op[None]:
     out: Round = []
     if done:
-        out.append(
-            Q(f"DELETE FROM pystator_outbox WHERE key IN ({marks(len(done))})", tuple(done))
-        )
+        out.append(Q(f"DELETE FROM pystator_outbox WHERE key IN ({marks(len(done))})", tuple(done)))
     if failed:
         out.append(
             Q(
                 "UPDATE pystator_outbox SET attempts = ?, last_error = ?, due_at = ?, owner = ? "
                 "WHERE key = ? AND owner = ?",
-                [(f.attempts, f.error, f.retry_at, owner if f.keep_claim else None, f.key,
-                  owner) for f in failed],
+                [
+                    (f.attempts, f.error, f.retry_at, owner if f.keep_claim else None, f.key, owner)
+                    for f in failed
+                ],
                 many=True,
             )
         )

@@ -391,8 +391,7 @@ def test_done_marks_ride_on_the_next_commit_or_are_written_soon_after(
 ) -> None:
     import time
 
-    orch = Orchestrator(paying(0), store, actions=registry(charge=lambda ctx: None),
-                        mark_delay=0.3)
+    orch = Orchestrator(paying(0), store, actions=registry(charge=lambda ctx: None), mark_delay=0.3)
     orch.process_event("p1", "pay")
     assert [a.key for a in store.pending_actions()] == ["p1:2:0"], "not marked yet"
     orch.process_event("p2", "pay")
