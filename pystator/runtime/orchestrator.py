@@ -1,8 +1,9 @@
 """The orchestrator: load -> decide -> commit one step -> deliver, for many entities.
 
-``StateMachine.process`` only computes. The orchestrator loads the entity (and the
-recorded outcome of the event id, in the same read), computes the step, and
-writes it as one ``StepCommit``: new state and version, audit row, pending timers,
+The engine only computes. The orchestrator loads the entity (its stored engine
+``Snapshot``, and the recorded outcome of the event id, in the same read), asks the
+engine for the step (``StateMachine.step``; ``start`` for a new entity), and writes
+it as one ``StepCommit``: new state and version, audit row, pending timers,
 an outbox row per action, context, and the event id's dedup record, all in one
 transaction of the state store. A lost race (another writer committed first) is
 recomputed from the new version; a duplicate event id is answered with the first
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pystator.actions import ActionExecutor, ActionRegistry, ActionResult, ExecutionResult
 from pystator.guards import GuardRegistry
 from pystator.model import ActionSpec, Event
+from pystator.reset import reset_to
 from pystator.result import TransitionResult
 from pystator.runtime.errors import ConflictRetriesExhausted, OrchestratorUsageError
 from pystator.runtime.idempotency import IdempotencyStore
@@ -60,13 +62,9 @@ from pystator.runtime.outbox import (
 )
 from pystator.runtime.retry import RetryPolicy
 from pystator.runtime.state_store import Claimed, StateStore, StoredState
-from pystator.runtime.timers import (
-    Clock,
-    ScheduledTimer,
-    Scheduler,
-    new_timer_id,
-    wall_clock,
-)
+from pystator.runtime.timers import Clock, ScheduledTimer, Scheduler, wall_clock
+from pystator.snapshot import Snapshot, Timer, sorted_timers
+from pystator.step import Step as EngineStep
 
 if TYPE_CHECKING:
     from pystator.machine import StateMachine
@@ -178,10 +176,20 @@ class _Load:
 
 
 @dataclass(frozen=True)
-class _Process:
-    state: str
-    event: str | Event
+class _Step:
+    """Ask the engine what an event (or a pending timer) does to a snapshot."""
+
+    snapshot: Snapshot
+    event: str | Event | Timer
     context: Mapping[str, Any]
+    now: int
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Ask the engine for the step that starts a new entity."""
+
+    now: int
 
 
 @dataclass(frozen=True)
@@ -262,7 +270,7 @@ _Gen = Generator[_Op, Any, T]
 
 @dataclass(frozen=True)
 class _Plan:
-    """The commit one event calls for, and what to deliver after it."""
+    """The commit one engine step calls for, and what to deliver after it."""
 
     stored: StoredState
     result: TransitionResult
@@ -273,6 +281,18 @@ class _Plan:
     started: tuple[str, ...] = ()
     stopped: tuple[str, ...] = ()
     action_context: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _timer_id(entity_id: str, timer: Timer) -> str:
+    """A scheduler's name for an engine timer: unique per entity, arming and time."""
+    return f"{entity_id}#{timer.id}@{timer.armed_at_ms}"
+
+
+def _scheduled(entity_id: str, timer: Timer) -> ScheduledTimer:
+    """An engine timer as the schedulers know it (due time in clock seconds)."""
+    return ScheduledTimer(
+        _timer_id(entity_id, timer), entity_id, timer.state, timer.trigger, timer.due_ms / 1000.0
+    )
 
 
 def _trigger_of(event: str | Event) -> str:
@@ -337,11 +357,11 @@ class Orchestrator:
     ) -> None:
         from pystator.runtime.dispatcher import Dispatcher
 
-        self.machine = machine
+        # Bound to a copy: the caller's machine (shared, maybe bound to other guards) is
+        # left as it is.
+        self.machine = machine.with_guards(guards) if guards is not None else machine
         self.state_store = state_store
         self.guards = guards
-        if guards is not None:
-            machine.bind_guards(guards)
         self.actions = actions if actions is not None else ActionRegistry()
         self.executor = ActionExecutor(self.actions)
         self.scheduler = scheduler
@@ -384,31 +404,8 @@ class Orchestrator:
             await aclose()
 
     # ------------------------------------------------------------------ planning (pure)
-    def _entry_order(self, states: Iterable[str]) -> tuple[str, ...]:
-        """Outer before inner, then document order: how a configuration is entered."""
-        return tuple(
-            sorted(
-                states,
-                key=lambda s: (len(self.machine.ancestors(s)), self.machine.document_order(s)),
-            )
-        )
-
-    def _arm(self, entity_id: str, states: Iterable[str], now: float) -> tuple[ScheduledTimer, ...]:
-        timers: list[ScheduledTimer] = []
-        for state in states:
-            for transition in self.machine.delayed_transitions(state):
-                if transition.after is None:
-                    continue
-                timers.append(
-                    ScheduledTimer(
-                        new_timer_id(),
-                        entity_id,
-                        state,
-                        transition.trigger,
-                        now + transition.after / 1000.0,
-                    )
-                )
-        return tuple(timers)
+    def _now_ms(self) -> int:
+        return round(self.clock() * 1000)
 
     def _lease(self) -> dict[str, Any]:
         return {
@@ -417,40 +414,127 @@ class Orchestrator:
             "arm_after": self.rearm_after if self.scheduler is not None else None,
         }
 
-    def _initial(self, entity_id: str) -> tuple[StepCommit, tuple[str, ...]]:
-        configuration = self.machine.initial_configuration()
-        entered = self._entry_order(configuration)
-        state = self.machine.state_string(configuration)
-        timers = self._arm(entity_id, entered, self.clock())
-        audit = AuditEntry("", state, CREATE_TRIGGER, None, self.clock())
-        return StepCommit(entity_id, 0, state, audit, timers, **self._lease()), entered
+    def _snapshot(self, stored: StoredState) -> Snapshot:
+        """The engine's snapshot of a stored entity.
 
-    def _effects(
-        self, result: TransitionResult, ctx: Mapping[str, Any]
-    ) -> tuple[ActionEffect, ...]:
-        phases = (
-            ("exit", result.on_exit_actions),
-            ("transition", result.actions_to_execute),
-            ("enter", result.on_enter_actions),
+        Every commit stores it; an entity written without one (by an earlier version)
+        is read back from its state string and pending timers.
+        """
+        if stored.snapshot:
+            return Snapshot.from_dict(stored.snapshot)
+        timers = []
+        for n, t in enumerate(stored.timers):
+            due = round(t.due_at * 1000)
+            delayed = [d for d in self.machine.delayed_transitions(t.state) if d.trigger == t.event]
+            dest = delayed[0].dest if delayed else t.state
+            index = self.machine.transition_index(delayed[0]) if delayed else -1
+            timers.append(Timer(n, t.state, due, t.event, dest, due, index))
+        configuration = self.machine.configuration_of(stored.state)
+        return Snapshot(configuration, sorted_timers(timers), next_timer_id=len(timers))
+
+    def _engine_timer(self, stored: StoredState, snapshot: Snapshot, timer_id: str) -> Timer | None:
+        """The snapshot's pending timer a scheduler's firing names (None: not pending)."""
+        for t in snapshot.timers:
+            if _timer_id(stored.entity_id, t) == timer_id:
+                return t
+        legacy = next((t for t in stored.timers if t.timer_id == timer_id), None)
+        if legacy is None or stored.snapshot:
+            return None
+        due = round(legacy.due_at * 1000)
+        return next(
+            (
+                t
+                for t in snapshot.timers
+                if (t.state, t.trigger, t.due_ms) == (legacy.state, legacy.event, due)
+            ),
+            None,
         )
-        return tuple(
-            ActionEffect(spec.name, dict(spec.params), phase, None, ctx)  # type: ignore[arg-type]
-            for phase, specs in phases
-            for spec in specs
+
+    def _commit_of(
+        self,
+        stored: StoredState,
+        before: Snapshot,
+        step: EngineStep,
+        trigger: str,
+        event_id: str | None,
+        action_ctx: Mapping[str, Any],
+        **extra: Any,
+    ) -> tuple[StepCommit, tuple[ScheduledTimer, ...], tuple[ScheduledTimer, ...]]:
+        """The commit of a step that moved: new state and snapshot, its timers, its actions.
+
+        Also the timers to cancel (pending before and cancelled by the step) and to arm
+        (armed by the step and still pending after it: one armed and left within the
+        same step is never scheduled).
+        """
+        entity = stored.entity_id
+        pending_before = {t.id for t in before.timers}
+        pending_after = {t.id for t in step.snapshot.timers}
+        cancelled = tuple(
+            _scheduled(entity, t) for t in step.timers_cancelled if t.id in pending_before
         )
+        armed = tuple(_scheduled(entity, t) for t in step.timers_armed if t.id in pending_after)
+        state = self.machine.state_string(step.configuration)
+        effects = tuple(
+            ActionEffect(
+                a.name,
+                dict(a.params),
+                a.phase,
+                a.owner if a.phase != "transition" else None,
+                action_ctx,
+            )
+            for a in step.actions
+        )
+        commit = StepCommit(
+            entity,
+            stored.version,
+            state,
+            AuditEntry(stored.state, state, trigger, event_id, self.clock()),
+            tuple(_scheduled(entity, t) for t in step.snapshot.timers),
+            effects,
+            snapshot=step.snapshot.to_dict(),
+            event_id=event_id,
+            **extra,
+            **self._lease(),
+        )
+        return commit, cancelled, armed
+
+    def _services(
+        self, before: frozenset[str], step: EngineStep
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The states whose services start and stop with a step."""
+        started = _unique(
+            s for s in step.entered if s in step.configuration and self._invoke_specs(s)
+        )
+        stopped = _unique(s for s in step.exited if s in before and self._invoke_specs(s))
+        return started, stopped
+
+    def _initial(self, entity_id: str, step: EngineStep) -> _Plan:
+        """Creating an entity is the engine's start step: entries, actions, timers."""
+        stored = StoredState(entity_id, "", 0)
+        ctx = {"entity_id": entity_id}
+        commit, _, armed = self._commit_of(
+            stored, Snapshot(frozenset()), step, CREATE_TRIGGER, None, ctx
+        )
+        state = commit.state
+        audit = AuditEntry("", state, CREATE_TRIGGER, None, self.clock())
+        commit = replace(commit, audit=audit)
+        result = self.machine.result_of(step, "")
+        started, _ = self._services(frozenset(), step)
+        return _Plan(stored, result, commit, state, armed, (), started, (), ctx)
 
     def _plan(
         self,
         stored: StoredState,
-        result: TransitionResult,
+        snapshot: Snapshot,
+        step: EngineStep,
         event: str | Event,
         event_id: str | None,
         timer_id: str | None,
         ctx: Mapping[str, Any],
     ) -> _Plan:
         trigger = _trigger_of(event)
-        kept = tuple(t for t in stored.timers if t.timer_id != timer_id)
-        if not result.success or result.target_state is None or result.ignored:
+        result = self.machine.result_of(step, stored.state)
+        if step.refusal is not None:
             outcome = _summary(
                 stored.entity_id, trigger, event_id, result, stored.state, stored.version
             )
@@ -461,8 +545,8 @@ class Orchestrator:
                     stored.version,
                     stored.state,
                     None,
-                    kept,
-                    snapshot=stored.snapshot,
+                    tuple(_scheduled(stored.entity_id, t) for t in step.snapshot.timers),
+                    snapshot=step.snapshot.to_dict(),
                     event_id=event_id,
                     **self._lease(),
                 )
@@ -479,96 +563,44 @@ class Orchestrator:
                 changes_state=False,
             )
             return _Plan(stored, result, commit, stored.state)
-        exited = set(result.exited_states)
-        cancelled = tuple(t for t in kept if t.state in exited)
-        kept = tuple(t for t in kept if t.state not in exited)
-        armed = self._arm(stored.entity_id, result.entered_states, self.clock())
-        before = self.machine.configuration_of(stored.state)
-        after = result.configuration or self.machine.configuration_of(result.target_state)
         action_ctx = self._action_context(stored.entity_id, event, ctx)
-        version = stored.version + 1
-        commit = StepCommit(
-            stored.entity_id,
-            stored.version,
-            result.target_state,
-            AuditEntry(stored.state, result.target_state, result.trigger, event_id, self.clock()),
-            kept + armed,
-            self._effects(result, action_ctx),
-            snapshot=None,
-            context=ctx if self.persist_context else None,
-            event_id=event_id,
-            outcome=_summary(
-                stored.entity_id, trigger, event_id, result, result.target_state, version
-            ),
-            **self._lease(),
-        )
-        return _Plan(
+        state = self.machine.state_string(step.configuration)
+        commit, cancelled, armed = self._commit_of(
             stored,
-            result,
-            commit,
-            result.target_state,
-            armed,
-            cancelled,
-            started=_unique(
-                s for s in result.entered_states if s in after and self._invoke_specs(s)
+            snapshot,
+            step,
+            result.trigger,
+            event_id,
+            action_ctx,
+            context=ctx if self.persist_context else None,
+            outcome=_summary(
+                stored.entity_id, trigger, event_id, result, state, stored.version + 1
             ),
-            stopped=_unique(
-                s for s in result.exited_states if s in before and self._invoke_specs(s)
-            ),
-            action_context=action_ctx,
         )
+        started, stopped = self._services(snapshot.configuration, step)
+        return _Plan(stored, result, commit, state, armed, cancelled, started, stopped, action_ctx)
 
     def _fallback_plan(
         self, stored: StoredState, dead: Sequence[DeadLetter], done: Sequence[str]
     ) -> _Plan:
-        """Move to ``retry.fallback``: leave what is not part of it, enter what is."""
+        """Move to ``retry.fallback``: the engine's step out of what is not part of it."""
         target = str(self.retry.fallback)
-        before = self.machine.configuration_of(stored.state)
-        after = self.machine.configuration_of(target)
-        state = self.machine.state_string(after)
-        exited = self._entry_order(before - after)[::-1]
-        entered = self._entry_order(after - before)
-        cancelled = tuple(t for t in stored.timers if t.state in exited)
-        kept = tuple(t for t in stored.timers if t.state not in exited)
-        armed = self._arm(stored.entity_id, entered, self.clock())
         ctx = {"entity_id": stored.entity_id, "dead_letters": [d.key for d in dead]}
-        effects = tuple(
-            ActionEffect(spec.name, dict(spec.params), "enter", name, ctx)
-            for name in entered
-            for spec in self.machine.get_state(name).on_enter
-        )
-        commit = StepCommit(
-            stored.entity_id,
-            stored.version,
-            state,
-            AuditEntry(stored.state, state, FALLBACK_TRIGGER, None, self.clock()),
-            kept + armed,
-            effects,
+        snapshot = self._snapshot(stored)
+        step = reset_to(self.machine, snapshot, target, FALLBACK_TRIGGER, ctx, now=self._now_ms())
+        commit, cancelled, armed = self._commit_of(
+            stored,
+            snapshot,
+            step,
+            FALLBACK_TRIGGER,
+            None,
+            ctx,
             dead_letters=tuple(dead),
             done_actions=tuple(done),
-            **self._lease(),
         )
-        result = TransitionResult(
-            True,
-            stored.state,
-            state,
-            FALLBACK_TRIGGER,
-            on_enter_actions=tuple(ActionSpec(e.name, e.params) for e in effects),
-            exited_states=exited,
-            entered_states=entered,
-            configuration=after,
-        )
-        return _Plan(
-            stored,
-            result,
-            commit,
-            state,
-            armed,
-            cancelled,
-            started=tuple(s for s in entered if self._invoke_specs(s)),
-            stopped=tuple(s for s in exited if self._invoke_specs(s)),
-            action_context=ctx,
-        )
+        result = self.machine.result_of(step, stored.state)
+        started, stopped = self._services(snapshot.configuration, step)
+        return _Plan(stored, result, commit, commit.state, armed, cancelled, started, stopped, ctx)
 
     def _guard_context(
         self, stored: StoredState, context: Mapping[str, Any] | None
@@ -631,7 +663,8 @@ class Orchestrator:
     def _service_event(self, stored: StoredState | None, service_id: str) -> str | None:
         if stored is None:
             return None
-        for state in self._entry_order(self.machine.configuration_of(stored.state)):
+        chart = self.machine.chart
+        for state in chart.in_entry_order(self.machine.configuration_of(stored.state)):
             for spec in self._invoke_specs(state):
                 if spec.id == service_id:
                     return str(spec.on_done) if spec.on_done else None
@@ -645,17 +678,18 @@ class Orchestrator:
             stored, first = yield _Load(entity_id, event_id)
             if stored is not None:
                 return stored, first
-            commit, entered = self._initial(entity_id)
-            result = yield _Commit(commit)
-            if not result.written:
+            step = yield _Start(self._now_ms())
+            plan = self._initial(entity_id, step)
+            assert plan.commit is not None
+            written = yield _Commit(plan.commit)
+            if not written.written:
                 continue
-            created = StoredState(entity_id, commit.state, commit.version, None, commit.timers)
-            retry_at = yield from self._arm_timers(commit.timers)
-            if retry_at:
-                yield _Settle(self.owner, armed=retry_at)
-            for name in entered:
-                if self._invoke_specs(name):
-                    yield _Services(True, entity_id, name, {})
+            commit = plan.commit
+            created = StoredState(
+                entity_id, commit.state, commit.version, None, commit.timers, commit.snapshot
+            )
+            outcome = self._result(plan, CREATE_TRIGGER, None, commit.version, 0)
+            yield from self._deliver(plan, outcome)
             return created, first
 
     def _event(
@@ -679,13 +713,18 @@ class Orchestrator:
             stored, first = yield from self._load_or_create(entity_id, event_id)
             if first is not None:
                 return self._duplicate(entity_id, trigger, str(event_id), first)
-            if timer_id is not None and all(t.timer_id != timer_id for t in stored.timers):
-                return OrchestratorResult(
-                    entity_id, trigger, event_id, stored.state, stored.version, stale_timer=True
-                )
+            snapshot = self._snapshot(stored)
+            fired: str | Event | Timer = event
+            if timer_id is not None:
+                timer = self._engine_timer(stored, snapshot, timer_id)
+                if timer is None:
+                    return OrchestratorResult(
+                        entity_id, trigger, event_id, stored.state, stored.version, stale_timer=True
+                    )
+                fired = timer
             ctx = self._guard_context(stored, context)
-            result = yield _Process(stored.state, event, ctx)
-            plan = self._plan(stored, result, event, event_id, timer_id, ctx)
+            step = yield _Step(snapshot, fired, ctx, self._now_ms())
+            plan = self._plan(stored, snapshot, step, event, event_id, timer_id, ctx)
             if plan.commit is None:
                 return self._result(plan, trigger, event_id, stored.version, conflicts)
             written = yield _Commit(plan.commit)
@@ -865,9 +904,12 @@ class Orchestrator:
             stored, first = yield _Load(timer.entity_id, timer.timer_id)
             if first is not None or stored is None:
                 return False
-            if all(t.timer_id != timer.timer_id for t in stored.timers):
+            snapshot = self._snapshot(stored)
+            spent = self._engine_timer(stored, snapshot, timer.timer_id)
+            if spent is None:
                 return False
-            rest = tuple(t for t in stored.timers if t.timer_id != timer.timer_id)
+            left = replace(snapshot, timers=tuple(t for t in snapshot.timers if t is not spent))
+            rest = tuple(_scheduled(timer.entity_id, t) for t in left.timers)
             outcome = {
                 "success": False,
                 "dead_letter": True,
@@ -877,7 +919,9 @@ class Orchestrator:
             }
             target = self.retry.fallback
             if target is not None and target not in self.machine.configuration_of(stored.state):
-                plan = self._fallback_plan(replace(stored, timers=rest), (letter,), ())
+                plan = self._fallback_plan(
+                    replace(stored, timers=rest, snapshot=left.to_dict()), (letter,), ()
+                )
                 assert plan.commit is not None
                 commit = replace(
                     plan.commit, event_id=timer.timer_id, outcome={**outcome, "state": plan.state}
@@ -890,7 +934,7 @@ class Orchestrator:
                     stored.state,
                     None,
                     rest,
-                    snapshot=stored.snapshot,
+                    snapshot=left.to_dict(),
                     event_id=timer.timer_id,
                     outcome=outcome,
                     dead_letters=(letter,),
@@ -1000,8 +1044,10 @@ class Orchestrator:
         store = self.state_store
         if isinstance(op, _Load):
             return store.load_with_outcome(op.entity_id, op.event_id)
-        if isinstance(op, _Process):
-            return self.machine.process(op.state, op.event, op.context)
+        if isinstance(op, _Step):
+            return self.machine.step(op.snapshot, op.event, op.context, now=op.now)
+        if isinstance(op, _Start):
+            return self.machine.start({}, now=op.now)
         if isinstance(op, _Commit):
             commit, marks = self._marks.ride(op.commit)
             result = store.commit_many([commit])[0]
@@ -1047,8 +1093,10 @@ class Orchestrator:
         store = self.state_store
         if isinstance(op, _Load):
             return await store.async_load_with_outcome(op.entity_id, op.event_id)
-        if isinstance(op, _Process):
-            return await self.machine.async_process(op.state, op.event, op.context)
+        if isinstance(op, _Step):
+            return await self.machine.async_step(op.snapshot, op.event, op.context, now=op.now)
+        if isinstance(op, _Start):
+            return await self.machine.async_start({}, now=op.now)
         if isinstance(op, _Commit):
             commit, marks = self._marks.ride(op.commit)
             result = (await store.async_commit_many([commit]))[0]
@@ -1156,9 +1204,9 @@ class Orchestrator:
     async def async_create(self, entity_id: str) -> StoredState:
         """The entity's stored state, creating it in the initial configuration if new.
 
-        Creating arms the initial states' timers and starts their services; no
-        action runs (the initial configuration is where an entity begins, not a
-        transition it takes).
+        Creating commits the engine's ``start`` step: the initial states' entry
+        actions run (after the commit, like any step's), their timers are armed and
+        their services started, exactly as the simulator starts a machine.
         """
         stored, _ = await self._adrive(self._load_or_create(entity_id, None))
         return stored
