@@ -11,7 +11,6 @@ from pystator import (
     CancelTimer,
     GuardRegistry,
     RunAction,
-    ScheduleTimer,
     Snapshot,
     StateMachine,
 )
