@@ -21,7 +21,11 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 
 TIMED = """
 states:
-  - {name: a, type: initial, on_enter: [enter_a], on_exit: [exit_a], timeout: {seconds: 2, destination: b}}
+  - name: a
+    type: initial
+    on_enter: [enter_a]
+    on_exit: [exit_a]
+    timeout: {seconds: 2, destination: b}
   - {name: b, on_enter: [enter_b]}
 transitions:
   - {trigger: go, source: a, dest: b, actions: [move]}
