@@ -196,7 +196,8 @@ def check_json_value(value: Any, what: str = "the value") -> None:
                 )
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise JsonInputError(f"{what} has a number JSON cannot hold", path=path)
+                shown = "NaN" if math.isnan(item) else ("-" if item < 0 else "") + "Infinity"
+                raise JsonInputError(f"{what} has {shown}, which JSON cannot hold", path=path)
         elif isinstance(item, (dict, list, tuple)):
             if depth >= MAX_JSON_DEPTH:
                 raise JsonInputError(
