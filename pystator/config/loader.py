@@ -31,6 +31,7 @@ from pystator.config.schema import (
 )
 from pystator.config.source import DEFAULT_MAX_BYTES, SourceDocument, read_document
 from pystator.errors import ConfigError, Issue
+from pystator.limits import MAX_INT_DIGITS
 from pystator.model import Location, MachineSpec
 
 __all__ = ["implicit_trigger", "load_spec", "timeout_trigger"]
@@ -96,8 +97,6 @@ def _without_long_numbers(
     document: SourceDocument, data: Mapping[str, Any], issues: list[Issue]
 ) -> dict[str, Any]:
     """A copy of dict input with each integer over MAX_INT_DIGITS digits left out, reported."""
-    from pystator.limits import MAX_INT_DIGITS
-
     bound = 10**MAX_INT_DIGITS
     root: dict[str, Any] = dict(data)
     stack: list[tuple[Any, str]] = [(root, "")]
