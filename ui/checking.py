@@ -25,8 +25,9 @@ from pystator.textcheck import TextRejected, check_text
 if TYPE_CHECKING:
     from pystator.api import Budget
     from pystator.diagram import MermaidDiagram
+    from pystator.errors import ConfigError
 
-__all__ = ["Check", "Finding", "check"]
+__all__ = ["Check", "Finding", "check", "findings_of"]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 _TARGET = re.compile(r"^(?:states\[\d+\](?:\.timeout(?![A-Za-z0-9_]))?|transitions\[\d+\])")
@@ -128,6 +129,11 @@ def _finding(issue: Any) -> Finding:
     )
 
 
+def findings_of(error: ConfigError) -> tuple[Finding, ...]:
+    """Every problem a ``ConfigError`` carries, as findings in the order the page lists them."""
+    return _sorted([_finding(issue) for issue in error.issues])
+
+
 def _sorted(findings: list[Finding]) -> tuple[Finding, ...]:
     return tuple(
         sorted(
@@ -179,7 +185,7 @@ def _check(text: str, budget: Budget | None) -> Check:
         stage()
         machine = StateMachine.from_spec(spec)
     except ConfigError as error:
-        return Check(False, _sorted([_finding(issue) for issue in error.issues]))
+        return Check(False, findings_of(error))
     stage()
     findings = [_finding(issue) for issue in _lint(machine)]
     stage()
