@@ -38,6 +38,7 @@
       });
       return window.mermaid.run({ nodes: nodes, suppressErrors: true }).then(function () {
         nodes.forEach(nameRegions);
+        nodes.forEach(wireDiagram);
       }).catch(function (error) {
         nodes.forEach(function (node) {
           node.setAttribute("data-processed", "error");
@@ -219,23 +220,32 @@
     panBy(frame, -(event.shiftKey ? event.deltaY : event.deltaX), event.shiftKey ? 0 : -event.deltaY);
   }
 
+  // A press becomes a pan only once the pointer has moved a few pixels, so a plain click
+  // still reaches the state or edge under it (and a pan never counts as a click).
   var drag = null;
+  var DRAG_SLOP = 4;
+  var pannedAt = 0;
   function onFramePointerDown(event) {
     if (event.button !== 0) return;
     var frame = event.target.closest && event.target.closest(".diagram-frame[data-zoom]");
     if (!frame || !frameSvg(frame) || event.target.closest("a")) return;
-    drag = { frame: frame, x: event.clientX, y: event.clientY, id: event.pointerId };
-    frame.setPointerCapture(event.pointerId);
-    frame.classList.add("panning");
+    drag = { frame: frame, x: event.clientX, y: event.clientY, id: event.pointerId, moved: false };
   }
   function onFramePointerMove(event) {
     if (!drag || event.pointerId !== drag.id) return;
+    if (!drag.moved) {
+      if (Math.abs(event.clientX - drag.x) + Math.abs(event.clientY - drag.y) < DRAG_SLOP) return;
+      drag.moved = true;
+      drag.frame.setPointerCapture(event.pointerId);
+      drag.frame.classList.add("panning");
+    }
     panBy(drag.frame, event.clientX - drag.x, event.clientY - drag.y);
     drag.x = event.clientX;
     drag.y = event.clientY;
   }
   function onFramePointerUp(event) {
     if (!drag || event.pointerId !== drag.id) return;
+    if (drag.moved) pannedAt = Date.now();
     drag.frame.classList.remove("panning");
     drag = null;
   }
@@ -327,6 +337,89 @@
       showTab("diagram-view");
       mermaidQueue.then(function () { markTarget(target); });
     }
+  }
+
+  // ---- The diagram as a control ---------------------------------------------------------
+  // The server says what each drawn element is: #diagram's data-targets gives every state's
+  // and edge's YAML position ("at"), and the simulator's data-edges says, per edge, which
+  // event button takes it now ("do") or why nothing would ("why"). This only tags the SVG
+  // elements with those facts; a click presses the same button the panel shows.
+  function parseAttr(element, name, fallback) {
+    try { return JSON.parse(element.getAttribute(name) || fallback); } catch (ignored) { return JSON.parse(fallback); }
+  }
+
+  function targetsMap() {
+    var holder = document.getElementById("diagram");
+    return holder ? parseAttr(holder, "data-targets", "{}") : {};
+  }
+
+  function wireDiagram(pre) {
+    var svg = pre.querySelector("svg");
+    if (!svg) return;
+    if (editorParts()) {
+      var map = targetsMap();
+      var inSim = !!pre.closest("#sim");
+      Object.keys(map).forEach(function (path) {
+        var entry = map[path];
+        if (!entry.at) return;
+        // In the simulator an edge fires its transition; only states lead to the YAML.
+        var only = inSim ? { states: entry.states || [] } : entry;
+        elementsFor(svg, only).forEach(function (el) {
+          el.setAttribute("data-spec", path);
+          el.classList.add("spec-link");
+        });
+      });
+    }
+    var edges = parseAttr(pre, "data-edges", "{}");
+    Object.keys(edges).forEach(function (id) {
+      var control = edges[id];
+      svg.querySelectorAll('[data-id="' + id + '"]').forEach(function (el) {
+        if (control.do) {
+          el.setAttribute("data-edge-do", control.do);
+          el.setAttribute("data-edge-tip", control.label || "");
+          el.classList.add("edge-enabled");
+        } else {
+          el.setAttribute("data-edge-tip", control.why || "");
+          el.classList.add("edge-disabled");
+        }
+      });
+    });
+  }
+
+  function jumpToSpec(path) {
+    var entry = targetEntry(path);
+    if (!entry || !entry.at) return;
+    jumpTo(entry.at[0], entry.at[1]);
+    markTarget(path);
+  }
+
+  function fireEdge(element) {
+    var value = element.getAttribute("data-edge-do");
+    var selector = 'button[name="do"][value="' + value.replace(/["\\]/g, "\\$&") + '"]';
+    return clickSim(selector);
+  }
+
+  var edgeTip = null;
+  function showEdgeTip(element, event) {
+    if (!edgeTip) {
+      edgeTip = document.createElement("div");
+      edgeTip.id = "edge-tip";
+      edgeTip.className = "edge-tip";
+      edgeTip.setAttribute("role", "tooltip");
+      document.body.appendChild(edgeTip);
+    }
+    edgeTip.textContent = element.getAttribute("data-edge-tip");
+    edgeTip.classList.toggle("enabled", element.hasAttribute("data-edge-do"));
+    edgeTip.hidden = !edgeTip.textContent;
+    var x = Math.min(event.clientX + 14, window.innerWidth - edgeTip.offsetWidth - 8);
+    edgeTip.style.left = Math.max(8, x) + "px";
+    edgeTip.style.top = (event.clientY + 16) + "px";
+  }
+
+  function onDiagramHover(event) {
+    var element = event.target.closest && event.target.closest("[data-edge-tip]");
+    if (element) showEdgeTip(element, event);
+    else if (edgeTip) edgeTip.hidden = true;
   }
 
   // When the colour scheme changes, redraw every diagram from its kept source text.
@@ -577,7 +670,15 @@
   document.addEventListener("keydown", simShortcut);
   document.addEventListener("keydown", simEnter);
 
+  document.addEventListener("mouseover", onDiagramHover);
+
   document.addEventListener("click", function (event) {
+    var control = event.target.closest && event.target.closest("[data-edge-tip], [data-spec]");
+    if (control && Date.now() - pannedAt > 300) {
+      if (control.hasAttribute("data-edge-do")) fireEdge(control);
+      else if (control.hasAttribute("data-spec")) jumpToSpec(control.getAttribute("data-spec"));
+      return;
+    }
     var tab = event.target.closest(".tabs [data-tab]");
     if (tab) {
       event.preventDefault();

@@ -90,12 +90,13 @@ class Check:
     mermaid: str | None = None
     machine_name: str | None = None
     machine: Any = field(default=None, compare=False, repr=False)
-    diagram_targets: dict[str, dict[str, list[str]]] = field(default_factory=dict, compare=False)
+    diagram_targets: dict[str, dict[str, list[Any]]] = field(default_factory=dict, compare=False)
     diagram_regions_json: str = field(default="[]", compare=False)
 
     @property
     def diagram_targets_json(self) -> str:
-        """``diagram_targets`` as JSON for the page: ``{"states[0]": {"states": ["A"]}}``."""
+        """``diagram_targets`` as JSON for the page:
+        ``{"states[0]": {"states": ["A"], "at": [9, 5]}}``."""
         return json.dumps(self.diagram_targets, separators=(",", ":"), sort_keys=True)
 
     @property
@@ -207,13 +208,17 @@ def _lint(machine: Any) -> list[Any]:
     return list(lint(machine.spec))
 
 
-def _mermaid(machine: Any) -> tuple[MermaidDiagram, dict[str, dict[str, list[str]]]]:
-    """The diagram (as ``to_mermaid`` draws it) and the spec-path -> Mermaid id map."""
+def _mermaid(machine: Any) -> tuple[MermaidDiagram, dict[str, dict[str, list[Any]]]]:
+    """The diagram (as ``to_mermaid`` draws it) and the spec-path -> Mermaid id map.
+
+    Each entry also says where its YAML starts (``"at": [line, column]``), so a click on
+    the state or edge in the diagram moves the editor there.
+    """
     from pystator.diagram import build_graph, render_mermaid_diagram
 
     graph = build_graph(machine)
     drawn = render_mermaid_diagram(graph, "TB")
-    targets: dict[str, dict[str, list[str]]] = {}
+    targets: dict[str, dict[str, list[Any]]] = {}
     for i, state in enumerate(machine.spec.states):
         state_id = drawn.state_ids.get(state.name)
         if state_id is not None:
@@ -222,4 +227,9 @@ def _mermaid(machine: Any) -> tuple[MermaidDiagram, dict[str, dict[str, list[str
         if edge.key.startswith(("transitions[", "states[")) and index in drawn.edge_ids:
             entry = targets.setdefault(edge.key, {})
             entry.setdefault("edges", []).append(drawn.edge_ids[index])
+    locations = machine.spec.locations
+    for path, entry in targets.items():
+        where = locations.get(path)
+        if where is not None:
+            entry["at"] = [where.line, where.column]
     return drawn, targets

@@ -36,6 +36,7 @@ transitions:
   - {always: true, source: scored_high, dest: approved}
   - {trigger: scored, source: checking, dest: rejected}
   - {trigger: withdraw, source: checking, dest: rejected}
+  - {trigger: fast_track, source: idle, dest: approved, guards: [{expr: "score > 9"}]}
 """
 
 
@@ -71,4 +72,71 @@ def test_a_chained_step_lists_each_microstep(offline_page: Any, app_url: str) ->
         ]
     )
     expect(page.get_by_text("in 3 microsteps, in order:")).to_be_visible()
+    assert page.console_errors == []
+
+
+def edge_label(page: Any, where: str, text: str) -> Any:
+    """The drawn label of an edge, found by what it says."""
+    return page.locator(f"{where} svg g.edgeLabel").filter(has_text=text).first
+
+
+def state_box(page: Any, where: str, name: str) -> Any:
+    return page.locator(f"{where} svg g.node").filter(has_text=re.compile(rf"^{name}$")).first
+
+
+def caret_line(page: Any) -> str:
+    """The editor's line under the caret."""
+    return str(
+        page.evaluate(
+            "() => { const t = document.getElementById('yaml'); const v = t.value;"
+            " const s = v.lastIndexOf('\\n', t.selectionStart - 1) + 1;"
+            " const e = v.indexOf('\\n', t.selectionStart);"
+            " return v.slice(s, e < 0 ? v.length : e); }"
+        )
+    )
+
+
+def test_clicking_a_state_or_an_edge_moves_the_editor_to_its_yaml(
+    offline_page: Any, app_url: str
+) -> None:
+    page = offline_page
+    page.goto(f"{app_url}/s/{encode_token(REVIEW)}")
+    wait_drawn(page, "#diagram")
+    state_box(page, "#diagram", "scored_high").click()
+    expect(page.locator("#yaml")).to_be_focused()
+    assert caret_line(page).strip() == "- {name: scored_high}"
+    edge_label(page, "#diagram", "withdraw").click()
+    assert "trigger: withdraw" in caret_line(page)
+    # The comment above the states stays where the user wrote it: nothing was rewritten.
+    assert page.locator("#yaml").input_value() == REVIEW
+    assert page.console_errors == []
+
+
+def test_clicking_an_enabled_edge_fires_it_and_a_disabled_one_says_why(
+    offline_page: Any, app_url: str
+) -> None:
+    page = offline_page
+    page.goto(f"{app_url}/s/{encode_token(REVIEW)}")
+    open_simulator(page)
+    guarded = edge_label(page, "#sim", "fast_track")
+    guarded.hover()
+    tip = page.get_by_role("tooltip")
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text("Event fast_track does nothing now")
+    expect(tip).to_contain_text("score > 9 is false (7 > 9)")
+    edge_label(page, "#sim", "withdraw").hover()
+    expect(tip).to_have_text("State checking is not active now (the machine is in idle).")
+    steps_before = page.locator("#sim").get_attribute("data-steps")
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/simulate"):
+        edge_label(page, "#sim", "submit").click()
+    wait_drawn(page, "#sim")
+    assert page.locator("#sim").get_attribute("data-steps") != steps_before
+    expect(page.locator("#sim .step.current .step-summary")).to_contain_text(
+        "submit: idle -> checking"
+    )
+    # A disabled edge does nothing when clicked.
+    steps_now = page.locator("#sim").get_attribute("data-steps")
+    edge_label(page, "#sim", "fast_track").click()
+    page.wait_for_timeout(300)
+    assert page.locator("#sim").get_attribute("data-steps") == steps_now
     assert page.console_errors == []
