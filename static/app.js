@@ -422,6 +422,100 @@
     else if (edgeTip) edgeTip.hidden = true;
   }
 
+  // ---- Structured edits ------------------------------------------------------------------
+  // The server edits the text (POST /edit); the answer carries the whole new text. Only the
+  // part that changed is replaced, through the browser's own editing command, so the edit is
+  // one step on the textarea's undo stack (Ctrl+Z) and fires the usual input event (live
+  // check, draft, diagram).
+  function replaceEditorText(next) {
+    var parts = editorParts();
+    if (!parts) return;
+    var ta = parts.textarea;
+    var old = ta.value;
+    if (old === next) return;
+    var start = 0;
+    while (start < old.length && start < next.length && old[start] === next[start]) start++;
+    var end = 0;
+    while (end < old.length - start && end < next.length - start &&
+           old[old.length - 1 - end] === next[next.length - 1 - end]) end++;
+    var back = document.activeElement;
+    ta.focus();
+    ta.setSelectionRange(start, old.length - end);
+    var inserted = next.slice(start, next.length - end);
+    var done = false;
+    try { done = document.execCommand("insertText", false, inserted); } catch (ignored) { done = false; }
+    if (!done || ta.value !== next) {
+      ta.value = next;
+      ta.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    var line = next.slice(0, start).split("\n").length;
+    jumpTo(line, 1);
+    if (back && back !== ta && back.focus && document.contains(back)) back.focus();
+  }
+
+  function applyEditResult() {
+    var result = document.querySelector("#edit-result[data-apply]");
+    if (!result) return;
+    result.removeAttribute("data-apply");
+    var text = result.querySelector("textarea.edit-text");
+    if (text) replaceEditorText(text.value);
+  }
+
+  // "Pick in diagram": the next click on a state sets the source, the one after the target.
+  var picking = null;
+  function pickStatus(text) {
+    var status = document.getElementById("pick-status");
+    if (status) status.textContent = text;
+  }
+  function startPicking() {
+    picking = "source";
+    document.body.classList.add("picking");
+    pickStatus("Click the source state in the diagram (Escape cancels).");
+    var frame = document.querySelector("#diagram .diagram-frame");
+    if (frame) frame.focus();
+  }
+  function stopPicking(message) {
+    picking = null;
+    document.body.classList.remove("picking");
+    pickStatus(message || "");
+  }
+  function pickState(path) {
+    var entry = targetEntry(path);
+    var select = document.getElementById(picking === "source" ? "edit-source" : "edit-dest");
+    if (!entry || !entry.name || !select) return;
+    select.value = entry.name;
+    if (picking === "source") {
+      picking = "dest";
+      pickStatus("From " + entry.name + ": now click the target state.");
+    } else {
+      var from = document.getElementById("edit-source");
+      stopPicking("From " + (from ? from.value : "?") + " to " + entry.name + ": name the event and add it.");
+      var trigger = document.getElementById("edit-trigger");
+      if (trigger) trigger.focus();
+    }
+  }
+
+  // The edit bar is redrawn with each new diagram; what the person chose or typed stays.
+  var keptEdits = null;
+  function keepEditBar() {
+    var bar = document.getElementById("edit-bar");
+    if (!bar) return;
+    keptEdits = { open: bar.open, values: {} };
+    bar.querySelectorAll("[data-keep]").forEach(function (el) { keptEdits.values[el.id] = el.value; });
+  }
+  function restoreEditBar() {
+    var bar = document.getElementById("edit-bar");
+    if (!bar || !keptEdits || bar.hasAttribute("data-restored")) return;
+    bar.setAttribute("data-restored", "");
+    bar.open = keptEdits.open;
+    Object.keys(keptEdits.values).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (!el) return;
+      if (el.tagName === "SELECT" && !Array.prototype.some.call(el.options, function (o) { return o.value === keptEdits.values[id]; })) return;
+      el.value = keptEdits.values[id];
+    });
+  }
+
   // When the colour scheme changes, redraw every diagram from its kept source text.
   function rerenderForTheme() {
     if (!initMermaid()) return;
@@ -675,8 +769,18 @@
   document.addEventListener("click", function (event) {
     var control = event.target.closest && event.target.closest("[data-edge-tip], [data-spec]");
     if (control && Date.now() - pannedAt > 300) {
-      if (control.hasAttribute("data-edge-do")) fireEdge(control);
-      else if (control.hasAttribute("data-spec")) jumpToSpec(control.getAttribute("data-spec"));
+      var spec = control.getAttribute("data-spec");
+      if (picking && spec && /^states\[\d+\]$/.test(spec)) pickState(spec);
+      else if (control.hasAttribute("data-edge-do")) fireEdge(control);
+      else if (spec) jumpToSpec(spec);
+      return;
+    }
+    var pick = event.target.closest("[data-pick]");
+    if (pick) { startPicking(); return; }
+    var dismiss = event.target.closest("[data-edit-dismiss]");
+    if (dismiss) {
+      var box = dismiss.closest("#edit-result");
+      if (box) box.replaceChildren();
       return;
     }
     var tab = event.target.closest(".tabs [data-tab]");
@@ -706,10 +810,20 @@
   // The textarea is never swapped, so cursor and scroll survive every response; the
   // pieces around it are redrawn here.
   document.addEventListener("htmx:afterSettle", function () {
+    applyEditResult();
+    restoreEditBar();
     renderDiagrams();
     updateGutter();
     var share = document.getElementById("share-result");
     if (share) share.hidden = false;
+  });
+
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "edit-bar") keepEditBar();
+  });
+  document.addEventListener("keydown", function (event) {
+    if (picking && event.key === "Escape") stopPicking("Picking cancelled.");
   });
 
   // Whatever the editor posts (a live check, a save) reaches the server's draft.

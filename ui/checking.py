@@ -100,6 +100,22 @@ class Check:
         return json.dumps(self.diagram_targets, separators=(",", ":"), sort_keys=True)
 
     @property
+    def state_names(self) -> tuple[str, ...]:
+        """Every state of a valid machine, in document order (the edit bar offers them)."""
+        return tuple(self.machine.state_names) if self.machine is not None else ()
+
+    @property
+    def region_places(self) -> tuple[tuple[str, str], ...]:
+        """(parallel state, region) for every region a new state can be added to."""
+        if self.machine is None:
+            return ()
+        return tuple(
+            (state.name, region.name)
+            for state in self.machine.spec.states
+            for region in state.regions
+        )
+
+    @property
     def errors(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == "error")
 
@@ -222,7 +238,7 @@ def _mermaid(machine: Any) -> tuple[MermaidDiagram, dict[str, dict[str, list[Any
     for i, state in enumerate(machine.spec.states):
         state_id = drawn.state_ids.get(state.name)
         if state_id is not None:
-            targets[f"states[{i}]"] = {"states": [state_id]}
+            targets[f"states[{i}]"] = {"states": [state_id], "name": state.name}
     for index, edge in enumerate(graph.edges):
         if edge.key.startswith(("transitions[", "states[")) and index in drawn.edge_ids:
             entry = targets.setdefault(edge.key, {})

@@ -140,3 +140,84 @@ def test_clicking_an_enabled_edge_fires_it_and_a_disabled_one_says_why(
     page.wait_for_timeout(300)
     assert page.locator("#sim").get_attribute("data-steps") == steps_now
     assert page.console_errors == []
+
+
+def open_edit_bar(page: Any) -> None:
+    bar = page.locator("#edit-bar")
+    if not bar.evaluate("el => el.open"):
+        page.get_by_text("Edit the machine").click()
+
+
+def wait_checked(page: Any, text: str) -> None:
+    """Wait until the live check has drawn a diagram that shows ``text``."""
+    page.wait_for_function(
+        "t => { const p = document.querySelector('#diagram pre.mermaid');"
+        " return p && p.getAttribute('data-processed') && p.textContent.includes(t)"
+        " || (p && p.querySelector('svg') && p.querySelector('svg').textContent.includes(t)); }",
+        arg=text,
+        timeout=15_000,
+    )
+
+
+def test_structured_edits_write_yaml_and_undo_in_one_step(offline_page: Any, app_url: str) -> None:
+    page = offline_page
+    page.goto(f"{app_url}/s/{encode_token(REVIEW)}")
+    wait_drawn(page, "#diagram")
+    open_edit_bar(page)
+    editor = page.locator("#yaml")
+
+    # Add a state inside another: the YAML grows by the new entry, comments stay.
+    page.get_by_label("New state").fill("on_hold")
+    page.get_by_label("where").select_option(label="inside checking")
+    page.get_by_role("button", name="Add state").click()
+    expect(
+        page.get_by_role("status").filter(has_text="Added state on_hold inside checking.")
+    ).to_be_visible()
+    expect(editor).to_have_value(re.compile(r"- \{name: on_hold, parent: checking\}\n"))
+    after_add = editor.input_value()
+    assert "# where every review starts" in after_add
+    wait_checked(page, "on_hold")
+
+    # One Ctrl+Z in the editor takes the whole edit back.
+    editor.focus()
+    page.keyboard.press("Control+z")
+    expect(editor).to_have_value(REVIEW)
+    page.keyboard.press("Control+Shift+z")
+    expect(editor).to_have_value(after_add)
+    wait_checked(page, "on_hold")
+
+    # Connect two states picked in the diagram.
+    open_edit_bar(page)
+    page.get_by_role("button", name="Pick in diagram").click()
+    expect(page.get_by_text("Click the source state in the diagram")).to_be_visible()
+    state_box(page, "#diagram", "rejected").click()
+    state_box(page, "#diagram", "idle").click()
+    expect(page.get_by_label("on event")).to_be_focused()
+    assert page.get_by_label("from").input_value() == "rejected"
+    assert page.get_by_label("to", exact=True).input_value() == "idle"
+    page.get_by_label("on event").fill("reopen")
+    page.get_by_role("button", name="Add transition").click()
+    expect(editor).to_have_value(
+        re.compile(r"- \{trigger: reopen, source: rejected, dest: idle\}\n$")
+    )
+    wait_checked(page, "reopen")
+
+    # Rename: every reference follows.
+    page.get_by_label("State to change").select_option("rejected")
+    page.get_by_label("new name").fill("declined")
+    page.get_by_role("button", name="Rename").click()
+    expect(editor).not_to_have_value(re.compile("rejected"))
+    assert editor.input_value().count("declined") == 4
+    wait_checked(page, "declined")
+
+    # Delete shows what refers to the state first, then deletes on confirmation.
+    page.get_by_label("State to change").select_option("declined")
+    page.get_by_role("button", name="Delete…").click()
+    refs = page.locator("#edit-result ol.references li")
+    expect(refs).to_have_count(3)
+    expect(page.locator("#edit-result")).to_contain_text("the target of withdraw")
+    page.get_by_role("button", name="Delete declined").click()
+    expect(editor).not_to_have_value(re.compile("declined"))
+    expect(page.locator("#check[data-valid=true]")).to_have_count(1)
+    assert "# where every review starts" in editor.input_value()
+    assert page.console_errors == []

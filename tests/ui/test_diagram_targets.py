@@ -53,7 +53,7 @@ def test_targets_are_the_ids_the_diagram_was_drawn_with() -> None:
     waiting = targets["states[0]"]["states"][0]
     assert waiting == drawn.state_ids["waiting room"] and waiting != "waiting room"
     assert f'state "waiting room" as {waiting}' in outcome.mermaid
-    assert targets["states[2]"] == {"states": ["LONELY"], "at": [7, 5]}
+    assert targets["states[2]"] == {"states": ["LONELY"], "name": "LONELY", "at": [7, 5]}
     assert targets["transitions[0]"]["edges"] == [
         drawn.edge_ids[next(i for i, e in enumerate(graph.edges) if e.key == "transitions[0]")]
     ]
