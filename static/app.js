@@ -586,8 +586,30 @@
     updateGutter();
   }
 
+  // Tab indents inside the editor, as in code editors; Escape releases it so the next Tab
+  // (or Shift+Tab) moves focus on, and the hint under the editor says so. Typing anything
+  // else takes Tab back.
+  var tabReleased = false;
+  function setTabReleased(on) {
+    tabReleased = on;
+    var hint = document.getElementById("editor-keys");
+    if (!hint) return;
+    hint.textContent = on
+      ? "Tab now moves to the next control. Type anything to make Tab indent again."
+      : "Tab indents. Press Escape, then Tab, to leave the editor.";
+    hint.classList.toggle("released", on);
+  }
+
   function onEditorKey(event) {
     var ta = event.target;
+    if (event.key === "Escape") {
+      setTabReleased(true);
+      return;
+    }
+    if (tabReleased) {
+      if (event.key !== "Tab" && event.key !== "Shift") setTabReleased(false);
+      else return;
+    }
     if (event.key === "Tab" && !event.ctrlKey && !event.metaKey && !event.altKey) {
       event.preventDefault();
       var start = ta.selectionStart;
@@ -687,9 +709,12 @@
     return !!(view && !view.hidden && document.getElementById("sim-form"));
   }
 
-  function typingInField(target) {
+  // A key pressed on a control belongs to that control (Space presses a focused button,
+  // digits go into a field): the page's own shortcuts only act when no control has focus.
+  var CONTROLS = "input, textarea, select, button, a[href], summary, [contenteditable], [tabindex]:not([tabindex='-1'])";
+  function onControl(target) {
     if (!target || !target.closest) return false;
-    return !!target.closest("input, textarea, select, [contenteditable]");
+    return !!target.closest(CONTROLS);
   }
 
   function clickSim(selector) {
@@ -702,7 +727,7 @@
   }
 
   function simShortcut(event) {
-    if (!simVisible() || typingInField(event.target) || event.altKey) return;
+    if (!simVisible() || onControl(event.target) || event.altKey) return;
     var mod = event.ctrlKey || event.metaKey;
     if (mod && !event.shiftKey && (event.key === "z" || event.key === "Z")) {
       if (clickSim("#sim-undo")) event.preventDefault();
@@ -807,11 +832,57 @@
     if (copy) copyFrom(copy);
   });
 
+  // ---- Focus across swaps ------------------------------------------------------------------
+  // A swap replaces the element that had focus (a pressed event button, a field in the
+  // simulator panel). Before it, remember which control that was; after it, focus the same
+  // control again (same id, or same name and value), or the one now at its place in the tab
+  // order of the swapped region, never <body>.
+  var FOCUSABLE = "button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), a[href], summary, [tabindex]:not([tabindex='-1'])";
+  var focusMemory = null;
+  function rememberFocus(target) {
+    var active = document.activeElement;
+    if (!target || !active || active === document.body || !target.contains(active)) return;
+    var all = Array.prototype.slice.call(target.querySelectorAll(FOCUSABLE));
+    focusMemory = {
+      region: target.id,
+      id: active.id,
+      name: active.getAttribute("name"),
+      value: active.getAttribute("value"),
+      index: Math.max(0, all.indexOf(active)),
+    };
+  }
+  function restoreFocus() {
+    var memory = focusMemory;
+    focusMemory = null;
+    if (!memory) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var region = memory.region ? document.getElementById(memory.region) : null;
+    var scope = region || document;
+    var found = memory.id ? document.getElementById(memory.id) : null;
+    if (!found && memory.name) {
+      found = Array.prototype.find.call(scope.querySelectorAll("[name]"), function (el) {
+        return el.getAttribute("name") === memory.name && el.getAttribute("value") === memory.value &&
+          el.matches(FOCUSABLE);
+      }) || null;
+    }
+    if (found && !found.matches(FOCUSABLE)) found = null;
+    if (!found && region) {
+      var all = region.querySelectorAll(FOCUSABLE);
+      found = all[Math.min(memory.index, all.length - 1)] || null;
+    }
+    if (found) found.focus({ preventScroll: true });
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    rememberFocus(event.detail && event.detail.target);
+  });
+
   // The textarea is never swapped, so cursor and scroll survive every response; the
   // pieces around it are redrawn here.
   document.addEventListener("htmx:afterSettle", function () {
     applyEditResult();
     restoreEditBar();
+    restoreFocus();
     renderDiagrams();
     updateGutter();
     var share = document.getElementById("share-result");
@@ -820,6 +891,7 @@
 
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail && event.detail.target;
+    rememberFocus(target);
     if (target && target.id === "edit-bar") keepEditBar();
   });
   document.addEventListener("keydown", function (event) {
