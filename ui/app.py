@@ -26,13 +26,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from pystator.api import CHECK_SECONDS, ApiCors, HostGuard, RequestLimits
 from pystator.library import Library
 from pystator.textcheck import MAX_TEXT_BYTES
 from ui import edit_routes, editor_routes, library_routes, share_routes, simulate_routes
 from ui.api_routes import api_router
+from ui.assets import AssetFiles
 from ui.designer import Designer
 from ui.errors import install_error_handlers
 from ui.examples import list_examples
@@ -86,7 +86,7 @@ def create_app(
         app.add_middleware(ApiCors, origins=trusted)
     app.add_middleware(HostGuard, allowed_hosts=[urlsplit(origin).hostname or "", *allowed_hosts])
     app.add_middleware(SecurityHeaders)
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.mount("/static", AssetFiles(directory=str(STATIC_DIR)), name="static")
     app.state.designer = Designer(
         library,
         pages,
