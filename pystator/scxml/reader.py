@@ -29,6 +29,7 @@ The mapping (see the README's "SCXML" section for the whole table):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,28 @@ _PS_ALLOWED: dict[str, frozenset[str]] = {
         {"guards", "after", "trigger", "region", "description", "metadata", "kind", "index"}
     ),
 }
+_HOOKS = {"onentry": "on_enter", "onexit": "on_exit"}
+_TRANSITION_TYPES = {None: "external", "external": "external", "internal": "internal"}
+"""SCXML's ``type`` of a transition with a target, as its ``kind:``."""
+_AttrTable = tuple[tuple[str, str, str], ...]
+_SEND_ADDRESS: _AttrTable = (
+    ("targetexpr", "target_expr", "expr"),
+    ("type", "type", "text"),
+    ("typeexpr", "type_expr", "expr"),
+)
+_SEND_TIMING: _AttrTable = (
+    ("delayexpr", "delay_expr", "expr"),
+    ("id", "id", "text"),
+    ("idlocation", "id_location", "location"),
+)
+"""``<send>`` attributes: (attribute, action key, how its value is read)."""
+_PS_META = (
+    ("version", "version"),
+    ("description", "description"),
+    ("event-normalizer", "event_normalizer"),
+    ("event-matching", "event_matching"),
+)
+"""The ``ps:`` attributes of ``<scxml>`` copied as they are into ``meta:``."""
 _HINTS = {
     "invoke": "invoking other sessions is not supported (use the orchestrator's invoke)",
     "script": "scripts are not supported: the datamodel is pystator's expression language",
@@ -216,29 +239,8 @@ class _Reader:
         if root.ns != SCXML or root.tag != "scxml":
             self.fail(root, f"the root element is <{root.tag}>, not <scxml> in the SCXML namespace")
             return {}
-        self.check_attrs(root)
-        if root.get("version") not in (None, "1.0"):
-            self.fail(root, f"SCXML version {root.get('version')!r} is not supported (1.0 is)")
-        datamodel = root.get("datamodel")
-        if datamodel not in (None, "ecmascript", "null"):
-            self.fail(root, f"the datamodel {datamodel!r} is not supported (use ecmascript)")
-        if root.get("binding") not in (None, "early"):
-            self.fail(root, "late binding is not supported: data is initialised at start")
-        meta: dict[str, Any] = {
-            "machine_name": root.get("name") or "scxml",
-            "strict_mode": False,
-            "event_matching": "prefix",
-        }
-        for key, field in (("version", "version"), ("description", "description")):
-            value = self.ps(root, key)
-            if value is not None:
-                meta[field] = value
-        if self.ps(root, "strict-mode") is not None:
-            meta["strict_mode"] = self.ps(root, "strict-mode") == "true"
-        if self.ps(root, "event-normalizer") is not None:
-            meta["event_normalizer"] = self.ps(root, "event-normalizer")
-        if self.ps(root, "event-matching") is not None:
-            meta["event_matching"] = self.ps(root, "event-matching")
+        self.check_root(root)
+        meta = self.meta(root)
         self.collect_ids(root)
         first = len(self.states)
         self.children(root, None)
@@ -251,16 +253,49 @@ class _Reader:
         }
         if self.data:
             config["data"] = self.data
-        policy: dict[str, Any] = {}
-        if self.ps(root, "fallback") is not None:
-            policy["default_fallback"] = self.ps(root, "fallback")
-        if self.ps(root, "retry-attempts") is not None:
-            policy["retry_attempts"] = int(self.ps(root, "retry-attempts") or 0)
+        policy = self.error_policy(root)
         if policy:
             config["error_policy"] = policy
         if not self.states:
             self.fail(root, "an SCXML document needs at least one state")
         return config
+
+    def check_root(self, root: Element) -> None:
+        """Refuse what ``<scxml>`` may say that pystator does not do."""
+        self.check_attrs(root)
+        if root.get("version") not in (None, "1.0"):
+            self.fail(root, f"SCXML version {root.get('version')!r} is not supported (1.0 is)")
+        datamodel = root.get("datamodel")
+        if datamodel not in (None, "ecmascript", "null"):
+            self.fail(root, f"the datamodel {datamodel!r} is not supported (use ecmascript)")
+        if root.get("binding") not in (None, "early"):
+            self.fail(root, "late binding is not supported: data is initialised at start")
+
+    def meta(self, root: Element) -> dict[str, Any]:
+        """The ``meta:`` block: SCXML's name, its prefix matching, and what ``ps:`` adds."""
+        meta: dict[str, Any] = {
+            "machine_name": root.get("name") or "scxml",
+            "strict_mode": False,
+            "event_matching": "prefix",
+        }
+        for attr, key in _PS_META:
+            value = self.ps(root, attr)
+            if value is not None:
+                meta[key] = value
+        strict = self.ps(root, "strict-mode")
+        if strict is not None:
+            meta["strict_mode"] = strict == "true"
+        return meta
+
+    def error_policy(self, root: Element) -> dict[str, Any]:
+        policy: dict[str, Any] = {}
+        fallback = self.ps(root, "fallback")
+        if fallback is not None:
+            policy["default_fallback"] = fallback
+        attempts = self.ps(root, "retry-attempts")
+        if attempts is not None:
+            policy["retry_attempts"] = int(attempts or 0)
+        return policy
 
     def collect_ids(self, root: Element) -> None:
         stack = [root]
@@ -329,6 +364,28 @@ class _Reader:
         self.states.append(entry)
         if parent is not None:
             entry["parent"] = parent
+        self.state_type(element, entry)
+        self.state_ps(element, entry)
+        if kind == "history":
+            self.history(element, entry, name)
+            return name
+        self.hooks(element, entry)
+        if kind == "final":
+            self.final_children(element)
+            return name
+        self.own_transitions(element, name)
+        kids, initial_element = self.substates(element, name)
+        if kind == "parallel":
+            self.regions(element, entry, kids)
+        elif kids:
+            self.initial(element, entry, name, kids, initial_element)
+        elif element.get("initial") is not None or initial_element is not None:
+            self.fail(element, f"<state id={name!r}> has an initial but no child states")
+        return name
+
+    def state_type(self, element: Element, entry: dict[str, Any]) -> None:
+        """The ``type:`` the element's tag implies (``ps:type`` keeps what SCXML cannot say)."""
+        kind = element.tag
         ps_type = self.ps(element, "type")
         if kind == "parallel":
             entry["type"] = "parallel"
@@ -341,48 +398,57 @@ class _Reader:
                 self.fail(element, f"<history type={entry['history']!r}>: use shallow or deep")
         elif ps_type is not None:
             entry["type"] = ps_type
-        for key in ("description",):
-            if self.ps(element, key) is not None:
-                entry[key] = self.ps(element, key)
-        metadata = self.ps_json(element, "metadata")
-        if metadata is not None:
-            entry["metadata"] = metadata
-        invoke = self.ps_json(element, "invoke")
-        if invoke is not None:
-            entry["invoke"] = invoke
-        if self.ps(element, "timeout") is not None:
+
+    def state_ps(self, element: Element, entry: dict[str, Any]) -> None:
+        """What ``to_scxml`` wrote in the ``ps:`` namespace: description, metadata, invoke,
+        timeout."""
+        description = self.ps(element, "description")
+        if description is not None:
+            entry["description"] = description
+        for key in ("metadata", "invoke"):
+            value = self.ps_json(element, key)
+            if value is not None:
+                entry[key] = value
+        timeout = self.ps(element, "timeout")
+        if timeout is not None:
             entry["timeout"] = {
-                "seconds": float(self.ps(element, "timeout") or 0),
+                "seconds": float(timeout or 0),
                 "destination": self.ps(element, "timeout-dest") or "",
             }
-        if kind == "history":
-            self.history(element, entry, name)
-            return name
-        on_enter: list[Any] = []
-        on_exit: list[Any] = []
+
+    def hooks(self, element: Element, entry: dict[str, Any]) -> None:
+        """``<onentry>`` and ``<onexit>`` blocks (several of each add up, in order)."""
+        name = entry["name"]
+        hooks: dict[str, list[Any]] = {"on_enter": [], "on_exit": []}
         for child in element.children:
             if child.ns != SCXML:
                 if not (child.ns == PS and child.tag == "region"):
-                    self.unsupported(child, f"<{kind}>")
+                    self.unsupported(child, f"<{element.tag}>")
                 continue
-            if child.tag == "onentry":
+            hook = _HOOKS.get(child.tag)
+            if hook is not None:
                 self.check_attrs(child)
-                on_enter.extend(self.block(child, f"@{name}{_CUT}.on_enter", len(on_enter)))
-            elif child.tag == "onexit":
-                self.check_attrs(child)
-                on_exit.extend(self.block(child, f"@{name}{_CUT}.on_exit", len(on_exit)))
-        if on_enter:
-            entry["on_enter"] = on_enter
-        if on_exit:
-            entry["on_exit"] = on_exit
-        if kind == "final":
-            for child in element.children:
-                if child.ns == SCXML and child.tag not in ("onentry", "onexit"):
-                    self.unsupported(child, "<final>")
-            return name
+                actions = hooks[hook]
+                actions.extend(self.block(child, f"@{name}{_CUT}.{hook}", len(actions)))
+        for hook, actions in hooks.items():
+            if actions:
+                entry[hook] = actions
+
+    def final_children(self, element: Element) -> None:
+        """A ``<final>`` holds nothing but its hooks (``<donedata>`` is not supported)."""
+        for child in element.children:
+            if child.ns == SCXML and child.tag not in _HOOKS:
+                self.unsupported(child, "<final>")
+
+    def own_transitions(self, element: Element, name: str) -> None:
+        """The state's transitions, read before its children's so they come first."""
         for child in element.children:
             if child.ns == SCXML and child.tag == "transition":
                 self.transition(child, name)
+
+    def substates(self, element: Element, name: str) -> tuple[list[str], Element | None]:
+        """Read the child states (and datamodels); their names and the ``<initial>``."""
+        kind = element.tag
         kids: list[str] = []
         initial_element: Element | None = None
         for child in element.children:
@@ -398,13 +464,7 @@ class _Reader:
                 initial_element = child
             elif child.tag not in ("onentry", "onexit", "transition"):
                 self.unsupported(child, f"<{kind}>")
-        if kind == "parallel":
-            self.regions(element, entry, kids)
-        elif kids:
-            self.initial(element, entry, name, kids, initial_element)
-        elif element.get("initial") is not None or initial_element is not None:
-            self.fail(element, f"<state id={name!r}> has an initial but no child states")
-        return name
+        return kids, initial_element
 
     def regions(self, element: Element, entry: dict[str, Any], kids: list[str]) -> None:
         """Each child of a ``<parallel>`` is one region holding just that state, unless
@@ -613,27 +673,50 @@ class _Reader:
             self.fail(element, "a transition to several states is not supported")
             return
         base: dict[str, Any] = {"source": source}
-        kind = self.ps(element, "kind")
-        if targets:
-            base["dest"] = targets[0]
-            if kind == "default":
-                pass
-            elif element.get("type") == "internal":
-                base["kind"] = "internal"
-            elif element.get("type") in (None, "external"):
-                base["kind"] = "external"
-            else:
-                self.fail(element, f"<transition type={element.get('type')!r}>: use internal")
+        self.transition_kind(element, base, targets)
+        self.transition_guards(element, base)
+        self.transition_ps(element, base)
+        trigger = self.ps(element, "trigger")
+        events = [trigger] if trigger is not None else (element.get("event") or "").split()
+        first = len(self.transitions)
+        actions = self.block(element, f"transitions[{first}].actions", 0)
+        if actions:
+            base["actions"] = actions
+        if not events:
+            # No event: a timer (``ps:after``), or else an eventless transition.
+            self.append(base if "after" in base else {**base, "always": True}, element)
+        for event in events:
+            extra = {"metadata": {**base.get("metadata", {}), "scxml_group": first}}
+            self.append({**base, "trigger": event, **(extra if len(events) > 1 else {})}, element)
+
+    def transition_kind(self, element: Element, base: dict[str, Any], targets: list[str]) -> None:
+        """``dest`` and ``kind``: SCXML is external by default, the engine's own default
+        (``ps:kind="default"``) is written without one; no target stays in place."""
+        scxml_type = element.get("type")
+        if not targets:
+            base["dest"] = base["source"]
+            if scxml_type not in _TRANSITION_TYPES:
+                self.fail(element, f"<transition type={scxml_type!r}>: use internal")
+            return
+        base["dest"] = targets[0]
+        if self.ps(element, "kind") == "default":
+            return
+        kind = _TRANSITION_TYPES.get(scxml_type)
+        if kind is None:
+            self.fail(element, f"<transition type={scxml_type!r}>: use internal")
         else:
-            base["dest"] = source
-            if element.get("type") not in (None, "external", "internal"):
-                self.fail(element, f"<transition type={element.get('type')!r}>: use internal")
+            base["kind"] = kind
+
+    def transition_guards(self, element: Element, base: dict[str, Any]) -> None:
+        """``ps:guards`` (named guards, written by ``to_scxml``), then ``cond`` after them."""
         guards = self.ps_json(element, "guards")
         if guards is not None:
             base["guards"] = guards
         cond = self.expression(element, "cond")
         if cond is not None:
             base.setdefault("guards", []).append({"expr": cond})
+
+    def transition_ps(self, element: Element, base: dict[str, Any]) -> None:
         for key in ("region", "description"):
             if self.ps(element, key) is not None:
                 base[key] = self.ps(element, key)
@@ -643,19 +726,6 @@ class _Reader:
         after = self.ps(element, "after")
         if after is not None:
             base["after"] = int(after)
-        trigger = self.ps(element, "trigger")
-        events = [trigger] if trigger is not None else (element.get("event") or "").split()
-        first = len(self.transitions)
-        actions = self.block(element, f"transitions[{first}].actions", 0)
-        if actions:
-            base["actions"] = actions
-        if not events and after is None:
-            self.append({**base, "always": True}, element)
-        elif not events:
-            self.append(base, element)
-        for event in events:
-            extra = {"metadata": {**base.get("metadata", {}), "scxml_group": first}}
-            self.append({**base, "trigger": event, **(extra if len(events) > 1 else {})}, element)
 
     def append(self, transition: dict[str, Any], element: Element) -> None:
         index = self.ps(element, "index")
@@ -678,59 +748,58 @@ class _Reader:
         return out
 
     def action(self, element: Element) -> Any:
+        """One piece of executable content as an action (``None``, reported, when refused)."""
         if element.ns == PS and element.tag == "call":
-            name = element.get("name")
-            if not name:
-                self.fail(element, "<ps:call> needs a name")
-                return None
-            params = element.get("params")
-            for key in element.attrs:
-                if key not in ("name", "params"):
-                    self.fail(element, f"<ps:call>: the attribute {key!r} is not supported")
-            if params is None:
-                return name
-            try:
-                return {"name": name, "params": json.loads(params)}
-            except json.JSONDecodeError as error:
-                self.fail(element, f"<ps:call params>: not valid JSON: {error.msg}")
-                return None
-        tag = element.tag
-        if element.ns != SCXML or tag not in _ALLOWED or tag in _STATE_TAGS or tag in (
-            "scxml", "initial", "transition", "onentry", "onexit", "datamodel", "data",
-            "param", "content", "elseif", "else",
-        ):  # fmt: skip
+            return self.call(element)
+        read = _ACTIONS.get(element.tag) if element.ns == SCXML else None
+        if read is None:
             self.unsupported(element, "executable content")
             return None
         self.check_attrs(element)
-        if tag == "raise":
-            if element.children:
-                self.unsupported(element.children[0], "<raise>")
-            event = element.get("event")
-            if not event:
-                self.fail(element, "<raise> needs an event")
-                return None
-            return {"raise": event}
-        if tag == "log":
-            action: dict[str, Any] = {"log": element.get("label") or ""}
-            expr = self.expression(element, "expr")
-            if expr is not None:
-                action["expr"] = expr
-            return action
-        if tag == "assign":
-            return self.assign(element)
-        if tag == "send":
-            return self.send(element)
-        if tag == "cancel":
-            if element.get("sendidexpr") is not None:
-                expr = self.expression(element, "sendidexpr")
-                return {"cancel_expr": expr} if expr is not None else None
-            if not element.get("sendid"):
-                self.fail(element, "<cancel> needs a sendid or sendidexpr")
-                return None
-            return {"cancel": element.get("sendid")}
-        if tag == "if":
-            return self.if_(element)
-        return self.foreach(element)
+        return read(self, element)
+
+    def call(self, element: Element) -> Any:
+        """``<ps:call name params>``: a host action, as ``to_scxml`` writes one."""
+        name = element.get("name")
+        if not name:
+            self.fail(element, "<ps:call> needs a name")
+            return None
+        params = element.get("params")
+        for key in element.attrs:
+            if key not in ("name", "params"):
+                self.fail(element, f"<ps:call>: the attribute {key!r} is not supported")
+        if params is None:
+            return name
+        try:
+            return {"name": name, "params": json.loads(params)}
+        except json.JSONDecodeError as error:
+            self.fail(element, f"<ps:call params>: not valid JSON: {error.msg}")
+            return None
+
+    def raise_(self, element: Element) -> Any:
+        if element.children:
+            self.unsupported(element.children[0], "<raise>")
+        event = element.get("event")
+        if not event:
+            self.fail(element, "<raise> needs an event")
+            return None
+        return {"raise": event}
+
+    def log(self, element: Element) -> Any:
+        action: dict[str, Any] = {"log": element.get("label") or ""}
+        expr = self.expression(element, "expr")
+        if expr is not None:
+            action["expr"] = expr
+        return action
+
+    def cancel(self, element: Element) -> Any:
+        if element.get("sendidexpr") is not None:
+            expr = self.expression(element, "sendidexpr")
+            return {"cancel_expr": expr} if expr is not None else None
+        if not element.get("sendid"):
+            self.fail(element, "<cancel> needs a sendid or sendidexpr")
+            return None
+        return {"cancel": element.get("sendid")}
 
     def assign(self, element: Element) -> Any:
         location = (element.get("location") or "").strip()
@@ -759,65 +828,83 @@ class _Reader:
         action: dict[str, Any] = {}
         if target is not None and not internal:
             action["target"] = target
-        if element.get("targetexpr") is not None:
-            action["target_expr"] = self.expression(element, "targetexpr")
-        if element.get("type") is not None:
-            action["type"] = element.get("type")
-        if element.get("typeexpr") is not None:
-            action["type_expr"] = self.expression(element, "typeexpr")
-        if element.get("eventexpr") is not None:
-            action["send_expr"] = self.expression(element, "eventexpr")
-        elif element.get("event"):
-            action["send"] = element.get("event")
-        else:
-            self.fail(element, "<send> needs an event or eventexpr")
+        self.copy(element, action, _SEND_ADDRESS)
+        event = self.send_event(element)
+        if event is None:
             return None
-        if element.get("delay") is not None:
+        action.update(event)
+        delay = element.get("delay")
+        if delay is not None:
             try:
-                action["delay"] = css_delay(str(element.get("delay")))
+                action["delay"] = css_delay(delay)
             except ValueError as error:
                 self.fail(element, f"<send delay>: {error}")
-        if element.get("delayexpr") is not None:
-            action["delay_expr"] = self.expression(element, "delayexpr")
-        if element.get("id") is not None:
-            action["id"] = element.get("id")
-        if element.get("idlocation") is not None:
-            action["id_location"] = str(element.get("idlocation")).strip()
+        self.copy(element, action, _SEND_TIMING)
         if internal:
             action["internal"] = True
-        data: dict[str, str] = {}
-        for listed in (element.get("namelist") or "").split():
-            data[listed] = listed
-        for child in element.children:
-            if child.ns == SCXML and child.tag == "param":
-                self.check_attrs(child)
-                name = child.get("name")
-                source = (
-                    child.get("expr") if child.get("expr") is not None else child.get("location")
-                )
-                if not name or source is None:
-                    self.fail(child, "<param> needs a name and an expr or location")
-                    continue
-                expr = self.expression(child, "expr" if child.get("expr") else "location")
-                if expr is not None:
-                    data[name] = expr
-            elif child.ns == SCXML and child.tag == "content":
-                self.check_attrs(child)
-                for inner in child.children:
-                    self.unsupported(inner, "<content> (inline XML)")
-                if child.get("expr") is not None:
-                    action["content"] = self.expression(child, "expr")
-                else:
-                    content = _expression_of(_literal(child.text))
-                    if content == "":
-                        self.fail(child, "<content>: this value has no pystator expression")
-                    else:
-                        action["content"] = content
-            else:
-                self.unsupported(child, "<send>")
+        data = self.send_data(element, action)
         if data:
             action["data"] = data
         return action
+
+    def copy(self, element: Element, out: dict[str, Any], table: _AttrTable) -> None:
+        """Each attribute of ``table`` the element has, under its action key: as written,
+        stripped (a location), or translated (an expression)."""
+        for attr, key, how in table:
+            value = element.get(attr)
+            if value is None:
+                continue
+            if how == "expr":
+                out[key] = self.expression(element, attr)
+            elif how == "location":
+                out[key] = value.strip()
+            else:
+                out[key] = value
+
+    def send_event(self, element: Element) -> dict[str, Any] | None:
+        if element.get("eventexpr") is not None:
+            return {"send_expr": self.expression(element, "eventexpr")}
+        if element.get("event"):
+            return {"send": element.get("event")}
+        self.fail(element, "<send> needs an event or eventexpr")
+        return None
+
+    def send_data(self, element: Element, action: dict[str, Any]) -> dict[str, str]:
+        """The event's data: ``namelist``, then each ``<param>``; ``<content>`` goes into
+        ``action`` (the checks refuse it beside data)."""
+        data = {listed: listed for listed in (element.get("namelist") or "").split()}
+        for child in element.children:
+            if child.ns == SCXML and child.tag == "param":
+                self.param(child, data)
+            elif child.ns == SCXML and child.tag == "content":
+                self.content(child, action)
+            else:
+                self.unsupported(child, "<send>")
+        return data
+
+    def param(self, child: Element, data: dict[str, str]) -> None:
+        self.check_attrs(child)
+        name = child.get("name")
+        source = child.get("expr") if child.get("expr") is not None else child.get("location")
+        if not name or source is None:
+            self.fail(child, "<param> needs a name and an expr or location")
+            return
+        expr = self.expression(child, "expr" if child.get("expr") else "location")
+        if expr is not None:
+            data[name] = expr
+
+    def content(self, child: Element, action: dict[str, Any]) -> None:
+        self.check_attrs(child)
+        for inner in child.children:
+            self.unsupported(inner, "<content> (inline XML)")
+        if child.get("expr") is not None:
+            action["content"] = self.expression(child, "expr")
+            return
+        content = _expression_of(_literal(child.text))
+        if content == "":
+            self.fail(child, "<content>: this value has no pystator expression")
+        else:
+            action["content"] = content
 
     def if_(self, element: Element) -> Any:
         branches: list[tuple[str, list[Any]]] = []
@@ -862,6 +949,18 @@ class _Reader:
         if body:
             out["do"] = body
         return out
+
+
+_ACTIONS: dict[str, Callable[[_Reader, Element], Any]] = {
+    "raise": _Reader.raise_,
+    "log": _Reader.log,
+    "assign": _Reader.assign,
+    "send": _Reader.send,
+    "cancel": _Reader.cancel,
+    "if": _Reader.if_,
+    "foreach": _Reader.foreach,
+}
+"""How each element of executable content reads; any other element there is refused."""
 
 
 def css_delay(text: str) -> int:
