@@ -88,6 +88,23 @@ def test_defaults_are_not_written() -> None:
     root = text.split("\n", 2)[1]
     for attribute in ("version", "normalizer", "description", "fallback", "retry", "initial"):
         assert attribute not in root.replace('version="1.0"', "")
+    assert "<datamodel" not in text and "ps:index" not in text
+
+
+def test_ps_index_keeps_the_machines_order_of_transitions() -> None:
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "m"},
+            "states": [{"name": "a"}, {"name": "b"}],
+            "transitions": [
+                {"trigger": "x", "source": "b", "dest": "a"},
+                {"trigger": "y", "source": "a", "dest": "b"},
+            ],
+        }
+    )
+    text = to_scxml(machine)
+    assert 'ps:index="0"' in text and 'ps:index="1"' in text
+    assert from_scxml(text).spec.transitions == machine.spec.transitions
 
 
 def test_a_deep_start_is_written_as_scxml_initial() -> None:
@@ -106,7 +123,7 @@ def test_every_kind_of_action_round_trips() -> None:
     machine = StateMachine.from_dict(
         {
             "meta": {"machine_name": "m"},
-            "data": {"n": 0, "xs": [1, 2]},
+            "data": {"n": 0, "xs": [1, 2], "m": {"expr": "len(xs) + 1"}, "none": None},
             "states": [
                 {
                     "name": "a",
@@ -155,6 +172,10 @@ def test_every_kind_of_action_round_trips() -> None:
         assert f"<{tag} " in text or f"<{tag}>" in text or f"<{tag}/>" in text, tag
     again = from_scxml(text)
     assert again.spec.states == machine.spec.states
+    assert again.spec.data == machine.spec.data
+    started = again.start().snapshot.data
+    assert started == machine.start().snapshot.data
+    assert (started["n"], started["m"], started["none"]) == (4, 3, None)
 
 
 def test_an_action_without_an_scxml_form_is_refused_with_its_place() -> None:
