@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pystator.config import load_spec
 from pystator.config.source import read_source
 from pystator.errors import ConfigError
 
@@ -72,3 +73,10 @@ def test_text_yaml_cannot_read(
     got_code, message, line, column = _refusal(text)
     assert got_code == code and words in message, message
     assert (line, column) == place
+
+
+def test_a_missing_top_level_key_points_at_the_document() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_spec("\n\n  meta: {machine_name: x}\n")
+    (issue,) = caught.value.issues
+    assert (issue.line, issue.column, issue.message) == (3, 3, "missing required key 'states'")
