@@ -37,6 +37,8 @@ def test_each_form_reads_by_its_key_and_writes_back(
 def test_send_params_are_normalised() -> None:
     action = ActionSpec.from_config({"send_expr": "e", "data": {"n": 1}, "id": None})
     assert dict(action.params) == {"event_expr": "e", "data": {"n": "1"}}
+    internal = ActionSpec.from_config({"send": "e", "internal": 1, "delay": 0})
+    assert dict(internal.params) == {"delay": 0, "internal": True}
 
 
 def test_a_mapping_that_names_no_action_is_refused() -> None:
