@@ -68,6 +68,12 @@ REFUSALS = [
     ),
     # states
     (
+        "foreign attribute",
+        _doc('<state id="a" ps:colour="red" xml:lang="en"/>'),
+        "2:1:",
+        "<state>: the attribute {urn:pystator:scxml}colour is not supported",
+    ),
+    (
         "history type",
         _in_a('<history id="h" type="wide"/><state id="a1"/>'),
         "2:15:",
@@ -198,6 +204,12 @@ REFUSALS = [
         "2:47:",
         "<elseif> after <else>",
     ),
+    (
+        "action attribute",
+        _entry('<raise event="e" loud="yes"/>'),
+        "2:24:",
+        "<raise>: the attribute 'loud' is not supported",
+    ),
     # <send>
     ("send event", _entry("<send/>"), "2:24:", "<send> needs an event or eventexpr"),
     ("send delay", _entry('<send event="e" delay="soon"/>'), "2:24:", "<send delay>:"),
@@ -212,6 +224,18 @@ REFUSALS = [
         _entry('<send event="e"><param name="p" expr="f(x)"/></send>'),
         "2:40:",
         "<param expr='f(x)'>",
+    ),
+    (
+        "param attribute",
+        _entry('<send event="e"><param name="p" expr="1" type="x"/></send>'),
+        "2:40:",
+        "<param>: the attribute 'type' is not supported",
+    ),
+    (
+        "content attribute",
+        _entry('<send event="e"><content expr="1" type="x"/></send>'),
+        "2:40:",
+        "<content>: the attribute 'type' is not supported",
     ),
     (
         "send child",
