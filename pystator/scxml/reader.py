@@ -140,9 +140,9 @@ class _Reader(ContentReader):
         fallback = self.ps(root, "fallback")
         if fallback is not None:
             policy["default_fallback"] = fallback
-        attempts = self.ps(root, "retry-attempts")
+        attempts = self.ps_number(root, "retry-attempts", int)
         if attempts is not None:
-            policy["retry_attempts"] = int(attempts or 0)
+            policy["retry_attempts"] = attempts
         return policy
 
     def collect_ids(self, root: Element) -> None:
@@ -257,10 +257,10 @@ class _Reader(ContentReader):
             value = self.ps_json(element, key)
             if value is not None:
                 entry[key] = value
-        timeout = self.ps(element, "timeout")
+        timeout = self.ps_number(element, "timeout", float)
         if timeout is not None:
             entry["timeout"] = {
-                "seconds": float(timeout or 0),
+                "seconds": timeout,
                 "destination": self.ps(element, "timeout-dest") or "",
             }
 
@@ -571,9 +571,9 @@ class _Reader(ContentReader):
         metadata = self.ps_json(element, "metadata")
         if metadata is not None:
             base["metadata"] = metadata
-        after = self.ps(element, "after")
+        after = self.ps_number(element, "after", int)
         if after is not None:
-            base["after"] = int(after)
+            base["after"] = after
 
     def append(self, transition: dict[str, Any], element: Element) -> None:
         index = self.ps(element, "index")

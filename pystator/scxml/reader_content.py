@@ -11,6 +11,7 @@ states and transitions on top.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -174,6 +175,22 @@ class ContentReader:
         except json.JSONDecodeError as error:
             self.fail(element, f"ps:{name} is not valid JSON: {error.msg}")
             return None
+
+    def ps_number(self, element: Element, name: str, kind: type[int] | type[float]) -> Any:
+        """A numeric ``ps:`` attribute, or None (with a located issue) if it is no number."""
+        text = self.ps(element, name)
+        if text is None:
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            self.fail(element, f"ps:{name}={text!r} is not {what}")
+            return None
+        if kind is float and not math.isfinite(value):
+            self.fail(element, f"ps:{name}={text!r} is not a finite number")
+            return None
+        return value
 
     def expression(self, element: Element, attr: str, text: str | None = None) -> str | None:
         source = element.get(attr) if text is None else text

@@ -86,6 +86,30 @@ REFUSALS = [
         "nowhere",
     ),
     (
+        "ps:timeout not a number",
+        _doc('<state id="a" ps:timeout="soon" ps:timeout-dest="a"/>'),
+        "2:1:",
+        "ps:timeout='soon' is not a number",
+    ),
+    (
+        "ps:timeout not finite",
+        _doc('<state id="a" ps:timeout="nan" ps:timeout-dest="a"/>'),
+        "2:1:",
+        "ps:timeout='nan' is not a finite number",
+    ),
+    (
+        "ps:after not a whole number",
+        _in_a('<transition event="go" target="a" ps:after="1.5"/>'),
+        "2:15:",
+        "ps:after='1.5' is not a whole number",
+    ),
+    (
+        "ps:retry-attempts not a whole number",
+        _doc('<state id="a"/>', 'version="1.0" ps:retry-attempts="many"'),
+        "1:1:",
+        "ps:retry-attempts='many' is not a whole number",
+    ),
+    (
         "onentry attribute",
         _in_a('<onentry when="now"/>'),
         "2:15:",
