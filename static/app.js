@@ -192,9 +192,50 @@
     if (command === "in") zoomAround(frame, ZOOM_STEP);
     else if (command === "out") zoomAround(frame, 1 / ZOOM_STEP);
     else if (command === "fit") { zoomStates[key] = { mode: "fit" }; applyZoom(frame); }
+    else if (command === "read") readableView(frame);
     else if (command === "actual") {
       var view = currentView(frame);
       if (view) zoomAround(frame, 1 / view.scale);
+    }
+  }
+
+  // "Readable": the scale at which state names read at READABLE_PX on screen, centred on
+  // what matters now (the simulator's active states, else the last state clicked or marked,
+  // else the initial state). Fit shows the whole machine; this shows its names.
+  var READABLE_PX = 12;
+  var focusState = null;
+  function labelPx(svg) {
+    var label = svg.querySelector("g.node .nodeLabel, g.node text");
+    if (!label) return 14;
+    return parseFloat(getComputedStyle(label).fontSize) || 14;
+  }
+  function focusElements(frame, svg) {
+    var active = svg.querySelectorAll("g.node.active");
+    if (frame.closest("#sim") && active.length) return Array.prototype.slice.call(active);
+    if (focusState) {
+      var chosen = svg.querySelectorAll('[data-spec="' + focusState + '"]');
+      if (chosen.length) return Array.prototype.slice.call(chosen);
+    }
+    var start = svg.querySelector("g.node.statediagram-state");
+    return start ? [start] : [];
+  }
+  function readableView(frame) {
+    var svg = frameSvg(frame);
+    if (!svg) return;
+    var view = currentView(frame);
+    if (!view) return;
+    var scale = clampScale(Math.max(view.scale, READABLE_PX / labelPx(svg)));
+    zoomAround(frame, scale / view.scale);
+    var targets = focusElements(frame, svg);
+    if (targets.length) {
+      var box = frame.getBoundingClientRect();
+      var left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+      targets.forEach(function (el) {
+        var r = el.getBoundingClientRect();
+        left = Math.min(left, r.left); top = Math.min(top, r.top);
+        right = Math.max(right, r.right); bottom = Math.max(bottom, r.bottom);
+      });
+      panBy(frame, box.left + box.width / 2 - (left + right) / 2, box.top + box.height / 2 - (top + bottom) / 2);
     }
   }
 
@@ -250,7 +291,7 @@
     drag = null;
   }
 
-  var ZOOM_KEYS = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual" };
+  var ZOOM_KEYS = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual", r: "read", R: "read" };
   var PAN_KEYS = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
   function onFrameKey(event) {
     var frame = event.target.matches && event.target.matches(".diagram-frame[data-zoom]") ? event.target : null;
@@ -387,6 +428,7 @@
   }
 
   function jumpToSpec(path) {
+    if (/^states\[\d+\]$/.test(path)) focusState = path;
     var entry = targetEntry(path);
     if (!entry || !entry.at) return;
     jumpTo(entry.at[0], entry.at[1]);
