@@ -19,8 +19,10 @@ code                     severity  meaning
 ``unknown-action``       error     an action the given action registry does not have
 =======================  ========  =====================================================
 
-Each check is one small function over a ``SpecTree`` so a new rule is one more
-function in ``CHECKS``.
+Each check is one small function over the spec and its ``Chart`` (the structure the
+engine, the config checks and the diagram read too, so lint starts the machine where
+the engine does), and a new rule is one more function in ``CHECKS``. Every check is
+one pass over the states and transitions, whatever the nesting depth.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pystator._spec_tree import SpecTree
+from pystator.chart import Chart, Node
 from pystator.errors import Issue
 from pystator.model import MachineSpec, Transition
 
@@ -79,7 +81,7 @@ class Finding:
 @dataclass(frozen=True)
 class _Context:
     spec: MachineSpec
-    tree: SpecTree
+    chart: Chart
     guards: Registry | None
     actions: Registry | None
 
@@ -95,13 +97,12 @@ class _Context:
         )
 
     def state_path(self, name: str) -> str:
-        return f"states[{self.tree.order[name]}]"
+        return f"states[{self.chart.index[name]}]"
 
     def sources(self, t: Transition) -> list[str]:
         """A transition's known sources in document order."""
-        return sorted(
-            (s for s in t.source if s in self.tree.states), key=self.tree.order.__getitem__
-        )
+        index = self.chart.index
+        return sorted((s for s in t.source if s in index), key=index.__getitem__)
 
 
 def _q(name: str) -> str:
@@ -111,66 +112,98 @@ def _q(name: str) -> str:
 # --------------------------------------------------------------------------- reachability
 
 
-def _enter(tree: SpecTree, target: str, into: set[str]) -> None:
-    """Everything active after entering ``target``: ancestors, their other regions, defaults."""
-    chain = [target, *tree.ancestors(target)]
-    for state in chain:
-        into.add(state)
-    for state in chain[1:]:
-        if tree.is_parallel(state):
-            for initial in tree.region_initials(state):
-                if initial is not None:
-                    into.update(tree.entry_set(initial))
-    into.update(tree.entry_set(target))
+def _exits(spec: MachineSpec, chart: Chart) -> dict[str, list[str]]:
+    """State -> where its transitions and its timeout lead, in order (any name)."""
+    out: dict[str, list[str]] = {}
+    known = chart.states
+    for t in spec.transitions:
+        for source in t.source:
+            if source in known:
+                out.setdefault(source, []).append(t.dest)
+    for i, state in enumerate(spec.states):
+        if state.timeout is not None and chart.index[state.name] == i:
+            out.setdefault(state.name, []).append(state.timeout.destination)
+    return out
 
 
 def reachable_states(spec: MachineSpec) -> set[str]:
-    """States some run can enter, starting from the initial configuration."""
-    tree = SpecTree(spec)
+    """States some run can enter, starting from the initial configuration.
+
+    One breadth-first pass over the chart: a state is reached when a run can be in
+    it; entering a state (the start, a transition's or timeout's target, a default
+    child) reaches it and its default descendants; a reached state reaches its
+    parent, and a reached parallel state enters every region's initial state.
+    Each state is entered and reached at most once, so the pass is linear.
+    """
+    chart = spec.chart
     reached: set[str] = set()
-    start = tree.root_initial()
+    start = chart.initial_state
     if start is None:
         return reached
-    _enter(tree, start, reached)
-    edges: list[tuple[frozenset[str], str]] = [(t.source, t.dest) for t in spec.transitions]
-    edges += [
-        (frozenset({s.name}), s.timeout.destination) for s in spec.states if s.timeout is not None
-    ]
-    changed = True
-    while changed:
-        changed = False
-        for sources, dest in edges:
-            if dest in tree.states and dest not in reached and sources & reached:
-                _enter(tree, dest, reached)
-                changed = True
+    exits = _exits(spec, chart)
+    entered: set[str] = set()
+    to_enter: list[str] = [start]
+    while to_enter:
+        name = to_enter.pop()
+        if name in entered or name not in chart.states:
+            continue
+        entered.add(name)
+        for state in _reach(chart, name, reached):
+            to_enter.extend(exits.get(state, ()))
+            if chart.states[state].is_parallel:
+                to_enter.extend(_region_starts(chart, state))
+        if not chart.states[name].is_parallel:
+            child = chart.initial_child(name)
+            if child is not None:
+                to_enter.append(child)
     return reached
+
+
+def _reach(chart: Chart, name: str, reached: set[str]) -> list[str]:
+    """Mark ``name`` and its unmarked ancestors reached; return the newly marked ones."""
+    new: list[str] = []
+    node: Node | None = name
+    while node is not None:
+        if isinstance(node, str):
+            if node in reached:
+                break
+            reached.add(node)
+            new.append(node)
+        node = chart.parent[node]
+    return new
+
+
+def _region_starts(chart: Chart, parallel: str) -> list[str]:
+    starts = (chart.region_initial(node) for node in chart.region_nodes(parallel))
+    return [s for s in starts if s is not None]
 
 
 def check_unreachable(ctx: _Context) -> Iterator[Finding]:
     reached = reachable_states(ctx.spec)
     if not reached:
         return
-    for state in ctx.spec.states:
-        if state.name not in reached:
+    for name in ctx.chart.states:
+        if name not in reached:
             yield ctx.finding(
                 "unreachable-state",
                 "warning",
-                f"state {_q(state.name)} can never be entered: no transition, timeout or "
+                f"state {_q(name)} can never be entered: no transition, timeout or "
                 "initial state leads to it from the start",
-                ctx.state_path(state.name),
+                ctx.state_path(name),
             )
 
 
 def check_implicit_initial(ctx: _Context) -> Iterator[Finding]:
     """No top-level state marked initial: the machine starts in the first one. Say so."""
-    roots = [s for s in ctx.spec.states if s.parent is None]
-    if len(roots) > 1 and not any(s.is_initial for s in roots):
+    chart = ctx.chart
+    start = chart.initial_state
+    if start is not None and len(chart.roots) > 1 and not chart.states[start].is_initial:
         yield ctx.finding(
             "implicit-initial",
             "info",
             f"no top-level state is marked 'type: initial', so the machine starts in "
-            f"{_q(roots[0].name)}, the first one",
-            ctx.state_path(roots[0].name),
+            f"{_q(start)}, the first one",
+            ctx.state_path(start),
         )
 
 
@@ -178,23 +211,36 @@ def check_implicit_initial(ctx: _Context) -> Iterator[Finding]:
 
 
 def check_dead_ends(ctx: _Context) -> Iterator[Finding]:
-    tree = ctx.tree
-    for state in ctx.spec.states:
-        if state.is_terminal or tree.kids(state.name):
+    """Atomic, non-terminal states from which no transition or timeout leads elsewhere.
+
+    A transition or timeout of the state or of any ancestor leaves it, unless it
+    leads back to the state itself. Walking the tree once from the top, each node
+    carries up to two distinct destinations seen on the way down: two distinct ones
+    always include one that is not the state.
+    """
+    chart = ctx.chart
+    exits = _exits(ctx.spec, chart)
+    above: dict[Node, tuple[str, ...]] = {}
+    for node in chart.order:
+        up = chart.parent[node]
+        seen = above[up] if up is not None else ()
+        if isinstance(node, str) and len(seen) < 2:
+            for dest in exits.get(node, ()):
+                if dest not in seen:
+                    seen = (*seen, dest)
+                    if len(seen) == 2:
+                        break
+        above[node] = seen
+    for name, state in chart.states.items():
+        if state.is_terminal or name not in chart.atomic:
             continue
-        scope = {state.name, *tree.ancestors(state.name)}
-        leaves = any(t.source & scope and t.dest != state.name for t in ctx.spec.transitions)
-        leaves = leaves or any(
-            timeout is not None and timeout.destination != state.name
-            for timeout in (tree.states[s].timeout for s in scope)
-        )
-        if not leaves:
+        if all(dest == name for dest in above[name]):
             yield ctx.finding(
                 "dead-end",
                 "warning",
-                f"state {_q(state.name)} is not terminal but nothing leaves it: add a "
+                f"state {_q(name)} is not terminal but nothing leaves it: add a "
                 "transition or a timeout from it, or make it type terminal",
-                ctx.state_path(state.name),
+                ctx.state_path(name),
             )
 
 
@@ -213,14 +259,21 @@ def _event_transitions(ctx: _Context) -> dict[tuple[str, str, str | None], list[
 
 
 def check_shadowed_and_nondeterministic(ctx: _Context) -> Iterator[Finding]:
+    """A transition listed after an unguarded one for the same source and trigger.
+
+    One table of (source, trigger, region) -> transitions in order; the first
+    unguarded transition of each entry wins over every later one.
+    """
     transitions = ctx.spec.transitions
     reported: set[tuple[str, int]] = set()
     for (source, trigger, _region), indexes in _event_transitions(ctx).items():
-        for pos, k in enumerate(indexes):
-            winner = next((j for j in indexes[:pos] if not transitions[j].guards), None)
-            if winner is None:
-                continue
+        winner: int | None = None
+        for k in indexes:
             later = transitions[k]
+            if winner is None:
+                if not later.guards:
+                    winner = k
+                continue
             code = "shadowed-transition" if later.guards else "nondeterministic"
             if (code, k) in reported:
                 continue
@@ -247,7 +300,7 @@ def check_shadowed_and_nondeterministic(ctx: _Context) -> Iterator[Finding]:
 def check_terminal_outgoing(ctx: _Context) -> Iterator[Finding]:
     for j, t in enumerate(ctx.spec.transitions):
         for source in ctx.sources(t):
-            if ctx.tree.states[source].is_terminal:
+            if ctx.chart.states[source].is_terminal:
                 what = "an 'after' delay" if t.after is not None else f"trigger {t.trigger!r}"
                 yield ctx.finding(
                     "terminal-outgoing",
@@ -337,5 +390,5 @@ def lint(
                 f"lint expects a MachineSpec or a StateMachine, not {type(spec).__name__}"
             )
         spec = inner
-    ctx = _Context(spec, SpecTree(spec), guards, actions)
+    ctx = _Context(spec, spec.chart, guards, actions)
     return [finding for check in CHECKS for finding in check(ctx)]
