@@ -27,6 +27,7 @@ from pystator.diagram import (
     render_mermaid_diagram,
     to_mermaid,
 )
+from pystator.model import MachineMeta, MachineSpec, Region, State
 from tests.engine.diagram_cases import (
     AWKWARD,
     CASES,
@@ -37,6 +38,12 @@ from tests.engine.diagram_cases import (
 )
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+def spec_of(states: list[State]) -> MachineSpec:
+    return MachineSpec(meta=MachineMeta(), states=tuple(states), transitions=())
+
+
 UPDATE = os.environ.get("PYSTATOR_UPDATE_GOLDEN") == "1"
 ID = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -174,8 +181,11 @@ def test_regions_are_listed_by_name_with_their_states_for_the_page_to_label() ->
         "states": list(drawn.regions[2].members),
     }
     unnamed = DiagramGraph(
-        [DiagramNode("p", "p", "parallel", regions=[["a"], ["b"]]), DiagramNode("a", "a"),
-         DiagramNode("b", "b")]
+        [
+            DiagramNode("p", "p", "parallel", regions=[["a"], ["b"]]),
+            DiagramNode("a", "a"),
+            DiagramNode("b", "b"),
+        ]
     )
     assert render_mermaid_diagram(unnamed).regions == ()
     assert render_mermaid_diagram(build_graph(order_spec())).regions_json == "[]"
@@ -279,3 +289,45 @@ def test_example_golden(stem: str) -> None:
     text = to_mermaid(machine, active=machine.initial_configuration())
     assert_well_formed(text)
     check_golden(f"example_{stem}", text)
+
+
+def test_regions_and_their_states_are_drawn_in_the_order_written() -> None:
+    machine = spec_of(
+        [
+            State("idle", type="initial"),
+            State(
+                "P",
+                type="parallel",
+                regions=(Region("second", "z", ("z", "y")), Region("first", "a", ("a",))),
+            ),
+            State("a", parent="P"),
+            State("y", parent="P"),
+            State("z", parent="P"),
+        ]
+    )
+    graph = build_graph(machine)
+    parallel = graph.node("P")
+    assert parallel.region_names == ("second", "first")
+    assert [[m for m in r if not m.startswith("[*]")] for r in parallel.regions] == [
+        ["z", "y"],
+        ["a"],
+    ]
+    text = render_mermaid(graph)
+    assert text.index('state "z"') < text.index('state "y"') < text.index('state "a"')
+
+
+def test_a_damaged_spec_is_drawn_as_the_chart_reads_it() -> None:
+    machine = spec_of(
+        [
+            State("A"),
+            State("A", type="terminal"),  # a repeated name: the first declaration counts
+            State("orphan", parent="nowhere"),  # an unknown parent: drawn at the top level
+            State("B", parent="C"),
+            State("C", parent="B"),  # a cycle, broken at B
+        ]
+    )
+    graph = build_graph(machine)
+    assert [n.id for n in graph.nodes if n.kind != "initial-marker"] == ["A", "orphan", "B", "C"]
+    assert graph.node("A").kind == "simple"
+    assert [r for r in graph.roots or () if not r.startswith("[*]")] == ["A", "orphan", "B"]
+    assert "    [*] --> A" in render_mermaid(graph).splitlines()

@@ -262,10 +262,76 @@ def test_accepts_anything_with_a_spec_and_rejects_other_input() -> None:
 def test_implicit_initial_is_pointed_out() -> None:
     from pystator.config import load_spec
 
-    implicit = load_spec("states:\n  - name: first\n  - name: second\n"
-                         "transitions:\n  - {trigger: go, source: first, dest: second}\n")
+    implicit = load_spec(
+        "states:\n  - name: first\n  - name: second\n"
+        "transitions:\n  - {trigger: go, source: first, dest: second}\n"
+    )
     [finding] = [f for f in lint(implicit) if f.code == "implicit-initial"]
     assert finding.severity == "info" and "'first'" in finding.message
     assert (finding.line, finding.column) == (2, 5)
     explicit = load_spec("states:\n  - {name: first, type: initial}\n  - name: second\n")
     assert not [f for f in lint(explicit) if f.code == "implicit-initial"]
+
+
+def test_a_compound_reached_through_a_child_is_still_entered_by_default_later() -> None:
+    # 'box' is first reached as the parent of 'second'; 'back' then enters it by its
+    # initial child, so 'first' is reachable too
+    findings = lint(
+        spec(
+            [
+                State("idle", type="initial"),
+                State("box", initial_child="first"),
+                State("first", parent="box"),
+                State("second", parent="box"),
+                State("done", type="terminal"),
+            ],
+            [
+                Transition("skip", "idle", "second"),
+                Transition("back", "second", "box"),
+                Transition("finish", "first", "done"),
+            ],
+        )
+    )
+    assert findings == []
+
+
+def test_the_start_is_the_charts_even_when_a_nested_state_is_marked_initial() -> None:
+    findings = lint(
+        spec(
+            [
+                State("A"),
+                State("B", initial_child="B1"),
+                State("B1", type="initial", parent="B"),
+                State("END", type="terminal"),
+            ],
+            [Transition("go", "A", "B"), Transition("end", "B1", "END")],
+        )
+    )
+    assert codes(findings) == [("implicit-initial", "states[0]")]
+    assert "starts in 'A'" in findings[0].message
+
+
+def test_many_transitions_on_one_trigger_are_reported_against_the_first_unguarded() -> None:
+    transitions = [Transition("go", "A", "B", guards=("first_guard",))]
+    transitions += [Transition("go", "A", "B")] + [Transition("go", "A", "B")] * 3
+    findings = lint(spec([State("A", type="initial"), State("B", type="terminal")], transitions))
+    assert codes(findings) == [(("nondeterministic", f"transitions[{k}]")) for k in (2, 3, 4)]
+    assert all("in transition 1 and" in f.message for f in findings)
+
+
+def test_a_transition_back_into_the_state_does_not_hide_another_way_out() -> None:
+    machine = spec(
+        [
+            State("P", type="initial", initial_child="X"),
+            State("X", parent="P"),
+            State("END", type="terminal"),
+        ],
+        [Transition("reset", "P", "X"), Transition("reset_again", "P", "X")],
+    )
+    # every way out of X leads back into X: a dead end (END is never entered)
+    assert codes(lint(machine)) == [("unreachable-state", "states[2]"), ("dead-end", "states[1]")]
+    out = spec(
+        list(machine.states),
+        [*machine.transitions, Transition("stop", "P", "END")],
+    )
+    assert lint(out) == []
