@@ -5,7 +5,10 @@ Two steps, so each can be tested alone::
     MachineSpec / StateMachine --build_graph--> DiagramGraph --render_mermaid--> text
 
 ``DiagramGraph`` is plain data (nodes, edges, active ids) that a test can build by
-hand; ``render_mermaid`` knows Mermaid and nothing about machines.
+hand; ``render_mermaid`` knows Mermaid and nothing about machines. ``build_graph``
+reads the machine's structure from ``spec.chart`` (the one the engine runs on), so
+the start arrow points where the machine starts and regions come in the order they
+are written. Both steps work with loops, never recursion, at any nesting depth.
 
 What the text looks like
     Every state is declared ``state "real name" as id``: the label is always the
@@ -16,7 +19,9 @@ What the text looks like
     by ``--``. Each scope starts with ``[*] --> initial``; terminal states get
     ``id --> [*]``. Edges read ``trigger [guard] [guard2] / action``; delayed
     transitions read ``after 5s``; a state ``timeout`` is an edge ``timeout 5s``
-    to its destination. An edge is written inside a block only when both ends
+    to its destination. Blocks are indented four spaces per level, up to 32
+    levels (deeper ones keep that indentation, so the text grows linearly with
+    the machine). An edge is written inside a block only when both ends
     are declared in that very block (or region); every other edge is written at
     the top level, because Mermaid moves a state into the last composite block
     that mentions it, while top-level mentions move nothing.
