@@ -121,7 +121,13 @@ class Chart:
         self.state_ancestors: dict[str, tuple[str, ...]] = Memo(
             partial(_states_only, self.ancestors)
         )
-        self.atomic: frozenset[str] = frozenset(states.keys() - self.children.keys())
+        self.history: frozenset[str] = frozenset(n for n, s in states.items() if s.is_history)
+        self.atomic: frozenset[str] = frozenset(states.keys() - self.children.keys() - self.history)
+        self.ends: frozenset[str] = frozenset(
+            n for n, s in states.items() if s.is_terminal or (s.is_final and self.parent[n] is None)
+        )
+        """States that end the machine: ``terminal`` ones, and ``final`` ones at the top level.
+        An active one accepts no event."""
         self.completion: dict[Node, frozenset[str]] = Memo(
             partial(_complete, states, self.children, self.parent, self._regions)
         )
@@ -371,8 +377,7 @@ def _initial_child(
     wanted = state.initial_child
     if wanted is not None and wanted in kids:
         return wanted
-    first = kids[0]
-    return first if isinstance(first, str) else None
+    return next((k for k in kids if isinstance(k, str) and not states[k].is_history), None)
 
 
 def _region_initial(
@@ -395,6 +400,7 @@ def _complete(
     """States entered when ``node`` is entered by default (itself included)."""
     if node not in parent:
         raise KeyError(node)
+
     out: set[str] = set()
     stack: list[Node] = [node]
     while stack:
@@ -410,9 +416,19 @@ def _complete(
         if known is not None:
             out |= known
             continue
+        info = states[current]
+        if info.is_history:
+            # A pseudo-state, never active: on its own it stands for its default.
+            if info.default is not None and info.default in states and current == node:
+                stack.append(info.default)
+            continue
         out.add(current)
-        if states[current].is_parallel:
-            stack.extend(children.get(current, ()))
+        if info.is_parallel:
+            stack.extend(
+                k
+                for k in children.get(current, ())
+                if not (isinstance(k, str) and states[k].is_history)
+            )
         else:
             child = _initial_child(states, children, current)
             if child is not None:

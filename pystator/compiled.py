@@ -44,6 +44,7 @@ class Tables:
     def __init__(self, spec: MachineSpec) -> None:
         self.spec = spec
         self.chart: Chart = spec.chart
+        self.prefix_matching = spec.meta.event_matching == "prefix"
         normalizer = spec.meta.event_normalizer
         self.normalize = (
             str.lower if normalizer == "lower" else str.upper if normalizer == "upper" else None
@@ -69,9 +70,16 @@ class Tables:
         self.index: dict[int, int] = {id(t): i for i, t in enumerate(self.transitions)}
         by_trigger: dict[str, dict[str, list[int]]] = {}
         delayed: dict[str, list[Delayed]] = {}
+        eventless: dict[str, list[int]] = {}
         norm = self.normalize
         for i, t in enumerate(self.transitions):
+            if t.eventless:
+                for source in t.source:
+                    eventless.setdefault(source, []).append(i)
+                continue
             trigger = t.trigger if norm is None else norm(t.trigger)
+            if self.prefix_matching:
+                trigger = descriptor(trigger)
             table = by_trigger.get(trigger)
             if table is None:
                 table = by_trigger[trigger] = {}
@@ -84,6 +92,23 @@ class Tables:
                 if t.after is not None:
                     delayed.setdefault(source, []).append(Delayed(i, t))
         self.by_trigger = by_trigger
+        self.eventless = eventless
+        chart = self.chart
+        raises = any(
+            a.kind == "raise"
+            for group in (
+                *(t.actions for t in written),
+                *(st.on_enter for st in spec.states),
+                *(st.on_exit for st in spec.states),
+            )
+            for a in group
+        )
+        nested_final = any(
+            s.is_final and chart.parent.get(s.name) is not None for s in chart.states.values()
+        )
+        self.chained = bool(eventless) or raises or nested_final
+        """Whether an event can chain microsteps (eventless transitions, raised events,
+        done events): then every view runs the whole macrostep."""
         self.delayed: dict[str, tuple[Delayed, ...]] = {s: tuple(d) for s, d in delayed.items()}
         self.expressions: dict[str, CompiledExpression] = {}
         for t in written:
@@ -94,6 +119,7 @@ class Tables:
             g.name for t in written for g in t.guards if g.name is not None
         )
         self.plans: dict[tuple[frozenset[str], str | None], Plan] = {}
+        self.descriptors: dict[str, dict[str, list[int]]] = {}
         self.configurations: dict[str, frozenset[str]] = {}
         self.strings: dict[frozenset[str], str] = {}
         self.results: dict[Any, Any] = {}  # the TransitionResult views' caches
@@ -117,19 +143,25 @@ class Tables:
         where = self.chart.region_at.get(source)
         return where is not None and where[1] == t.region
 
-    def plan(self, configuration: frozenset[str], trigger: str) -> Plan:
-        """Each live leaf's candidates for ``trigger`` (already normalised), by priority."""
+    def plan(self, configuration: frozenset[str], trigger: str | None) -> Plan:
+        """Each live leaf's candidates for ``trigger`` (already normalised; None: the
+        eventless transitions), by priority."""
         key = (configuration, trigger)
         plan = self.plans.get(key)
         if plan is not None:
             return plan
         chart = self.chart
-        states = chart.states
-        table = self.by_trigger.get(trigger, {})
+        if trigger is None:
+            table = self.eventless
+        elif self.prefix_matching:
+            table = self.matching(trigger)
+        else:
+            table = self.by_trigger.get(trigger, {})
         leaves = chart.leaves_of(configuration)
         chains: list[tuple[Candidate, ...]] = []
         guarded = False
-        live = [leaf for leaf in leaves if not states[leaf].is_terminal]
+        ends = chart.ends
+        live = [leaf for leaf in leaves if leaf not in ends]
         transitions, keys = self.transitions, self.keys
         for leaf in live:
             chain: list[Candidate] = []
@@ -146,11 +178,51 @@ class Tables:
             self.plans[key] = plan
         return plan
 
-    def transfer(self, plan: Plan, chosen: tuple[Candidate, ...]) -> Transfer:
-        """What taking ``chosen`` does from the plan's configuration (cached per plan)."""
-        done: Transfer | None = plan.transfers.get(chosen)
+    def matching(self, event: str) -> dict[str, list[int]]:
+        """Transitions by source whose descriptor matches ``event`` (prefix matching).
+
+        SCXML's rule: a descriptor matches an event equal to it or starting with it
+        followed by a dot (``error`` and ``error.*`` match ``error.send.failed``);
+        ``*`` matches every event. Per source, in document order.
+        """
+        found = self.descriptors.get(event)
+        if found is not None:
+            return found
+        keys = [event]
+        while "." in keys[-1]:
+            keys.append(keys[-1].rsplit(".", 1)[0])
+        keys.append("")
+        merged: dict[str, set[int]] = {}
+        for key in keys:
+            for source, indexes in self.by_trigger.get(key, {}).items():
+                merged.setdefault(source, set()).update(indexes)
+        table = {source: sorted(indexes) for source, indexes in merged.items()}
+        if len(self.descriptors) < 10_000:
+            self.descriptors[event] = table
+        return table
+
+    def transfer(
+        self, plan: Plan, chosen: tuple[Candidate, ...], history: Mapping[str, frozenset[str]]
+    ) -> Transfer:
+        """What taking ``chosen`` does from the plan's configuration (cached per plan).
+
+        Only a transition into a history state depends on what is remembered, so only
+        then is the remembered value part of the key.
+        """
+        key: Any = chosen
+        if self.chart.history:
+            restored = tuple(
+                history.get(c.transition.dest)
+                for c in chosen
+                if c.transition.dest in self.chart.history
+            )
+            if restored:
+                key = (chosen, restored)
+        done: Transfer | None = plan.transfers.get(key)
         if done is None:
-            done = plan.transfers[chosen] = microstep(self.chart, plan.configuration, chosen)
+            done = microstep(self.chart, plan.configuration, chosen, history)
+            if len(plan.transfers) < 1_000:
+                plan.transfers[key] = done
         return done
 
     def remember_configuration(self, state: str, configuration: frozenset[str]) -> None:
@@ -161,3 +233,10 @@ class Tables:
 def cached(table: Mapping[Any, Any], limit: int = 50_000) -> bool:
     """Whether a cache table still has room."""
     return len(table) < limit
+
+
+def descriptor(trigger: str) -> str:
+    """A trigger as a prefix-matching descriptor: ``error.*`` is ``error``, ``*`` is ``""``."""
+    if trigger in ("*", ".*"):
+        return ""
+    return trigger[:-2] if trigger.endswith(".*") else trigger

@@ -33,6 +33,7 @@ from typing import Any, Literal, Protocol
 
 from pystator.chart import Chart, Node
 from pystator.errors import Issue
+from pystator.microstep import effective_targets
 from pystator.model import MachineSpec, Transition
 
 __all__ = ["CHECKS", "Finding", "Registry", "lint"]
@@ -132,8 +133,10 @@ def reachable_states(spec: MachineSpec) -> set[str]:
     One breadth-first pass over the chart: a state is reached when a run can be in
     it; entering a state (the start, a transition's or timeout's target, a default
     child) reaches it and its default descendants; a reached state reaches its
-    parent, and a reached parallel state enters every region's initial state.
-    Each state is entered and reached at most once, so the pass is linear.
+    parent, and a reached parallel state enters every region's initial state. A
+    history state is entered as the engine enters one that remembers nothing (what
+    it can restore was reached already). Each state is entered and reached at most
+    once, so the pass is linear.
     """
     chart = spec.chart
     reached: set[str] = set()
@@ -149,10 +152,15 @@ def reachable_states(spec: MachineSpec) -> set[str]:
             continue
         entered.add(name)
         for state in _reach(chart, name, reached):
+            if state in chart.history:
+                continue  # a pseudo-state: never active, so nothing leaves it
             to_enter.extend(exits.get(state, ()))
             if chart.states[state].is_parallel:
                 to_enter.extend(_region_starts(chart, state))
-        if not chart.states[name].is_parallel:
+        if name in chart.history:
+            # what it restores was reached before; with nothing remembered, as the engine
+            to_enter.extend(effective_targets(chart, name, {}))
+        elif not chart.states[name].is_parallel:
             child = chart.initial_child(name)
             if child is not None:
                 to_enter.append(child)
@@ -231,9 +239,9 @@ def check_dead_ends(ctx: _Context) -> Iterator[Finding]:
                     if len(seen) == 2:
                         break
         above[node] = seen
-    for name, state in chart.states.items():
-        if state.is_terminal or name not in chart.atomic:
-            continue
+    for name in chart.states:
+        if name in chart.ends or name not in chart.atomic:
+            continue  # terminal, or final at the top level: it ends the machine
         if all(dest == name for dest in above[name]):
             yield ctx.finding(
                 "dead-end",

@@ -22,30 +22,25 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pystator import macrostep, views
 from pystator import parallel as regions
 from pystator.chart import Chart
 from pystator.compiled import Tables
 from pystator.config import load_spec
-from pystator.errors import ConfigError, Issue, UndefinedStateError
+from pystator.errors import UndefinedStateError
 from pystator.expressions import CompiledExpression
-from pystator.microstep import Transfer
-from pystator.model import Event, GuardSpec, MachineSpec, State, StateType, Transition
-from pystator.refusal import available_transitions, refuse, stale_timer
+from pystator.model import Event, GuardSpec, MachineSpec, State, Transition
+from pystator.refusal import available_transitions
 from pystator.result import GuardEvaluation, ParallelStateConfig, TransitionResult
 from pystator.selection import (
     GuardDecision,
     GuardResolver,
     Judge,
-    Plan,
-    Selection,
-    guard_context,
     run_async,
     run_sync,
-    select,
-    split_event,
 )
-from pystator.snapshot import Snapshot, Timer, sorted_timers
-from pystator.step import CancelTimer, Effect, MicroStep, RunAction, ScheduleTimer, Step
+from pystator.snapshot import Snapshot, Timer
+from pystator.step import Step
 
 __all__ = ["GuardDecision", "GuardResolver", "StateMachine"]
 
@@ -70,7 +65,6 @@ class StateMachine:
         self._chart = self._tables.chart
         self._guards: Any = None
         self._default_judge = self._new_judge()
-        self._check_supported()
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -94,23 +88,6 @@ class StateMachine:
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> StateMachine:
         return cls(load_spec(config))
-
-    def _check_supported(self) -> None:
-        chart = self._chart
-        parallel = StateType.PARALLEL
-        for name in [n for n, s in chart.states.items() if s.type is parallel]:
-            if any(chart.states[a].is_parallel for a in chart.state_ancestors[name]):
-                raise ConfigError(
-                    [
-                        Issue(
-                            f"parallel state {name!r} is nested inside another parallel state; "
-                            "nested parallel states are not supported yet",
-                            "states",
-                            code="nested-parallel",
-                            source=self._spec.source_name,
-                        )
-                    ]
-                )
 
     # ------------------------------------------------------------------ queries
     @property
@@ -253,7 +230,8 @@ class StateMachine:
 
     # ------------------------------------------------------------------ configurations
     def configuration_of(self, state: str) -> frozenset[str]:
-        """The configuration a state string names (a leaf, a compound state, or ``P:r=s,...``)."""
+        """The configuration a state string names: a leaf, a compound state, or
+        ``P:r=s,...`` (a region inside another parallel state reads ``r=Q{a=x,b=y}``)."""
         tables = self._tables
         cached = tables.configurations.get(state)
         if cached is not None:
@@ -268,10 +246,7 @@ class StateMachine:
                 raise UndefinedStateError(state, list(chart.states)) from None
             if self.validate_parallel_config(parallel):
                 raise UndefinedStateError(state, list(chart.states))
-            leaves: set[str] = set()
-            for value in parallel.region_states.values():
-                leaves |= chart.completion[value]
-            configuration = chart.closure(leaves)
+            configuration = chart.closure(regions.states_of(self, parallel))
         tables.remember_configuration(state, configuration)
         return configuration
 
@@ -364,18 +339,13 @@ class StateMachine:
 
         Every initial state's ``on_enter`` actions and timers are effects of this
         step, as for any other entry, so every host starts a machine the same way.
+        Eventless transitions and internal events that follow are part of it.
         """
-        chart = self._chart
-        configuration = chart.initial_configuration
-        entered = chart.in_entry_order(configuration)
-        groups = tuple(
-            (s, tuple(RunAction(a, "enter", s) for a in chart.states[s].on_enter)) for s in entered
-        )
-        effects: list[Effect] = []
-        armed, next_id = self._enter(groups, effects, now, 0)
-        snapshot = Snapshot(configuration, sorted_timers(armed), next_timer_id=next_id)
-        micro = MicroStep(None, (), (), entered, tuple(effects))
-        return Step(None, snapshot, (), entered, (), (), micro.effects, None, (micro,))
+        return run_sync(macrostep.starter(self, context, now, self._default_judge))
+
+    async def async_start(self, context: Context | None = None, *, now: int = 0) -> Step:
+        """As ``start``, awaiting async guards of the eventless transitions that follow."""
+        return await run_async(macrostep.starter(self, context, now, self._default_judge))
 
     def step(
         self,
@@ -397,7 +367,7 @@ class StateMachine:
         ``explain``, passing ``expr`` guards also record the values they read.
         """
         judge = self._judge(guard_resolver, explain)
-        return run_sync(self._stepper(snapshot, event, context, now, judge))
+        return run_sync(macrostep.stepper(self, snapshot, event, context, now, judge))
 
     async def async_step(
         self,
@@ -411,7 +381,7 @@ class StateMachine:
     ) -> Step:
         """As ``step``, awaiting async guards."""
         judge = self._judge(guard_resolver, explain)
-        return await run_async(self._stepper(snapshot, event, context, now, judge))
+        return await run_async(macrostep.stepper(self, snapshot, event, context, now, judge))
 
     def outcomes(
         self,
@@ -430,103 +400,11 @@ class StateMachine:
         """
         judge = self._judge(guard_resolver, explain)
         if events is None:
-            events = dict.fromkeys(t.trigger for t in self._tables.transitions)
+            events = dict.fromkeys(t.trigger for t in self._tables.transitions if not t.eventless)
         return {
-            event: run_sync(self._stepper(snapshot, event, context, now, judge)) for event in events
+            event: run_sync(macrostep.stepper(self, snapshot, event, context, now, judge))
+            for event in events
         }
-
-    def _stepper(
-        self,
-        snapshot: Snapshot,
-        event: str | Event | Timer,
-        context: Context | None,
-        now: int,
-        judge: Judge,
-    ) -> _Runner:
-        """The step, as a generator that yields only what an async guard returned."""
-        timer: Timer | None = None
-        timers = snapshot.timers
-        if isinstance(event, Timer):
-            timer, trigger, payload = event, event.trigger, None
-        else:
-            trigger, payload = split_event(event)
-        configuration = self._known(snapshot.configuration)
-        if timer is not None:
-            if timer not in timers:
-                source = self.state_string(configuration)
-                return Step(trigger, snapshot, refusal=stale_timer(source, timer.id), timer=timer)
-            timers = tuple(t for t in timers if t is not timer)
-        tables = self._tables
-        plan = tables.plan(configuration, tables.norm(trigger))
-        selection: Selection = yield from select(plan, guard_context(context, payload), judge)
-        if not selection.chosen or selection.missing_guard is not None:
-            rest = snapshot if timers is snapshot.timers else _with_timers(snapshot, timers)
-            refusal = refuse(tables, self.state_string(configuration), plan, selection)
-            return Step(trigger, rest, guards=selection.evaluations, refusal=refusal, timer=timer)
-        transfer = tables.transfer(plan, selection.chosen)
-        micro, after = self._apply(transfer, snapshot, timers, now, trigger)
-        return Step(
-            trigger,
-            after,
-            transfer.exited,
-            transfer.entered,
-            transfer.taken,
-            selection.evaluations,
-            micro.effects,
-            None,
-            (micro,),
-            timer,
-        )
-
-    def _apply(
-        self,
-        transfer: Transfer,
-        snapshot: Snapshot,
-        timers: tuple[Timer, ...],
-        now: int,
-        event: str | None,
-    ) -> tuple[MicroStep, Snapshot]:
-        """A microstep's effects and the snapshot after it: timers follow exits and entries."""
-        effects: list[Effect] = []
-        if transfer.exited and timers:
-            by_state: dict[str, list[Timer]] = {}
-            for t in timers:
-                by_state.setdefault(t.state, []).append(t)
-            for state, actions in transfer.exit_groups:
-                effects.extend(actions)
-                effects.extend(CancelTimer(t) for t in by_state.get(state, ()))
-            gone = set(transfer.exited)
-            timers = tuple(t for t in timers if t.state not in gone)
-        else:
-            for _state, actions in transfer.exit_groups:
-                effects.extend(actions)
-        effects.extend(transfer.transition_actions)
-        armed, next_id = self._enter(transfer.enter_groups, effects, now, snapshot.next_timer_id)
-        if armed:
-            timers = sorted_timers(timers + armed)
-        after = Snapshot(transfer.configuration, timers, snapshot.history, next_id)
-        micro = MicroStep(event, transfer.taken, transfer.exited, transfer.entered, tuple(effects))
-        return micro, after
-
-    def _enter(
-        self,
-        groups: tuple[tuple[str, tuple[RunAction, ...]], ...],
-        effects: list[Effect],
-        now: int,
-        next_id: int,
-    ) -> tuple[tuple[Timer, ...], int]:
-        """Append each entered state's actions, then its timers; return the timers armed."""
-        delayed = self._tables.delayed
-        armed: list[Timer] = []
-        for state, actions in groups:
-            effects.extend(actions)
-            for d in delayed.get(state, ()):
-                t = d.transition
-                timer = Timer(next_id, state, now + d.after, t.trigger, t.dest, now, d.index)
-                next_id += 1
-                armed.append(timer)
-                effects.append(ScheduleTimer(timer))
-        return tuple(armed), next_id
 
     def _known(self, configuration: frozenset[str]) -> frozenset[str]:
         """``configuration`` closed over ancestors; an unknown state name raises."""
@@ -538,108 +416,12 @@ class StateMachine:
         closed = chart.closure(chart.leaves_of(configuration))
         return configuration if closed == configuration else closed
 
-    # ------------------------------------------------------------------ views
-    def process(
-        self,
-        current_state: str,
-        event: str | Event,
-        context: Context | None = None,
-    ) -> TransitionResult:
-        """Compute what ``event`` does in ``current_state``; nothing is executed.
-
-        A transition that cannot happen comes back with ``success=False`` and an
-        ``error``; only an unknown state name raises (``UndefinedStateError``).
-        """
-        if type(event) is str:
-            trigger, payload = event, None
-        else:
-            trigger, payload = split_event(event)
-        entry = self._tables.entries.get((current_state, trigger))
-        if entry is None:
-            entry = self._entry(current_state, trigger)
-        if type(entry) is TransitionResult:
-            return entry  # an unguarded event: its result is fixed
-        plan: Plan = entry  # type: ignore[assignment]
-        ctx = (
-            context if payload is None and context is not None else guard_context(context, payload)
-        )
-        return self._result(current_state, plan, run_sync(select(plan, ctx, self._default_judge)))
-
-    def _entry(self, state: str, trigger: str) -> Plan | TransitionResult:
-        """What ``process`` keeps per (state string, trigger): the plan, or the fixed result."""
-        tables = self._tables
-        plan = tables.plan(self.configuration_of(state), tables.norm(trigger))
-        entry: Plan | TransitionResult = (
-            plan if plan.guarded else self._result(state, plan, plan.unguarded)
-        )
-        if len(tables.entries) < 100_000:
-            tables.entries[(state, trigger)] = entry
-        return entry
-
-    async def async_process(
-        self,
-        current_state: str,
-        event: str | Event,
-        context: Context | None = None,
-    ) -> TransitionResult:
-        """As ``process``, awaiting async guards."""
-        trigger, payload = split_event(event)
-        configuration = self.configuration_of(current_state)
-        tables = self._tables
-        plan = tables.plan(configuration, tables.norm(trigger))
-        selection = await run_async(select(plan, guard_context(context, payload), self._judge()))
-        return self._result(current_state, plan, selection)
-
-    def process_configuration(
-        self,
-        configuration: frozenset[str],
-        event: str | Event,
-        context: Context | None = None,
-        *,
-        guard_resolver: GuardResolver | None = None,
-    ) -> TransitionResult:
-        """The general form of ``process``: from any configuration (set of active states)."""
-        snapshot = Snapshot(self._known(frozenset(configuration)))
-        step = self.step(snapshot, event, context, guard_resolver=guard_resolver)
-        return self.result_of(step, self.state_string(snapshot.configuration))
-
-    def candidates(self, configuration: frozenset[str], event: str) -> list[tuple[str, Transition]]:
-        """Every (matched source, transition) the event could take, by priority (no guards run)."""
-        tables = self._tables
-        plan = tables.plan(self._known(frozenset(configuration)), tables.norm(event))
-        out: list[tuple[str, Transition]] = []
-        for chain in plan.chains:
-            for c in chain:
-                if all(c.transition is not t for _, t in out):
-                    out.append((c.source, c.transition))
-        return out
-
-    def result_of(self, step: Step, source: str) -> TransitionResult:
-        """``step`` as a ``TransitionResult`` (the view ``process`` returns)."""
-        trigger = self._tables.norm(step.event or "")
-        refusal = step.refusal
-        if refusal is not None:
-            if refusal.code == "ignored":
-                return _ignored(source, trigger, step.configuration)
-            return TransitionResult(
-                False, source, None, trigger, error=refusal.error, guard_evaluations=step.guards
-            )
-        actions = step.actions
-        return TransitionResult(
-            success=True,
-            source_state=source,
-            target_state=self.state_string(step.configuration),
-            trigger=trigger,
-            actions_to_execute=tuple(a.action for a in actions if a.phase == "transition"),
-            on_exit_actions=tuple(a.action for a in actions if a.phase == "exit"),
-            on_enter_actions=tuple(a.action for a in actions if a.phase == "enter"),
-            exited_states=step.exited,
-            entered_states=step.entered,
-            transitions=tuple(t.transition for t in step.transitions),
-            transition_sources=tuple(t.source for t in step.transitions),
-            guard_evaluations=step.guards,
-            configuration=step.configuration,
-        )
+    # ------------------------------------------------------------------ views (pystator.views)
+    process = views.process
+    async_process = views.async_process
+    process_configuration = views.process_configuration
+    candidates = views.candidates
+    result_of = views.result_of
 
     # --- the parallel view (pystator.parallel)
     def enter_parallel_state(self, parallel_state_name: str) -> ParallelStateConfig:
@@ -679,70 +461,6 @@ class StateMachine:
     def validate_parallel_config(self, config: ParallelStateConfig) -> list[str]:
         """Problems with ``config`` as plain sentences (empty when it is valid)."""
         return regions.validate_parallel_config(self, config)
-
-    def _result(self, source: str, plan: Plan, selection: Selection) -> TransitionResult:
-        """The ``TransitionResult`` of a selection made from a state string."""
-        tables = self._tables
-        trigger = plan.trigger or ""
-        if not selection.chosen or selection.missing_guard is not None:
-            refusal = refuse(tables, source, plan, selection)
-            if refusal.code == "ignored":
-                return _ignored(source, trigger, plan.configuration)
-            return TransitionResult(
-                False,
-                source,
-                None,
-                trigger,
-                error=refusal.error,
-                guard_evaluations=selection.evaluations,
-            )
-        # With no guard rejected on the way, the result depends only on which
-        # candidates were chosen (their guards all passed): reuse it, it is immutable.
-        alone = selection is selection.chosen[0].alone
-        if alone:
-            cached = selection.chosen[0].results.get(source)
-        elif not selection.rejected:
-            cached = tables.results.get((source, selection.chosen))
-        else:
-            cached = None
-        if cached is not None:
-            return cached  # type: ignore[no-any-return]
-        transfer = tables.transfer(plan, selection.chosen)
-        result = TransitionResult(
-            success=True,
-            source_state=source,
-            target_state=self.state_string(transfer.configuration),
-            trigger=trigger,
-            actions_to_execute=tuple(a.action for a in transfer.transition_actions),
-            on_exit_actions=tuple(a.action for _, g in transfer.exit_groups for a in g),
-            on_enter_actions=tuple(a.action for _, g in transfer.enter_groups for a in g),
-            exited_states=transfer.exited,
-            entered_states=transfer.entered,
-            transitions=tuple(t.transition for t in transfer.taken),
-            transition_sources=tuple(t.source for t in transfer.taken),
-            guard_evaluations=selection.evaluations,
-            configuration=transfer.configuration,
-        )
-        if alone:
-            selection.chosen[0].results[source] = result
-        elif not selection.rejected and len(tables.results) < 100_000:
-            tables.results[(source, selection.chosen)] = result
-        return result
-
-
-def _ignored(source: str, trigger: str, configuration: frozenset[str]) -> TransitionResult:
-    return TransitionResult(
-        True,
-        source,
-        source,
-        trigger,
-        configuration=configuration,
-        metadata={"ignored": True, "no_op": True},
-    )
-
-
-def _with_timers(snapshot: Snapshot, timers: tuple[Timer, ...]) -> Snapshot:
-    return Snapshot(snapshot.configuration, timers, snapshot.history, snapshot.next_timer_id)
 
 
 def _as_source(source: str | Path) -> str | Path:

@@ -43,13 +43,21 @@ NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 
 class StateType(str, Enum):
-    """What role a state plays; ``parallel`` states hold orthogonal regions."""
+    """What role a state plays.
+
+    ``parallel`` states hold orthogonal regions. A ``final`` state inside a compound
+    state or a region completes it (``done.state.<parent>``); at the top level it ends
+    the machine, as ``terminal`` does. A ``history`` state is a pseudo-state: entering
+    it restores what its parent had active when last left.
+    """
 
     INITIAL = "initial"
     STABLE = "stable"
     TERMINAL = "terminal"
     ERROR = "error"
     PARALLEL = "parallel"
+    FINAL = "final"
+    HISTORY = "history"
 
     def __str__(self) -> str:
         return self.value
@@ -65,10 +73,16 @@ class Location:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """An action by name, with the params given to it in the definition."""
+    """An action by name, with the params given to it in the definition.
+
+    ``kind`` is ``"call"`` for an action the host runs (a function in an
+    ``ActionRegistry``), or ``"raise"`` for ``{raise: EVENT}``: the engine itself puts
+    ``name`` on the internal event queue, processed before the next external event.
+    """
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    kind: str = "call"
 
     @classmethod
     def from_config(cls, value: str | Mapping[str, Any] | ActionSpec) -> ActionSpec:
@@ -76,13 +90,21 @@ class ActionSpec:
             return value
         if isinstance(value, str):
             return cls(value)
+        if "raise" in value:
+            return cls(str(value["raise"]), {}, "raise")
         return cls(str(value["name"]), dict(value.get("params") or {}))
 
     @property
     def has_params(self) -> bool:
         return bool(self.params)
 
+    @property
+    def is_call(self) -> bool:
+        return self.kind == "call"
+
     def to_config(self) -> str | dict[str, Any]:
+        if self.kind == "raise":
+            return {"raise": self.name}
         return {"name": self.name, "params": dict(self.params)} if self.params else self.name
 
     def __str__(self) -> str:
@@ -185,6 +207,9 @@ class State:
     invoke: tuple[InvokeSpec, ...] = ()
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    history: str | None = None
+    default: str | None = None
+    default_actions: tuple[ActionSpec, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", StateType(self.type))
@@ -192,6 +217,7 @@ class State:
         object.__setattr__(self, "on_exit", _actions(self.on_exit))
         object.__setattr__(self, "regions", tuple(self.regions))
         object.__setattr__(self, "invoke", tuple(self.invoke))
+        object.__setattr__(self, "default_actions", _actions(self.default_actions))
 
     @property
     def is_initial(self) -> bool:
@@ -210,6 +236,19 @@ class State:
         return self.type is StateType.PARALLEL
 
     @property
+    def is_final(self) -> bool:
+        return self.type is StateType.FINAL
+
+    @property
+    def is_history(self) -> bool:
+        """A history pseudo-state (``history`` says ``shallow`` or ``deep``)."""
+        return self.type is StateType.HISTORY
+
+    @property
+    def is_deep_history(self) -> bool:
+        return self.type is StateType.HISTORY and self.history == "deep"
+
+    @property
     def has_timeout(self) -> bool:
         return self.timeout is not None
 
@@ -226,7 +265,11 @@ class Transition:
     """An edge: on ``trigger`` from any state in ``source`` to ``dest``.
 
     ``after`` (milliseconds) makes it a delayed transition, fired by a timer armed
-    when its source state is entered.
+    when its source state is entered. ``eventless`` (``always: true``) makes it
+    fire on no event, whenever its source is active and its guards hold. ``kind``
+    chooses what is exited: ``None`` (the default) is the spec's rule, up to the
+    common ancestor of the current leaf and the target; ``"external"`` and
+    ``"internal"`` are SCXML's transitions of those types (see docs/semantics.md).
     """
 
     trigger: str
@@ -238,6 +281,8 @@ class Transition:
     after: int | None = None
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    eventless: bool = False
+    kind: str | None = None
 
     def __post_init__(self) -> None:
         source: Any = self.source
@@ -321,6 +366,10 @@ class MachineMeta:
     strict_mode: bool = True
     event_normalizer: str | None = None
     description: str = ""
+    event_matching: str = "exact"
+    """``exact`` (the default): a transition's trigger matches that event name only;
+    ``prefix``: SCXML's descriptors, ``error`` and ``error.*`` match ``error.send.failed``,
+    and ``*`` matches every event."""
 
 
 @dataclass(frozen=True)

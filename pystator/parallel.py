@@ -13,9 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pystator import views
+from pystator.chart import RegionNode
 from pystator.errors import InvalidTransitionError
 from pystator.model import Event
-from pystator.result import ParallelStateConfig, TransitionResult
+from pystator.result import (
+    ParallelStateConfig,
+    TransitionResult,
+    nested_parallel,
+    parse_regions,
+)
 from pystator.selection import (
     Plan,
     Selection,
@@ -46,22 +53,55 @@ Context = Mapping[str, Any]
 def parallel_view(
     machine: StateMachine, parallel: str, configuration: frozenset[str]
 ) -> ParallelStateConfig:
-    """The region-by-region form of a configuration inside ``parallel`` (shared, unchangeable)."""
+    """The region-by-region form of a configuration inside ``parallel`` (shared, unchangeable).
+
+    A region whose active state is (inside) another parallel state gets the nested
+    form ``inner{r1=a,r2=b}`` as its value.
+    """
     views = machine._tables.parallel_views
     key = (parallel, configuration)
     found: ParallelStateConfig | None = views.get(key)
     if found is not None:
         return found
-    regions: dict[str, str] = {}
-    region_at = machine.chart.region_at
-    for leaf in machine.chart.leaves_of(configuration):
-        where = region_at.get(leaf)
-        if where is not None and where[0] == parallel:
-            regions[where[1]] = leaf
+    chart = machine.chart
+    regions = {
+        node.name: region_value(machine, node, configuration)
+        for node in chart.region_nodes(parallel)
+    }
     view = ParallelStateConfig.frozen(parallel, regions)
     if len(views) < 10_000:
         views[key] = view
     return view
+
+
+def region_value(machine: StateMachine, region: RegionNode, configuration: frozenset[str]) -> str:
+    """What a region is in: its active leaf, or ``Q{...}`` for a parallel state inside it."""
+    chart = machine.chart
+    inside = [s for s in configuration if region in chart.ancestor_set[s]]
+    nested = [s for s in inside if chart.states[s].is_parallel]
+    if not nested:
+        leaves = chart.leaves_of(inside)
+        return leaves[0] if leaves else ""
+    outer = min(nested, key=chart.order.__getitem__)
+    inner = ",".join(
+        f"{node.name}={region_value(machine, node, configuration)}"
+        for node in chart.region_nodes(outer)
+    )
+    return f"{outer}{{{inner}}}"
+
+
+def states_of(machine: StateMachine, config: ParallelStateConfig) -> set[str]:
+    """The states a (valid) ``ParallelStateConfig`` makes active, nested values included."""
+    chart = machine.chart
+    out: set[str] = set()
+    for value in config.region_states.values():
+        nested = nested_parallel(value)
+        if nested is None:
+            out |= chart.completion[value]
+        else:
+            inner = ParallelStateConfig(nested[0], parse_regions(nested[1], value))
+            out |= states_of(machine, inner)
+    return out
 
 
 def enter_parallel_state(machine: StateMachine, parallel_state_name: str) -> ParallelStateConfig:
@@ -160,10 +200,20 @@ def validate_parallel_config(machine: StateMachine, config: ParallelStateConfig)
         value = config.region_states.get(region.name)
         if value is None:
             problems.append(f"region {region.name!r} has no state")
-        elif value not in chart.states:
-            problems.append(f"region {region.name!r}: {value!r} is not a state")
-        elif chart.region_at.get(value) != (state.name, region.name):
-            problems.append(f"region {region.name!r}: {value!r} is not in this region")
+            continue
+        nested = nested_parallel(value)
+        name = nested[0] if nested is not None else value
+        if name not in chart.states:
+            problems.append(f"region {region.name!r}: {name!r} is not a state")
+        elif chart.region_at.get(name) != (state.name, region.name):
+            problems.append(f"region {region.name!r}: {name!r} is not in this region")
+        elif nested is not None:
+            try:
+                inner = ParallelStateConfig(name, parse_regions(nested[1], value))
+            except ValueError as error:
+                problems.append(f"region {region.name!r}: {error}")
+                continue
+            problems.extend(validate_parallel_config(machine, inner))
     for name in config.region_states:
         if state.get_region(name) is None:
             problems.append(f"{name!r} is not a region of {state.name!r}")
@@ -180,9 +230,9 @@ def _parallel_results(
 ) -> tuple[ParallelStateConfig, list[TransitionResult]]:
     source = config.to_string()
     if not selection.chosen or selection.missing_guard is not None:
-        return config, [machine._result(source, plan, selection)]
+        return config, [views._result(machine, source, plan, selection)]
     tables = machine._tables
-    transfer = tables.transfer(plan, selection.chosen)
+    transfer = tables.transfer(plan, selection.chosen, {})
     chart = machine.chart
     states = chart.states
     target = machine.state_string(transfer.configuration)
@@ -201,9 +251,13 @@ def _parallel_results(
                 source_state=leaf_from if inside else source,
                 target_state=(leaf_to or leaf_from) if inside else target,
                 trigger=plan.trigger or "",
-                actions_to_execute=t.actions,
-                on_exit_actions=tuple(a for s in piece.exited for a in states[s].on_exit),
-                on_enter_actions=tuple(a for s in piece.entered for a in states[s].on_enter),
+                actions_to_execute=tuple(a for a in t.actions if a.is_call),
+                on_exit_actions=tuple(
+                    a for s in piece.exited for a in states[s].on_exit if a.is_call
+                ),
+                on_enter_actions=tuple(
+                    a for s in piece.entered for a in states[s].on_enter if a.is_call
+                ),
                 exited_states=piece.exited,
                 entered_states=piece.entered,
                 transitions=(t,),

@@ -34,7 +34,7 @@ def available_transitions(tables: Tables, configuration: frozenset[str]) -> list
     seen: set[int] = set()
     out: list[Transition] = []
     for leaf in chart.leaves_of(configuration):
-        if chart.states[leaf].is_terminal:
+        if leaf in chart.ends:
             continue
         for node in (leaf, *chart.state_ancestors[leaf]):
             for t in tables.spec.transitions:
@@ -74,9 +74,16 @@ def refuse(tables: Tables, source: str, plan: Plan, selection: Selection) -> Ref
         return Refusal(
             "ignored", f"ignored (non-strict mode): no transition for {trigger!r} from {source!r}"
         )
-    if trigger not in tables.by_trigger:
+    used = (
+        bool(tables.matching(trigger)) if tables.prefix_matching else trigger in tables.by_trigger
+    )
+    if not used:
         known = sorted(
-            {tables.norm(t.trigger) for t in tables.transitions if not t.metadata.get("timeout")}
+            {
+                tables.norm(t.trigger)
+                for t in tables.transitions
+                if not t.metadata.get("timeout") and not t.eventless
+            }
         )
         error = UndefinedTriggerError(
             f"no transition in this machine uses the trigger {trigger!r}"

@@ -9,7 +9,13 @@ from typing import Any
 from pystator.errors import FSMError
 from pystator.model import ActionSpec, Transition
 
-__all__ = ["GuardEvaluation", "ParallelStateConfig", "TransitionResult"]
+__all__ = [
+    "GuardEvaluation",
+    "ParallelStateConfig",
+    "TransitionResult",
+    "nested_parallel",
+    "parse_regions",
+]
 
 
 @dataclass(frozen=True)
@@ -159,17 +165,16 @@ class ParallelStateConfig:
 
     @classmethod
     def from_string(cls, text: str) -> ParallelStateConfig:
-        """Parse ``to_string()`` output; ``ValueError`` on anything else."""
+        """Parse ``to_string()`` output; ``ValueError`` on anything else.
+
+        A region whose active state is itself a parallel state is written
+        ``region=inner{r1=a,r2=b}``: its value keeps the braces (see
+        ``StateMachine.configuration_of``, which reads them).
+        """
         head, sep, rest = text.partition(":")
         if not sep or not head:
             raise ValueError(f"not a parallel configuration: {text!r}")
-        regions: dict[str, str] = {}
-        for part in filter(None, rest.split(",")):
-            region, eq, state = part.partition("=")
-            if not eq or not region or not state:
-                raise ValueError(f"not a parallel configuration: {text!r}")
-            regions[region] = state
-        return cls(head, regions)
+        return cls(head, parse_regions(rest, text))
 
     def __str__(self) -> str:
         return self.to_string()
@@ -186,3 +191,40 @@ class _ReadOnlyRegions(dict[str, str]):
 
     __setitem__ = __delitem__ = _refuse
     clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+
+def parse_regions(text: str, whole: str) -> dict[str, str]:
+    """``r1=a,r2=Q{x=b,y=c}`` -> ``{"r1": "a", "r2": "Q{x=b,y=c}"}`` (commas in braces kept)."""
+    regions: dict[str, str] = {}
+    depth = 0
+    start = 0
+    parts: list[str] = []
+    for i, char in enumerate(text):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"not a parallel configuration: {whole!r}")
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth != 0:
+        raise ValueError(f"not a parallel configuration: {whole!r}")
+    parts.append(text[start:])
+    for part in filter(None, parts):
+        region, eq, state = part.partition("=")
+        if not eq or not region or not state:
+            raise ValueError(f"not a parallel configuration: {whole!r}")
+        regions[region] = state
+    return regions
+
+
+def nested_parallel(value: str) -> tuple[str, str] | None:
+    """``"Q{x=b,y=c}"`` -> ``("Q", "x=b,y=c")``; None for a plain state name."""
+    if not value.endswith("}"):
+        return None
+    head, brace, rest = value.partition("{")
+    if not brace or not head:
+        return None
+    return head, rest[:-1]

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pystator.expressions import CompiledExpression
+from pystator.expressions import CompiledExpression, StateScope
 from pystator.model import Event, GuardSpec, Transition
 from pystator.result import GuardEvaluation
 from pystator.step import TakenTransition
@@ -173,10 +173,18 @@ class Plan:
     guarded: bool
     all_terminal: bool
     unguarded: Selection = field(init=False)
-    transfers: dict[tuple[Candidate, ...], Any] = field(init=False, default_factory=dict)
+    transfers: dict[Any, Any] = field(init=False, default_factory=dict)
+
+    reads_states: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.unguarded = Selection(tuple(chain[0] for chain in self.chains))
+        self.reads_states = any(
+            check.expression is not None and check.expression.uses_state
+            for chain in self.chains
+            for candidate in chain
+            for check in candidate.checks
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +212,8 @@ def select(
     evaluations: list[GuardEvaluation] = []
     rejected = False
     resolver, lookup, explain = judge.resolver, judge.lookup, judge.explain
+    if plan.reads_states:  # some expression calls In(...): give it the active states
+        ctx = StateScope(ctx, plan.configuration)
     for chain in plan.chains:
         for candidate in chain:
             for check in candidate.checks:

@@ -29,6 +29,7 @@ __all__ = [
     "Effect",
     "MicroStep",
     "Phase",
+    "RaiseEvent",
     "Refusal",
     "RefusalCode",
     "RunAction",
@@ -46,6 +47,7 @@ RefusalCode = Literal[
     "ignored",
     "missing-guard",
     "stale-timer",
+    "livelock",
 ]
 
 
@@ -106,6 +108,19 @@ class RunAction:
 
 
 @dataclass(frozen=True, slots=True)
+class RaiseEvent:
+    """Put ``event`` on the internal queue (``{raise: EVENT}``, or a ``done.state.*`` event).
+
+    The engine processes it within the same step, before the next external event;
+    the effect is listed so a host can show it, not for the host to deliver.
+    """
+
+    event: str
+    phase: Phase
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleTimer:
     """Arm ``timer``: fire its trigger at ``timer.due_ms`` unless it is cancelled first."""
 
@@ -119,7 +134,7 @@ class CancelTimer:
     timer: Timer
 
 
-Effect: TypeAlias = "RunAction | ScheduleTimer | CancelTimer"
+Effect: TypeAlias = "RunAction | RaiseEvent | ScheduleTimer | CancelTimer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +148,19 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class MicroStep:
-    """One set of transitions taken together (a step may chain several, see ``Step``)."""
+    """One set of transitions taken together (a step may chain several, see ``Step``).
+
+    ``event`` is what it handled: the step's event, an internal event, or ``None``
+    for eventless transitions (and for the start). An internal event that no
+    transition handled is a microstep with no transitions: it is shown, not lost.
+    """
 
     event: str | None
     transitions: tuple[TakenTransition, ...]
     exited: tuple[str, ...]
     entered: tuple[str, ...]
     effects: tuple[Effect, ...]
+    internal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +171,13 @@ class Step:
     the event did nothing (then ``snapshot`` is the one given, minus a timer that
     fired); a non-strict machine's ignored event is a refusal with code ``ignored``
     that still counts as a ``success``. ``guards`` lists every guard evaluated, in
-    order, with its outcome and what it read. ``microsteps`` lists each set of
-    transitions taken, in order; ``exited``, ``entered``, ``transitions`` and
-    ``effects`` are theirs concatenated.
+    order, with its outcome and what it read.
+
+    One event may chain several microsteps (SCXML's macrostep): the event's own
+    transitions, then eventless transitions and internal events until none is left.
+    ``microsteps`` lists them in order; ``exited``, ``entered``, ``transitions`` and
+    ``effects`` are theirs concatenated. A chain that never settles is refused as a
+    whole (code ``livelock``), naming the loop.
     """
 
     event: str | None

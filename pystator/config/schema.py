@@ -70,12 +70,26 @@ class MetaModel(_Strict):
     machine_name: str = "state_machine"
     strict_mode: bool = True
     event_normalizer: Literal["lower", "upper"] | None = None
+    event_matching: Literal["exact", "prefix"] = "exact"
     description: str = ""
 
 
 class ActionModel(_Strict):
-    name: str = Field(min_length=1)
+    """An action to run (``name``, ``params``), or ``{raise: EVENT}`` for an internal event."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, populate_by_name=True)
+
+    name: str | None = Field(default=None, min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    raise_: str | None = Field(default=None, min_length=1, alias="raise")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ActionModel:
+        if (self.name is None) == (self.raise_ is None):
+            raise ValueError("an action is a name, {name: ..., params: ...} or {raise: EVENT}")
+        if self.raise_ is not None and self.params:
+            raise ValueError("a raised event takes no params")
+        return self
 
 
 class GuardModel(_Strict):
@@ -110,7 +124,9 @@ class InvokeModel(_Strict):
 
 class StateModel(_Strict):
     name: str = Field(min_length=1)
-    type: Literal["initial", "stable", "terminal", "error", "parallel"] = "stable"
+    type: Literal["initial", "stable", "terminal", "error", "parallel", "final", "history"] = (
+        "stable"
+    )
     parent: str | None = None
     initial_child: str | None = None
     regions: list[RegionModel] = Field(default_factory=list)
@@ -120,8 +136,21 @@ class StateModel(_Strict):
     invoke: list[InvokeModel] = Field(default_factory=list)
     description: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
+    history: Literal["shallow", "deep"] | None = None
+    default: str | None = Field(default=None, min_length=1)
+    default_actions: list[ActionModel] = Field(default_factory=list)
 
-    @field_validator("on_enter", "on_exit", mode="before")
+    @model_validator(mode="after")
+    def _history_fields(self) -> StateModel:
+        if self.type == "history" and self.history is None:
+            self.history = "shallow"
+        if self.type != "history" and (self.history or self.default or self.default_actions):
+            raise ValueError(
+                "'history', 'default' and 'default_actions' belong to a state of type history"
+            )
+        return self
+
+    @field_validator("on_enter", "on_exit", "default_actions", mode="before")
     @classmethod
     def _widen(cls, value: Any) -> Any:
         value = _widen_list(value)
@@ -139,6 +168,8 @@ class TransitionModel(_Strict):
     dest: str = Field(min_length=1)
     region: str | None = None
     after: int | None = None  # milliseconds; "5s"-style strings are parsed on the way in
+    always: bool = False
+    kind: Literal["internal", "external"] | None = None
     guards: list[GuardModel] = Field(default_factory=list)
     actions: list[ActionModel] = Field(default_factory=list)
     description: str = ""
@@ -160,6 +191,12 @@ class TransitionModel(_Strict):
 
     @model_validator(mode="after")
     def _trigger_rules(self) -> TransitionModel:
+        if self.always:
+            if self.trigger is not None or self.after is not None:
+                raise ValueError(
+                    "an eventless transition ('always: true') takes no 'trigger' and no 'after'"
+                )
+            return self
         problem = transition_trigger_problem(self.trigger, self.after, len(self.source))
         if problem:
             raise ValueError(problem)

@@ -335,3 +335,48 @@ def test_a_transition_back_into_the_state_does_not_hide_another_way_out() -> Non
         [*machine.transitions, Transition("stop", "P", "END")],
     )
     assert lint(out) == []
+
+
+def test_a_history_target_reaches_what_entering_it_enters() -> None:
+    # 'last' remembers nothing at first, so it enters its default; 'exact' has none,
+    # so it enters its parent's initial child
+    findings = lint(
+        spec(
+            [
+                State("off", type="initial"),
+                State("on", initial_child="radio"),
+                State("radio", parent="on"),
+                State("cd", parent="on"),
+                State("tape", parent="on"),
+                State("last", type="history", parent="on", default="cd"),
+                State("exact", type="history", parent="on"),
+            ],
+            [
+                Transition("power", "off", "last"),
+                Transition("resume", "off", "exact"),
+                Transition("power", "on", "off"),
+            ],
+        )
+    )
+    assert codes(findings) == [("unreachable-state", "states[4]")]
+
+
+def test_a_final_state_at_the_top_level_ends_the_machine_and_is_no_dead_end() -> None:
+    findings = lint(
+        spec(
+            [
+                State("A", type="initial"),
+                State("box", initial_child="inner"),
+                State("inner", parent="box"),
+                State("inner_done", type="final", parent="box"),
+                State("done", type="final"),
+            ],
+            [
+                Transition("go", "A", "box"),
+                Transition("finish", "inner", "inner_done"),
+                Transition("stop", "A", "done"),
+            ],
+        )
+    )
+    # a final state inside a compound only completes it: nothing leaves it here
+    assert codes(findings) == [("dead-end", "states[3]")]
