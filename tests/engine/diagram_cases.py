@@ -190,6 +190,20 @@ def deep_spec() -> MachineSpec:
     )
 
 
+def deeper_than_indentation_spec(depth: int = 36) -> MachineSpec:
+    """A chain nested past the 32 levels the text indents (deeper lines keep that indent)."""
+    states = [State("D0", type="initial", initial_child="D1")]
+    for k in range(1, depth):
+        states.append(
+            State(f"D{k}", parent=f"D{k - 1}", initial_child=f"D{k + 1}" if k < depth - 1 else None)
+        )
+    states.append(State("gone", type="terminal"))
+    return spec(
+        states,
+        [Transition("leave", f"D{depth - 1}", "gone"), Transition("up", f"D{depth - 1}", "D3")],
+    )
+
+
 def hand_graph_flat() -> str:
     graph = DiagramGraph(
         nodes=(
@@ -270,6 +284,9 @@ CASES: dict[str, Callable[[], str]] = {
         show_actions=True,
         show_notes=True,
         active=frozenset({"end", '<script>alert("x")</script>'}),
+    ),
+    "spec_deeper_than_indentation": lambda: to_mermaid(
+        deeper_than_indentation_spec(), active=frozenset({"D0", "D35"})
     ),
     "spec_deep_nesting": lambda: to_mermaid(
         deep_spec(), active=frozenset({"root", "L0", "L1", "L2", "L3", "L4", "L5"})
