@@ -15,6 +15,7 @@ from typing import Any
 
 from pystator.chart import Chart
 from pystator.config import timeout_trigger
+from pystator.datamodel import Datamodel
 from pystator.expressions import CompiledExpression, compile_expression
 from pystator.microstep import Transfer, microstep
 from pystator.model import MachineSpec, Transition
@@ -106,9 +107,22 @@ class Tables:
         nested_final = any(
             s.is_final and chart.parent.get(s.name) is not None for s in chart.states.values()
         )
-        self.chained = bool(eventless) or raises or nested_final
+        uses_datamodel = bool(spec.data) or any(
+            a.is_datamodel
+            for group in (
+                *(t.actions for t in written),
+                *(st.on_enter for st in spec.states),
+                *(st.on_exit for st in spec.states),
+                *(st.default_actions for st in spec.states),
+            )
+            for a in group
+        )
+        self.datamodel: Datamodel | None = Datamodel(spec) if uses_datamodel else None
+        """The machine's variables and executable content (None when it has neither:
+        then no step evaluates anything but guards)."""
+        self.chained = bool(eventless) or raises or nested_final or uses_datamodel
         """Whether an event can chain microsteps (eventless transitions, raised events,
-        done events): then every view runs the whole macrostep."""
+        done events, the datamodel): then every view runs the whole macrostep."""
         self.delayed: dict[str, tuple[Delayed, ...]] = {s: tuple(d) for s, d in delayed.items()}
         self.expressions: dict[str, CompiledExpression] = {}
         for t in written:

@@ -40,8 +40,10 @@ the user's terms (``"80 >= 100"``) and to name the failure (``"name 'fill_qty' i
 the context"``). Its limits (``MAX_STRING_LENGTH``, ``IterableTooLong``) bound
 multiplication on both paths, and the tests check both paths agree on the outcome.
 
-At run time an expression never raises: a missing name, a type mismatch or a division
-by zero makes the guard false (``evaluate_bool``), and ``evaluate`` says why.
+At run time a guard never raises: a missing name, a type mismatch or a division
+by zero makes the guard false (``evaluate_bool``), and ``evaluate`` says why. The
+datamodel's actions read values with ``value``, which lets the error through so the
+engine can raise ``error.execution`` for it.
 """
 
 from __future__ import annotations
@@ -534,6 +536,15 @@ class CompiledExpression:
             return False
 
     __call__ = evaluate_bool
+
+    def value(self, context: Mapping[str, Any]) -> Any:
+        """The expression's value, for the datamodel (``assign``, ``log``, ``send``...).
+
+        Unlike a guard, this raises what the evaluation raised (a missing name, a
+        type mismatch): the engine turns that into SCXML's ``error.execution``
+        event. The sandbox is the same as for guards.
+        """
+        return self._function(context)
 
     def evaluate(self, context: Mapping[str, Any] | None) -> tuple[bool, str]:
         """``(passed, detail)``; never raises.

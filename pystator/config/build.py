@@ -36,6 +36,7 @@ from pystator.durations import format_duration, parse_duration
 from pystator.model import (
     NO_METADATA,
     ActionSpec,
+    Data,
     ErrorPolicy,
     GuardSpec,
     InvokeSpec,
@@ -100,6 +101,7 @@ class Draft:
     states: list[State]
     transitions: list[Transition]
     policy: ErrorPolicy
+    data: tuple[Data, ...] = ()
 
 
 class _Reject(Exception):
@@ -374,6 +376,10 @@ def build_from_model(model: Any) -> Draft:
         [_state_from_model(s) for s in model.states],
         [_transition_from_model(t) for t in model.transitions],
         _policy(model.error_policy),
+        tuple(
+            Data(name, expr=v["expr"]) if isinstance(v, dict) and "expr" in v else Data(name, v)
+            for name, v in model.data.items()
+        ),
     )
 
 
@@ -416,7 +422,11 @@ def _state_from_model(s: StateModel) -> State:
 
 def _action_specs(actions: list[Any]) -> tuple[ActionSpec, ...]:
     return tuple(
-        ActionSpec(a.raise_, {}, "raise") if a.raise_ is not None else ActionSpec(a.name, a.params)
+        ActionSpec(a.raise_, {}, "raise")
+        if a.raise_ is not None
+        else ActionSpec(a.name, a.params)
+        if a.name is not None
+        else ActionSpec.from_config(a.to_config())
         for a in actions
     )
 
@@ -502,4 +512,5 @@ def finish(draft: Draft, locations: Mapping[str, Location], source_name: str | N
         error_policy=draft.policy,
         locations=all_locations,
         source_name=source_name,
+        data=draft.data,
     )
