@@ -273,6 +273,26 @@ class Chart:
                 out[node] = out[up]
         return out
 
+    @cached_property
+    def subtree_end(self) -> dict[Node, int]:
+        """Node -> the last ``order`` number inside its subtree (its own for a leaf).
+
+        With ``order`` this makes every subtree one interval, so "is this node inside
+        that one" is two comparisons at any depth (``is_inside``). One pass, children
+        before parents.
+        """
+        end: dict[Node, int] = {}
+        children, order = self.children, self.order
+        for node in reversed(order):
+            kids = children.get(node)
+            end[node] = end[kids[-1]] if kids else order[node]
+        return end
+
+    def is_inside(self, node: Node, ancestor: Node) -> bool:
+        """Whether ``node`` is a proper descendant of ``ancestor`` (constant time)."""
+        first = self.order[ancestor]
+        return first < self.order[node] <= self.subtree_end[ancestor]
+
     def kids(self, name: Node) -> list[Node]:
         """Children in document order (region nodes for a parallel state)."""
         return self.children.get(name, [])

@@ -109,6 +109,7 @@ def check_references(ctx: _Context) -> Iterator[Finding]:
     named = named.union(*[t.source for t in transitions])
     named.update([s.parent for s in states], [s.initial_child for s in states])
     named.update(s.timeout.destination for s in states if s.timeout is not None)
+    named.update(s.default for s in states if s.default is not None)
     named.add(spec.error_policy.default_fallback)
     named.discard(None)
     if named <= known.keys():
@@ -123,6 +124,8 @@ def check_references(ctx: _Context) -> Iterator[Finding]:
                 ctx.unknown(state.initial_child, "initial_child"),
                 "unknown-state",
             )
+        if state.default is not None and state.default not in known:
+            yield f"{base}.default", ctx.unknown(state.default, "default"), "unknown-state"
         if state.timeout is not None and state.timeout.destination not in known:
             yield (
                 f"{base}.timeout.destination",
@@ -166,7 +169,7 @@ def check_parents(ctx: _Context) -> Iterator[Finding]:
         if declared is None:
             continue
         where = chart.region_of.get(name)
-        if declared.is_parallel and where is None:
+        if declared.is_parallel and where is None and not state.is_history:
             regions = ", ".join(r.name for r in declared.regions) or "none"
             yield (
                 f"states[{chart.index[name]}].parent",
@@ -202,6 +205,8 @@ def check_structure(ctx: _Context) -> Iterator[Finding]:
     """Each compound state knows where it starts; parallel states have sound regions."""
     chart, parallel = ctx.chart, StateType.PARALLEL
     for name, state in ctx.states.items():
+        if state.is_history:
+            continue  # a pseudo-state: check_history says what it cannot have
         if not (
             name in chart.children
             or state.regions
@@ -239,7 +244,8 @@ def _parallel_findings(base: str, name: str, ctx: _Context) -> Iterator[Finding]
 
 def _compound_findings(base: str, name: str, ctx: _Context) -> Iterator[Finding]:
     state = ctx.states[name]
-    kids = ctx.chart.state_children(name)
+    history = ctx.chart.history
+    kids = tuple(k for k in ctx.chart.state_children(name) if k not in history)
     if state.regions:
         yield (
             f"{base}.regions",
@@ -247,7 +253,16 @@ def _compound_findings(base: str, name: str, ctx: _Context) -> Iterator[Finding]
             "regions-not-parallel",
         )
     wanted = state.initial_child
-    if wanted is not None and wanted in ctx.states:
+    if wanted is not None and wanted in history:
+        default = ctx.states[wanted].default
+        instead = f" (its default is {default!r})" if default is not None else ""
+        yield (
+            f"{base}.initial_child",
+            f"initial_child {wanted!r} is a history state, which is never active; "
+            f"{name!r} must start in one of its states{instead}",
+            "initial-child-history",
+        )
+    elif wanted is not None and wanted in ctx.states:
         if wanted not in kids:
             yield (
                 f"{base}.initial_child",
@@ -260,12 +275,143 @@ def _compound_findings(base: str, name: str, ctx: _Context) -> Iterator[Finding]
             f"compound state {name!r} needs 'initial_child' (one of {', '.join(kids)})",
             "no-initial-child",
         )
-    if state.type is StateType.TERMINAL and kids:
+    elif wanted is None and name in ctx.chart.children:
+        yield (
+            base,
+            f"compound state {name!r} holds only history states; give it a state to start in",
+            "no-initial-child",
+        )
+    if state.type in _ATOMIC_TYPES and name in ctx.chart.children:
         yield (
             f"{base}.type",
-            f"terminal state {name!r} cannot have children",
-            "terminal-children",
+            f"{state.type.value} state {name!r} cannot have children",
+            f"{state.type.value}-children",
         )
+
+
+_ATOMIC_TYPES = (StateType.TERMINAL, StateType.FINAL)
+
+
+def check_history(ctx: _Context) -> Iterator[Finding]:
+    """A history state is a pseudo-state of its parent: never active, never left.
+
+    It sits directly in a compound or parallel state (a parallel state's history
+    belongs to no region), has no states of its own and nothing that would run while
+    it is active, no transition or timeout leaves it, and its ``default`` is a state
+    inside its parent (SCXML's rule for the default history configuration).
+    """
+    chart = ctx.chart
+    if not chart.history:
+        return
+    yield from _history_children(ctx)
+    for name, state in chart.states.items():
+        if not state.is_history:
+            continue
+        base = f"states[{chart.index[name]}]"
+        yield from _history_place(ctx, base, name)
+        for what, field, verb in _NEVER_ACTIVE:
+            if getattr(state, field):
+                yield (
+                    f"{base}.{field}",
+                    f"history state {name!r} is never active, so its {what} never {verb}",
+                    "history-outgoing" if field == "timeout" else "history-never-active",
+                )
+        if state.initial_child is not None or state.regions:
+            field = "initial_child" if state.initial_child is not None else "regions"
+            yield (
+                f"{base}.{field}",
+                f"history state {name!r} has no states of its own, so it takes no {field}",
+                "history-children",
+            )
+        yield from _history_default(ctx, base, name)
+    yield from _history_outgoing(ctx)
+
+
+def _history_place(ctx: _Context, base: str, name: str) -> Iterator[Finding]:
+    """Directly in a compound or parallel state, and in none of a parallel's regions."""
+    chart = ctx.chart
+    where = chart.region_of.get(name)
+    if where is not None:
+        parallel, region = where
+        r, listing = next(
+            (r, g)
+            for r, g in enumerate(ctx.states[parallel].regions)
+            if g.name == region and name in g.states
+        )
+        yield (
+            f"states[{chart.index[parallel]}].regions[{r}].states[{listing.states.index(name)}]",
+            f"history state {name!r} is listed in region {region!r} of {parallel!r}: "
+            f"a parallel state's history belongs to the parallel state itself "
+            f"(parent: {parallel}, in no region)",
+            "history-in-region",
+        )
+    elif ctx.states[name].parent is None:
+        yield (
+            f"{base}.type",
+            f"history state {name!r} is at the top level: it remembers what its parent "
+            "had active, so it needs a parent (a compound or parallel state)",
+            "history-top-level",
+        )
+
+
+def _history_default(ctx: _Context, base: str, name: str) -> Iterator[Finding]:
+    """The default is a state (not a history state) inside the history's parent."""
+    chart = ctx.chart
+    default, up = ctx.states[name].default, chart.parent[name]
+    if default is None or default not in chart.states or not isinstance(up, str):
+        return  # none, unknown (check_references says so), or no parent to be inside
+    if default in chart.history:
+        problem = "is another history state"
+    elif not chart.is_inside(default, up):
+        problem = f"is not inside {up!r}"
+    else:
+        return
+    yield (
+        f"{base}.default",
+        f"the default of history state {name!r}, {default!r}, {problem}: it must be "
+        f"a state inside {up!r}, which the history stands for",
+        "history-default",
+    )
+
+
+_NEVER_ACTIVE = (
+    ("on_enter actions", "on_enter", "run"),
+    ("on_exit actions", "on_exit", "run"),
+    ("invoke", "invoke", "starts"),
+    ("timeout", "timeout", "fires"),
+)
+
+
+def _history_children(ctx: _Context) -> Iterator[Finding]:
+    chart = ctx.chart
+    for name in chart.states:
+        if name not in chart.history:
+            continue
+        for child in chart.kids(name):
+            if isinstance(child, str):
+                yield (
+                    f"states[{chart.index[child]}].parent",
+                    f"{child!r} names history state {name!r} as its parent, but a history "
+                    "state has no states of its own",
+                    "history-children",
+                )
+
+
+def _history_outgoing(ctx: _Context) -> Iterator[Finding]:
+    history = ctx.chart.history
+    for j, transition in enumerate(ctx.spec.transitions):
+        if history.isdisjoint(transition.source):
+            continue
+        sources = transition.metadata.get("sources") or sorted(transition.source)
+        for k, source in enumerate(sources):
+            if source in history:
+                path = f"transitions[{j}].source" + (f"[{k}]" if len(sources) > 1 else "")
+                yield (
+                    path,
+                    f"history state {source!r} is never active, so a transition from it "
+                    "never fires",
+                    "history-outgoing",
+                )
 
 
 def check_transitions(ctx: _Context) -> Iterator[Finding]:
@@ -302,6 +448,7 @@ RULES: tuple[Callable[[_Context], Iterator[Finding]], ...] = (
     check_parents,
     check_initial,
     check_structure,
+    check_history,
     check_transitions,
 )
 
