@@ -14,7 +14,11 @@ code                     severity  meaning
                                    trigger always wins, so this one never fires
 ``nondeterministic``     warning   two unguarded transitions for one source and trigger
 ``terminal-outgoing``    warning   a transition, ``after`` delay or timeout leaving a
-                                   terminal state (terminal states accept no event)
+                                   terminal state, or a final one at the top level
+                                   (either ends the machine: it accepts no event)
+``eventless-cycle``      warning   eventless transitions (``always: true``) that can
+                                   take each other for ever: the engine refuses the
+                                   step that gets caught in them (a livelock)
 ``unknown-guard``        error     a named guard the given guard registry does not have
 ``unknown-action``       error     an action the given action registry does not have
 =======================  ========  =====================================================
@@ -27,14 +31,15 @@ one pass over the states and transitions, whatever the nesting depth.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from pystator._eventless import eventless_cycles
 from pystator.chart import Chart, Node
 from pystator.errors import Issue
 from pystator.microstep import effective_targets
-from pystator.model import MachineSpec, Transition
+from pystator.model import ActionSpec, MachineSpec, Transition
 
 __all__ = ["CHECKS", "Finding", "Registry", "lint"]
 
@@ -306,26 +311,92 @@ def check_shadowed_and_nondeterministic(ctx: _Context) -> Iterator[Finding]:
 
 
 def check_terminal_outgoing(ctx: _Context) -> Iterator[Finding]:
+    """What leaves a state that ends the machine (terminal, or final at the top level)."""
+    ends = ctx.chart.ends
+    if not ends:
+        return
     for j, t in enumerate(ctx.spec.transitions):
+        if ends.isdisjoint(t.source):
+            continue
         for source in ctx.sources(t):
-            if ctx.chart.states[source].is_terminal:
-                what = "an 'after' delay" if t.after is not None else f"trigger {t.trigger!r}"
+            if source in ends:
+                if t.eventless:
+                    what = "an eventless transition"
+                elif t.after is not None:
+                    what = "an 'after' delay"
+                else:
+                    what = f"trigger {t.trigger!r}"
+                kind = _end_kind(ctx, source)
                 yield ctx.finding(
                     "terminal-outgoing",
                     "warning",
-                    f"terminal state {_q(source)} has an outgoing transition ({what} to "
-                    f"{_q(t.dest)}); terminal states accept no event, so it never fires",
+                    f"{kind} state {_q(source)} has an outgoing transition ({what} to "
+                    f"{_q(t.dest)}); {kind} states accept no event, so it never fires",
                     f"transitions[{j}].source",
                 )
     for i, state in enumerate(ctx.spec.states):
-        if state.is_terminal and state.timeout is not None:
+        if state.name in ends and state.timeout is not None:
+            kind = _end_kind(ctx, state.name)
             yield ctx.finding(
                 "terminal-outgoing",
                 "warning",
-                f"terminal state {_q(state.name)} has a timeout to "
-                f"{_q(state.timeout.destination)}; terminal states are never left",
+                f"{kind} state {_q(state.name)} has a timeout to "
+                f"{_q(state.timeout.destination)}; {kind} states are never left",
                 f"states[{i}].timeout",
             )
+
+
+def _end_kind(ctx: _Context, name: str) -> str:
+    return "terminal" if ctx.chart.states[name].is_terminal else "top-level final"
+
+
+# --------------------------------------------------------------------------- eventless cycles
+
+
+def check_eventless_cycles(ctx: _Context) -> Iterator[Finding]:
+    """Eventless transitions that can keep taking each other: a step caught in them
+    never settles, and the engine refuses it as a livelock."""
+    transitions = ctx.spec.transitions
+    for cycle in eventless_cycles(ctx.spec):
+        way = ", then ".join(
+            f"{_source_in(ctx, transitions[j], cycle, k)} -> {transitions[j].dest}"
+            for k, j in enumerate(cycle)
+        )
+        numbers = ", ".join(str(j) for j in cycle)
+        guarded = any(transitions[j].guards for j in cycle)
+        many = len(cycle) > 1
+        if guarded:
+            advice = f"make sure {'one of their guards' if many else 'its guard'} turns false"
+        elif many:
+            advice = "none of them has a guard, so once one is taken nothing stops them"
+        else:
+            advice = "it has no guard, so once taken nothing stops it"
+        plural = "s" if many else ""
+        yield ctx.finding(
+            "eventless-cycle",
+            "warning",
+            f"eventless transition{plural} can go round for ever: {way} (transition{plural} "
+            f"{numbers}); the engine refuses a step caught in this loop: {advice}",
+            f"transitions[{cycle[0]}]",
+        )
+
+
+def _source_in(ctx: _Context, t: Transition, cycle: Sequence[int], k: int) -> str:
+    """The source a cycle takes ``t`` from: the one the previous transition leads to."""
+    sources = ctx.sources(t)
+    if len(sources) == 1:
+        return sources[0]
+    before = ctx.spec.transitions[cycle[k - 1]].dest
+    inside = ctx.chart.is_inside
+    for near in (
+        lambda s: s == before,
+        lambda s: inside(before, s),
+        lambda s: inside(s, before),
+    ):
+        found = next((s for s in sources if near(s)), None)
+        if found is not None:
+            return found
+    return sources[0]
 
 
 # --------------------------------------------------------------------------- registries
@@ -345,27 +416,50 @@ def check_unknown_guards(ctx: _Context) -> Iterator[Finding]:
                 )
 
 
+def _calls(actions: Sequence[ActionSpec], path: str) -> Iterator[tuple[ActionSpec, str]]:
+    """The actions a host runs (``call`` kind), nested ``if``/``foreach`` bodies included,
+    each with its path; raised events and the datamodel's own content are the engine's."""
+    work: list[tuple[Sequence[ActionSpec], str]] = [(actions, path)]
+    while work:
+        group, base = work.pop()
+        nested: list[tuple[Sequence[ActionSpec], str]] = []
+        for k, action in enumerate(group):
+            here = f"{base}[{k}]"
+            if action.is_call:
+                yield action, here
+            elif action.kind == "if":
+                branches = action.params.get("branches", ())
+                for b, (_cond, then) in enumerate(branches):
+                    nested.append(
+                        (then, f"{here}.then" if b == 0 else f"{here}.elif[{b - 1}].then")
+                    )
+                nested.append((action.params.get("else", ()), f"{here}.else"))
+            elif action.kind == "foreach":
+                nested.append((action.params.get("do", ()), f"{here}.do"))
+        work.extend(reversed(nested))
+
+
 def check_unknown_actions(ctx: _Context) -> Iterator[Finding]:
     if ctx.actions is None:
         return
     for i, state in enumerate(ctx.spec.states):
-        for hook in ("on_enter", "on_exit"):
-            for k, action in enumerate(getattr(state, hook)):
+        for hook in ("on_enter", "on_exit", "default_actions"):
+            for action, path in _calls(getattr(state, hook), f"states[{i}].{hook}"):
                 if not ctx.actions.has(action.name):
                     yield ctx.finding(
                         "unknown-action",
                         "error",
                         f"action {action.name!r} ({hook} of {_q(state.name)}) is not registered",
-                        f"states[{i}].{hook}[{k}]",
+                        path,
                     )
     for j, t in enumerate(ctx.spec.transitions):
-        for k, action in enumerate(t.actions):
+        for action, path in _calls(t.actions, f"transitions[{j}].actions"):
             if not ctx.actions.has(action.name):
                 yield ctx.finding(
                     "unknown-action",
                     "error",
                     f"action {action.name!r} (on {t.trigger!r} to {_q(t.dest)}) is not registered",
-                    f"transitions[{j}].actions[{k}]",
+                    path,
                 )
 
 
@@ -375,6 +469,7 @@ CHECKS: tuple[Callable[[_Context], Iterator[Finding]], ...] = (
     check_dead_ends,
     check_shadowed_and_nondeterministic,
     check_terminal_outgoing,
+    check_eventless_cycles,
     check_unknown_guards,
     check_unknown_actions,
 )
