@@ -16,8 +16,15 @@ What the text looks like
     is a plain word that is not a Mermaid keyword, else ``s_<sanitized>_<n>``, made
     unique deterministically). Compound and parallel states are composite blocks
     ``state "name" as id { ... }``; the regions of a parallel state are separated
-    by ``--``. Each scope starts with ``[*] --> initial``; terminal states get
-    ``id --> [*]``. Edges read ``trigger [guard] [guard2] / action``; delayed
+    by ``--`` (a region may hold parallel states of its own, drawn the same way).
+    Each scope starts with ``[*] --> initial``; terminal and final states get
+    ``id --> [*]`` in their own block, so a final state inside a compound state
+    points at that block's end, the completion that raises ``done.state.<parent>``.
+    A history state reads ``(H) name`` (shallow) or ``(H*) name`` (deep), with the
+    dashed ``history`` class. Edges read ``trigger (kind) [guard] [guard2] /
+    action``: an eventless transition's trigger is ``always``, ``(external)`` or
+    ``(internal)`` is written only for a transition that asks for that kind (the
+    default kind has no mark), raised events read ``raise EVENT``; delayed
     transitions read ``after 5s``; a state ``timeout`` is an edge ``timeout 5s``
     to its destination. Blocks are indented four spaces per level, up to 32
     levels (deeper ones keep that indentation, so the text grows linearly with
@@ -68,7 +75,7 @@ from typing import Literal, Protocol
 
 from pystator.chart import Chart, RegionNode
 from pystator.durations import format_duration
-from pystator.model import MachineSpec, Transition
+from pystator.model import ActionSpec, MachineSpec, State, Transition
 
 
 class _HasSpec(Protocol):
@@ -94,13 +101,22 @@ __all__ = [
     "to_mermaid",
 ]
 
-NodeKind = Literal["simple", "compound", "parallel", "terminal", "initial-marker"]
+NodeKind = Literal[
+    "simple", "compound", "parallel", "terminal", "final", "history", "deep-history",
+    "initial-marker",
+]  # fmt: skip
 Direction = Literal["LR", "TB", "BT", "RL"]
 _DIRECTIONS = ("LR", "TB", "BT", "RL")
-_KINDS = ("simple", "compound", "parallel", "terminal", "initial-marker")
+_KINDS = (
+    "simple", "compound", "parallel", "terminal", "final", "history", "deep-history",
+    "initial-marker",
+)  # fmt: skip
+_ENDS = ("terminal", "final")  # drawn with an arrow to [*] in their own block
+_HISTORY_MARKS = {"history": "(H)", "deep-history": "(H*)"}
 
 ACTIVE_STYLE = "fill:#ffd8a8,stroke:#e8590c,stroke-width:2px"
 ACTIVE_COMPOSITE_STYLE = "stroke:#e8590c,stroke-width:3px"
+HISTORY_STYLE = "fill:#f8f9fa,stroke:#495057,stroke-dasharray:4 3"
 
 
 @dataclass(frozen=True)
@@ -517,7 +533,7 @@ class _Renderer:
             left = "[*]" if self.graph.node(source).kind == "initial-marker" else self.ids[source]
             self.relation(pad, left, self.ids[target], edge.label, index)
         for member in members:
-            if self.graph.node(member).kind == "terminal":
+            if self.graph.node(member).kind in _ENDS:
                 self.relation(pad, self.ids[member], "[*]")
 
     def declare(self, node_id: str, depth: int) -> None:
@@ -525,7 +541,11 @@ class _Renderer:
         if node.kind == "initial-marker":
             return
         pad = _pad(depth)
-        head = f'{pad}state "{escape_label(node.label)}" as {self.ids[node_id]}'
+        label = node.label
+        mark = _HISTORY_MARKS.get(node.kind)
+        if mark is not None:
+            label = f"{mark} {label}"
+        head = f'{pad}state "{escape_label(label)}" as {self.ids[node_id]}'
         steps: list[Callable[[], None]] = []
         if node.kind == "parallel" and node.regions:
             for r, region in enumerate(node.regions):
@@ -582,6 +602,10 @@ class _Renderer:
             self.lines.append(f"    class {','.join(simple)} active")
         if composite:
             self.lines.append(f"    class {','.join(composite)} activeComposite")
+        history = [self.ids[n.id] for n in self.graph.nodes if n.kind in _HISTORY_MARKS]
+        if history:
+            self.lines.append(f"    classDef history {HISTORY_STYLE}")
+            self.lines.append(f"    class {','.join(history)} history")
         for index in sorted(self.graph.highlighted_edges):
             if index in self.edge_ids:
                 self.lines.append(f"    %% pystator:highlight {self.edge_ids[index]}")
@@ -631,16 +655,29 @@ def _marker_id(scope: str, taken: set[str]) -> str:
 
 def _edge_label(t: Transition, *, show_guards: bool, show_actions: bool) -> str:
     parts: list[str] = []
-    if t.after is not None:
+    if t.eventless:
+        parts.append(EVENTLESS_LABEL)
+    elif t.after is not None:
         delay = f"after {format_duration(t.after)}"
         parts.append(delay if _is_synthetic(t.trigger) else f"{t.trigger} {delay}")
     elif t.trigger:
         parts.append(t.trigger)
+    if t.kind is not None:
+        parts.append(f"({t.kind})")
     if show_guards and t.guards:
         parts.append(" ".join(f"[{g.label}]" for g in t.guards))
     if show_actions and t.actions:
-        parts.append("/ " + ", ".join(t.action_names))
+        parts.append("/ " + ", ".join(_action_text(a) for a in t.actions))
     return " ".join(parts)
+
+
+EVENTLESS_LABEL = "always"
+"""What an eventless transition's edge reads (``always: true`` in the definition)."""
+
+
+def _action_text(action: ActionSpec) -> str:
+    """An action as an edge shows it: raised events say so, datamodel content reads as code."""
+    return f"raise {action.name}" if action.kind == "raise" else str(action)
 
 
 def _is_synthetic(trigger: str) -> bool:
@@ -712,8 +749,7 @@ def build_graph(
             scope_marker(name, chart.initial_child(name), children)
             nodes.append(DiagramNode(name, name, "compound", children=tuple(children), note=note))
         else:
-            kind: NodeKind = "terminal" if state.is_terminal else "simple"
-            nodes.append(DiagramNode(name, name, kind, note=note))
+            nodes.append(DiagramNode(name, name, _leaf_kind(state), note=note))
 
     roots = list(chart.roots)
     scope_marker("", chart.initial_state, roots)
@@ -743,6 +779,14 @@ def build_graph(
         active=frozenset(a for a in (active or ()) if a in index),
         highlighted_edges=frozenset(highlighted),
     )
+
+
+def _leaf_kind(state: State) -> NodeKind:
+    if state.is_history:
+        return "deep-history" if state.is_deep_history else "history"
+    if state.is_terminal:
+        return "terminal"
+    return "final" if state.is_final else "simple"
 
 
 def _regions(chart: Chart, parallel: str) -> list[tuple[str, list[str], str | None]]:
