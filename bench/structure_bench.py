@@ -57,6 +57,35 @@ def chain(depth: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def statechart_chain(depth: int) -> str:
+    """``chain(depth)`` plus a deep history state in every level and, from every level,
+    a guarded eventless transition into the next level's history (lint's loop check
+    and the checks on history states at depth)."""
+    lines = chain(depth).splitlines()
+    cut = lines.index("transitions:")
+    history = [
+        f"  - {{name: H{k}, parent: L{k}, type: history, history: deep}}"
+        for k in range(1, depth - 1)
+    ]
+    moves = [
+        f"  - {{source: L{k}, dest: H{k + 1}, always: true, guards: [{{expr: x}}]}}"
+        for k in range(depth - 2)
+    ]
+    return "\n".join([*lines[:cut], *history, *lines[cut:], *moves]) + "\n"
+
+
+def eventless_ring(size: int) -> str:
+    """``idle`` plus R0 -> R1 -> ... -> R0 by guarded eventless transitions."""
+    lines = ["meta: {machine_name: ring}", "states:", "  - {name: idle, type: initial}"]
+    lines += [f"  - {{name: R{k}}}" for k in range(size)]
+    lines += ["transitions:", "  - {trigger: go, source: idle, dest: R0}"]
+    lines += [
+        f"  - {{source: R{k}, dest: R{(k + 1) % size}, always: true, guards: [{{expr: spin}}]}}"
+        for k in range(size)
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def cycle(size: int) -> str:
     """``start`` plus C0 -> C1 -> ... -> C<size-1> -> C0 as parents: refused at load."""
     lines = ["meta: {machine_name: cycle}", "states:", "  - {name: start, type: initial}"]
@@ -113,6 +142,8 @@ WORKLOADS: dict[str, tuple[Callable[[], str], str]] = {
     "35 KB dense hierarchy": (lambda: dense(35_000), "up"),
     "149 KB dense hierarchy": (lambda: dense(149_000), "up"),
     "600 KB machine": (lambda: wide(600_000), "next"),
+    "chain 3,000 levels, history and always": (lambda: statechart_chain(3_000), "leave"),
+    "eventless ring, 2,000 states": (lambda: eventless_ring(2_000), "go"),
 }
 
 

@@ -310,6 +310,101 @@ def test_unknown_names_get_hints_within_a_budget_and_are_all_reported() -> None:
     assert HINT_COMPARISONS // len(states) < count
 
 
+# --------------------------------------------------------------------------- statechart constructs
+
+
+def test_a_3000_level_hierarchy_with_history_and_eventless_moves_at_every_level() -> None:
+    """Each level has a history state and an eventless transition into the next
+    level's: checked, linted (one loop found among thousands of eventless moves),
+    drawn and run, all without recursion."""
+    definition = chain(DEPTH)
+    states, transitions = definition["states"], definition["transitions"]
+    for k in range(1, DEPTH - 1):
+        states.append({"name": f"H{k}", "parent": f"L{k}", "type": "history", "history": "deep"})
+    for k in range(DEPTH - 2):
+        transitions.append(
+            {"source": f"L{k}", "dest": f"H{k + 1}", "always": True, "guards": [{"expr": "x"}]}
+        )
+    spec = load_spec(definition)
+    assert len(spec.chart.history) == DEPTH - 2
+    # L<k> stays active when it enters its own descendant, so each move can repeat;
+    # the loops share their states, so they are one finding naming the first of them
+    [finding] = lint(spec)
+    assert finding.code == "eventless-cycle"
+    assert "go round for ever: L0 -> H1 (transition 3);" in finding.message
+
+    drawn = to_mermaid(spec)
+    assert drawn.count("(H*) H") == DEPTH - 2
+    assert drawn.count(": always [x]") == DEPTH - 2
+
+    machine = StateMachine.from_spec(spec)
+    step = machine.start({"x": False})
+    assert len(step.snapshot.configuration) == DEPTH
+    step = machine.step(step.snapshot, "leave", {"x": False})
+    assert step.snapshot.configuration == frozenset({"out"})
+    assert len(step.snapshot.history) == DEPTH - 2  # every level remembered its leaf
+
+
+def test_a_2000_state_eventless_ring_is_one_finding_and_the_engine_refuses_it() -> None:
+    states = [State("idle", type="initial")] + [State(f"R{k}") for k in range(CYCLE)]
+    ring = tuple(
+        Transition("always", f"R{k}", f"R{(k + 1) % CYCLE}", eventless=True) for k in range(CYCLE)
+    )
+    spec = MachineSpec(
+        meta=MachineMeta(),
+        states=tuple(states),
+        transitions=(Transition("go", "idle", "R0"), *ring),
+    )
+    assert run_checks(spec) == []
+    [finding] = lint(spec)
+    assert finding.code == "eventless-cycle" and finding.path == "transitions[1]"
+    assert finding.message.count(" -> ") == CYCLE
+    assert "none of them has a guard" in finding.message
+    assert to_mermaid(spec).count(": always") == CYCLE
+    machine = StateMachine.from_spec(spec)
+    refused = machine.step(machine.start().snapshot, "go")
+    assert refused.refusal is not None and refused.refusal.code == "livelock"
+
+
+def test_parallel_states_nested_1000_deep_are_checked_linted_and_drawn() -> None:
+    """P0 holds P1 in its first region and a leaf in its second, P1 holds P2, ..."""
+    depth = 1_000
+    states: list[dict[str, Any]] = [{"name": "idle", "type": "initial"}]
+    for k in range(depth):
+        inner = f"P{k + 1}" if k < depth - 1 else "core"
+        states.append(
+            {
+                "name": f"P{k}",
+                "type": "parallel",
+                **({"parent": f"P{k - 1}"} if k else {}),
+                "regions": [
+                    {"name": "deeper", "initial": inner, "states": [inner]},
+                    {"name": "side", "initial": f"S{k}", "states": [f"S{k}"]},
+                ],
+            }
+        )
+    transitions = [
+        {"trigger": "go", "source": "idle", "dest": "P0"},
+        {"source": "idle", "dest": "core", "always": True, "guards": [{"expr": "jump"}]},
+        {"source": "S0", "dest": "idle", "always": True, "guards": [{"expr": "back"}]},
+        {"trigger": "stop", "source": "P0", "dest": "idle"},
+    ]
+    spec = load_spec({"states": states, "transitions": transitions})
+    chart = spec.chart
+    assert chart.region_at["core"] == (f"P{depth - 1}", "deeper")
+    # entering the innermost state from outside starts every side region, S0 included,
+    # and S0 leads back: lint follows the entry through all 1,000 parallel states
+    [finding] = lint(spec)
+    assert finding.code == "eventless-cycle"
+    assert "idle -> core, then S0 -> idle (transitions 1, 2)" in finding.message
+    text = to_mermaid(spec)
+    assert text.count(" --\n") == depth  # one separator per parallel state
+    assert sum(line.endswith(" {") for line in text.splitlines()) == depth
+    machine = StateMachine.from_spec(spec)
+    step = machine.step(machine.start({"jump": False, "back": False}).snapshot, "go")
+    assert {"core", "S0", f"S{depth - 1}"} <= step.snapshot.configuration
+
+
 # --------------------------------------------------------------------------- one start
 
 
@@ -329,7 +424,13 @@ def _assert_one_start(definition: dict[str, Any]) -> None:
     [top] = [s for s in started if machine.parent_of(s) is None]
     assert top == spec.chart.initial_state
     assert _top_level_start_arrow(spec) == top
+    graph = build_graph(spec)
+    for name in spec.chart.history:
+        deep = spec.chart.states[name].is_deep_history
+        assert graph.node(name).kind == ("deep-history" if deep else "history")
+    assert top not in spec.chart.history
     findings = lint(spec)
+    assert [f for f in findings if f.severity == "error"] == []
     unreachable = {f.path for f in findings if f.code == "unreachable-state"}
     assert not unreachable & {f"states[{spec.chart.index[s]}]" for s in started}
     for finding in findings:
@@ -370,6 +471,24 @@ def started_anywhere(draw: st.DrawFn) -> dict[str, Any]:
         states[marked]["type"] = "initial"
     if draw(st.booleans()):
         states.append(states.pop(0))  # the first state is not always a root
+    parents = {s.get("parent") for s in states}
+    for state in list(states):
+        name = state["name"]
+        if "initial_child" in state and draw(st.booleans()):
+            # a history state, entered from anywhere; it must not move the start
+            kind = draw(st.sampled_from(["shallow", "deep"]))
+            states.append({"name": f"h_{name}", "parent": name, "type": "history", "history": kind})
+            source = draw(st.sampled_from([s["name"] for s in states if s.get("history") is None]))
+            definition["transitions"].append(
+                {"trigger": "recall", "source": source, "dest": f"h_{name}"}
+            )
+        elif (
+            state.get("parent") is not None
+            and name not in parents
+            and state.get("type") is None
+            and draw(st.booleans())
+        ):
+            state["type"] = "final"
     return definition
 
 
