@@ -553,3 +553,27 @@ def test_a_dict_with_a_number_python_cannot_write_is_a_config_error() -> None:
     paths = sorted(issue.path for issue in info.value.issues)
     assert paths == ["states[0].name", "states[1].description"]
     assert all("more than 100 digits" in issue.message for issue in info.value.issues)
+
+
+def test_a_history_default_must_lie_strictly_inside_its_parent() -> None:
+    """The parent itself, or a state beside it, is not what its history stands for;
+    a grandchild is (a deep history's default may sit at any depth)."""
+    text = """\
+states:
+  - {name: off, type: initial}
+  - {name: on, initial_child: mid}
+  - {name: mid, parent: on, initial_child: leaf}
+  - {name: leaf, parent: mid}
+  - {name: other}
+  - {name: memory, parent: on, type: history, history: deep, default: DEFAULT}
+transitions:
+  - {trigger: back, source: off, dest: memory}
+  - {trigger: stop, source: [on, other], dest: off}
+"""
+    for outside in ("on", "other"):
+        [(path, line, _column, message)] = issues_of(text.replace("DEFAULT", outside))
+        assert (path, line) == ("states[5].default", 7)
+        assert f"{outside!r}, is not inside 'on'" in message
+    machine = StateMachine.from_yaml(text.replace("DEFAULT", "leaf"))
+    step = machine.step(machine.start().snapshot, "back")
+    assert step.snapshot.configuration == frozenset({"on", "mid", "leaf"})
