@@ -25,6 +25,7 @@ __all__ = [
     "ActionSpec",
     "ErrorPolicy",
     "Event",
+    "Eventually",
     "GuardSpec",
     "InvokeSpec",
     "Location",
@@ -35,6 +36,7 @@ __all__ = [
     "StateType",
     "Timeout",
     "Transition",
+    "VerifySpec",
 ]
 
 
@@ -360,6 +362,31 @@ class ErrorPolicy:
 
 
 @dataclass(frozen=True)
+class Eventually:
+    """``always_eventually: STATE within N steps``: from anywhere, ``state`` is active
+    again within ``within`` steps."""
+
+    state: str
+    within: int
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    """The YAML's ``verify:`` section: properties ``pystator check`` proves.
+
+    ``never`` lists sets of states that must never all be active at once;
+    ``unreachable`` states no run may enter. The engine ignores the section.
+    """
+
+    never: tuple[tuple[str, ...], ...] = ()
+    always_eventually: tuple[Eventually, ...] = ()
+    unreachable: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.never or self.always_eventually or self.unreachable)
+
+
+@dataclass(frozen=True)
 class MachineMeta:
     version: str = "1.0.0"
     machine_name: str = "state_machine"
@@ -386,6 +413,7 @@ class MachineSpec:
     error_policy: ErrorPolicy = ErrorPolicy()
     locations: Mapping[str, Location] = field(default_factory=dict, hash=False, compare=False)
     source_name: str | None = field(default=None, compare=False)
+    verify: VerifySpec = VerifySpec()
 
     @cached_property
     def chart(self) -> Chart:

@@ -19,7 +19,7 @@ differs set; items with rarer keys are revisited afterwards, one by one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -37,6 +37,7 @@ from pystator.model import (
     NO_METADATA,
     ActionSpec,
     ErrorPolicy,
+    Eventually,
     GuardSpec,
     InvokeSpec,
     Location,
@@ -47,6 +48,7 @@ from pystator.model import (
     StateType,
     Timeout,
     Transition,
+    VerifySpec,
 )
 
 __all__ = ["Draft", "build_from_model", "build_plain", "finish", "implicit_trigger"]
@@ -100,6 +102,7 @@ class Draft:
     states: list[State]
     transitions: list[Transition]
     policy: ErrorPolicy
+    verify: VerifySpec = field(default_factory=VerifySpec)
 
 
 class _Reject(Exception):
@@ -374,6 +377,17 @@ def build_from_model(model: Any) -> Draft:
         [_state_from_model(s) for s in model.states],
         [_transition_from_model(t) for t in model.transitions],
         _policy(model.error_policy),
+        _verify(model.verify),
+    )
+
+
+def _verify(model: Any) -> VerifySpec:
+    if model is None:
+        return VerifySpec()
+    return VerifySpec(
+        tuple(tuple(states) for states in model.never),
+        tuple(Eventually(p.state, p.within) for p in model.always_eventually),
+        tuple(model.unreachable),
     )
 
 
@@ -502,4 +516,5 @@ def finish(draft: Draft, locations: Mapping[str, Location], source_name: str | N
         error_policy=draft.policy,
         locations=all_locations,
         source_name=source_name,
+        verify=draft.verify,
     )
