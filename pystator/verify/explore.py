@@ -1,0 +1,407 @@
+"""Every way a machine can go, breadth first, as the engine's own steps.
+
+The exploration is a graph: its nodes are the ``Snapshot``s the machine can reach
+from ``start`` (with the virtual clock each was reached at), its edges the
+``Move``s a host can make and the ``Step`` the engine answered. Nothing here
+selects transitions or enters states: every edge is ``machine.step``.
+
+What a host can do from a snapshot (the moves):
+
+* send an event: each trigger a transition of the active states listens for
+  (triggers only timers use are left to the timers), with a context and outcomes
+  for the named guards the step asks;
+* fire the next pending timer, at its due time (``step(snapshot, timer,
+  now=timer.due_ms)``): timers fire in their order, so the only choice is when
+  events come between them;
+* wait until just before the next timer is due, so that an event sent then arms
+  its own timers as late as it can (with ``waits=False`` events come only right
+  after the last timer, which keeps the graph smaller).
+
+Contexts and named guards. A step's outcome depends on the context only through
+the ``expr`` guards it evaluates, so the contexts worth trying are found by
+flipping guards one at a time (as concolic testing does): run the step, look at
+the guards it evaluated in order, and for each one ask ``solver.solve`` for a
+context that keeps the earlier outcomes and flips this one; a named guard is
+simply flipped. Every distinct sequence of guard outcomes is one representative
+input. They are worked out once per (configuration, history, trigger) and reused
+for every snapshot with those.
+
+Visited-set reduction and symmetry: two snapshots are the same node when they
+have the same configuration and history and the same timers *relative to the
+clock* (a timer's id and the clock's absolute value do not change what can
+happen), so a machine that loops through timers has finitely many nodes.
+Exploration stops at ``max_steps`` moves from the start or ``max_states`` nodes;
+``Exploration.complete`` says whether either bound cut it short.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pystator.machine import StateMachine
+from pystator.model import GuardSpec, Transition
+from pystator.selection import GuardDecision
+from pystator.snapshot import Snapshot, Timer
+from pystator.step import Step
+from pystator.verify.solver import Constraint, solve
+
+__all__ = [
+    "DEFAULT_MAX_STATES",
+    "DEFAULT_MAX_STEPS",
+    "Edge",
+    "Exploration",
+    "Move",
+    "MoveKind",
+    "Node",
+    "explore",
+]
+
+DEFAULT_MAX_STEPS = 20
+DEFAULT_MAX_STATES = 20_000
+_MAX_RUNS = 64  # steps tried per (configuration, trigger) while flipping guards
+
+MoveKind = Literal["event", "timer", "wait"]
+_DECIDED_BY = "verify"
+
+
+@dataclass(frozen=True)
+class Move:
+    """One thing a host does: send ``event`` (or fire the next timer) with a context
+    and named-guard outcomes, or wait until ``to_ms``.
+
+    ``guards`` are the named guards the step asked, with the outcome each was
+    given, in the order asked.
+    """
+
+    kind: MoveKind
+    event: str = ""
+    context: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    guards: tuple[tuple[str, bool], ...] = ()
+    to_ms: int = 0
+
+    def describe(self) -> str:
+        if self.kind == "wait":
+            return f"wait until {self.to_ms} ms"
+        what = f"send {self.event!r}" if self.kind == "event" else f"timer {self.event!r} fires"
+        extras = []
+        if self.context:
+            extras.append("context " + ", ".join(f"{k}={v!r}" for k, v in self.context.items()))
+        if self.guards:
+            extras.append(", ".join(f"{g}={'true' if v else 'false'}" for g, v in self.guards))
+        return what + (f" ({'; '.join(extras)})" if extras else "")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A move from one node and what the engine did: ``step`` leads to node ``target``."""
+
+    source: int
+    move: Move
+    step: Step
+    target: int
+
+
+@dataclass(eq=False)
+class Node:
+    """A reachable snapshot, the clock when it was first reached, and how.
+
+    ``parent``/``via`` form the breadth-first tree: following them back gives a
+    shortest sequence of moves from the start. ``edges`` is filled when the node
+    is expanded (nodes at the step bound, or found after the state bound, are not).
+    ``unsolved`` lists guards whose contexts the solver could not find here.
+    """
+
+    id: int
+    snapshot: Snapshot
+    now: int
+    depth: int
+    parent: int | None = None
+    via: Edge | None = None
+    edges: list[Edge] = field(default_factory=list)
+    expanded: bool = False
+    unsolved: tuple[str, ...] = ()
+
+    @property
+    def configuration(self) -> frozenset[str]:
+        return self.snapshot.configuration
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A move the engine refused as a whole for ``code`` (a livelock), from ``node``."""
+
+    node: int
+    move: Move
+    step: Step
+
+
+@dataclass
+class Exploration:
+    """The reachable graph of one machine, within the bounds."""
+
+    machine: StateMachine
+    start: Step
+    nodes: list[Node]
+    max_steps: int
+    max_states: int
+    complete: bool
+    livelocks: list[Refused]
+    unsolved: dict[str, str]
+    """Guard text -> why no context could be found for it (outside the solver)."""
+
+    def path(self, node: int) -> list[Edge]:
+        """The shortest moves from the start to ``node``."""
+        out: list[Edge] = []
+        current = self.nodes[node]
+        while current.via is not None:
+            out.append(current.via)
+            assert current.parent is not None
+            current = self.nodes[current.parent]
+        out.reverse()
+        return out
+
+    def edges(self) -> Iterator[Edge]:
+        for node in self.nodes:
+            yield from node.edges
+
+    def finished(self, node: Node) -> bool:
+        """Whether the node's configuration is the machine's end: every active leaf is
+        ``terminal`` or ``final``."""
+        return _finished(self.machine, node.configuration)
+
+
+def _finished(machine: StateMachine, configuration: frozenset[str]) -> bool:
+    chart = machine.chart
+    leaves = chart.leaves_of(configuration)
+    return bool(leaves) and all(
+        chart.states[leaf].is_terminal or chart.states[leaf].is_final for leaf in leaves
+    )
+
+
+def _key(snapshot: Snapshot, now: int) -> tuple[Any, ...]:
+    return (
+        snapshot.configuration,
+        frozenset(snapshot.history.items()) if snapshot.history else frozenset(),
+        tuple((t.state, t.transition, t.due_ms - now) for t in snapshot.timers),
+    )
+
+
+@dataclass(frozen=True)
+class _Representative:
+    context: Mapping[str, Any]
+    guards: tuple[tuple[str, bool], ...]
+
+
+class _Explorer:
+    def __init__(self, machine: StateMachine, max_steps: int, max_states: int, waits: bool) -> None:
+        self.machine = machine
+        self.max_steps = max_steps
+        self.max_states = max_states
+        self.waits = waits
+        self.external = _external_triggers(machine)
+        self.listening: dict[frozenset[str], tuple[str, ...]] = {}
+        self.representatives: dict[Any, tuple[list[_Representative], tuple[str, ...]]] = {}
+        self.unsolved: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ the graph
+    def run(self, start: Step) -> Exploration:
+        nodes: list[Node] = [Node(0, start.snapshot, 0, 0)]
+        seen: dict[tuple[Any, ...], int] = {_key(start.snapshot, 0): 0}
+        livelocks: list[Refused] = []
+        complete = True
+        queue: deque[int] = deque([0])
+        while queue:
+            node = nodes[queue.popleft()]
+            if node.depth >= self.max_steps:
+                complete = False
+                continue
+            node.expanded = True
+            unsolved: list[str] = []
+            for move, step, now in self.moves(node, unsolved):
+                if step.refusal is not None and step.refusal.code == "livelock":
+                    livelocks.append(Refused(node.id, move, step))
+                    continue
+                key = _key(step.snapshot, now)
+                if not step.transitions and key == _key(node.snapshot, node.now):
+                    continue  # nothing happened
+                target = seen.get(key)
+                if target is None:
+                    if len(nodes) >= self.max_states:
+                        complete = False
+                        continue
+                    target = len(nodes)
+                    seen[key] = target
+                    edge = Edge(node.id, move, step, target)
+                    nodes.append(Node(target, step.snapshot, now, node.depth + 1, node.id, edge))
+                    queue.append(target)
+                else:
+                    edge = Edge(node.id, move, step, target)
+                node.edges.append(edge)
+            node.unsolved = tuple(dict.fromkeys(unsolved))
+        return Exploration(
+            self.machine,
+            start,
+            nodes,
+            self.max_steps,
+            self.max_states,
+            complete,
+            livelocks,
+            dict(self.unsolved),
+        )
+
+    def moves(self, node: Node, unsolved: list[str]) -> Iterator[tuple[Move, Step, int]]:
+        snapshot, now = node.snapshot, node.now
+        seen: set[Any] = set()
+        for trigger in self.triggers(snapshot.configuration):
+            for rep, step in self.steps(snapshot, trigger, now, unsolved):
+                outcome = (_key(step.snapshot, now), _taken(step))
+                if outcome in seen:
+                    continue
+                seen.add(outcome)
+                yield Move("event", trigger, rep.context, rep.guards), step, now
+        timer = snapshot.next_timer
+        if timer is None:
+            return
+        for rep, step in self.steps(snapshot, timer, timer.due_ms, unsolved):
+            outcome = (_key(step.snapshot, timer.due_ms), _taken(step))
+            if outcome in seen:
+                continue
+            seen.add(outcome)
+            yield Move("timer", timer.trigger, rep.context, rep.guards), step, timer.due_ms
+        if self.waits and timer.due_ms - now > 1 and seen:
+            later = timer.due_ms - 1
+            waited = Snapshot(
+                snapshot.configuration, snapshot.timers, snapshot.history, snapshot.next_timer_id
+            )
+            yield Move("wait", to_ms=later), Step(None, waited), later
+
+    def triggers(self, configuration: frozenset[str]) -> tuple[str, ...]:
+        """The external triggers some transition of ``configuration`` listens for."""
+        cached = self.listening.get(configuration)
+        if cached is None:
+            machine = self.machine
+            cached = tuple(t for t in self.external if machine.candidates(configuration, t))
+            self.listening[configuration] = cached
+        return cached
+
+    # ------------------------------------------------------------------ inputs
+    def steps(
+        self, snapshot: Snapshot, event: str | Timer, now: int, unsolved: list[str]
+    ) -> Iterator[tuple[_Representative, Step]]:
+        trigger = event.trigger if isinstance(event, Timer) else event
+        history = frozenset(snapshot.history.items()) if snapshot.history else frozenset()
+        key = (snapshot.configuration, history, trigger)
+        cached = self.representatives.get(key)
+        if cached is None:
+            found, missed = self.flip(snapshot, event, now)
+            self.representatives[key] = ([rep for rep, _step in found], missed)
+            unsolved.extend(missed)
+            yield from found
+            return
+        reps, missed = cached
+        unsolved.extend(missed)
+        for rep in reps:
+            yield rep, self.step(snapshot, event, now, rep.context, dict(rep.guards), [])
+
+    def step(
+        self,
+        snapshot: Snapshot,
+        event: str | Timer,
+        now: int,
+        context: Mapping[str, Any],
+        named: Mapping[str, bool],
+        asked: list[tuple[str, bool]],
+    ) -> Step:
+        def resolve(
+            _t: Transition, guard: GuardSpec, _ctx: Mapping[str, Any]
+        ) -> GuardDecision | None:
+            name = guard.name
+            if name is None:
+                return None
+            value = named.get(name, False)
+            if all(n != name for n, _v in asked):
+                asked.append((name, value))
+            return GuardDecision(value, _DECIDED_BY, "chosen by pystator.verify")
+
+        return self.machine.step(snapshot, event, context, now=now, guard_resolver=resolve)
+
+    def flip(
+        self, snapshot: Snapshot, event: str | Timer, now: int
+    ) -> tuple[list[tuple[_Representative, Step]], tuple[str, ...]]:
+        """Every distinct sequence of guard outcomes one step can take (module docstring),
+        and the guards no context could be found for."""
+        todo: deque[tuple[tuple[Constraint, ...], dict[str, bool]]] = deque([((), {})])
+        tried: set[Any] = set()
+        paths: set[Any] = set()
+        found: list[tuple[_Representative, Step]] = []
+        missed: list[str] = []
+        while todo and len(paths) < _MAX_RUNS:
+            constraints, named = todo.popleft()
+            marker = (constraints, tuple(sorted(named.items())))
+            if marker in tried:
+                continue
+            tried.add(marker)
+            context: dict[str, Any] = {}
+            if constraints:
+                solution = solve(constraints)
+                if solution.context is None:
+                    if solution.status == "unknown":
+                        text = str(constraints[-1][0])
+                        missed.append(text)
+                        self.unsolved.setdefault(text, solution.reason)
+                    continue
+                context = solution.context
+            asked: list[tuple[str, bool]] = []
+            step = self.step(snapshot, event, now, context, named, asked)
+            path = tuple((g.guard, g.decided_by, g.passed) for g in step.guards)
+            if path in paths:
+                continue
+            paths.add(path)
+            found.append((_Representative(context, tuple(asked)), step))
+            prefix: list[Constraint] = []
+            fixed: dict[str, bool] = {}
+            for g in step.guards:
+                if g.decided_by == _DECIDED_BY:
+                    if g.guard not in fixed:
+                        todo.append((tuple(prefix), {**fixed, g.guard: not g.passed}))
+                        fixed[g.guard] = g.passed
+                else:
+                    todo.append(((*prefix, (g.guard, not g.passed)), dict(fixed)))
+                    prefix.append((g.guard, g.passed))
+        return found, tuple(dict.fromkeys(missed))
+
+
+def _taken(step: Step) -> tuple[tuple[str, str], ...]:
+    return tuple(t.edge for t in step.transitions)
+
+
+def _external_triggers(machine: StateMachine) -> tuple[str, ...]:
+    """Triggers a host may send: those of transitions that are neither delayed nor eventless."""
+    return tuple(
+        dict.fromkeys(
+            t.trigger for t in machine.all_transitions if not t.is_delayed and not t.eventless
+        )
+    )
+
+
+def explore(
+    machine: StateMachine,
+    *,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    max_states: int = DEFAULT_MAX_STATES,
+    waits: bool = True,
+    start: Snapshot | None = None,
+) -> Exploration:
+    """The graph of snapshots ``machine`` can reach (see the module docstring).
+
+    From ``machine.start({})`` by default: the simulator starts every run with an
+    empty context, and contexts apply from the first move on. ``start`` explores
+    from another snapshot instead (at clock 0).
+    """
+    if max_steps < 0 or max_states < 1:
+        raise ValueError("max_steps must be >= 0 and max_states >= 1")
+    first = machine.start({}) if start is None else Step(None, start)
+    return _Explorer(machine, max_steps, max_states, waits).run(first)
