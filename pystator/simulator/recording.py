@@ -86,6 +86,7 @@ def record(
         actions=tuple(ExecutedAction(index, a.phase, a.owner, a.action) for a in engine.actions),
         timers_armed=engine.timers_armed,
         timers_cancelled=engine.timers_cancelled,
+        microsteps=engine.microsteps,
         **common,
     )
 
@@ -101,4 +102,5 @@ def record_start(machine: StateMachine, engine: EngineStep) -> Step:
         entered=engine.entered,
         actions=tuple(ExecutedAction(0, a.phase, a.owner, a.action) for a in engine.actions),
         timers_armed=engine.timers_armed,
+        microsteps=engine.microsteps,
     )

@@ -16,52 +16,28 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from pystator._text import did_you_mean
 from pystator.durations import parse_duration
 from pystator.errors import PystatorError
 from pystator.machine import StateMachine
 from pystator.simulator import trace as trace_json
-from pystator.simulator.choices import (
-    Choices,
-    choices_for,
-    choose,
-    resolver_for,
-    via_by_dest,
-)
-from pystator.simulator.recording import record, record_start
+from pystator.simulator.choices import resolver_for, via_by_dest
+from pystator.simulator.run import MAX_STEPS, Now, Run
 from pystator.simulator.trace import Input, json_value
 from pystator.simulator.values import (
-    ContextChange,
     Divergence,
     EnabledEvent,
     ExecutedAction,
     SimulationError,
     Step,
-    StepKind,
     Timer,
 )
 from pystator.snapshot import Snapshot
 from pystator.step import Step as EngineStep
 
 __all__ = ["MAX_STEPS", "Simulation"]
-
-MAX_STEPS = 10_000
-"""Most steps a simulation holds (the start counts); traces travel in designer links."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Now:
-    """Everything that changes from step to step, as it stands after one step."""
-
-    snapshot: Snapshot
-    state: str
-    clock_ms: int
-    context: Mapping[str, Any]
-    guards: Mapping[str, bool]
-    actions: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +81,9 @@ class Simulation:
             raise SimulationError(f"the context must be a dict, not {type(context).__name__}")
         self._machine = machine
         self._initial_context: dict[str, Any] = json_value(dict(context or {}), "the context")
-        self._inputs: list[Input] = []
-        self._ends: list[int] = []  # len(steps) after each input
-        self._steps: list[Step] = []
-        self._snapshots: list[_Now] = []
-        self._actions: list[ExecutedAction] = []
+        self._run = Run(machine, self._initial_context)
         self._divergence: Divergence | None = None
-        self._options_of: tuple[_Now, list[_Option]] | None = None
-        self._replaying = False  # from_json: a via with nothing left to choose is dropped
-        self._start()
+        self._options_of: tuple[Now, list[_Option]] | None = None
 
     # ------------------------------------------------------------------ reading
     @property
@@ -123,21 +93,21 @@ class Simulation:
     @property
     def configuration(self) -> frozenset[str]:
         """The active states, ancestors and every parallel region included."""
-        return self._now.snapshot.configuration
+        return self._run.now.snapshot.configuration
 
     @property
     def state(self) -> str:
         """The configuration's string form (a leaf, or ``P:region=leaf,...``)."""
-        return self._now.state
+        return self._run.now.state
 
     @property
     def clock_ms(self) -> int:
-        return self._now.clock_ms
+        return self._run.now.clock_ms
 
     @property
     def context(self) -> dict[str, Any]:
         """A copy of the current context (edit it with ``set_context``)."""
-        return dict(self._now.context)
+        return dict(self._run.now.context)
 
     @property
     def initial_context(self) -> dict[str, Any]:
@@ -146,30 +116,30 @@ class Simulation:
     @property
     def guard_outcomes(self) -> dict[str, bool]:
         """Named guards fixed with ``set_guard``."""
-        return dict(self._now.guards)
+        return dict(self._run.now.guards)
 
     @property
     def pending_timers(self) -> tuple[Timer, ...]:
         """Armed timers, in the order they will fire."""
-        return self._now.snapshot.timers
+        return self._run.now.snapshot.timers
 
     @property
     def snapshot(self) -> Snapshot:
         """The engine's snapshot as it stands now (what the next step starts from)."""
-        return self._now.snapshot
+        return self._run.now.snapshot
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return tuple(self._steps)
+        return tuple(self._run.steps)
 
     @property
     def last_step(self) -> Step:
-        return self._steps[-1]
+        return self._run.steps[-1]
 
     @property
     def action_log(self) -> tuple[ExecutedAction, ...]:
         """Every action the run would have executed so far, in order, with params."""
-        return tuple(self._actions)
+        return tuple(self._run.actions)
 
     @property
     def divergence(self) -> Divergence | None:
@@ -178,7 +148,7 @@ class Simulation:
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._inputs)
+        return bool(self._run.inputs)
 
     # ------------------------------------------------------------------ inputs
     def send(
@@ -200,9 +170,9 @@ class Simulation:
         if isinstance(via, bool) or not (via is None or isinstance(via, (int, str))):
             raise SimulationError(f"via must be a transition index or a state name, not {via!r}")
         if isinstance(via, str):
-            via = via_by_dest(event, via, self._choices(self._now, event))
+            via = via_by_dest(event, via, self._run.choices(self._run.now, event))
         data = json_value(dict(payload or {}), "the payload")
-        return self._record(Input("event", event=event, payload=data, via=via))[-1]
+        return self._run.record(Input("event", event=event, payload=data, via=via))[-1]
 
     def advance(self, duration: int | str) -> tuple[Step, ...]:
         """Move the clock by ``duration`` (ms, or ``"500ms"``/``"5s"``/``"1m"``).
@@ -213,7 +183,7 @@ class Simulation:
             ms = parse_duration(duration)
         except ValueError as error:
             raise SimulationError(str(error)) from None
-        return self._record(Input("advance", to_ms=self.clock_ms + ms))
+        return self._run.record(Input("advance", to_ms=self.clock_ms + ms))
 
     def advance_to(self, ms: int) -> tuple[Step, ...]:
         """Move the clock to ``ms`` (absolute, not before now), firing what falls due."""
@@ -221,31 +191,33 @@ class Simulation:
             raise SimulationError(
                 f"advance_to needs a time in ms not before the clock ({self.clock_ms}), got {ms!r}"
             )
-        return self._record(Input("advance", to_ms=ms))
+        return self._run.record(Input("advance", to_ms=ms))
 
     def fire_next_timer(self) -> Step:
         """Move the clock to the next timer's due time and fire it (only that one)."""
-        return self._record(Input("fire"))[-1]
+        return self._run.record(Input("fire"))[-1]
 
     def set_guard(self, name: str, outcome: bool | None) -> Step:
         """Fix named guard ``name`` to ``outcome`` for the rest of the run (``None`` unsets)."""
         if outcome is not None and not isinstance(outcome, bool):
             raise SimulationError(f"a guard outcome is True, False or None, not {outcome!r}")
-        return self._record(Input("guard", guard=name, outcome=outcome))[-1]
+        return self._run.record(Input("guard", guard=name, outcome=outcome))[-1]
 
     def set_context(self, values: Mapping[str, Any]) -> Step:
         """Replace the context with ``values``; the step records the difference."""
         if not isinstance(values, Mapping):
             raise SimulationError(f"the context must be a dict, not {type(values).__name__}")
-        return self._record(Input("context", context=json_value(dict(values), "the context")))[-1]
+        return self._run.record(Input("context", context=json_value(dict(values), "the context")))[
+            -1
+        ]
 
     def undo(self) -> None:
         """Take back the last input (an ``advance`` is one input, with all its timers)."""
-        if not self._inputs:
+        if not self._run.inputs:
             raise SimulationError("nothing to undo: the simulation is at its start")
-        self._inputs.pop()
-        self._ends.pop()
-        self._truncate(self._ends[-1] if self._ends else 1)
+        self._run.inputs.pop()
+        self._run.ends.pop()
+        self._run.truncate(self._run.ends[-1] if self._run.ends else 1)
 
     def jump(self, step_index: int) -> None:
         """Go back to just after step ``step_index``: later steps are dropped from the trace.
@@ -255,27 +227,27 @@ class Simulation:
         """
         if isinstance(step_index, bool) or not isinstance(step_index, int):
             raise SimulationError(f"a step index is an int, not {step_index!r}")
-        if not 0 <= step_index < len(self._steps):
+        if not 0 <= step_index < len(self._run.steps):
             raise SimulationError(
-                f"no step {step_index}: the simulation has steps 0 to {len(self._steps) - 1}"
+                f"no step {step_index}: the simulation has steps 0 to {len(self._run.steps) - 1}"
             )
-        j = bisect.bisect_right(self._ends, step_index)
+        j = bisect.bisect_right(self._run.ends, step_index)
         if step_index == 0:
-            del self._inputs[:], self._ends[:]
-        elif self._ends[j] - 1 == step_index:
-            del self._inputs[j + 1 :], self._ends[j + 1 :]
+            del self._run.inputs[:], self._run.ends[:]
+        elif self._run.ends[j] - 1 == step_index:
+            del self._run.inputs[j + 1 :], self._run.ends[j + 1 :]
         else:  # inside an advance: keep the timers it had fired by then
-            first = self._ends[j - 1] if j else 1
-            del self._inputs[j:], self._ends[j:]
+            first = self._run.ends[j - 1] if j else 1
+            del self._run.inputs[j:], self._run.ends[j:]
             for k in range(first, step_index + 1):
-                self._inputs.append(Input("fire", expect=self._steps[k].state))
-                self._ends.append(k + 1)
-        self._truncate(step_index + 1)
+                self._run.inputs.append(Input("fire", expect=self._run.steps[k].state))
+                self._run.ends.append(k + 1)
+        self._run.truncate(step_index + 1)
 
     def reset(self) -> None:
         """Back to the start (the initial context is kept)."""
-        del self._inputs[:], self._ends[:]
-        self._truncate(1)
+        del self._run.inputs[:], self._run.ends[:]
+        self._run.truncate(1)
 
     # ------------------------------------------------------------------ what could happen
     def enabled_events(self) -> list[EnabledEvent]:
@@ -328,12 +300,12 @@ class Simulation:
         ``outcomes`` call; an event with undecided named guards is stepped once per
         choice.
         """
-        now = self._now
+        now = self._run.now
         if self._options_of is not None and self._options_of[0] is now:
             return self._options_of[1]
         machine = self._machine
         triggers = list(dict.fromkeys(t.trigger for t in machine.all_transitions))
-        choices = {e: self._choices(now, e) for e in triggers}
+        choices = {e: self._run.choices(now, e) for e in triggers}
         plain = [e for e in triggers if not choices[e]]
         resolver = resolver_for(machine, now.guards, None, False) if machine.named_guards else None
         base = machine.outcomes(
@@ -350,7 +322,7 @@ class Simulation:
                 out.append(_Option(event, None, base[event]))
                 continue
             for via, _t in choices[event]:
-                out.append(_Option(event, via, self._engine_step(now, event, {}, via, None)))
+                out.append(_Option(event, via, self._run.engine_step(now, event, {}, via, None)))
         self._options_of = (now, out)
         return out
 
@@ -358,7 +330,11 @@ class Simulation:
     def to_json(self, indent: int | None = None) -> str:
         """The trace as compact JSON (``indent`` for a readable file)."""
         return trace_json.encode(
-            self._machine.name, self._initial_context, self._steps[0].state, self._inputs, indent
+            self._machine.name,
+            self._initial_context,
+            self._run.steps[0].state,
+            self._run.inputs,
+            indent,
         )
 
     @classmethod
@@ -379,199 +355,16 @@ class Simulation:
                 0, -1, f"the trace starts in {decoded.start!r}, the machine now in {sim.state!r}"
             )
             return sim
-        sim._replaying = True
+        sim._run.replaying = True
         try:
             for number, item in enumerate(decoded.inputs):
-                step_index = len(sim._steps)
+                step_index = len(sim._run.steps)
                 try:
-                    sim._record(item, check=True)
+                    sim._run.record(item, check=True)
                 except (SimulationError, PystatorError) as error:
                     explanation = f"{item.describe()}: {error}"
                     sim._divergence = Divergence(step_index, number, explanation)
                     break
         finally:
-            sim._replaying = False
+            sim._run.replaying = False
         return sim
-
-    # ------------------------------------------------------------------ replay
-    @property
-    def _now(self) -> _Now:
-        return self._snapshots[-1]
-
-    def _record(self, item: Input, check: bool = False) -> tuple[Step, ...]:
-        """Apply one input atomically: on any error the simulation is left as it was."""
-        mark = len(self._steps)
-        try:
-            self._apply(item)
-            state = self._now.state
-            if check and item.expect is not None and state != item.expect:
-                raise SimulationError(
-                    f"the trace went to {item.expect!r}, the machine now goes to {state!r}"
-                )
-        except BaseException:
-            self._truncate(mark)
-            raise
-        if item.kind in ("event", "fire", "advance"):
-            via = self._steps[-1].via if item.kind == "event" else None
-            item = Input(item.kind, item.event, item.payload, via, item.to_ms, expect=state)
-        self._inputs.append(item)
-        self._ends.append(len(self._steps))
-        return tuple(self._steps[mark:])
-
-    def _apply(self, item: Input) -> None:
-        now = self._now
-        if item.kind == "event":
-            self._fire(now, "event", item.event, item.payload, item.via, None)
-        elif item.kind == "fire":
-            timer = now.snapshot.next_timer
-            if timer is None:
-                raise SimulationError("no timer is pending")
-            self._fire_timer(timer)
-        elif item.kind == "advance":
-            if item.to_ms < now.clock_ms:
-                raise SimulationError(f"cannot move the clock back to {item.to_ms} ms")
-            fired = 0
-            while True:
-                timer = self._now.snapshot.next_timer
-                if timer is None or timer.due_ms > item.to_ms:
-                    break
-                self._fire_timer(timer)
-                fired += 1
-            now = self._now
-            self._push(
-                self._plain_step("advance", now, clock_ms=item.to_ms, timers_fired=fired),
-                replace(now, clock_ms=item.to_ms),
-            )
-        elif item.kind == "guard":
-            self._set_guard(now, item.guard, item.outcome)
-        else:
-            self._set_context(now, item.context)
-
-    def _plain_step(self, kind: StepKind, now: _Now, **fields: Any) -> Step:
-        base: dict[str, Any] = {"clock_ms": now.clock_ms}
-        base.update(fields)
-        return Step(
-            len(self._steps),
-            kind,
-            configuration=now.snapshot.configuration,
-            state=now.state,
-            **base,
-        )
-
-    def _set_guard(self, now: _Now, name: str, outcome: bool | None) -> None:
-        named = self._machine.named_guards
-        if name not in named:
-            known = sorted(named)
-            listing = f" (it uses: {', '.join(known)})" if known else " (it uses none)"
-            raise SimulationError(
-                f"no transition uses a named guard {name!r}{did_you_mean(name, known)}{listing}"
-            )
-        guards = {k: v for k, v in now.guards.items() if k != name}
-        if outcome is not None:
-            guards[name] = outcome
-        step = self._plain_step("guard", now, guard_name=name, guard_outcome=outcome)
-        self._push(step, replace(now, guards=guards))
-
-    def _set_context(self, now: _Now, values: Mapping[str, Any]) -> None:
-        before = now.context
-        changes: list[ContextChange] = []
-        for key, value in values.items():
-            if key not in before:
-                changes.append(ContextChange(key, None, value, "added"))
-            elif before[key] != value or type(before[key]) is not type(value):
-                changes.append(ContextChange(key, before[key], value, "changed"))
-        changes.extend(
-            ContextChange(key, before[key], None, "removed") for key in before if key not in values
-        )
-        step = self._plain_step("context", now, context_changes=tuple(changes))
-        self._push(step, replace(now, context=dict(values)))
-
-    def _fire_timer(self, timer: Timer) -> None:
-        """Move the clock to the timer's due time and hand the timer to the engine."""
-        now = replace(self._now, clock_ms=timer.due_ms)
-        self._fire(now, "timer", timer.trigger, {}, None, timer)
-
-    def _fire(
-        self,
-        now: _Now,
-        kind: StepKind,
-        event: str,
-        payload: Mapping[str, Any],
-        via: int | None,
-        timer: Timer | None,
-    ) -> None:
-        choices = self._choices(now, event)
-        chosen = choose(event, via, timer.transition if timer else None, choices, self._replaying)
-        engine = self._engine_step(now, event, payload, chosen, timer)
-        index = len(self._steps)
-        step = record(
-            self._machine,
-            index,
-            kind,
-            now.clock_ms,
-            engine,
-            event=event,
-            payload=payload,
-            via=chosen,
-            timer=timer,
-        )
-        actions = tuple(step.actions)
-        self._actions.extend(actions)
-        after = _Now(
-            engine.snapshot,
-            step.state,
-            now.clock_ms,
-            now.context,
-            now.guards,
-            len(self._actions),
-        )
-        self._push(step, after)
-
-    def _engine_step(
-        self,
-        now: _Now,
-        event: str,
-        payload: Mapping[str, Any],
-        chosen: int | None,
-        timer: Timer | None,
-    ) -> EngineStep:
-        """The engine's step for one event (or timer) from ``now``; nothing is recorded."""
-        machine = self._machine
-        ctx: Mapping[str, Any] = {**now.context, **payload} if payload else now.context
-        resolver = (
-            resolver_for(machine, now.guards, chosen, timer is not None)
-            if machine.named_guards
-            else None
-        )
-        return machine.step(
-            now.snapshot,
-            timer if timer is not None else event,
-            ctx,
-            now=now.clock_ms,
-            guard_resolver=resolver,
-            explain=True,
-        )
-
-    def _choices(self, now: _Now, event: str) -> Choices:
-        return choices_for(self._machine, now.snapshot.configuration, now.guards, event)
-
-    def _push(self, step: Step, snapshot: _Now) -> None:
-        if len(self._steps) >= MAX_STEPS:
-            raise SimulationError(
-                f"a simulation is limited to {MAX_STEPS} steps (traces travel in links): "
-                "undo, jump back or reset to go on"
-            )
-        self._steps.append(step)
-        self._snapshots.append(snapshot)
-
-    def _truncate(self, length: int) -> None:
-        del self._steps[length:], self._snapshots[length:]
-        del self._actions[self._snapshots[-1].actions :]
-
-    def _start(self) -> None:
-        machine = self._machine
-        engine = machine.start(self._initial_context, now=0)
-        step = record_start(machine, engine)
-        self._actions.extend(step.actions)
-        now = _Now(engine.snapshot, step.state, 0, self._initial_context, {}, len(step.actions))
-        self._push(step, now)

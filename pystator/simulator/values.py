@@ -18,7 +18,7 @@ from pystator.durations import format_duration
 from pystator.errors import PystatorError
 from pystator.model import ActionSpec
 from pystator.snapshot import Timer
-from pystator.step import Phase, RefusalCode
+from pystator.step import MicroStep, Phase, RefusalCode
 
 __all__ = [
     "ContextChange",
@@ -139,6 +139,28 @@ class Step:
     timers_fired: int = 0
     reason: str | None = None
     reason_code: ReasonCode | None = None
+    microsteps: tuple[MicroStep, ...] = ()
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """When the event chained several microsteps, one line per microstep (else none).
+
+        ``"eventless: checking -> approved"``, ``"internal ping: B -> C"``, or for an
+        internal event nothing handled ``"internal left_a: nothing handles it"``.
+        """
+        if len(self.microsteps) < 2:
+            return ()
+        out: list[str] = []
+        for m in self.microsteps:
+            what = ", ".join(t.label for t in m.transitions) or "nothing handles it"
+            if m.event is None:
+                head = "start" if self.kind == "start" and not out else "eventless"
+            elif m.internal:
+                head = f"internal {m.event}"
+            else:
+                head = str(m.event)
+            out.append(f"{head}: {what}" if m.transitions or m.event else head)
+        return tuple(out)
 
     @property
     def moved(self) -> bool:
