@@ -41,6 +41,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pystator.durations import format_duration
 from pystator.machine import StateMachine
 from pystator.model import GuardSpec, Transition
 from pystator.selection import GuardDecision
@@ -70,7 +71,9 @@ _DECIDED_BY = "verify"
 @dataclass(frozen=True)
 class Move:
     """One thing a host does: send ``event`` (or fire the next timer) with a context
-    and named-guard outcomes, or wait until ``to_ms``.
+    and named-guard outcomes, or let ``wait_ms`` pass (a wait is relative: the same
+    node can be reached at different clock times, and what can happen next depends
+    only on how far off its timers are).
 
     ``guards`` are the named guards the step asked, with the outcome each was
     given, in the order asked.
@@ -80,11 +83,11 @@ class Move:
     event: str = ""
     context: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     guards: tuple[tuple[str, bool], ...] = ()
-    to_ms: int = 0
+    wait_ms: int = 0
 
     def describe(self) -> str:
         if self.kind == "wait":
-            return f"wait until {self.to_ms} ms"
+            return f"wait {format_duration(self.wait_ms)}"
         what = f"send {self.event!r}" if self.kind == "event" else f"timer {self.event!r} fires"
         extras = []
         if self.context:
@@ -276,7 +279,7 @@ class _Explorer:
             waited = Snapshot(
                 snapshot.configuration, snapshot.timers, snapshot.history, snapshot.next_timer_id
             )
-            yield Move("wait", to_ms=later), Step(None, waited), later
+            yield Move("wait", wait_ms=later - now), Step(None, waited), later
 
     def triggers(self, configuration: frozenset[str]) -> tuple[str, ...]:
         """The external triggers some transition of ``configuration`` listens for."""
@@ -346,7 +349,7 @@ class _Explorer:
             tried.add(marker)
             context: dict[str, Any] = {}
             if constraints:
-                solution = solve(constraints)
+                solution = solve(constraints, states=snapshot.configuration)
                 if solution.context is None:
                     if solution.status == "unknown":
                         text = str(constraints[-1][0])

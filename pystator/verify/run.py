@@ -102,7 +102,7 @@ def _simulate(machine: StateMachine, moves: tuple[Move, ...]) -> Simulation:
     sim = Simulation(machine)
     for move in moves:
         if move.kind == "wait":
-            sim.advance_to(move.to_ms)
+            sim.advance(move.wait_ms)
             continue
         if dict(move.context) != sim.context:
             sim.set_context(move.context)
