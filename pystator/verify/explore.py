@@ -8,8 +8,9 @@ selects transitions or enters states: every edge is ``machine.step``.
 What a host can do from a snapshot (the moves):
 
 * send an event: each trigger a transition of the active states listens for
-  (triggers only timers use are left to the timers), with a context and outcomes
-  for the named guards the step asks;
+  (triggers only timers use are left to the timers, and ``done.state.*`` to the
+  engine, which raises them), with a context and outcomes for the named guards
+  the step asks;
 * fire the next pending timer, at its due time (``step(snapshot, timer,
   now=timer.due_ms)``): timers fire in their order, so the only choice is when
   events come between them;
@@ -66,6 +67,7 @@ _MAX_RUNS = 64  # steps tried per (configuration, trigger) while flipping guards
 
 MoveKind = Literal["event", "timer", "wait"]
 _DECIDED_BY = "verify"
+_DONE = "done.state."
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ class _Explorer:
             node.expanded = True
             unsolved: list[str] = []
             for move, step, now in self.moves(node, unsolved):
-                if step.refusal is not None and step.refusal.code == "livelock":
+                if _livelock(step):
                     livelocks.append(Refused(node.id, move, step))
                     continue
                 key = _key(step.snapshot, now)
@@ -260,7 +262,7 @@ class _Explorer:
         seen: set[Any] = set()
         for trigger in self.triggers(snapshot.configuration):
             for rep, step in self.steps(snapshot, trigger, now, unsolved):
-                outcome = (_key(step.snapshot, now), _taken(step))
+                outcome = (_key(step.snapshot, now), _taken(step), _livelock(step))
                 if outcome in seen:
                     continue
                 seen.add(outcome)
@@ -269,7 +271,7 @@ class _Explorer:
         if timer is None:
             return
         for rep, step in self.steps(snapshot, timer, timer.due_ms, unsolved):
-            outcome = (_key(step.snapshot, timer.due_ms), _taken(step))
+            outcome = (_key(step.snapshot, timer.due_ms), _taken(step), _livelock(step))
             if outcome in seen:
                 continue
             seen.add(outcome)
@@ -381,11 +383,18 @@ def _taken(step: Step) -> tuple[tuple[str, str], ...]:
     return tuple(t.edge for t in step.transitions)
 
 
+def _livelock(step: Step) -> bool:
+    return step.refusal is not None and step.refusal.code == "livelock"
+
+
 def _external_triggers(machine: StateMachine) -> tuple[str, ...]:
-    """Triggers a host may send: those of transitions that are neither delayed nor eventless."""
+    """Triggers a host may send: those of transitions that are neither delayed nor
+    eventless, less the ``done.state.*`` events only the engine raises."""
     return tuple(
         dict.fromkeys(
-            t.trigger for t in machine.all_transitions if not t.is_delayed and not t.eventless
+            t.trigger
+            for t in machine.all_transitions
+            if not t.is_delayed and not t.eventless and not t.trigger.startswith(_DONE)
         )
     )
 

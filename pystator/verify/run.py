@@ -43,6 +43,10 @@ class Run:
         """The number of moves (what "shortest" counts)."""
         return len(self.moves)
 
+    def __bool__(self) -> bool:
+        """A run with no moves (the machine at its start) is still a run."""
+        return True
+
     @property
     def states(self) -> list[str]:
         """The state string after the start and after each move."""

@@ -101,9 +101,13 @@ def _finished(machine, state):
 
 
 def _events(machine):
-    """The events a host sends (timers and eventless transitions left out)."""
+    """The events a host sends (timers, eventless transitions and done events left out)."""
     return sorted(
-        {{t.trigger for t in machine.all_transitions if not (t.is_delayed or t.eventless)}}
+        {{
+            t.trigger
+            for t in machine.all_transitions
+            if not (t.is_delayed or t.eventless or t.trigger.startswith("done.state."))
+        }}
     )
 
 
