@@ -78,9 +78,10 @@ class Solution:
     ``context`` (for ``sat``) makes every constraint come out as wanted, and
     ``states`` are the states it assumes active for ``In(...)`` (empty when the
     expressions do not call it, or when the caller fixed the active states).
-    ``method`` says how: ``"solved"`` (candidate search), ``"sampled"`` (random
-    contexts, for guards outside the solved language), ``"proved"`` (an ``unsat``
-    proof). ``reason`` explains an ``unknown`` or an ``unsat`` in a sentence.
+    ``method`` says how: ``"solved"`` (candidate search over the solved language),
+    ``"sampled"`` (the guards have parts outside it: values were tried, candidates
+    first, then random ones), ``"proved"`` (an ``unsat`` proof). ``reason`` explains
+    an ``unknown`` or an ``unsat`` in a sentence.
     """
 
     status: Status
@@ -720,7 +721,8 @@ class _Solver:
                 literals = [_classify(node) for node in conjunct]
                 found, proved = self.conjunct(literals)
                 if found is not None:
-                    return Solution("sat", found[0], self.reported(found[1]), "solved")
+                    how = "sampled" if self.opaque else "solved"
+                    return Solution("sat", found[0], self.reported(found[1]), how)
                 refuted = refuted and proved
         if refuted:
             return Solution(
@@ -803,7 +805,10 @@ class _Solver:
         self, keys: list[VarKey], literals: list[_Literal], numbers: Sequence[Fraction]
     ) -> dict[VarKey, Any] | None:
         pools = {k: _candidates(k, literals, numbers) for k in keys}
-        keys = sorted(keys, key=lambda k: len(pools[k]))
+        # Variables bounded on their own first: the linear literals that tie them to
+        # the others then derive the others' values (``_derived``).
+        bounded = {k for lit in literals if lit.bound is not None for k in lit.keys}
+        keys = sorted(keys, key=lambda k: (k not in bounded, len(pools[k])))
         ready: dict[int, list[_Literal]] = {}
         for lit in literals:
             mine = [keys.index(k) for k in lit.keys if k in keys]
@@ -818,7 +823,7 @@ class _Solver:
         def extend(i: int) -> bool:
             if i == len(keys):
                 return True
-            for value in pools[keys[i]]:
+            for value in [*_derived(keys[i], ready.get(i, ()), assignment), *pools[keys[i]]]:
                 if self.exhausted:
                     return False
                 assignment[keys[i]] = value
@@ -893,6 +898,38 @@ class _Solver:
             if self.accepts(context, states):
                 return context, states
         return None
+
+
+def _derived(
+    key: VarKey, literals: Iterable[_Literal], assignment: Mapping[VarKey, Any]
+) -> list[Any]:
+    """Values for ``key`` that put a linear literal, whose other variables are already
+    assigned, on its boundary and either side of it (``x - y == 3`` with ``y = 8``
+    asks ``x = 11``): candidates from the constants alone cannot reach them."""
+    if key[0] != "path":
+        return []
+    out: list[Any] = []
+    for lit in literals:
+        if lit.lin is None or len(lit.keys) < 2:
+            continue
+        diff, _op = lit.lin
+        coefficient = diff.coeffs.get(key)
+        if not coefficient:
+            continue
+        rest = diff.const
+        for other, c in diff.coeffs.items():
+            if other == key:
+                continue
+            value: Any = assignment.get(other)
+            if not _is_number(value) or value != value or abs(value) == float("inf"):
+                break
+            rest += c * Fraction(value)
+        else:
+            boundary = -rest / coefficient
+            out += [_number(v) for v in (boundary, boundary + 1, boundary - 1)]
+            if boundary.denominator == 1:
+                out += [_number(boundary + Fraction(1, 2)), _number(boundary - Fraction(1, 2))]
+    return out
 
 
 def _components(literals: list[_Literal]) -> Iterator[list[_Literal]]:
