@@ -16,7 +16,8 @@ Nothing here decides what a machine does: every step is ``StateMachine.step``.
 
 from __future__ import annotations
 
-from pystator.verify.check import Report, Violation, ViolationCode, check
+from pystator.verify.checker import Report, Violation, ViolationCode, check
+from pystator.verify.coverage import Item, PathSet, Uncovered, paths, transition_edges
 from pystator.verify.explore import (
     DEFAULT_MAX_STATES,
     DEFAULT_MAX_STEPS,
@@ -27,7 +28,6 @@ from pystator.verify.explore import (
     explore,
 )
 from pystator.verify.findings import check_deadlocks, check_unsatisfiable_guards, lint_findings
-from pystator.verify.paths import Item, PathSet, Uncovered, paths, transition_edges
 from pystator.verify.run import Run, share_path
 from pystator.verify.solver import Solution, satisfiable, solve
 

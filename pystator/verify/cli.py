@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pystator.config import load_spec
 from pystator.machine import StateMachine
-from pystator.verify.check import check
+from pystator.verify.checker import check
+from pystator.verify.coverage import paths
 from pystator.verify.explore import DEFAULT_MAX_STATES, DEFAULT_MAX_STEPS
-from pystator.verify.paths import paths
 
 __all__ = ["add_commands"]
 

@@ -225,12 +225,12 @@ class _Explorer:
                 continue
             node.expanded = True
             unsolved: list[str] = []
-            for move, step, now in self.moves(node, unsolved):
+            here = _key(node.snapshot, node.now)
+            for move, step, now, key in self.moves(node, unsolved):
                 if _livelock(step):
                     livelocks.append(Refused(node.id, move, step))
                     continue
-                key = _key(step.snapshot, now)
-                if not step.transitions and key == _key(node.snapshot, node.now):
+                if not step.transitions and key == here:
                     continue  # nothing happened
                 target = seen.get(key)
                 if target is None:
@@ -257,31 +257,38 @@ class _Explorer:
             dict(self.unsolved),
         )
 
-    def moves(self, node: Node, unsolved: list[str]) -> Iterator[tuple[Move, Step, int]]:
+    def moves(
+        self, node: Node, unsolved: list[str]
+    ) -> Iterator[tuple[Move, Step, int, tuple[Any, ...]]]:
+        """Each distinct thing a host can do from ``node``: the move, the engine's step,
+        the clock after it and the key of the snapshot it leads to."""
         snapshot, now = node.snapshot, node.now
         seen: set[Any] = set()
         for trigger in self.triggers(snapshot.configuration):
             for rep, step in self.steps(snapshot, trigger, now, unsolved):
-                outcome = (_key(step.snapshot, now), _taken(step), _livelock(step))
+                key = _key(step.snapshot, now)
+                outcome = (key, _taken(step), _livelock(step))
                 if outcome in seen:
                     continue
                 seen.add(outcome)
-                yield Move("event", trigger, rep.context, rep.guards), step, now
+                yield Move("event", trigger, rep.context, rep.guards), step, now, key
         timer = snapshot.next_timer
         if timer is None:
             return
         for rep, step in self.steps(snapshot, timer, timer.due_ms, unsolved):
-            outcome = (_key(step.snapshot, timer.due_ms), _taken(step), _livelock(step))
+            key = _key(step.snapshot, timer.due_ms)
+            outcome = (key, _taken(step), _livelock(step))
             if outcome in seen:
                 continue
             seen.add(outcome)
-            yield Move("timer", timer.trigger, rep.context, rep.guards), step, timer.due_ms
+            yield Move("timer", timer.trigger, rep.context, rep.guards), step, timer.due_ms, key
         if self.waits and timer.due_ms - now > 1 and seen:
             later = timer.due_ms - 1
             waited = Snapshot(
                 snapshot.configuration, snapshot.timers, snapshot.history, snapshot.next_timer_id
             )
-            yield Move("wait", wait_ms=later - now), Step(None, waited), later
+            move = Move("wait", wait_ms=later - now)
+            yield move, Step(None, waited), later, _key(waited, later)
 
     def triggers(self, configuration: frozenset[str]) -> tuple[str, ...]:
         """The external triggers some transition of ``configuration`` listens for."""

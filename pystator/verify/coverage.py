@@ -298,8 +298,7 @@ def paths(
     kept: list[list[Edge]] = []
     covered: dict[Item, int] = {}
     for run in candidates:
-        mine = _covered_by(exploration, run) & wanted
-        new = [i for i in items if i in mine and i not in covered]
+        new = [i for i in _covered_by(exploration, run) & wanted if i not in covered]
         if not new:
             continue
         for item in new:
@@ -308,7 +307,10 @@ def paths(
     runs = tuple(Run.of(machine, run) for run in kept)
     # Order covered like the items (document order), for stable output.
     ordered = {i: covered[i] for i in items if i in covered}
-    uncovered = tuple(_why(machine, exploration, i) for i in items if i not in covered)
+    reached: set[str] = set()
+    for node in exploration.nodes:
+        reached |= node.configuration
+    uncovered = tuple(_why(machine, exploration, reached, i) for i in items if i not in covered)
     return PathSet(machine, runs, tuple(items), ordered, uncovered, exploration)
 
 
@@ -320,7 +322,9 @@ def _covered_by(exploration: Exploration, run: list[Edge]) -> set[Item]:
     return out
 
 
-def _why(machine: StateMachine, exploration: Exploration, item: Item) -> Uncovered:
+def _why(
+    machine: StateMachine, exploration: Exploration, reached_states: set[str], item: Item
+) -> Uncovered:
     bound = (
         f"not reached within {exploration.max_steps} moves / {exploration.max_states} "
         "explored configurations"
@@ -344,7 +348,7 @@ def _why(machine: StateMachine, exploration: Exploration, item: Item) -> Uncover
         if solution.status == "unsat":
             together = " and ".join(expressions)
             return Uncovered(item, "unsatisfiable", f"its guards {together!r} are never all true")
-    reached = any(source in n.configuration for n in exploration.nodes)
+    reached = source in reached_states
     missed = [e for e in expressions if e in exploration.unsolved]
     if missed and reached:
         return Uncovered(
