@@ -151,3 +151,36 @@ def test_the_pystator_command_has_them(airlock: Path) -> None:
     assert "[never]" in result.stdout
     helped = subprocess.run([str(command), "--help"], capture_output=True, text=True, timeout=60)
     assert "paths" in helped.stdout and "check" in helped.stdout
+
+
+def test_the_readme_transcript_is_what_the_command_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Verification", 1)[1].split("\n## ", 1)[0]
+    yaml_text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    transcript = section.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    assert transcript[0] == "$ pystator check airlock.yaml"
+    (tmp_path / "airlock.yaml").write_text(yaml_text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "airlock.yaml"]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == len(transcript) - 1
+    for shown, real in zip(transcript[1:], printed, strict=True):
+        if shown.endswith("..."):  # the README shortens the link
+            assert real.startswith(shown[:-3])
+        else:
+            assert real == shown
+
+
+def test_the_python_in_docs_verify_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    root = Path(__file__).parents[2]
+    text = (root / "docs" / "verify.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    monkeypatch.chdir(root)
+    namespace: dict[str, object] = {"__name__": "docs"}
+    for number, body in enumerate(blocks, start=1):
+        exec(compile(body, f"docs/verify.md python block {number}", "exec"), namespace)
