@@ -725,6 +725,11 @@ class _Solver:
                     return Solution("sat", found[0], self.reported(found[1]), how)
                 refuted = refuted and proved
         if refuted:
+            # The proof covers every value, not a name left out: a guard wanted false
+            # is also met when it raises for want of a name only it reads.
+            found = self.without_negated()
+            if found is not None:
+                return Solution("sat", found[0], self.reported(found[1]), "solved")
             return Solution(
                 "unsat", method="proved", reason="no context can make " + self.describe()
             )

@@ -431,18 +431,40 @@ def test_always_eventually_counts_steps_and_finds_the_shortest_window() -> None:
 
 
 def test_always_eventually_when_the_machine_stops_without_it() -> None:
-    text = (
-        TRAFFIC.replace("dest: green, guards", "dest: yellow, guards").replace(
-            "hold, source: red, dest: red", "hold, source: red, dest: stuck"
-        )
-        + "  unreachable: stuck\n"
-    )
+    text = TRAFFIC.replace("hold, source: red, dest: red", "hold, source: yellow, dest: stuck")
     text = text.replace("  - {name: red}\n", "  - {name: red}\n  - {name: stuck}\n")
+    text = text.replace("green within 3 steps", "green within 5 steps")
     machine = StateMachine.from_yaml(text)
     report = check(machine)
-    late = violations(report, "always-eventually")
-    assert late and late[0].run is not None
-    assert len(violations(report, "unreachable")) == 1
+    (late,) = violations(report, "always-eventually")
+    assert late.run is not None
+    assert [m.event for m in late.run.moves] == ["next", "hold"]
+    assert "the machine stops in 'stuck' without it" in late.message
+    message = assert_fails_only_on_property(late.pytest(text) or "")
+    assert "no event moves 'stuck' on" in message
+    assert len(violations(report, "deadlock")) == 1
+
+
+def test_unreachable_counts_a_state_passed_through_within_a_step() -> None:
+    text = """
+states:
+  - {name: a, type: initial}
+  - {name: triage}
+  - {name: b}
+transitions:
+  - {trigger: go, source: a, dest: triage}
+  - {source: triage, dest: b, always: true}
+verify:
+  unreachable: triage
+"""
+    machine = StateMachine.from_yaml(text)
+    report = check(machine)
+    assert not violations(report, "unreachable-state")  # it is entered, if briefly
+    (entered,) = violations(report, "unreachable")
+    assert entered.run is not None and entered.run.states == ["a", "b"]
+    assert "send 'go' in 'a' enters it" in entered.message
+    message = assert_fails_only_on_property(entered.pytest(text) or "")
+    assert "'go'" in message
 
 
 def test_cannot_finish_names_the_nearest_trap() -> None:
@@ -523,17 +545,22 @@ states:
   - {name: s1}
   - {name: s2}
   - {name: s3}
+  - {name: end, type: terminal}
 transitions:
   - {trigger: next, source: s0, dest: s1}
   - {trigger: next, source: s1, dest: s2}
   - {trigger: next, source: s2, dest: s3}
   - {trigger: next, source: s3, dest: s0}
+  - {trigger: stop, source: s3, dest: end}
 """
     machine = StateMachine.from_yaml(text)
     short = check(machine, max_steps=2)
     assert not short.complete
-    (missed,) = violations(short, "unreachable-state")
-    assert "s3" in missed.message and "within 2 moves" in missed.message
+    missed = violations(short, "unreachable-state")
+    assert [v.path for v in missed] == ["states[3]", "states[4]"]
+    assert "within 2 moves" in missed[0].message
+    # s0..s2 cannot finish within 2 moves, but their future was not all explored
+    assert not violations(short, "cannot-finish")
     assert "cut at 2 moves" in short.summary()
     assert check(machine).ok and check(machine).complete
     assert not check(machine, max_states=2).complete

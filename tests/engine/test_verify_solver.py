@@ -70,6 +70,8 @@ def test_how_it_was_found_is_said() -> None:
         [("a + b > 10 and a < 3 and b < 3", True)],  # Fourier-Motzkin
         [("2 * a - b >= 1 and b - 2 * a >= 0", True)],
         [("len(items) < 0", True)],  # a length is never negative
+        [("len(items) + n < 0 and n >= 0", True)],
+        [("a - b > 0 and b - a > 0", True)],  # strict: 0 > 0
         [("status in ['a', 'b'] and status == 'c'", True)],
         [("x == 'open' and x == 'shut'", True)],
         [("False", True)],
@@ -99,10 +101,12 @@ def test_in_state_is_a_free_choice_or_fixed() -> None:
 
 
 def test_a_guard_wanted_false_may_leave_a_name_out() -> None:
-    # count > 0 is false when count is missing (an expression that raises is false)
-    solution = solve([("count > 0 or count < 0", False)])
-    assert solution.sat and solution.context is not None
-    assert not holds("count > 0 or count < 0", solution.context)
+    # no value makes x == x false, but a missing x makes it raise, and that is false
+    solution = solve([("x == x", False)])
+    assert solution.sat and solution.context == {}
+    both = solve([("n > 1", True), ("x == x or n < 0", False)])
+    assert both.sat and both.context == {"n": 2}
+    assert solve([("x == x", True), ("x == x", False)]).status == "unsat"
 
 
 def test_answers_are_copies() -> None:
