@@ -142,3 +142,19 @@ def test_bounds() -> None:
     assert not small.complete and len(small.nodes) == 4
     with pytest.raises(ValueError, match="max_steps must be >= 0"):
         explore(machine, max_steps=-1)
+
+
+def test_in_reads_the_configuration_when_contexts_are_solved() -> None:
+    # busy is never active in idle, so only n > 5 can make the guard true
+    text = """
+states:
+  - {name: idle, type: initial}
+  - {name: busy}
+  - {name: done}
+transitions:
+  - {trigger: go, source: idle, dest: done, guards: [{expr: "In('busy') or n > 5"}]}
+  - {trigger: work, source: idle, dest: busy}
+"""
+    exploration = explore(StateMachine.from_yaml(text))
+    (edge,) = [e for e in exploration.nodes[0].edges if e.move.event == "go"]
+    assert edge.move.context["n"] > 5
