@@ -116,7 +116,6 @@ class Node:
     ``parent``/``via`` form the breadth-first tree: following them back gives a
     shortest sequence of moves from the start. ``edges`` is filled when the node
     is expanded (nodes at the step bound, or found after the state bound, are not).
-    ``unsolved`` lists guards whose contexts the solver could not find here.
     """
 
     id: int
@@ -127,7 +126,6 @@ class Node:
     via: Edge | None = None
     edges: list[Edge] = field(default_factory=list)
     expanded: bool = False
-    unsolved: tuple[str, ...] = ()
 
     @property
     def configuration(self) -> frozenset[str]:
@@ -208,7 +206,7 @@ class _Explorer:
         self.waits = waits
         self.external = _external_triggers(machine)
         self.listening: dict[frozenset[str], tuple[str, ...]] = {}
-        self.representatives: dict[Any, tuple[list[_Representative], tuple[str, ...]]] = {}
+        self.representatives: dict[Any, list[_Representative]] = {}
         self.unsolved: dict[str, str] = {}
 
     # ------------------------------------------------------------------ the graph
@@ -224,9 +222,8 @@ class _Explorer:
                 complete = False
                 continue
             node.expanded = True
-            unsolved: list[str] = []
             here = _key(node.snapshot, node.now)
-            for move, step, now, key in self.moves(node, unsolved):
+            for move, step, now, key in self.moves(node):
                 if _livelock(step):
                     livelocks.append(Refused(node.id, move, step))
                     continue
@@ -245,7 +242,6 @@ class _Explorer:
                 else:
                     edge = Edge(node.id, move, step, target)
                 node.edges.append(edge)
-            node.unsolved = tuple(dict.fromkeys(unsolved))
         return Exploration(
             self.machine,
             start,
@@ -257,15 +253,13 @@ class _Explorer:
             dict(self.unsolved),
         )
 
-    def moves(
-        self, node: Node, unsolved: list[str]
-    ) -> Iterator[tuple[Move, Step, int, tuple[Any, ...]]]:
+    def moves(self, node: Node) -> Iterator[tuple[Move, Step, int, tuple[Any, ...]]]:
         """Each distinct thing a host can do from ``node``: the move, the engine's step,
         the clock after it and the key of the snapshot it leads to."""
         snapshot, now = node.snapshot, node.now
         seen: set[Any] = set()
         for trigger in self.triggers(snapshot.configuration):
-            for rep, step in self.steps(snapshot, trigger, now, unsolved):
+            for rep, step in self.steps(snapshot, trigger, now):
                 key = _key(step.snapshot, now)
                 outcome = (key, _taken(step), _livelock(step))
                 if outcome in seen:
@@ -275,7 +269,7 @@ class _Explorer:
         timer = snapshot.next_timer
         if timer is None:
             return
-        for rep, step in self.steps(snapshot, timer, timer.due_ms, unsolved):
+        for rep, step in self.steps(snapshot, timer, timer.due_ms):
             key = _key(step.snapshot, timer.due_ms)
             outcome = (key, _taken(step), _livelock(step))
             if outcome in seen:
@@ -301,21 +295,18 @@ class _Explorer:
 
     # ------------------------------------------------------------------ inputs
     def steps(
-        self, snapshot: Snapshot, event: str | Timer, now: int, unsolved: list[str]
+        self, snapshot: Snapshot, event: str | Timer, now: int
     ) -> Iterator[tuple[_Representative, Step]]:
         trigger = event.trigger if isinstance(event, Timer) else event
         history = frozenset(snapshot.history.items()) if snapshot.history else frozenset()
         key = (snapshot.configuration, history, trigger)
         cached = self.representatives.get(key)
         if cached is None:
-            found, missed = self.flip(snapshot, event, now)
-            self.representatives[key] = ([rep for rep, _step in found], missed)
-            unsolved.extend(missed)
+            found = self.flip(snapshot, event, now)
+            self.representatives[key] = [rep for rep, _step in found]
             yield from found
             return
-        reps, missed = cached
-        unsolved.extend(missed)
-        for rep in reps:
+        for rep in cached:
             yield rep, self.step(snapshot, event, now, rep.context, dict(rep.guards), [])
 
     def step(
@@ -342,14 +333,13 @@ class _Explorer:
 
     def flip(
         self, snapshot: Snapshot, event: str | Timer, now: int
-    ) -> tuple[list[tuple[_Representative, Step]], tuple[str, ...]]:
-        """Every distinct sequence of guard outcomes one step can take (module docstring),
-        and the guards no context could be found for."""
+    ) -> list[tuple[_Representative, Step]]:
+        """Every distinct sequence of guard outcomes one step can take (module docstring);
+        a guard the solver could not handle is recorded in ``unsolved``."""
         todo: deque[tuple[tuple[Constraint, ...], dict[str, bool]]] = deque([((), {})])
         tried: set[Any] = set()
         paths: set[Any] = set()
         found: list[tuple[_Representative, Step]] = []
-        missed: list[str] = []
         while todo and len(paths) < _MAX_RUNS:
             constraints, named = todo.popleft()
             marker = (constraints, tuple(sorted(named.items())))
@@ -362,7 +352,6 @@ class _Explorer:
                 if solution.context is None:
                     if solution.status == "unknown":
                         text = str(constraints[-1][0])
-                        missed.append(text)
                         self.unsolved.setdefault(text, solution.reason)
                     continue
                 context = solution.context
@@ -383,7 +372,7 @@ class _Explorer:
                 else:
                     todo.append(((*prefix, (g.guard, not g.passed)), dict(fixed)))
                     prefix.append((g.guard, g.passed))
-        return found, tuple(dict.fromkeys(missed))
+        return found
 
 
 def _taken(step: Step) -> tuple[tuple[str, str], ...]:

@@ -382,6 +382,7 @@ def test_livelock_is_the_event_that_never_settles() -> None:
     machine = StateMachine.from_yaml(LIVELOCK)
     report = check(machine)
     (loop,) = violations(report, "livelock")
+    assert not violations(report, "deadlock")  # the loop is the explanation
     assert loop.run is not None and len(loop.run) == 1
     assert loop.run.moves[0].event == "serve" and loop.run.moves[0].context["n"] > 2
     assert "never settles" in loop.message
