@@ -9,7 +9,11 @@ the same run.
 
 The share link is ``/s/<token>`` with the designer's own token
 (``ui.share.encode_token``): opening it shows the machine and the simulator at
-the run's last step.
+the run's last step. Importing ``ui`` needs the ``ui`` extra (FastAPI), so
+``share_path`` raises ``ImportError`` without it.
+
+(The simulator's private ``pystator.simulator.run.Run`` is its replay machinery; a
+``pystator.verify.Run`` is a value that replays *through* a ``Simulation``.)
 """
 
 from __future__ import annotations
