@@ -89,6 +89,19 @@ class StateMachine:
     def from_dict(cls, config: Mapping[str, Any]) -> StateMachine:
         return cls(load_spec(config))
 
+    @classmethod
+    def from_scxml(cls, source: str | bytes | Path) -> StateMachine:
+        """Load a W3C SCXML document: a file path, or its text (see ``pystator.scxml``)."""
+        from pystator.scxml import from_scxml
+
+        return cls(from_scxml(source).spec)
+
+    def to_scxml(self) -> str:
+        """This machine as SCXML text (``from_scxml`` reads it back to an equal machine)."""
+        from pystator.scxml import to_scxml
+
+        return to_scxml(self)
+
     # ------------------------------------------------------------------ queries
     @property
     def spec(self) -> MachineSpec:

@@ -79,6 +79,9 @@ class Transfer:
     pieces: tuple[Piece, ...]
     recorded: tuple[tuple[str, frozenset[str]], ...] = ()
     queued: tuple[str, ...] = ()
+    done: tuple[tuple[str, ...], ...] = ()
+    """The ``done.state.*`` events entering each state of ``enter_groups`` raises
+    (aligned with it): a machine with a datamodel queues them as it runs each group."""
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -131,11 +134,17 @@ def effective_targets(chart: Chart, dest: str, history: History) -> tuple[str, .
 
 def find_lcca(chart: Chart, nodes: list[Node]) -> Node | None:
     """SCXML's least common compound ancestor: the nearest proper ancestor of the first
-    node that is a compound state or a region and contains all the others."""
+    node that is a compound state or a region (of more than one state) and contains
+    all the others."""
     first = nodes[0]
     rest = nodes[1:]
     for ancestor in chart.ancestors[first]:
-        compound = isinstance(ancestor, RegionNode) or not chart.states[ancestor].is_parallel
+        if isinstance(ancestor, RegionNode):
+            # A region of one state stands for that state (an SCXML <parallel>'s child):
+            # it is no domain of its own, exactly as SCXML skips the <parallel>.
+            compound = _sole_state(chart, ancestor) is None
+        else:
+            compound = not chart.states[ancestor].is_parallel
         if compound and all(chart.is_descendant(n, ancestor) for n in rest):
             return ancestor
     return None
@@ -247,13 +256,27 @@ def _parent_state(chart: Chart, state: str) -> str | None:
 
 def in_final_state(chart: Chart, node: Node, configuration: set[str]) -> bool:
     """SCXML's isInFinalState: a compound (or region) whose final child is active, or a
-    parallel state all of whose regions are."""
+    parallel state all of whose regions are.
+
+    A region that holds a single state (as an SCXML ``<parallel>``'s child is, once
+    read) stands for that state: it is in a final state when its state is.
+    """
+    if isinstance(node, RegionNode):
+        sole = _sole_state(chart, node)
+        if sole is not None and not chart.states[sole].is_final:
+            return sole in configuration and in_final_state(chart, sole, configuration)
     if isinstance(node, RegionNode) or not chart.states[node].is_parallel:
         return any(
             isinstance(k, str) and k in configuration and chart.states[k].is_final
             for k in chart.kids(node)
         )
     return all(in_final_state(chart, r, configuration) for r in chart.region_nodes(node))
+
+
+def _sole_state(chart: Chart, region: RegionNode) -> str | None:
+    """The one state of a region that has exactly one (None otherwise)."""
+    kids = [k for k in chart.kids(region) if isinstance(k, str) and not chart.states[k].is_history]
+    return kids[0] if len(kids) == 1 else None
 
 
 def microstep(
@@ -314,10 +337,13 @@ def microstep(
         for a in group
         if isinstance(a, RaiseEvent)
     ]
+    done: list[tuple[str, ...]] = []
     for state, group in enter_groups:
         after.add(state)
         queued.extend(a.event for a in group if isinstance(a, RaiseEvent))
-        queued.extend(_done_events(chart, state, after))
+        events = _done_events(chart, state, after)
+        queued.extend(events)
+        done.append(tuple(events))
     return Transfer(
         configuration=frozenset(after),
         exited=exited,
@@ -329,22 +355,29 @@ def microstep(
         pieces=tuple(pieces),
         recorded=record_history(chart, configuration, exited) if chart.history else (),
         queued=tuple(queued),
+        done=tuple(done),
     )
 
 
 def entry_groups(
     chart: Chart, entered: tuple[str, ...]
-) -> tuple[tuple[tuple[str, tuple[Action, ...]], ...], tuple[str, ...]]:
-    """The enter groups and queued events of entering ``entered`` from nothing (the start)."""
+) -> tuple[
+    tuple[tuple[str, tuple[Action, ...]], ...], tuple[str, ...], tuple[tuple[str, ...], ...]
+]:
+    """The enter groups, queued events and each group's done events of entering
+    ``entered`` from nothing (the start)."""
     states = chart.states
     groups = tuple((s, tuple(effect(a, "enter", s) for a in states[s].on_enter)) for s in entered)
     after: set[str] = set()
     queued: list[str] = []
+    done: list[tuple[str, ...]] = []
     for state, group in groups:
         after.add(state)
         queued.extend(a.event for a in group if isinstance(a, RaiseEvent))
-        queued.extend(_done_events(chart, state, after))
-    return groups, tuple(queued)
+        events = _done_events(chart, state, after)
+        queued.extend(events)
+        done.append(tuple(events))
+    return groups, tuple(queued), tuple(done)
 
 
 def _done_events(chart: Chart, state: str, configuration: set[str]) -> list[str]:
@@ -355,7 +388,17 @@ def _done_events(chart: Chart, state: str, configuration: set[str]) -> list[str]
     if parent is None:
         return []
     if isinstance(parent, str):
-        return [f"done.state.{parent}"]
+        events = [f"done.state.{parent}"]
+        # SCXML: the parent's parent being a parallel state (here: the parent being a
+        # region's only state), that parallel state may be done too.
+        region = chart.parent[parent]
+        if (
+            isinstance(region, RegionNode)
+            and _sole_state(chart, region) == parent
+            and in_final_state(chart, region.parallel, configuration)
+        ):
+            events.append(f"done.state.{region.parallel}")
+        return events
     parallel = parent.parallel
     if in_final_state(chart, parallel, configuration):
         return [f"done.state.{parallel}"]

@@ -30,6 +30,11 @@ class Timer:
     due at the same time fire in ``id`` order, and a re-armed timer is a new timer.
     ``transition`` is the delayed transition's index in the machine (state timeouts
     count after the written transitions).
+
+    A timer armed by a ``send`` action carries its ``send_id`` (the action's ``id``,
+    or one the engine made up) and the event's ``data``; it has no transition
+    (``-1``) and no ``dest``, and leaving ``state`` does not cancel it: only a
+    ``cancel`` action does, or its firing.
     """
 
     id: int
@@ -39,9 +44,20 @@ class Timer:
     dest: str
     armed_at_ms: int
     transition: int = -1
+    send_id: str | None = None
+    data: Any = field(default=None, hash=False, compare=False)
+
+    @property
+    def is_send(self) -> bool:
+        """Whether a ``send`` action armed it (rather than an ``after`` or ``timeout``)."""
+        return self.send_id is not None
 
     @property
     def label(self) -> str:
+        if self.send_id is not None:
+            return (
+                f"{self.trigger} (sent by {self.state}, id {self.send_id}) at {_clock(self.due_ms)}"
+            )
         return f"{self.trigger} ({self.state} -> {self.dest}) at {_clock(self.due_ms)}"
 
     @property
@@ -58,10 +74,12 @@ class Timer:
             "dest": self.dest,
             "armed_at_ms": self.armed_at_ms,
             "transition": self.transition,
+            **({"send_id": self.send_id, "data": self.data} if self.send_id is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Timer:
+        send_id = data.get("send_id")
         return cls(
             int(data["id"]),
             str(data["state"]),
@@ -70,10 +88,13 @@ class Timer:
             str(data["dest"]),
             int(data["armed_at_ms"]),
             int(data.get("transition", -1)),
+            None if send_id is None else str(send_id),
+            data.get("data"),
         )
 
 
 _NO_HISTORY: Mapping[str, frozenset[str]] = MappingProxyType({})
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +106,18 @@ class Snapshot:
     order. ``history`` maps each history state to the states it remembers. The
     internal event queue is always empty between steps (a step runs until it is), so
     it is not stored. ``next_timer_id`` numbers the next timer armed.
+
+    ``data`` holds the machine's own variables (its ``data:`` declarations and the
+    locations its actions assign) as the last step left them: they are part of the
+    entity's state, so a host that stores the snapshot stores them too (see
+    docs/semantics.md, "Datamodel").
     """
 
     configuration: frozenset[str]
     timers: tuple[Timer, ...] = ()
     history: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NO_HISTORY, hash=False)
     next_timer_id: int = 0
+    data: Mapping[str, Any] = field(default_factory=lambda: _NO_DATA, hash=False)
 
     def timer(self, timer_id: int) -> Timer | None:
         """The pending timer with ``timer_id`` (None when it fired or was cancelled)."""
@@ -112,6 +139,8 @@ class Snapshot:
         }
         if self.history:
             out["history"] = {k: sorted(v) for k, v in sorted(self.history.items())}
+        if self.data:
+            out["data"] = dict(self.data)
         return out
 
     @classmethod
@@ -124,6 +153,7 @@ class Snapshot:
             if history
             else _NO_HISTORY,
             int(data.get("next_timer_id", 0)),
+            MappingProxyType(dict(data["data"])) if data.get("data") else _NO_DATA,
         )
 
 

@@ -16,7 +16,8 @@ arming of its timers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
 from pystator.errors import FSMError
@@ -25,8 +26,10 @@ from pystator.result import GuardEvaluation
 from pystator.snapshot import Snapshot, Timer
 
 __all__ = [
+    "Assign",
     "CancelTimer",
     "Effect",
+    "Log",
     "MicroStep",
     "Phase",
     "RaiseEvent",
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 Phase = Literal["exit", "transition", "enter"]
+_NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
 RefusalCode = Literal[
     "no-transition",
     "unknown-trigger",
@@ -118,23 +122,55 @@ class RaiseEvent:
     event: str
     phase: Phase
     owner: str
+    data: Any = None
+    """What ``_event.data`` holds when it is processed (a ``<send>``'s params, an
+    error's detail); ``None`` for a plain ``{raise: EVENT}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """The machine set ``location`` to ``value`` (an ``assign`` action, a ``foreach`` item).
+
+    It is already applied: ``Step.context`` and the snapshot's ``data`` hold the
+    result, and later guards of the same step read it. The effect says what changed
+    and where, for a host to show or audit; no host performs it.
+    """
+
+    location: str
+    value: Any
+    phase: Phase
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """A ``log`` action: ``label`` and the value of its expression, for the host to show."""
+
+    label: str
+    value: Any
+    phase: Phase
+    owner: str
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduleTimer:
-    """Arm ``timer``: fire its trigger at ``timer.due_ms`` unless it is cancelled first."""
+    """Arm ``timer``: fire its trigger at ``timer.due_ms`` unless it is cancelled first.
+
+    A ``send`` action arms one too (``timer.send_id`` set): its event is delivered
+    as an external event when due, even after the state that sent it was left.
+    """
 
     timer: Timer
 
 
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
-    """Disarm ``timer``: the state that armed it was left."""
+    """Disarm ``timer``: the state that armed it was left, or a ``cancel`` action named it."""
 
     timer: Timer
 
 
-Effect: TypeAlias = "RunAction | RaiseEvent | ScheduleTimer | CancelTimer"
+Effect: TypeAlias = "RunAction | RaiseEvent | Assign | Log | ScheduleTimer | CancelTimer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +226,11 @@ class Step:
     refusal: Refusal | None = None
     microsteps: tuple[MicroStep, ...] = ()
     timer: Timer | None = None
+    context: Mapping[str, Any] = field(default_factory=lambda: _NO_CONTEXT)
+    """The context after the step: the one given, with what the machine assigned
+    (``assign`` actions, ``foreach`` variables) applied; a step that did nothing
+    leaves it as given. ``snapshot.data`` keeps the machine's own variables for the
+    next step; a host that shows or stores a context (the simulator) follows this."""
 
     @property
     def success(self) -> bool:
@@ -208,6 +249,15 @@ class Step:
     def actions(self) -> tuple[RunAction, ...]:
         """The actions to run, in order."""
         return tuple(e for e in self.effects if isinstance(e, RunAction))
+
+    @property
+    def assignments(self) -> tuple[Assign, ...]:
+        """What the machine assigned, in order (already applied to ``context``)."""
+        return tuple(e for e in self.effects if isinstance(e, Assign))
+
+    @property
+    def logs(self) -> tuple[Log, ...]:
+        return tuple(e for e in self.effects if isinstance(e, Log))
 
     @property
     def timers_armed(self) -> tuple[Timer, ...]:

@@ -36,6 +36,7 @@ from pystator.durations import format_duration, parse_duration
 from pystator.model import (
     NO_METADATA,
     ActionSpec,
+    Data,
     ErrorPolicy,
     Eventually,
     GuardSpec,
@@ -102,6 +103,7 @@ class Draft:
     states: list[State]
     transitions: list[Transition]
     policy: ErrorPolicy
+    data: tuple[Data, ...] = ()
     verify: VerifySpec = field(default_factory=VerifySpec)
 
 
@@ -377,6 +379,10 @@ def build_from_model(model: Any) -> Draft:
         [_state_from_model(s) for s in model.states],
         [_transition_from_model(t) for t in model.transitions],
         _policy(model.error_policy),
+        tuple(
+            Data(name, expr=v["expr"]) if isinstance(v, dict) and "expr" in v else Data(name, v)
+            for name, v in model.data.items()
+        ),
         _verify(model.verify),
     )
 
@@ -430,7 +436,11 @@ def _state_from_model(s: StateModel) -> State:
 
 def _action_specs(actions: list[Any]) -> tuple[ActionSpec, ...]:
     return tuple(
-        ActionSpec(a.raise_, {}, "raise") if a.raise_ is not None else ActionSpec(a.name, a.params)
+        ActionSpec(a.raise_, {}, "raise")
+        if a.raise_ is not None
+        else ActionSpec(a.name, a.params)
+        if a.name is not None
+        else ActionSpec.from_config(a.to_config())
         for a in actions
     )
 
@@ -516,5 +526,6 @@ def finish(draft: Draft, locations: Mapping[str, Location], source_name: str | N
         error_policy=draft.policy,
         locations=all_locations,
         source_name=source_name,
+        data=draft.data,
         verify=draft.verify,
     )

@@ -107,8 +107,10 @@ def spec_to_dict(spec: MachineSpec) -> dict[str, Any]:
         meta["event_matching"] = spec.meta.event_matching
     if spec.meta.description:
         meta["description"] = spec.meta.description
-    out: dict[str, Any] = {
-        "meta": meta,
+    out: dict[str, Any] = {"meta": meta}
+    if spec.data:
+        out["data"] = {d.name: d.to_config() for d in spec.data}
+    out |= {
         "states": [_state(s) for s in spec.states],
         "transitions": [_transition(t) for t in spec.transitions],
     }

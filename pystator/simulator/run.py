@@ -15,6 +15,7 @@ from typing import Any
 from pystator._text import did_you_mean
 from pystator.machine import StateMachine
 from pystator.macrostep import LivelockError
+from pystator.model import Event
 from pystator.simulator.choices import Choices, choices_for, choose, resolver_for
 from pystator.simulator.recording import record, record_start
 from pystator.simulator.trace import Input
@@ -188,7 +189,7 @@ class Run:
             engine.snapshot,
             step.state,
             now.clock_ms,
-            now.context,
+            dict(engine.context),  # the machine's assignments are part of the context
             now.guards,
             len(self.actions),
         )
@@ -204,7 +205,7 @@ class Run:
     ) -> EngineStep:
         """The engine's step for one event (or timer) from ``now``; nothing is recorded."""
         machine = self.machine
-        ctx: Mapping[str, Any] = {**now.context, **payload} if payload else now.context
+        sent: str | Event = Event(event, payload) if payload else event
         resolver = (
             resolver_for(machine, now.guards, chosen, timer is not None)
             if machine.named_guards
@@ -212,8 +213,8 @@ class Run:
         )
         return machine.step(
             now.snapshot,
-            timer if timer is not None else event,
-            ctx,
+            timer if timer is not None else sent,
+            now.context,
             now=now.clock_ms,
             guard_resolver=resolver,
             explain=True,
@@ -243,5 +244,6 @@ class Run:
             raise SimulationError(str(error)) from None
         step = record_start(machine, engine)
         self.actions.extend(step.actions)
-        now = Now(engine.snapshot, step.state, 0, self.initial_context, {}, len(step.actions))
+        context = dict(engine.context)  # with the machine's data: initialised
+        now = Now(engine.snapshot, step.state, 0, context, {}, len(step.actions))
         self.push(step, now)

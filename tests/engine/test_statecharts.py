@@ -1,10 +1,12 @@
 """Statechart constructs as data: each document in statecharts/ is a machine plus cases.
 
 A case starts the machine (``start()``, or from ``start_state``), checks what the
-start says, then sends each step's event through ``step()`` (or ``async_step()``: every
-case runs through both drivers) and checks whatever the step states: the state
-string, exited and entered states, the actions the host runs, the internal events
-raised, the microsteps (by the event each handled), history, timers, refusals.
+start says, then sends each step's event (or, with ``fire: true``, the next pending
+timer) through ``step()`` (or ``async_step()``: every case runs through both drivers)
+and checks whatever the step states: the state string, exited and entered states,
+the actions the host runs, the internal events raised, the microsteps (by the event
+each handled), history, timers, refusals, and the datamodel (the snapshot's data,
+the step's context, what was assigned and logged, the timers cancelled).
 
 Written from SCXML 1.0's algorithm (Appendix D) and checked by hand; the comments
 in the files say why each expectation holds.
@@ -20,7 +22,7 @@ import pytest
 
 from pystator import Event, StateMachine
 from pystator.config.source import read_source
-from pystator.snapshot import Snapshot
+from pystator.snapshot import Snapshot, Timer
 from pystator.step import RaiseEvent, Step
 
 HERE = Path(__file__).parent / "statecharts"
@@ -71,6 +73,16 @@ def _check(machine: StateMachine, step: Step, expected: dict[str, Any]) -> None:
     if "timers" in expected:
         timers = [[t.trigger, t.due_ms] for t in step.snapshot.timers]
         assert timers == expected["timers"]
+    if "data" in expected:
+        assert dict(step.snapshot.data) == expected["data"]
+    if "context" in expected:
+        assert {k: step.context.get(k) for k in expected["context"]} == expected["context"]
+    if "assigned" in expected:
+        assert [[a.location, a.value] for a in step.assignments] == expected["assigned"]
+    if "logs" in expected:
+        assert [[x.label, x.value] for x in step.logs] == expected["logs"]
+    if "cancelled" in expected:
+        assert [t.trigger for t in step.timers_cancelled] == expected["cancelled"]
 
 
 @pytest.mark.parametrize("driver", ["sync", "async"])
@@ -89,10 +101,14 @@ def test_statechart(definition: dict[str, Any], case: dict[str, Any], driver: st
         _check(machine, start, case.get("start", {}))
         snapshot = start.snapshot
     for expected in case.get("steps", []):
-        event: Any = expected["event"]
+        event: Any = expected.get("event")
+        if expected.get("fire"):  # the next pending timer (an after, a timeout, a send)
+            event = snapshot.next_timer
+            assert event is not None, "no timer is pending"
         if "payload" in expected:
             event = Event(event, expected["payload"])
-        step = _drive(machine, driver, snapshot, event, context=context, now=expected.get("now", 0))
+        now = expected.get("now", event.due_ms if isinstance(event, Timer) else 0)
+        step = _drive(machine, driver, snapshot, event, context=context, now=now)
         _check(machine, step, expected)
         snapshot = step.snapshot
         # The snapshot survives its JSON form exactly (stores and share links keep it).
