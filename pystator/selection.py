@@ -202,7 +202,7 @@ class Judge:
     explain: bool = False
 
 
-def select(  # noqa: C901 - every event runs this loop; a helper per branch costs a call per guard
+def select(
     plan: Plan, ctx: Context, judge: Judge
 ) -> Generator[tuple[str, Awaitable[Any]], Any, Selection]:
     """Choose a transition per leaf; see the module docstring for how it is driven."""

@@ -27,6 +27,7 @@ from typing import Any
 from pystator.diagram import build_graph, render_mermaid_diagram
 from pystator.durations import format_duration, parse_duration
 from pystator.errors import PystatorError
+from pystator.limits import JsonInputError, load_json
 from pystator.machine import StateMachine
 from pystator.simulator import Simulation, SimulationError, Step
 from pystator.simulator.trace import FORMAT_VERSION
@@ -69,7 +70,11 @@ def unpack_trace(token: str) -> str:
         raw = inflater.decompress(packed, MAX_TRACE_CHARS)
         if inflater.unconsumed_tail or not inflater.eof:
             raise ValueError("truncated or too large")
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
+        load_json(text, "the simulation", max_chars=MAX_TRACE_CHARS)
+        return text
+    except JsonInputError as error:
+        raise SimulationError(f"the simulation in this address is refused: {error}") from None
     except (binascii.Error, ValueError, zlib.error):
         raise SimulationError(
             "the simulation in this address is damaged; a new one was started"
@@ -80,15 +85,10 @@ def _trace_list(trace_text: str) -> list[Any]:
     """The inputs in a trace field (a JSON list, or a whole ``to_json`` document)."""
     if not trace_text.strip():
         return []
-    if len(trace_text) > MAX_TRACE_CHARS:
-        raise SimulationError(
-            f"the simulation trace is too large ({len(trace_text):,} characters; "
-            f"at most {MAX_TRACE_CHARS:,})"
-        )
     try:
-        value = json.loads(trace_text)
-    except ValueError as error:
-        raise SimulationError(f"the simulation trace is not valid JSON ({error})") from None
+        value = load_json(trace_text, "the simulation trace", max_chars=MAX_TRACE_CHARS)
+    except JsonInputError as error:
+        raise SimulationError(str(error)) from None
     if isinstance(value, dict) and isinstance(value.get("trace"), list):
         value = value["trace"]
     if not isinstance(value, list):
@@ -179,9 +179,10 @@ def _json_object(text: str, what: str) -> dict[str, Any] | JsonProblem:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        return JsonProblem(f"{what} is not valid JSON: {error.msg}", error.lineno, error.colno)
+        value = load_json(text, what)
+    except JsonInputError as error:
+        where = f" at {error.path}" if error.path else ""
+        return JsonProblem(error.message + where, error.line or 1, error.column or 1)
     if not isinstance(value, dict):
         return JsonProblem(f"{what} must be a JSON object ({{...}}), not {_kind(value)}", 1, 1)
     return value
