@@ -24,13 +24,15 @@ flipping guards one at a time (as concolic testing does): run the step, look at
 the guards it evaluated in order, and for each one ask ``solver.solve`` for a
 context that keeps the earlier outcomes and flips this one; a named guard is
 simply flipped. Every distinct sequence of guard outcomes is one representative
-input. They are worked out once per (configuration, history, trigger) and reused
-for every snapshot with those.
+input. They are worked out once per (configuration, history, variables, trigger)
+and reused for every snapshot with those. The machine's own variables are not the
+host's to choose: the solver reads them from the snapshot as constants.
 
 Visited-set reduction and symmetry: two snapshots are the same node when they
-have the same configuration and history and the same timers *relative to the
-clock* (a timer's id and the clock's absolute value do not change what can
-happen), so a machine that loops through timers has finitely many nodes.
+have the same configuration, history and machine variables (``snapshot.data``) and
+the same timers *relative to the clock* (a timer's id and the clock's absolute
+value do not change what can happen), so a machine that loops through timers has
+finitely many nodes.
 Exploration stops at ``max_steps`` moves from the start or ``max_states`` nodes;
 ``Exploration.complete`` says whether either bound cut it short.
 """
@@ -188,8 +190,27 @@ def _key(snapshot: Snapshot, now: int) -> tuple[Any, ...]:
     return (
         snapshot.configuration,
         frozenset(snapshot.history.items()) if snapshot.history else frozenset(),
-        tuple((t.state, t.transition, t.due_ms - now) for t in snapshot.timers),
+        tuple(
+            (t.state, t.transition, t.due_ms - now, t.trigger, _frozen(t.data))
+            if t.is_send
+            else (t.state, t.transition, t.due_ms - now)
+            for t in snapshot.timers
+        ),
+        _frozen(snapshot.data) if snapshot.data else (),
     )
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for a JSON-like value (the machine's variables)."""
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((str(k), _frozen(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return ("seq", tuple(_frozen(v) for v in value))
+    try:
+        hash(value)
+    except TypeError:
+        return ("repr", repr(value))
+    return (type(value).__name__, value)
 
 
 @dataclass(frozen=True)
@@ -278,11 +299,8 @@ class _Explorer:
             yield Move("timer", timer.trigger, rep.context, rep.guards), step, timer.due_ms, key
         if self.waits and timer.due_ms - now > 1 and seen:
             later = timer.due_ms - 1
-            waited = Snapshot(
-                snapshot.configuration, snapshot.timers, snapshot.history, snapshot.next_timer_id
-            )
             move = Move("wait", wait_ms=later - now)
-            yield move, Step(None, waited), later, _key(waited, later)
+            yield move, Step(None, snapshot), later, _key(snapshot, later)
 
     def triggers(self, configuration: frozenset[str]) -> tuple[str, ...]:
         """The external triggers some transition of ``configuration`` listens for."""
@@ -299,7 +317,8 @@ class _Explorer:
     ) -> Iterator[tuple[_Representative, Step]]:
         trigger = event.trigger if isinstance(event, Timer) else event
         history = frozenset(snapshot.history.items()) if snapshot.history else frozenset()
-        key = (snapshot.configuration, history, trigger)
+        data = _frozen(snapshot.data) if snapshot.data else ()
+        key = (snapshot.configuration, history, data, trigger)
         cached = self.representatives.get(key)
         if cached is None:
             found = self.flip(snapshot, event, now)
@@ -348,7 +367,7 @@ class _Explorer:
             tried.add(marker)
             context: dict[str, Any] = {}
             if constraints:
-                solution = solve(constraints, states=snapshot.configuration)
+                solution = solve(constraints, states=snapshot.configuration, values=snapshot.data)
                 if solution.context is None:
                     if solution.status == "unknown":
                         text = str(constraints[-1][0])

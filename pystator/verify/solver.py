@@ -100,26 +100,61 @@ def satisfiable(expression: CompiledExpression | str) -> Solution:
     return solve([(expression, True)])
 
 
-def solve(constraints: Iterable[Constraint], *, states: frozenset[str] | None = None) -> Solution:
+def solve(
+    constraints: Iterable[Constraint],
+    *,
+    states: frozenset[str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> Solution:
     """A context meeting every ``(expression, wanted)`` constraint, or why there is none.
 
     ``states`` fixes the active states ``In(...)`` reads; left ``None``, each
     ``In('s')`` is a free choice the solution reports in ``Solution.states``.
+    ``values`` fixes names the context does not decide (the machine's own
+    variables, ``snapshot.data``): they are read as constants and never appear in
+    the solution's context.
     """
     key = tuple(
-        ((e.source if isinstance(e, CompiledExpression) else e), bool(want))
+        (_bound((e.source if isinstance(e, CompiledExpression) else e), values), bool(want))
         for e, want in constraints
     )
     solution = _solve_cached(key, states)
     if solution.context is None:
         return solution
-    return Solution(
-        solution.status,
-        copy.deepcopy(solution.context),
-        solution.states,
-        solution.method,
-        solution.reason,
-    )
+    context = copy.deepcopy(solution.context)
+    for name in values or ():
+        context.pop(name, None)
+    return Solution(solution.status, context, solution.states, solution.method, solution.reason)
+
+
+def _bound(source: str, values: Mapping[str, Any] | None) -> str:
+    """``source`` with the names in ``values`` replaced by their values, where each
+    value can be written as a literal (the others stay names: then their outcome is
+    checked by the engine, not solved)."""
+    if not values:
+        return source
+    known: Mapping[str, Any] = values
+    tree = ast.parse(source, mode="eval")
+    if not any(isinstance(n, ast.Name) and n.id in known for n in ast.walk(tree)):
+        return source
+
+    class Bind(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id not in known:
+                return node
+            literal = _literal(known[node.id])
+            return node if literal is None else ast.copy_location(literal, node)
+
+    return ast.unparse(Bind().visit(tree))
+
+
+def _literal(value: Any) -> ast.expr | None:
+    text = repr(value)
+    try:
+        same = ast.literal_eval(text) == value
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return None
+    return ast.parse(text, mode="eval").body if same else None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -158,3 +158,41 @@ transitions:
     exploration = explore(StateMachine.from_yaml(text))
     (edge,) = [e for e in exploration.nodes[0].edges if e.move.event == "go"]
     assert edge.move.context["n"] > 5
+
+
+RETRIES = """
+meta: {machine_name: retries}
+data: {tries: 0}
+states:
+  - {name: idle, type: initial}
+  - name: calling
+    on_enter:
+      - {assign: tries, expr: "tries + 1"}
+      - {send: call_timed_out, delay: 2s, id: deadline}
+    on_exit:
+      - {cancel: deadline}
+  - {name: gave_up, type: terminal}
+  - {name: done, type: terminal}
+transitions:
+  - {trigger: call, source: idle, dest: calling}
+  - {trigger: call_timed_out, source: calling, dest: gave_up, guards: [{expr: "tries >= 3"}]}
+  - {trigger: call_timed_out, source: calling, dest: calling, kind: external}
+  - {trigger: answered, source: calling, dest: done}
+"""
+
+
+def test_the_machines_own_variables_are_read_not_chosen() -> None:
+    machine = StateMachine.from_yaml(RETRIES)
+    exploration = explore(machine)
+    assert exploration.complete
+    calling = [n for n in exploration.nodes if "calling" in n.configuration]
+    assert sorted({n.snapshot.data["tries"] for n in calling}) == [1, 2, 3]
+    assert all("tries" not in e.move.context for e in exploration.edges())
+    gave_up = next(n for n in exploration.nodes if "gave_up" in n.configuration)
+    moves = [e.move for e in exploration.path(gave_up.id)]
+    assert [m.event for m in moves] == [
+        "call",
+        "call_timed_out",
+        "call_timed_out",
+        "call_timed_out",
+    ]
