@@ -108,12 +108,17 @@ def share_path(yaml_text: str, trace: list[Any] | None) -> str | None:
 
 def _simulate(machine: StateMachine, moves: tuple[Move, ...]) -> Simulation:
     sim = Simulation(machine)
+    variables = {d.name for d in machine.spec.data}
     for move in moves:
         if move.kind == "wait":
             sim.advance(move.wait_ms)
             continue
-        if dict(move.context) != sim.context:
-            sim.set_context(move.context)
+        # The move's context, and the machine's own variables as the run left them
+        # (they are the machine's, not the host's to reset).
+        context = {k: v for k, v in sim.context.items() if k in variables}
+        context.update(move.context)
+        if context != sim.context:
+            sim.set_context(context)
         decided = dict(move.guards)
         # Every named guard the event's candidates carry gets an outcome, so the
         # simulator never asks a person to choose: the move's, or false.

@@ -145,16 +145,35 @@ def _bound(source: str, values: Mapping[str, Any] | None) -> str:
             literal = _literal(known[node.id])
             return node if literal is None else ast.copy_location(literal, node)
 
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            path = _path(node)
+            if path is None or path[0] not in known:
+                return self.generic_visit(node)
+            value = known[path[0]]
+            for step in path[1:]:
+                try:
+                    value = value[step]
+                except (KeyError, IndexError, TypeError):
+                    return node
+            literal = _literal(value)
+            return node if literal is None else ast.copy_location(literal, node)
+
     return ast.unparse(Bind().visit(tree))
 
 
 def _literal(value: Any) -> ast.expr | None:
-    text = repr(value)
-    try:
-        same = ast.literal_eval(text) == value
-    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-        return None
-    return ast.parse(text, mode="eval").body if same else None
+    """``value`` as an expression the guard language accepts (numbers, strings,
+    booleans, ``None``, lists of those), else None."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return ast.Constant(value)
+    if isinstance(value, float):
+        return ast.Constant(value) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, (list, tuple)):
+        items = [_literal(v) for v in value]
+        if any(i is None for i in items):
+            return None
+        return ast.List([i for i in items if i is not None], ast.Load())
+    return None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -162,3 +162,13 @@ def test_generated_guards_against_a_grid(expr: str, want: bool) -> None:
     # when the grid has an answer
     if grid:
         assert solution.status == "sat", (expr, want, solution.reason)
+
+
+def test_fixed_values_are_constants_not_choices() -> None:
+    assert solve([("tries >= 3", True)], values={"tries": 1}).status == "unsat"
+    assert solve([("tries >= 3", True)], values={"tries": 3}).context == {}
+    mixed = solve([("tries + n > 5", True)], values={"tries": 2})
+    assert mixed.sat and mixed.context is not None and set(mixed.context) == {"n"}
+    assert mixed.context["n"] + 2 > 5
+    nested = solve([("order['qty'] > limit", True)], values={"order": {"qty": 4}})
+    assert nested.sat and nested.context is not None and nested.context["limit"] < 4
