@@ -19,9 +19,10 @@ from pystator.verify.checker import check
 from pystator.verify.coverage import paths
 from pystator.verify.explore import DEFAULT_MAX_STATES, DEFAULT_MAX_STEPS
 
-__all__ = ["add_commands"]
+__all__ = ["DESIGNER", "add_commands"]
 
-_DESIGNER = "http://127.0.0.1:8000"  # pystator-ui's default address
+DESIGNER = "http://127.0.0.1:8000"
+"""pystator-ui's default address (``ui.app.DEFAULT_ORIGIN``), where links are printed."""
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -122,7 +123,7 @@ def _check(args: argparse.Namespace) -> int:
             print('  (a designer link needs the ui extra: pip install "pystator[ui]")')
             continue
         if link is not None:
-            print(f"  open it in the designer: {_DESIGNER}{link}")
+            print(f"  open it in the designer: {DESIGNER}{link}")
         else:
             print("  (too long for a designer link: save the machine and replay the trace)")
     print(f"{args.file}: {report.summary()}")

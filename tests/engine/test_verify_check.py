@@ -342,8 +342,11 @@ def test_mutual_exclusion_broken_by_one_edge() -> None:
 def test_the_share_link_opens_the_designer_at_the_violating_step(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from ui.app import create_app
+    from pystator.verify.cli import DESIGNER
+    from ui.app import DEFAULT_ORIGIN, create_app
     from ui.share import decode_token
+
+    assert DESIGNER == DEFAULT_ORIGIN  # the CLI prints links under the designer's address
 
     machine = StateMachine.from_yaml(MUTUAL_EXCLUSION)
     (broken,) = violations(check(machine), "never")
@@ -356,7 +359,8 @@ def test_the_share_link_opens_the_designer_at_the_violating_step(tmp_path: Path)
     sim = Simulation.from_json(machine, document)
     assert sim.divergence is None
     assert {"inner_open", "outer_open"} <= sim.configuration
-    with TestClient(create_app(tmp_path / "library.db")) as client:
+    app = create_app(tmp_path / "library.db")
+    with TestClient(app, base_url=DEFAULT_ORIGIN) as client:
         page = client.get(link)
     assert page.status_code == 200
     assert "inner_open" in page.text and "outer_open" in page.text
