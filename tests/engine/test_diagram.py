@@ -174,11 +174,8 @@ def test_regions_are_listed_by_name_with_their_states_for_the_page_to_label() ->
         "states": list(drawn.regions[2].members),
     }
     unnamed = DiagramGraph(
-        [
-            DiagramNode("p", "p", "parallel", regions=[["a"], ["b"]]),
-            DiagramNode("a", "a"),
-            DiagramNode("b", "b"),
-        ]
+        [DiagramNode("p", "p", "parallel", regions=[["a"], ["b"]]), DiagramNode("a", "a"),
+         DiagramNode("b", "b")]
     )
     assert render_mermaid_diagram(unnamed).regions == ()
     assert render_mermaid_diagram(build_graph(order_spec())).regions_json == "[]"

@@ -262,10 +262,8 @@ def test_accepts_anything_with_a_spec_and_rejects_other_input() -> None:
 def test_implicit_initial_is_pointed_out() -> None:
     from pystator.config import load_spec
 
-    implicit = load_spec(
-        "states:\n  - name: first\n  - name: second\n"
-        "transitions:\n  - {trigger: go, source: first, dest: second}\n"
-    )
+    implicit = load_spec("states:\n  - name: first\n  - name: second\n"
+                         "transitions:\n  - {trigger: go, source: first, dest: second}\n")
     [finding] = [f for f in lint(implicit) if f.code == "implicit-initial"]
     assert finding.severity == "info" and "'first'" in finding.message
     assert (finding.line, finding.column) == (2, 5)
