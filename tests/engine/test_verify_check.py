@@ -339,6 +339,48 @@ def test_mutual_exclusion_broken_by_one_edge() -> None:
     assert check(StateMachine.from_yaml(fixed)).ok
 
 
+# Each target is two moves down one branch and three down the other, mirrored, so
+# whichever branch an explorer follows first, a depth-first order finds one of them
+# by its long way round.
+TWO_WAYS = """
+meta: {machine_name: two_ways}
+states:
+  - {name: start, type: initial}
+  - {name: left}
+  - {name: right}
+  - {name: left_detour}
+  - {name: right_detour}
+  - {name: target_a}
+  - {name: target_b}
+transitions:
+  - {trigger: go_left, source: start, dest: left}
+  - {trigger: go_right, source: start, dest: right}
+  - {trigger: a, source: left, dest: target_a}
+  - {trigger: a, source: right, dest: right_detour}
+  - {trigger: a, source: right_detour, dest: target_a}
+  - {trigger: b, source: right, dest: target_b}
+  - {trigger: b, source: left, dest: left_detour}
+  - {trigger: b, source: left_detour, dest: target_b}
+verify:
+  unreachable: [target_a, target_b]
+  never: [[target_a], [target_b]]
+"""
+
+
+def test_counterexamples_take_the_short_branch_whichever_is_explored_first() -> None:
+    machine = StateMachine.from_yaml(TWO_WAYS)
+    report = check(machine)
+    brute = brute_force(machine, 6)
+    for code in ("unreachable", "never"):
+        found = {tuple(v.run.states[-1:]): v.run for v in violations(report, code) if v.run}
+        assert set(found) == {("target_a",), ("target_b",)}, code
+        for (target,), run in found.items():
+            assert len(run) == brute.least(lambda c, t=target: t in c) == 2, run.describe()
+    # both targets are dead ends: the deadlock is the nearer of them, two moves away
+    (dead,) = violations(report, "deadlock")[:1]
+    assert dead.run is not None and len(dead.run) == shortest_deadlock(brute) == 2
+
+
 def test_the_share_link_opens_the_designer_at_the_violating_step(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
