@@ -1,6 +1,6 @@
 """Verification: generated tests and a bounded model checker, over the engine's own steps.
 
-* ``paths(machine)``: the fewest shortest runs from the start that cover every
+* ``paths(machine)``: a small set of shortest runs from the start that cover every
   transition, state and history state, each with the contexts that make its guards
   come out as needed (``PathSet``: runs, coverage, pytest files, traces);
 * ``check(machine)``: every reachable configuration within a bound, checked for

@@ -1,4 +1,4 @@
-"""Test generation: the fewest shortest runs from the start that cover the machine.
+"""Test generation: a small set of shortest runs from the start that cover the machine.
 
 ``paths(machine)`` explores the machine breadth first (``pystator.verify.explore``),
 so the first edge found that takes a transition is reached by a shortest run. Each
