@@ -223,7 +223,7 @@ def main() -> None:
     parser.add_argument("--at", type=float, default=0.0)
     parser.add_argument("--deadline", type=float, default=60.0)
     args = parser.parse_args()
-    faulthandler.dump_traceback_later(args.deadline + 30, exit=True)
+    faulthandler.dump_traceback_later(args.deadline + 15, exit=True)  # before the test kills it
     runner = {"produce": produce, "work": work, "pay": pay, "send": send, "dispatch": dispatch}[
         args.mode
     ]
