@@ -148,7 +148,7 @@ class _Writer:
             initial = ET.SubElement(element, _q("initial"))
             self.move(initial, move)
         if state.is_parallel:
-            for child in chart.kids(name):
+            for child in sorted(chart.kids(name), key=self._written_at):
                 if isinstance(child, RegionNode):
                     self.region(element, child)
                 else:
@@ -157,6 +157,15 @@ class _Writer:
         for kid in kids:
             if kid not in self.transient:
                 self.state(element, kid)
+
+    def _written_at(self, node: str | RegionNode) -> int:
+        """Where a parallel state's child stands in the definition (a region: where its
+        first state does), so a history state keeps its place among the regions."""
+        index = self.chart.index
+        if isinstance(node, RegionNode):
+            members = [m for m in self.chart.kids(node) if isinstance(m, str)]
+            return min((index[m] for m in members), default=len(index))
+        return index[node]
 
     def region(self, parent: ET.Element, node: RegionNode) -> None:
         region = self.chart.region(node)
