@@ -28,8 +28,7 @@ def test_exit_helpers_match_leaving_the_session(machine: StateMachine) -> None:
     config, _ = machine.process_parallel(config, "signal_detected")
     left = machine.process(config.to_string(), "market_close")
     assert machine.exit_parallel_state(config) == list(left.exited_states)
-    assert machine.get_parallel_exit_actions(config) == tuple(
-        a.name for a in left.on_exit_actions)
+    assert machine.get_parallel_exit_actions(config) == tuple(a.name for a in left.on_exit_actions)
     assert machine.exit_parallel_state(config)[-1] == "session"
 
 

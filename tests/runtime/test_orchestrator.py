@@ -46,8 +46,9 @@ def recording_actions(log: list[str], store: Any = None) -> ActionRegistry:
 def test_a_new_entity_starts_in_the_initial_state_and_moves_on_events() -> None:
     log: list[str] = []
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(ORDERS), store, GuardRegistry(),
-                        recording_actions(log))
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), store, GuardRegistry(), recording_actions(log)
+    )
     result = orch.process_event("o1", "submit")
     assert result.success and result.state == "waiting" and result.version == 2
     assert log == ["record_submit", "note_waiting"]
@@ -72,8 +73,9 @@ def test_actions_run_after_the_commit() -> None:
 
 def test_a_rejected_event_commits_nothing_and_explains_why() -> None:
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(ORDERS), store, GuardRegistry(),
-                        recording_actions([]))
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), store, GuardRegistry(), recording_actions([])
+    )
     orch.process_event("o1", "submit")
     orch.process_event("o1", "ack")
     result = orch.process_event("o1", "fill", {"fill_qty": 50, "order_qty": 100})
@@ -107,8 +109,9 @@ def test_event_payload_reaches_guards_and_actions() -> None:
 
 
 def test_sync_calls_with_a_scheduler_are_refused_clearly() -> None:
-    orch = Orchestrator(StateMachine.from_string(ORDERS), InMemoryStateStore(),
-                        scheduler=AsyncioScheduler())
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), InMemoryStateStore(), scheduler=AsyncioScheduler()
+    )
     with pytest.raises(OrchestratorUsageError, match="async_process_event"):
         orch.process_event("o1", "submit")
 
@@ -124,9 +127,7 @@ def test_parallel_configurations_persist_and_reload_exactly(tmp_path: Path) -> N
     reopened = Orchestrator(StateMachine.from_string(TRADING), SQLiteStateStore(path))
     stored = reopened.get_state("t1")
     assert stored is not None and stored.state == state
-    assert machine.configuration_of(stored.state) == frozenset(
-        {"active", "analyzing", "elevated"}
-    )
+    assert machine.configuration_of(stored.state) == frozenset({"active", "analyzing", "elevated"})
     assert reopened.process_event("t1", "rescan").state == (
         "active:trading=scanning,risk_monitor=elevated"
     )
@@ -148,10 +149,12 @@ def test_failed_actions_are_retried_with_backoff_and_the_state_stays() -> None:
 
     actions = recording_actions(calls)
     actions.register("record_submit", flaky)
-    retry = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=10, jitter=0.0,
-                        sleep=sleeps.append)
-    orch = Orchestrator(StateMachine.from_string(ORDERS), InMemoryStateStore(), None,
-                        actions, retry=retry)
+    retry = RetryPolicy(
+        max_attempts=4, base_delay=0.5, max_delay=10, jitter=0.0, sleep=sleeps.append
+    )
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), InMemoryStateStore(), None, actions, retry=retry
+    )
     result = orch.process_event("o1", "submit")
     assert result.state == "waiting" and result.failed_actions == ()
     assert result.action_attempts == 3 and sleeps == [0.5, 1.0]
@@ -168,14 +171,17 @@ def test_an_action_that_keeps_failing_is_reported_not_rolled_back() -> None:
 
     actions = recording_actions([])
     actions.register("note_waiting", always_fails)
-    machine = StateMachine.from_string(ORDERS.replace("meta: {machine_name: orders}", (
-        "meta: {machine_name: orders}\nerror_policy: {retry_attempts: 2}")))
+    machine = StateMachine.from_string(
+        ORDERS.replace(
+            "meta: {machine_name: orders}",
+            ("meta: {machine_name: orders}\nerror_policy: {retry_attempts: 2}"),
+        )
+    )
 
     async def fake_sleep(delay: float) -> None:
         sleeps.append(delay)
 
-    policy = RetryPolicy.from_error_policy(machine.spec.error_policy, base_delay=1.0,
-                                           jitter=0.0)
+    policy = RetryPolicy.from_error_policy(machine.spec.error_policy, base_delay=1.0, jitter=0.0)
     policy = RetryPolicy(policy.max_attempts, 1.0, 10.0, 0.0, async_sleep=fake_sleep)
     store = InMemoryStateStore()
     orch = Orchestrator(machine, store, None, actions, retry=policy)
@@ -199,11 +205,15 @@ def test_a_duplicate_event_id_gets_the_first_outcome_and_changes_nothing(
     backend: str, tmp_path: Path
 ) -> None:
     log: list[str] = []
-    idem = (InMemoryIdempotencyStore() if backend == "memory"
-            else SQLiteIdempotencyStore(tmp_path / "i.db"))
+    idem = (
+        InMemoryIdempotencyStore()
+        if backend == "memory"
+        else SQLiteIdempotencyStore(tmp_path / "i.db")
+    )
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(ORDERS), store, None,
-                        recording_actions(log), idempotency=idem)
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), store, None, recording_actions(log), idempotency=idem
+    )
     first = orch.process_event("o1", "submit", event_id="evt-1")
     again = orch.process_event("o1", "submit", event_id="evt-1")
     assert not first.duplicate and again.duplicate
@@ -216,8 +226,11 @@ def test_a_duplicate_event_id_gets_the_first_outcome_and_changes_nothing(
 
 
 def test_an_event_object_carries_its_own_id() -> None:
-    orch = Orchestrator(StateMachine.from_string(ORDERS), InMemoryStateStore(),
-                        idempotency=InMemoryIdempotencyStore())
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS),
+        InMemoryStateStore(),
+        idempotency=InMemoryIdempotencyStore(),
+    )
     event = Event("submit", {})
     assert not asyncio.run(orch.async_process_event("o1", event)).duplicate
     assert asyncio.run(orch.async_process_event("o1", event)).duplicate
@@ -226,13 +239,15 @@ def test_an_event_object_carries_its_own_id() -> None:
 # ---------------------------------------------------------------- timers
 
 
-def make_timed(yaml: str, guards: GuardRegistry | None = None
-               ) -> tuple[Orchestrator, AsyncioScheduler, FakeClock, InMemoryStateStore]:
+def make_timed(
+    yaml: str, guards: GuardRegistry | None = None
+) -> tuple[Orchestrator, AsyncioScheduler, FakeClock, InMemoryStateStore]:
     clock = FakeClock()
     scheduler = AsyncioScheduler(clock=clock)
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(yaml), store, guards,
-                        recording_actions([]), scheduler=scheduler)
+    orch = Orchestrator(
+        StateMachine.from_string(yaml), store, guards, recording_actions([]), scheduler=scheduler
+    )
     return orch, scheduler, clock, store
 
 
@@ -374,14 +389,14 @@ def interfering_guard(store: InMemoryStateStore, times: int) -> GuardRegistry:
     return guards
 
 
-GUARDED_CYCLE = CYCLE.replace("{trigger: inc, source: A, dest: B}",
-                              "{trigger: inc, source: A, dest: B, guards: [sneaky]}")
+GUARDED_CYCLE = CYCLE.replace(
+    "{trigger: inc, source: A, dest: B}", "{trigger: inc, source: A, dest: B, guards: [sneaky]}"
+)
 
 
 def test_a_lost_race_is_recomputed_on_the_new_version() -> None:
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(GUARDED_CYCLE), store,
-                        interfering_guard(store, 2))
+    orch = Orchestrator(StateMachine.from_string(GUARDED_CYCLE), store, interfering_guard(store, 2))
     orch.create("c1")
     result = orch.process_event("c1", "inc")
     assert result.conflicts == 2 and result.state == "B" and result.version == 4
@@ -389,8 +404,12 @@ def test_a_lost_race_is_recomputed_on_the_new_version() -> None:
 
 def test_running_out_of_conflict_retries_is_a_clear_error() -> None:
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(GUARDED_CYCLE), store,
-                        interfering_guard(store, 5), max_conflict_retries=2)
+    orch = Orchestrator(
+        StateMachine.from_string(GUARDED_CYCLE),
+        store,
+        interfering_guard(store, 5),
+        max_conflict_retries=2,
+    )
     orch.create("c1")
     with pytest.raises(ConflictRetriesExhausted, match="gave up after 3 attempts"):
         orch.process_event("c1", "inc")
@@ -403,11 +422,16 @@ class RecordingAdapter:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
 
-    async def start_services(self, entity_id: str, state_name: str,
-                             invoke_specs: Sequence[InvokeSpec],
-                             context: Mapping[str, Any]) -> None:
-        self.calls.append(("start", entity_id, state_name,
-                           *(f"{s.id}:{s.src}" for s in invoke_specs)))
+    async def start_services(
+        self,
+        entity_id: str,
+        state_name: str,
+        invoke_specs: Sequence[InvokeSpec],
+        context: Mapping[str, Any],
+    ) -> None:
+        self.calls.append(
+            ("start", entity_id, state_name, *(f"{s.id}:{s.src}" for s in invoke_specs))
+        )
 
     def stop_services(self, entity_id: str, state_name: str) -> None:
         self.calls.append(("stop", entity_id, state_name))
@@ -416,8 +440,13 @@ class RecordingAdapter:
 def test_services_start_on_entry_stop_on_exit_and_on_done_reenters() -> None:
     adapter = RecordingAdapter()
     actions = recording_actions([])
-    orch = Orchestrator(StateMachine.from_string(MONITORING), InMemoryStateStore(), None,
-                        actions, invoke_adapter=adapter)
+    orch = Orchestrator(
+        StateMachine.from_string(MONITORING),
+        InMemoryStateStore(),
+        None,
+        actions,
+        invoke_adapter=adapter,
+    )
 
     async def main() -> None:
         watched = await orch.async_process_event("m1", "watch")
@@ -438,7 +467,10 @@ def test_services_start_on_entry_stop_on_exit_and_on_done_reenters() -> None:
 
 
 def test_an_async_adapter_needs_the_async_path() -> None:
-    orch = Orchestrator(StateMachine.from_string(MONITORING), InMemoryStateStore(),
-                        invoke_adapter=RecordingAdapter())
+    orch = Orchestrator(
+        StateMachine.from_string(MONITORING),
+        InMemoryStateStore(),
+        invoke_adapter=RecordingAdapter(),
+    )
     with pytest.raises(OrchestratorUsageError, match="async"):
         orch.process_event("m1", "watch")
