@@ -121,7 +121,7 @@ class ActionDriver:
 
 
 class OrchestratorDriver:
-    """``Orchestrator.process_event`` / ``create`` / ``get_state`` (sync)."""
+    """``Orchestrator.process_event`` / ``create`` / ``get_state`` / ``service_done`` (sync)."""
 
     is_async = False
 
@@ -142,9 +142,14 @@ class OrchestratorDriver:
     def get_state(self, orchestrator: Orchestrator, entity_id: str) -> StoredState | None:
         return orchestrator.get_state(entity_id)
 
+    def service_done(
+        self, orchestrator: Orchestrator, entity_id: str, service_id: str
+    ) -> OrchestratorResult | None:
+        return orchestrator.service_done(entity_id, service_id)
+
 
 class AsyncOrchestratorDriver(OrchestratorDriver):
-    """``Orchestrator.async_process_event`` / ``async_create`` / ``async_get_state``."""
+    """The orchestrator's ``async_`` twins of the same calls."""
 
     is_async = True
 
@@ -166,6 +171,11 @@ class AsyncOrchestratorDriver(OrchestratorDriver):
 
     def get_state(self, orchestrator: Orchestrator, entity_id: str) -> StoredState | None:
         return asyncio.run(orchestrator.async_get_state(entity_id))
+
+    def service_done(
+        self, orchestrator: Orchestrator, entity_id: str, service_id: str
+    ) -> OrchestratorResult | None:
+        return asyncio.run(orchestrator.async_service_done(entity_id, service_id))
 
 
 class IdempotencyDriver:
