@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from pystator.runtime import AsyncioScheduler, ScheduledTimer
 
 
@@ -69,28 +71,76 @@ def test_cancelled_timers_never_fire() -> None:
 
 
 def test_the_sleeper_fires_on_the_wall_clock_and_wakes_for_earlier_timers() -> None:
-    fired_at: list[float] = []
+    """Nobody calls fire_due: the loop fires each timer when it is due, in due order.
+
+    The later timer is scheduled first, so the loop is asleep waiting for it when the
+    earlier one arrives; it must wake for that one. Nothing is timed with a margin
+    but the order: a loop that slept through to the later timer would fire both
+    together, at or after the later one's due time.
+    """
+    fired: list[tuple[str, float]] = []
     scheduler = AsyncioScheduler()
 
-    async def main() -> None:
+    async def main() -> tuple[float, float]:
         done = asyncio.Event()
 
         async def on_fire(entity: str, event: str, timer_id: str) -> None:
-            fired_at.append(scheduler.clock())
+            fired.append((timer_id, scheduler.clock()))
             if timer_id == "second":
                 done.set()
 
         scheduler.on_fire = on_fire
         start = scheduler.clock()
-        await scheduler.schedule(timer("second", start + 0.15))
-        await scheduler.schedule(timer("first", start + 0.05))
-        await asyncio.wait_for(done.wait(), timeout=5)
-        await scheduler.stop()
-        first, second = (t - start for t in fired_at)
-        assert 0.05 <= first < 0.15
-        assert 0.15 <= second < 0.3
+        second, first = start + 1.0, start + 0.05
+        await scheduler.schedule(timer("second", second))
+        await asyncio.sleep(0)  # the loop is now asleep, waiting for "second"
+        await scheduler.schedule(timer("first", first))
+        await asyncio.wait_for(done.wait(), timeout=10)
+        await asyncio.wait_for(scheduler.stop(), timeout=10)
+        return first, second
 
-    asyncio.run(main())
+    first_due, second_due = asyncio.run(main())
+    (first, first_at), (second, second_at) = fired
+    assert (first, second) == ("first", "second")
+    assert first_due <= first_at < second_due, "woke for the earlier timer, never early"
+    assert second_at >= second_due
+
+
+@pytest.mark.xfail(
+    reason="AsyncioScheduler.stop() never returns when called right after a firing that "
+    "armed another timer: the loop's asyncio.wait_for (Python 3.11) swallows the "
+    "cancellation because its wake-up event is already set",
+    strict=True,
+)
+def test_stop_right_after_a_firing_that_armed_a_timer_returns() -> None:
+    scheduler = AsyncioScheduler()
+
+    async def main() -> bool:
+        fired = asyncio.Event()
+
+        async def on_fire(entity: str, event: str, timer_id: str) -> None:
+            if timer_id == "a":  # like an orchestrator entering a state with a timer
+                await scheduler.schedule(timer("b", scheduler.clock() + 600))
+                fired.set()
+
+        scheduler.on_fire = on_fire
+        await scheduler.schedule(timer("a", scheduler.clock() + 0.02))
+        await asyncio.wait_for(fired.wait(), timeout=10)
+        loop_task = asyncio.all_tasks() - {asyncio.current_task()}
+        hung: list[bool] = []
+
+        async def watchdog() -> None:  # a hang guard, so the failure is a failure
+            await asyncio.sleep(2)
+            hung.append(True)
+            for task in loop_task:
+                task.cancel()
+
+        guard = asyncio.get_running_loop().create_task(watchdog())
+        await scheduler.stop()
+        guard.cancel()
+        return not hung
+
+    assert asyncio.run(main()), "stop() had to be rescued by the watchdog"
 
 
 def test_a_failing_handler_does_not_stop_later_timers() -> None:
