@@ -88,7 +88,7 @@ def guards_for(outcomes: dict[str, bool], *, async_ones: bool) -> GuardRegistry:
     return registry
 
 
-@pytest.mark.parametrize(("qty", "approved"), itertools.product([0, 3], [False, True]))
+@pytest.mark.parametrize(("qty", "approved"), list(itertools.product([0, 3], [False, True])))
 def test_two_expr_guards_both_have_to_pass(drive: EngineDriver, qty: int, approved: bool) -> None:
     machine = StateMachine.from_string(TWO_EXPRS)
     result = drive.process(machine, "open", "fill", {"qty": qty, "approved": approved})
