@@ -1,8 +1,9 @@
 """pystator: configuration-driven statecharts with a pure, stateless engine.
 
 Define a machine in YAML/JSON, load it with ``StateMachine.from_yaml``, and call
-``machine.process(state, event, context)``: it returns where the machine goes and
-the actions to run, in order, without running anything. The runtime pieces
+``machine.step(snapshot, event, context)`` (or the spec's ``machine.process(state,
+event, context)``): it returns where the machine goes and the effects to apply, in
+order, without performing anything. The runtime pieces
 (``Orchestrator``, state stores, schedulers) persist state and perform actions
 around that pure core.
 """
@@ -27,6 +28,7 @@ from pystator.errors import (
 )
 from pystator.guards import GuardRegistry
 from pystator.machine import StateMachine
+from pystator.macrostep import LivelockError
 from pystator.model import (
     ActionSpec,
     ErrorPolicy,
@@ -42,6 +44,18 @@ from pystator.model import (
     Transition,
 )
 from pystator.result import GuardEvaluation, ParallelStateConfig, TransitionResult
+from pystator.selection import GuardDecision
+from pystator.snapshot import Snapshot, Timer
+from pystator.step import (
+    CancelTimer,
+    MicroStep,
+    RaiseEvent,
+    Refusal,
+    RunAction,
+    ScheduleTimer,
+    Step,
+    TakenTransition,
+)
 
 if TYPE_CHECKING:
     from pystator.runtime.asyncio_scheduler import AsyncioScheduler
@@ -54,11 +68,13 @@ __all__ = [
     "ActionRegistry",
     "ActionSpec",
     "AsyncioScheduler",
+    "CancelTimer",
     "ConfigError",
     "ErrorPolicy",
     "Event",
     "ExecutionMode",
     "FSMError",
+    "GuardDecision",
     "GuardEvaluation",
     "GuardNotFoundError",
     "GuardRegistry",
@@ -67,17 +83,27 @@ __all__ = [
     "InvalidTransitionError",
     "InvokeSpec",
     "Issue",
+    "LivelockError",
     "MachineMeta",
     "MachineSpec",
+    "MicroStep",
     "Orchestrator",
     "ParallelStateConfig",
     "PystatorError",
+    "RaiseEvent",
+    "Refusal",
     "Region",
+    "RunAction",
+    "ScheduleTimer",
+    "Snapshot",
     "State",
     "StateMachine",
     "StateType",
+    "Step",
+    "TakenTransition",
     "TerminalStateError",
     "Timeout",
+    "Timer",
     "Transition",
     "TransitionResult",
     "UndefinedStateError",

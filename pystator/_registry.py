@@ -68,6 +68,10 @@ class CallableRegistry:
     def has(self, name: str) -> bool:
         return name in self._items
 
+    def find(self, name: str) -> Callable[..., Any] | None:
+        """The callable registered as ``name``, or None (the engine's per-event lookup)."""
+        return self._items.get(name)
+
     def is_async(self, name: str) -> bool:
         """Whether ``name`` must be awaited; ``KeyError`` when unknown."""
         if name not in self._async:

@@ -1,4 +1,16 @@
-"""The statechart's structure, precomputed once: nesting, document order, LCA, default entry.
+"""The statechart's structure, computed once per spec and read by every host.
+
+The engine, the config checks, lint, the diagram and the simulator all ask the same
+questions of a machine: who is whose parent, in what order are states declared,
+where does the machine start, what does entering a state enter. They all read one
+``Chart`` (``MachineSpec.chart`` builds it once), so they cannot disagree.
+
+A chart is built from *any* spec, valid or not: the config checks run on it to find
+the problems. A duplicate name keeps its first declaration, an unknown parent makes
+a state top-level, a parent cycle is broken at the state where it was found, and the
+chart records each of these so the checks can report them. Every table is built by
+loops over the states (never recursion), so a hierarchy thousands of levels deep
+costs time in proportion to its size and cannot overflow the stack.
 
 Regions are not states, but the algorithm treats each as a node between a parallel
 state and its region states (``RegionNode``), so that a transition between two
@@ -8,9 +20,9 @@ alone, exactly as an SCXML ``<state>`` child of a ``<parallel>`` would.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, TypeAlias
 
 from pystator.model import MachineSpec, State
@@ -20,6 +32,8 @@ __all__ = ["Chart", "Memo", "Node", "RegionNode"]
 
 @dataclass(frozen=True)
 class RegionNode:
+    """One region of a parallel state, as a node of the tree."""
+
     parallel: str
     name: str
 
@@ -35,11 +49,10 @@ class Memo(dict[Any, Any]):
 
     A machine of hundreds of states is built far more often than all its states are
     visited (a web request, a test), so per-node answers are paid for when first
-    asked, then read like any dict. ``compute(table, key)`` gets the table itself, so
-    a recursive answer reads its sub-answers from it; it should hold only the plain
-    tables it reads, never the object that owns the memo, so that a dropped machine
-    is freed at once rather than by the cycle collector. Unknown keys raise
-    ``KeyError``.
+    asked, then read like any dict. ``compute(table, key)`` gets the table itself so
+    an answer may reuse entries already there; it should hold only the plain tables
+    it reads, never the object that owns the memo, so that a dropped machine is
+    freed at once rather than by the cycle collector. Unknown keys raise ``KeyError``.
     """
 
     __slots__ = ("_compute",)
@@ -56,48 +69,155 @@ class Memo(dict[Any, Any]):
 class Chart:
     """Structure questions answered by lookup.
 
-    Nesting, document order and the atomic states are computed in ``__init__``;
-    ancestors and default entries are computed per node on first use and cached.
+    ``states`` holds each name's first declaration and ``index`` where it stands in
+    ``spec.states``. ``parent`` maps every node to its parent node (a region member's
+    parent is its ``RegionNode``; a top-level state's is ``None``); ``children`` lists
+    each node's children in document order. ``order`` numbers nodes in document
+    order (a node, then its children's subtrees in order).
+
+    What the checks report on: ``duplicates`` (index of a repeated declaration,
+    index of the first), ``cycles`` (the states of each parent cycle, in the order
+    followed), ``region_overlaps`` (parallel, region index, member index, member
+    already in another region) and ``duplicate_regions`` (parallel, region index).
     """
 
     def __init__(self, spec: MachineSpec) -> None:
-        states = spec.states
-        self.states: dict[str, State] = {s.name: s for s in states}
-        # A region member's parent is its region; everyone else's is the declared one.
-        self.parent: dict[Node, Node | None] = {s.name: s.parent for s in states}
-        self.children: dict[Node, list[Node]] = {}
+        self.spec = spec
+        states: dict[str, State] = {}
+        index: dict[str, int] = {}
+        self.duplicates: list[tuple[int, int]] = []
+        for i, state in enumerate(spec.states):
+            first = index.get(state.name)
+            if first is None:
+                states[state.name] = state
+                index[state.name] = i
+            else:
+                self.duplicates.append((i, first))
+        self.states = states
+        self.index = index
         self.region_of: dict[str, tuple[str, str]] = {}
-        parallels = [s for s in states if s.regions]
-        for state in parallels:
-            for region in state.regions:
-                node = RegionNode(state.name, region.name)
-                self.parent[node] = state.name
-                self.children.setdefault(state.name, []).append(node)
-                self.children[node] = [m for m in region.states if m in self.states]
-                for member in region.states:
-                    self.region_of[member] = (state.name, region.name)
-                    if member in self.states:
-                        self.parent[member] = node
-        region_of = self.region_of
-        for name, up in [(s.name, s.parent) for s in states if s.parent is not None]:
-            if name not in region_of:  # children in declaration order
-                self.children.setdefault(up, []).append(name)
-        self.roots: list[str] = [
-            name for name, up in self.parent.items() if up is None and isinstance(name, str)
-        ]
+        self.region_overlaps: list[tuple[str, int, int, tuple[str, str]]] = []
+        self.duplicate_regions: list[tuple[str, int]] = []
+        self._regions: dict[RegionNode, Any] = {}
+        self.parent: dict[Node, Node | None] = {}
+        self.children: dict[Node, list[Node]] = {}
+        self.cycles: list[tuple[str, ...]] = []
+        if len(states) == len(spec.states) and not any(s.regions for s in spec.states):
+            self._flat_tree()  # the common case: one pass, no region bookkeeping
+        else:
+            self._tree()
+        self.roots: list[str] = [n for n in states if self.parent[n] is None]
         self.order: dict[Node, int] = self._document_order()
         self.ancestors: dict[Node, tuple[Node, ...]] = Memo(partial(_walk_up, self.parent))
         self.ancestor_set: dict[Node, frozenset[Node]] = Memo(partial(_as_set, self.ancestors))
         self.state_ancestors: dict[str, tuple[str, ...]] = Memo(
             partial(_states_only, self.ancestors)
         )
-        self.atomic: frozenset[str] = frozenset(self.states.keys() - self.children.keys())
-        self.completion: dict[Node, frozenset[str]] = Memo(
-            partial(_complete, self.states, self.children, self.parent)
+        self.history: frozenset[str] = frozenset(n for n, s in states.items() if s.is_history)
+        self.atomic: frozenset[str] = frozenset(states.keys() - self.children.keys() - self.history)
+        self.ends: frozenset[str] = frozenset(
+            n for n, s in states.items() if s.is_terminal or (s.is_final and self.parent[n] is None)
         )
-        initial = next((s for s in self.roots if self.states[s].is_initial), self.roots[0])
-        self.initial_state = initial
-        self.initial_configuration: frozenset[str] = self.completion[initial]
+        """States that end the machine: ``terminal`` ones, and ``final`` ones at the top level.
+        An active one accepts no event."""
+        self.completion: dict[Node, frozenset[str]] = Memo(
+            partial(_complete, states, self.children, self.parent, self._regions)
+        )
+        initial = next((s for s in self.roots if states[s].is_initial), None)
+        if initial is None and self.roots:
+            initial = self.roots[0]
+        self.initial_state: str | None = initial
+        """The top-level state a machine starts in: the one marked ``initial``, else the
+        first (SCXML's rule; the spec's own hierarchical examples rely on it)."""
+
+    # ------------------------------------------------------------------ building
+    def _flat_tree(self) -> None:
+        """No duplicates and no regions: parents as declared, unknown ones made top-level."""
+        states, parent, children = self.states, self.parent, self.children
+        for name, state in states.items():
+            up = state.parent
+            if up is not None and up in states:
+                parent[name] = up
+                kids = children.get(up)
+                if kids is None:
+                    children[up] = [name]
+                else:
+                    kids.append(name)
+            else:
+                parent[name] = None
+        if children:
+            self._break_cycles()
+
+    def _tree(self) -> None:
+        states, parent, children = self.states, self.parent, self.children
+        region_of = self.region_of
+        for name, state in states.items():
+            if not state.regions or not state.is_parallel:
+                continue
+            seen: set[str] = set()
+            for r, region in enumerate(state.regions):
+                if region.name in seen:
+                    self.duplicate_regions.append((name, r))
+                    continue
+                seen.add(region.name)
+                node = RegionNode(name, region.name)
+                self._regions[node] = region
+                for k, member in enumerate(region.states):
+                    other = region_of.get(member)
+                    if other is not None:
+                        if other != (name, region.name):
+                            self.region_overlaps.append((name, r, k, other))
+                        continue
+                    region_of[member] = (name, region.name)
+        for name, state in states.items():
+            where = region_of.get(name)
+            if where is not None and where[0] != name:
+                parent[name] = RegionNode(*where)
+            elif state.parent is not None and state.parent in states:
+                parent[name] = state.parent
+            else:
+                parent[name] = None
+        for node in self._regions:
+            parent[node] = node.parallel
+        self._break_cycles()
+        for node, region in self._regions.items():
+            children.setdefault(node.parallel, []).append(node)
+            members = dict.fromkeys(m for m in region.states if parent.get(m) == node)
+            children[node] = list(members)
+        for name in states:
+            up = parent[name]
+            if isinstance(up, str):
+                children.setdefault(up, []).append(name)
+
+    def _break_cycles(self) -> None:
+        """Follow parents from every state once; a path that meets itself is a cycle.
+
+        The state where the walk met its own path becomes top-level, so the rest of
+        the chart is a tree; ``cycles`` records what was found.
+        """
+        parent = self.parent
+        done: set[Node] = set()
+        for start in self.states:
+            if start in done:
+                continue
+            path: list[Node] = []
+            on_path: set[Node] = set()
+            node: Node | None = start
+            while node is not None and node not in done and node not in on_path:
+                path.append(node)
+                on_path.add(node)
+                node = parent.get(node)
+            if node is not None and node in on_path:
+                loop = path[path.index(node) :]
+                self.cycles.append(tuple(n for n in loop if isinstance(n, str)))
+                head = (
+                    node if isinstance(node, str) else next(n for n in loop if isinstance(n, str))
+                )
+                region = parent[head]
+                if isinstance(region, RegionNode):
+                    self.region_of.pop(head, None)
+                parent[head] = None
+            done.update(path)
 
     def _document_order(self) -> dict[Node, int]:
         """Pre-order numbering: a node, then its children's subtrees in order."""
@@ -114,10 +234,70 @@ class Chart:
                 stack.extend(reversed(kids))
         return order
 
-    def closure(self, leaves: frozenset[str] | set[str]) -> frozenset[str]:
+    # ------------------------------------------------------------------ questions
+    @cached_property
+    def initial_configuration(self) -> frozenset[str]:
+        """The states active when the machine starts (empty for a chart with no states)."""
+        if self.initial_state is None:
+            return frozenset()
+        return self.completion[self.initial_state]
+
+    @cached_property
+    def region_at(self) -> dict[str, tuple[str, str]]:
+        """State -> the (parallel state, region) nearest above it, for states inside one.
+
+        Computed in one pass in document order (a parent is numbered before its
+        children), so it costs the same at any depth.
+        """
+        out: dict[str, tuple[str, str]] = {}
+        parent = self.parent
+        for node in self.order:
+            if not isinstance(node, str):
+                continue
+            up = parent[node]
+            if isinstance(up, RegionNode):
+                out[node] = (up.parallel, up.name)
+            elif up is not None and up in out:
+                out[node] = out[up]
+        return out
+
+    def kids(self, name: Node) -> list[Node]:
+        """Children in document order (region nodes for a parallel state)."""
+        return self.children.get(name, [])
+
+    def state_children(self, name: str) -> tuple[str, ...]:
+        """The states directly below ``name``: its children, or its regions' members."""
+        out: list[str] = []
+        for child in self.children.get(name, ()):
+            if isinstance(child, str):
+                out.append(child)
+            else:
+                out.extend(c for c in self.children.get(child, ()) if isinstance(c, str))
+        return tuple(out)
+
+    def region_nodes(self, parallel: str) -> list[RegionNode]:
+        return [n for n in self.children.get(parallel, ()) if isinstance(n, RegionNode)]
+
+    def region(self, node: RegionNode) -> Any:
+        """The ``Region`` value a region node stands for."""
+        return self._regions[node]
+
+    def initial_child(self, name: str) -> str | None:
+        """The child a compound state enters by default (None for a leaf or parallel state)."""
+        return _initial_child(self.states, self.children, name)
+
+    def region_initial(self, node: RegionNode) -> str | None:
+        """The state a region starts in."""
+        return _region_initial(self._regions[node], self.children, self.parent, node)
+
+    def is_compound(self, name: str) -> bool:
+        state = self.states.get(name)
+        return state is not None and not state.is_parallel and bool(self.children.get(name))
+
+    def closure(self, leaves: Iterable[str]) -> frozenset[str]:
         """Leaves plus all their (state) ancestors: a configuration."""
         out = set(leaves)
-        for leaf in leaves:
+        for leaf in list(out):
             out.update(self.state_ancestors[leaf])
         return frozenset(out)
 
@@ -132,15 +312,24 @@ class Chart:
     def is_descendant(self, node: Node, ancestor: Node | None) -> bool:
         return ancestor is None or ancestor in self.ancestor_set[node]
 
-    def leaves_of(self, configuration: frozenset[str]) -> list[str]:
+    def leaves_of(self, configuration: Iterable[str]) -> list[str]:
         """The active atomic states, in document order."""
-        leaves = [s for s in configuration if s in self.atomic]
+        atomic = self.atomic
+        leaves = [s for s in configuration if s in atomic]
         leaves.sort(key=self.order.__getitem__)
         return leaves
 
+    def in_entry_order(self, states: Iterable[str]) -> tuple[str, ...]:
+        """Outer before inner, regions in document order: how states are entered."""
+        return tuple(sorted(states, key=self.order.__getitem__))
+
+    def in_exit_order(self, states: Iterable[str]) -> tuple[str, ...]:
+        """Inner before outer, regions in reverse document order: how states are left."""
+        return tuple(sorted(states, key=self.order.__getitem__, reverse=True))
+
 
 # The per-node answers behind ``Chart``'s memo tables: functions of the plain tables
-# (see ``Memo`` for why they are not methods).
+# (see ``Memo`` for why they are not methods). Each walks with a loop, never recursion.
 
 
 def _walk_up(parent: dict[Node, Node | None], _table: Memo, node: Node) -> tuple[Node, ...]:
@@ -165,36 +354,71 @@ def _states_only(
 
 
 def _initial_child(
-    states: dict[str, State], children: dict[Node, list[Node]], state: str
+    states: dict[str, State], children: dict[Node, list[Node]], name: str
 ) -> str | None:
-    info = states[state]
-    if info.initial_child is not None:
-        return info.initial_child
-    kids = children.get(state, [])
-    return kids[0] if kids and isinstance(kids[0], str) else None
+    state = states[name]
+    if state.is_parallel:
+        return None
+    kids = children.get(name)
+    if not kids:
+        return None
+    wanted = state.initial_child
+    if wanted is not None and wanted in kids:
+        return wanted
+    return next((k for k in kids if isinstance(k, str) and not states[k].is_history), None)
+
+
+def _region_initial(
+    region: Any, children: dict[Node, list[Node]], parent: dict[Node, Node | None], node: Node
+) -> str | None:
+    if parent.get(region.initial) == node:
+        return str(region.initial)
+    members = children.get(node)
+    return str(members[0]) if members else None
 
 
 def _complete(
     states: dict[str, State],
     children: dict[Node, list[Node]],
     parent: dict[Node, Node | None],
+    regions: dict[RegionNode, Any],
     completion: Memo,
     node: Node,
 ) -> frozenset[str]:
     """States entered when ``node`` is entered by default (itself included)."""
     if node not in parent:
         raise KeyError(node)
-    if isinstance(node, RegionNode):
-        region = states[node.parallel].get_region(node.name)
-        assert region is not None
-        result: frozenset[str] = completion[region.initial]
-        return result
-    out = {node}
-    if states[node].is_parallel:
-        for child in children.get(node, ()):
-            out |= completion[child]
-    else:
-        first = _initial_child(states, children, node)
-        if first is not None:
-            out |= completion[first]
+
+    out: set[str] = set()
+    stack: list[Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, RegionNode):
+            first = _region_initial(regions[current], children, parent, current)
+            if first is not None:
+                stack.append(first)
+            continue
+        if current in out:
+            continue
+        known = completion.get(current) if current != node else None
+        if known is not None:
+            out |= known
+            continue
+        info = states[current]
+        if info.is_history:
+            # A pseudo-state, never active: on its own it stands for its default.
+            if info.default is not None and info.default in states and current == node:
+                stack.append(info.default)
+            continue
+        out.add(current)
+        if info.is_parallel:
+            stack.extend(
+                k
+                for k in children.get(current, ())
+                if not (isinstance(k, str) and states[k].is_history)
+            )
+        else:
+            child = _initial_child(states, children, current)
+            if child is not None:
+                stack.append(child)
     return frozenset(out)

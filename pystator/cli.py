@@ -148,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(run=_api)
+
+    from pystator.scxml.cli import register as register_scxml
+
+    register_scxml(sub)
     return parser
 
 

@@ -40,8 +40,10 @@ the user's terms (``"80 >= 100"``) and to name the failure (``"name 'fill_qty' i
 the context"``). Its limits (``MAX_STRING_LENGTH``, ``IterableTooLong``) bound
 multiplication on both paths, and the tests check both paths agree on the outcome.
 
-At run time an expression never raises: a missing name, a type mismatch or a division
-by zero makes the guard false (``evaluate_bool``), and ``evaluate`` says why.
+At run time a guard never raises: a missing name, a type mismatch or a division
+by zero makes the guard false (``evaluate_bool``), and ``evaluate`` says why. The
+datamodel's actions read values with ``value``, which lets the error through so the
+engine can raise ``error.execution`` for it.
 """
 
 from __future__ import annotations
@@ -62,8 +64,10 @@ __all__ = [
     "MAX_NESTING_DEPTH",
     "MAX_POWER_EXPONENT",
     "MAX_SEQUENCE_LENGTH",
+    "STATE_FUNCTION",
     "CompiledExpression",
     "ExpressionError",
+    "StateScope",
     "bounded_multiply",
     "compile_expression",
 ]
@@ -87,7 +91,41 @@ ALLOWED_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     "min": min,
     "sum": sum,
 }
-"""The only functions an expression may call."""
+"""The only functions an expression may call (besides ``In``, see ``StateScope``)."""
+
+STATE_FUNCTION = "In"
+"""``In('state')``: whether a state is active, as SCXML's predicate of that name."""
+
+
+class StateScope(Mapping[str, Any]):
+    """The context as an expression reads it, plus the active states for ``In(...)``.
+
+    The engine wraps the context in one only for expressions that call ``In``, so the
+    others read the caller's mapping directly.
+    """
+
+    __slots__ = ("_context", "active_states")
+
+    def __init__(self, context: Mapping[str, Any], active_states: frozenset[str]) -> None:
+        self._context = context
+        self.active_states = active_states
+
+    def __getitem__(self, key: str) -> Any:
+        return self._context[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._context)
+
+    def __len__(self) -> int:
+        return len(self._context)
+
+
+def _in_state(context: Any, state: Any) -> bool:
+    active = getattr(context, "active_states", None)
+    if active is None:
+        raise LookupError("In() needs the active states: this context has none")
+    return state in active
+
 
 _CONTEXT_ARG = "__context"
 _FUNCTION_PREFIX = "__fn_"
@@ -186,6 +224,7 @@ class _Validator:
     def __init__(self, expression: str, text: str, first_line_shift: int) -> None:
         self.expression = expression  # as given, for the error
         self.names: dict[str, None] = {}  # ordered set of context names read
+        self.uses_state = False  # calls In(...)
         self._lines = text.split("\n")
         self._shift = first_line_shift
 
@@ -281,13 +320,17 @@ class _Validator:
         self.check(node.right, depth + 1)
 
     def _check_call(self, node: ast.Call, depth: int) -> None:
-        allowed = ", ".join(sorted(ALLOWED_FUNCTIONS))
+        allowed = ", ".join([*sorted(ALLOWED_FUNCTIONS), STATE_FUNCTION])
         if not isinstance(node.func, ast.Name):
             if isinstance(node.func, ast.Attribute):
                 raise self.fail(node.func, "method calls are not allowed; allowed functions: "
                                 + allowed)  # fmt: skip
             raise self.fail(node.func, f"only these functions may be called: {allowed}")
-        if node.func.id not in ALLOWED_FUNCTIONS:
+        if node.func.id == STATE_FUNCTION:
+            if len(node.args) != 1 or node.keywords:
+                raise self.fail(node, "In() takes one state name, e.g. In('busy')")
+            self.uses_state = True
+        elif node.func.id not in ALLOWED_FUNCTIONS:
             raise self.fail(
                 node.func, f"the function {node.func.id!r} is not allowed; allowed: {allowed}"
             )
@@ -340,6 +383,8 @@ class _ToContextLookups(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.AST:
         assert isinstance(node.func, ast.Name)
         args = [self.visit(arg) for arg in node.args]
+        if node.func.id == STATE_FUNCTION:  # In(x) -> __in(__context, x)
+            args.insert(0, ast.Name(id=_CONTEXT_ARG, ctx=ast.Load()))
         func = ast.Name(id=_FUNCTION_PREFIX + node.func.id, ctx=ast.Load())
         return ast.copy_location(ast.Call(func=func, args=args, keywords=[]), node)
 
@@ -359,6 +404,7 @@ _SANDBOX_GLOBALS: dict[str, Any] = {
     "__builtins__": {},
     _MULTIPLY: bounded_multiply,
     **{_FUNCTION_PREFIX + name: fn for name, fn in ALLOWED_FUNCTIONS.items()},
+    _FUNCTION_PREFIX + STATE_FUNCTION: _in_state,
 }
 
 
@@ -395,7 +441,7 @@ def _describe_error(error: Exception) -> str:
         return f"key {key!r} is missing"
     if isinstance(error, TypeError):
         return str(error).replace("between instances of ", "between ")
-    if isinstance(error, (ZeroDivisionError, IndexError, ValueError, OverflowError)):
+    if isinstance(error, (ZeroDivisionError, IndexError, ValueError, OverflowError, LookupError)):
         return str(error)
     if isinstance(error, simpleeval.InvalidExpression):
         return str(error)
@@ -470,11 +516,15 @@ class CompiledExpression:
     the order they first appear.
     """
 
-    __slots__ = ("_function", "_tree", "names", "source")
+    __slots__ = ("_function", "_tree", "names", "source", "uses_state")
 
-    def __init__(self, source: str, tree: ast.expr, names: tuple[str, ...]) -> None:
+    def __init__(
+        self, source: str, tree: ast.expr, names: tuple[str, ...], uses_state: bool = False
+    ) -> None:
         self.source = source
         self.names = names
+        self.uses_state = uses_state
+        """Whether it calls ``In(...)``: then it must be evaluated in a ``StateScope``."""
         self._tree = tree
         self._function = _compile_function(tree)
 
@@ -487,6 +537,15 @@ class CompiledExpression:
 
     __call__ = evaluate_bool
 
+    def value(self, context: Mapping[str, Any]) -> Any:
+        """The expression's value, for the datamodel (``assign``, ``log``, ``send``...).
+
+        Unlike a guard, this raises what the evaluation raised (a missing name, a
+        type mismatch): the engine turns that into SCXML's ``error.execution``
+        event. The sandbox is the same as for guards.
+        """
+        return self._function(context)
+
     def evaluate(self, context: Mapping[str, Any] | None) -> tuple[bool, str]:
         """``(passed, detail)``; never raises.
 
@@ -498,12 +557,15 @@ class CompiledExpression:
         evaluator = _reference_evaluator()
         previous = evaluator.names
         evaluator.names = values
+        if self.uses_state:
+            evaluator.functions[STATE_FUNCTION] = lambda state: _in_state(values, state)
         try:
             _, detail = _Explainer(evaluator).explain(self._tree)
         except Exception as error:
             detail = _describe_error(error)
         finally:
             evaluator.names = previous  # re-entrant: a value's __eq__ may evaluate too
+            evaluator.functions.pop(STATE_FUNCTION, None)
         return passed, detail
 
     def __repr__(self) -> str:
@@ -562,4 +624,4 @@ def _compile_cached(expr: str) -> CompiledExpression:
         raise ExpressionError(
             f"the expression is nested too deeply (limit {MAX_NESTING_DEPTH})", None, expr
         ) from None
-    return CompiledExpression(text, tree.body, tuple(validator.names))
+    return CompiledExpression(text, tree.body, tuple(validator.names), validator.uses_state)

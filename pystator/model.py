@@ -13,12 +13,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
+from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pystator.chart import Chart
 
 __all__ = [
+    "ACTION_KINDS",
+    "DATAMODEL_KINDS",
     "NO_METADATA",
     "ActionSpec",
+    "Data",
     "ErrorPolicy",
     "Event",
     "GuardSpec",
@@ -39,13 +46,21 @@ NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 
 class StateType(str, Enum):
-    """What role a state plays; ``parallel`` states hold orthogonal regions."""
+    """What role a state plays.
+
+    ``parallel`` states hold orthogonal regions. A ``final`` state inside a compound
+    state or a region completes it (``done.state.<parent>``); at the top level it ends
+    the machine, as ``terminal`` does. A ``history`` state is a pseudo-state: entering
+    it restores what its parent had active when last left.
+    """
 
     INITIAL = "initial"
     STABLE = "stable"
     TERMINAL = "terminal"
     ERROR = "error"
     PARALLEL = "parallel"
+    FINAL = "final"
+    HISTORY = "history"
 
     def __str__(self) -> str:
         return self.value
@@ -59,12 +74,44 @@ class Location:
     column: int
 
 
+ACTION_KINDS = ("call", "raise", "assign", "log", "send", "cancel", "if", "foreach")
+"""What an action can be: ``call`` is run by the host; the others are the engine's own
+executable content (SCXML's ``<raise>``, ``<assign>``, ``<log>``, ``<send>``,
+``<cancel>``, ``<if>``, ``<foreach>``), computed into the step's effects."""
+
+DATAMODEL_KINDS = frozenset(ACTION_KINDS) - {"call", "raise"}
+"""The kinds the engine evaluates against the context when a step runs."""
+
+
 @dataclass(frozen=True)
 class ActionSpec:
-    """An action by name, with the params given to it in the definition."""
+    """An action by name, with the params given to it in the definition.
+
+    ``kind`` is ``"call"`` for an action the host runs (a function in an
+    ``ActionRegistry``), or ``"raise"`` for ``{raise: EVENT}``: the engine itself puts
+    ``name`` on the internal event queue, processed before the next external event.
+
+    The datamodel kinds are evaluated by the engine (``pystator.datamodel``); what
+    ``name`` and ``params`` hold for each:
+
+    * ``assign``: ``name`` is the location (``count`` or ``order.total``), ``params``
+      ``{"expr": ...}``;
+    * ``log``: ``name`` is the label, ``params`` ``{"expr": ...}`` (optional);
+    * ``send``: ``name`` is the event (``""`` with ``event_expr``); ``params`` may hold
+      ``event_expr``, ``delay`` (ms), ``delay_expr``, ``id``, ``id_location``,
+      ``data`` (name -> expression), ``content`` (an expression), ``internal``, and
+      ``target``/``target_expr``, ``type``/``type_expr`` (SCXML's: the machine itself
+      is the only target, and SCXML events the only type; others raise an error
+      event when the send runs);
+    * ``cancel``: ``name`` is the send id (``""`` with ``params["expr"]``);
+    * ``if``: ``params`` ``{"branches": ((cond, actions), ...), "else": actions}``;
+    * ``foreach``: ``name`` is the item variable; ``params`` ``{"array": expr,
+      "index": name or None, "do": actions}``.
+    """
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    kind: str = "call"
 
     @classmethod
     def from_config(cls, value: str | Mapping[str, Any] | ActionSpec) -> ActionSpec:
@@ -72,17 +119,152 @@ class ActionSpec:
             return value
         if isinstance(value, str):
             return cls(value)
-        return cls(str(value["name"]), dict(value.get("params") or {}))
+        if "raise" in value:
+            return cls(str(value["raise"]), {}, "raise")
+        if "name" in value:
+            return cls(str(value["name"]), dict(value.get("params") or {}))
+        return _datamodel_action(value)
 
     @property
     def has_params(self) -> bool:
         return bool(self.params)
 
+    @property
+    def is_call(self) -> bool:
+        return self.kind == "call"
+
+    @property
+    def is_datamodel(self) -> bool:
+        """Whether the engine evaluates it against the context (see ``DATAMODEL_KINDS``)."""
+        return self.kind in DATAMODEL_KINDS
+
+    def children(self) -> tuple[ActionSpec, ...]:
+        """The actions nested in an ``if`` or ``foreach``, in document order."""
+        if self.kind == "if":
+            out: list[ActionSpec] = []
+            for _cond, actions in self.params.get("branches", ()):
+                out.extend(actions)
+            out.extend(self.params.get("else", ()))
+            return tuple(out)
+        if self.kind == "foreach":
+            return tuple(self.params.get("do", ()))
+        return ()
+
     def to_config(self) -> str | dict[str, Any]:
+        if self.kind == "raise":
+            return {"raise": self.name}
+        if self.kind != "call":
+            return _datamodel_config(self)
         return {"name": self.name, "params": dict(self.params)} if self.params else self.name
 
     def __str__(self) -> str:
-        return self.name
+        if self.kind == "call" or self.kind == "raise":
+            return self.name
+        return _describe_action(self)
+
+
+_SEND_KEYS = (
+    "event_expr", "delay", "delay_expr", "id", "id_location", "data", "content",
+    "target", "target_expr", "type", "type_expr",
+)  # fmt: skip
+
+
+def _action_list(values: Any) -> tuple[ActionSpec, ...]:
+    return _actions(values or ())
+
+
+def _datamodel_action(value: Mapping[str, Any]) -> ActionSpec:
+    """The engine's own executable content, from its configuration form."""
+    if "assign" in value:
+        return ActionSpec(str(value["assign"]), {"expr": str(value["expr"])}, "assign")
+    if "log" in value:
+        label = value["log"]
+        logged = {"expr": str(value["expr"])} if value.get("expr") is not None else {}
+        return ActionSpec("" if label is None else str(label), logged, "log")
+    if "send" in value or "send_expr" in value:
+        params: dict[str, Any] = {}
+        if value.get("send_expr") is not None:
+            params["event_expr"] = str(value["send_expr"])
+        for key in _SEND_KEYS[1:]:
+            if value.get(key) is not None:
+                params[key] = value[key]
+        if "data" in params:
+            params["data"] = {str(k): str(v) for k, v in params["data"].items()}
+        if value.get("internal"):
+            params["internal"] = True
+        return ActionSpec(str(value.get("send") or ""), params, "send")
+    if "cancel" in value or "cancel_expr" in value:
+        if value.get("cancel_expr") is not None:
+            return ActionSpec("", {"expr": str(value["cancel_expr"])}, "cancel")
+        return ActionSpec(str(value["cancel"]), {}, "cancel")
+    if "if" in value:
+        branches = [(str(value["if"]), _action_list(value.get("then")))]
+        for other in value.get("elif") or ():
+            branches.append((str(other["if"]), _action_list(other.get("then"))))
+        return ActionSpec(
+            "", {"branches": tuple(branches), "else": _action_list(value.get("else"))}, "if"
+        )
+    if "foreach" in value:
+        return ActionSpec(
+            str(value["item"]),
+            {
+                "array": str(value["foreach"]),
+                "index": None if value.get("index") is None else str(value["index"]),
+                "do": _action_list(value.get("do")),
+            },
+            "foreach",
+        )
+    raise ValueError(f"not an action: {dict(value)!r}")
+
+
+def _datamodel_config(spec: ActionSpec) -> dict[str, Any]:
+    """The configuration form of the engine's own executable content (``from_config`` reads it)."""
+    p = spec.params
+    if spec.kind == "assign":
+        return {"assign": spec.name, "expr": p["expr"]}
+    if spec.kind == "log":
+        return {"log": spec.name, **({"expr": p["expr"]} if "expr" in p else {})}
+    if spec.kind == "send":
+        out: dict[str, Any] = (
+            {"send_expr": p["event_expr"]} if "event_expr" in p else {"send": spec.name}
+        )
+        for key in _SEND_KEYS[1:]:
+            if key in p:
+                out[key] = dict(p[key]) if key == "data" else p[key]
+        if p.get("internal"):
+            out["internal"] = True
+        return out
+    if spec.kind == "cancel":
+        return {"cancel_expr": p["expr"]} if "expr" in p else {"cancel": spec.name}
+    if spec.kind == "if":
+        (cond, then), *rest = p["branches"]
+        out = {"if": cond, "then": [a.to_config() for a in then]}
+        if rest:
+            out["elif"] = [{"if": c, "then": [a.to_config() for a in acts]} for c, acts in rest]
+        if p.get("else"):
+            out["else"] = [a.to_config() for a in p["else"]]
+        return out
+    out = {"foreach": p["array"], "item": spec.name}
+    if p.get("index") is not None:
+        out["index"] = p["index"]
+    out["do"] = [a.to_config() for a in p.get("do", ())]
+    return out
+
+
+def _describe_action(spec: ActionSpec) -> str:
+    """How the engine's own executable content reads in logs and diagrams."""
+    p = spec.params
+    if spec.kind == "assign":
+        return f"{spec.name} = {p['expr']}"
+    if spec.kind == "log":
+        return f"log {spec.name or p.get('expr', '')}".rstrip()
+    if spec.kind == "send":
+        return f"send {spec.name or p.get('event_expr', '')}"
+    if spec.kind == "cancel":
+        return f"cancel {spec.name or p.get('expr', '')}"
+    if spec.kind == "if":
+        return f"if {p['branches'][0][0]}"
+    return f"foreach {spec.name} in {p['array']}"
 
 
 @dataclass(frozen=True)
@@ -181,6 +363,9 @@ class State:
     invoke: tuple[InvokeSpec, ...] = ()
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    history: str | None = None
+    default: str | None = None
+    default_actions: tuple[ActionSpec, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", StateType(self.type))
@@ -188,6 +373,7 @@ class State:
         object.__setattr__(self, "on_exit", _actions(self.on_exit))
         object.__setattr__(self, "regions", tuple(self.regions))
         object.__setattr__(self, "invoke", tuple(self.invoke))
+        object.__setattr__(self, "default_actions", _actions(self.default_actions))
 
     @property
     def is_initial(self) -> bool:
@@ -206,6 +392,19 @@ class State:
         return self.type is StateType.PARALLEL
 
     @property
+    def is_final(self) -> bool:
+        return self.type is StateType.FINAL
+
+    @property
+    def is_history(self) -> bool:
+        """A history pseudo-state (``history`` says ``shallow`` or ``deep``)."""
+        return self.type is StateType.HISTORY
+
+    @property
+    def is_deep_history(self) -> bool:
+        return self.type is StateType.HISTORY and self.history == "deep"
+
+    @property
     def has_timeout(self) -> bool:
         return self.timeout is not None
 
@@ -222,7 +421,11 @@ class Transition:
     """An edge: on ``trigger`` from any state in ``source`` to ``dest``.
 
     ``after`` (milliseconds) makes it a delayed transition, fired by a timer armed
-    when its source state is entered.
+    when its source state is entered. ``eventless`` (``always: true``) makes it
+    fire on no event, whenever its source is active and its guards hold. ``kind``
+    chooses what is exited: ``None`` (the default) is the spec's rule, up to the
+    common ancestor of the current leaf and the target; ``"external"`` and
+    ``"internal"`` are SCXML's transitions of those types (see docs/semantics.md).
     """
 
     trigger: str
@@ -234,6 +437,8 @@ class Transition:
     after: int | None = None
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    eventless: bool = False
+    kind: str | None = None
 
     def __post_init__(self) -> None:
         source: Any = self.source
@@ -317,6 +522,27 @@ class MachineMeta:
     strict_mode: bool = True
     event_normalizer: str | None = None
     description: str = ""
+    event_matching: str = "exact"
+    """``exact`` (the default): a transition's trigger matches that event name only;
+    ``prefix``: SCXML's descriptors, ``error`` and ``error.*`` match ``error.send.failed``,
+    and ``*`` matches every event."""
+
+
+@dataclass(frozen=True)
+class Data:
+    """One variable of the machine's datamodel (SCXML's ``<data>``, YAML's ``data:``).
+
+    ``start()`` initialises it, in declaration order, to ``value``, or to what
+    ``expr`` evaluates to (it may read the variables declared before it). A host's
+    context given to ``start()`` overrides it, as an SCXML invocation's params do.
+    """
+
+    name: str
+    value: Any = field(default=None, hash=False)
+    expr: str | None = None
+
+    def to_config(self) -> Any:
+        return {"expr": self.expr} if self.expr is not None else self.value
 
 
 @dataclass(frozen=True)
@@ -333,6 +559,19 @@ class MachineSpec:
     error_policy: ErrorPolicy = ErrorPolicy()
     locations: Mapping[str, Location] = field(default_factory=dict, hash=False, compare=False)
     source_name: str | None = field(default=None, compare=False)
+    data: tuple[Data, ...] = ()
+    """The machine's own variables (see ``Data``), in declaration order."""
+
+    @cached_property
+    def chart(self) -> Chart:
+        """The structure of this spec (nesting, order, start), computed once.
+
+        The config checks, lint, the diagram and the engine all read this one value,
+        so they agree on every structural fact, the start state included.
+        """
+        from pystator.chart import Chart
+
+        return Chart(self)
 
     def location(self, path: str) -> Location | None:
         """The closest known location for ``path`` (walking up to its parents)."""

@@ -9,7 +9,13 @@ from typing import Any
 from pystator.errors import FSMError
 from pystator.model import ActionSpec, Transition
 
-__all__ = ["GuardEvaluation", "ParallelStateConfig", "TransitionResult"]
+__all__ = [
+    "GuardEvaluation",
+    "ParallelStateConfig",
+    "TransitionResult",
+    "nested_parallel",
+    "parse_regions",
+]
 
 
 @dataclass(frozen=True)
@@ -18,12 +24,19 @@ class GuardEvaluation:
 
     ``detail`` explains the outcome in the user's terms, e.g. ``"80 >= 100"`` for an
     ``expr`` guard, or the error that made an expression count as false.
+    ``transition_index`` and ``source`` name the transition it guards and the state
+    that transition matched from.
     """
 
     guard: str
     passed: bool
     detail: str = ""
     transition_index: int = -1
+    source: str = ""
+    decided_by: str = ""
+    """Who decided the outcome: ``"expr"`` (the expression), ``"registry"`` (a bound
+    guard function), or what a guard resolver said (the simulator's ``"set_guard"``,
+    ``"choice"``, ``"timer"``)."""
 
 
 @dataclass(frozen=True)
@@ -125,28 +138,93 @@ class ParallelStateConfig:
         return state_name == self.parallel_state or state_name in self.region_states.values()
 
     def get_all_active(self) -> list[str]:
-        return [self.parallel_state, *self.region_states.values()]
+        """The active state of every region, in region order (the parallel state itself is
+        implied: see ``parallel_state``)."""
+        return list(self.region_states.values())
 
     def with_region_state(self, region_name: str, state: str) -> ParallelStateConfig:
         return ParallelStateConfig(self.parallel_state, {**self.region_states, region_name: state})
 
     def to_string(self) -> str:
+        known: str | None = self.__dict__.get("_text")
+        if known is not None:
+            return known
         inner = ",".join(f"{r}={s}" for r, s in self.region_states.items())
         return f"{self.parallel_state}:{inner}"
 
     @classmethod
+    def frozen(cls, parallel_state: str, region_states: Mapping[str, str]) -> ParallelStateConfig:
+        """A config whose regions cannot be changed in place (the engine hands out these).
+
+        Being unchangeable, it can be shared between calls and its string form is
+        worked out once; ``with_region_state`` still returns an ordinary copy.
+        """
+        config = cls(parallel_state, _ReadOnlyRegions(region_states))
+        object.__setattr__(config, "_text", config.to_string())
+        return config
+
+    @classmethod
     def from_string(cls, text: str) -> ParallelStateConfig:
-        """Parse ``to_string()`` output; ``ValueError`` on anything else."""
+        """Parse ``to_string()`` output; ``ValueError`` on anything else.
+
+        A region whose active state is itself a parallel state is written
+        ``region=inner{r1=a,r2=b}``: its value keeps the braces (see
+        ``StateMachine.configuration_of``, which reads them).
+        """
         head, sep, rest = text.partition(":")
         if not sep or not head:
             raise ValueError(f"not a parallel configuration: {text!r}")
-        regions: dict[str, str] = {}
-        for part in filter(None, rest.split(",")):
-            region, eq, state = part.partition("=")
-            if not eq or not region or not state:
-                raise ValueError(f"not a parallel configuration: {text!r}")
-            regions[region] = state
-        return cls(head, regions)
+        return cls(head, parse_regions(rest, text))
 
     def __str__(self) -> str:
         return self.to_string()
+
+
+class _ReadOnlyRegions(dict[str, str]):
+    """The region mapping of an engine-made ``ParallelStateConfig``: a dict that refuses edits."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise TypeError(
+            "this ParallelStateConfig is shared by the engine and cannot be changed: "
+            "use config.with_region_state(region, state) for a changed copy"
+        )
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+
+def parse_regions(text: str, whole: str) -> dict[str, str]:
+    """``r1=a,r2=Q{x=b,y=c}`` -> ``{"r1": "a", "r2": "Q{x=b,y=c}"}`` (commas in braces kept)."""
+    regions: dict[str, str] = {}
+    depth = 0
+    start = 0
+    parts: list[str] = []
+    for i, char in enumerate(text):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"not a parallel configuration: {whole!r}")
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth != 0:
+        raise ValueError(f"not a parallel configuration: {whole!r}")
+    parts.append(text[start:])
+    for part in filter(None, parts):
+        region, eq, state = part.partition("=")
+        if not eq or not region or not state:
+            raise ValueError(f"not a parallel configuration: {whole!r}")
+        regions[region] = state
+    return regions
+
+
+def nested_parallel(value: str) -> tuple[str, str] | None:
+    """``"Q{x=b,y=c}"`` -> ``("Q", "x=b,y=c")``; None for a plain state name."""
+    if not value.endswith("}"):
+        return None
+    head, brace, rest = value.partition("{")
+    if not brace or not head:
+        return None
+    return head, rest[:-1]

@@ -245,6 +245,7 @@ class LogEntry:
     changes: tuple[str, ...]
     payload: str
     current: bool
+    chain: tuple[str, ...] = ()  # one line per microstep when the event chained several
 
 
 @dataclass(frozen=True)
@@ -321,11 +322,18 @@ def simulate(
         return view
     messages: list[str] = []
     try:
+        fresh = Simulation(machine)
+    except SimulationError as error:  # the machine itself cannot start (it never settles)
+        view.trace = trace_text.strip() or "[]"
+        view.machine_problem = _sentence(f"The machine cannot be simulated: {error}")
+        view.context_text = fields.get("context", "{}") or "{}"
+        return view
+    try:
         inputs = _trace_list(trace_text)
         sim = _replay(machine, inputs)
     except SimulationError as error:
         messages.append(f"The simulation could not be restored: {error}. A new one was started.")
-        inputs, sim = [], Simulation(machine)
+        inputs, sim = [], fresh
     recorded = inputs
     if sim.divergence is not None:
         kept = sim.divergence.input_index if sim.divergence.input_index >= 0 else 0
@@ -593,6 +601,7 @@ def _entry(step: Step, current: bool) -> LogEntry:
         changes=changes,
         payload=_params(step.payload),
         current=current,
+        chain=step.chain,
     )
 
 

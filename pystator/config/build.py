@@ -36,6 +36,7 @@ from pystator.durations import format_duration, parse_duration
 from pystator.model import (
     NO_METADATA,
     ActionSpec,
+    Data,
     ErrorPolicy,
     GuardSpec,
     InvokeSpec,
@@ -100,6 +101,7 @@ class Draft:
     states: list[State]
     transitions: list[Transition]
     policy: ErrorPolicy
+    data: tuple[Data, ...] = ()
 
 
 class _Reject(Exception):
@@ -374,12 +376,21 @@ def build_from_model(model: Any) -> Draft:
         [_state_from_model(s) for s in model.states],
         [_transition_from_model(t) for t in model.transitions],
         _policy(model.error_policy),
+        tuple(
+            Data(name, expr=v["expr"]) if isinstance(v, dict) and "expr" in v else Data(name, v)
+            for name, v in model.data.items()
+        ),
     )
 
 
 def _meta(meta: MetaModel) -> MachineMeta:
     return MachineMeta(
-        meta.version, meta.machine_name, meta.strict_mode, meta.event_normalizer, meta.description
+        meta.version,
+        meta.machine_name,
+        meta.strict_mode,
+        meta.event_normalizer,
+        meta.description,
+        meta.event_matching,
     )
 
 
@@ -397,19 +408,35 @@ def _state_from_model(s: StateModel) -> State:
             Region(r.name, r.initial, tuple(r.states or [r.initial]), r.description)
             for r in s.regions
         ),
-        on_enter=tuple(ActionSpec(a.name, a.params) for a in s.on_enter),
-        on_exit=tuple(ActionSpec(a.name, a.params) for a in s.on_exit),
+        on_enter=_action_specs(s.on_enter),
+        on_exit=_action_specs(s.on_exit),
         timeout=Timeout(s.timeout.seconds, s.timeout.destination) if s.timeout else None,
         invoke=tuple(InvokeSpec(v.id, v.src, v.on_done, v.params) for v in s.invoke),
         description=s.description,
         metadata=s.metadata or NO_METADATA,
+        history=s.history,
+        default=s.default,
+        default_actions=_action_specs(s.default_actions),
+    )
+
+
+def _action_specs(actions: list[Any]) -> tuple[ActionSpec, ...]:
+    return tuple(
+        ActionSpec(a.raise_, {}, "raise")
+        if a.raise_ is not None
+        else ActionSpec(a.name, a.params)
+        if a.name is not None
+        else ActionSpec.from_config(a.to_config())
+        for a in actions
     )
 
 
 def _transition_from_model(t: TransitionModel) -> Transition:
     sources = tuple(t.source)
     trigger = t.trigger
-    if trigger is None:
+    if t.always:
+        trigger = "always"
+    elif trigger is None:
         assert t.after is not None
         trigger = implicit_trigger(sources[0], t.after)
     metadata: Mapping[str, Any] = t.metadata or NO_METADATA
@@ -423,10 +450,12 @@ def _transition_from_model(t: TransitionModel) -> Transition:
             GuardSpec(name=g.name) if g.name is not None else GuardSpec(expr=g.expr)
             for g in t.guards
         ),
-        actions=tuple(ActionSpec(a.name, a.params) for a in t.actions),
+        actions=_action_specs(t.actions),
         after=t.after,
         description=t.description,
         metadata={**metadata, "sources": sources} if len(sources) > 1 else metadata,
+        eventless=t.always,
+        kind=t.kind,
     )
 
 
@@ -483,4 +512,5 @@ def finish(draft: Draft, locations: Mapping[str, Location], source_name: str | N
         error_policy=draft.policy,
         locations=all_locations,
         source_name=source_name,
+        data=draft.data,
     )

@@ -53,6 +53,12 @@ def _state(state: State) -> dict[str, Any]:
         out["description"] = state.description
     if state.metadata:
         out["metadata"] = dict(state.metadata)
+    if state.is_history:
+        out["history"] = state.history or "shallow"
+        if state.default is not None:
+            out["default"] = state.default
+        if state.default_actions:
+            out["default_actions"] = [a.to_config() for a in state.default_actions]
     return out
 
 
@@ -64,7 +70,9 @@ def _transition(t: Transition) -> dict[str, Any]:
         and len(sources) == 1
         and t.trigger == implicit_trigger(sources[0], t.after)
     )
-    if not implicit:
+    if t.eventless:
+        out["always"] = True
+    elif not implicit:
         out["trigger"] = t.trigger
     out["source"] = sources[0] if len(sources) == 1 else sources
     out["dest"] = t.dest
@@ -72,6 +80,8 @@ def _transition(t: Transition) -> dict[str, Any]:
         out["region"] = t.region
     if t.after is not None:
         out["after"] = t.after
+    if t.kind is not None:
+        out["kind"] = t.kind
     if t.guards:
         out["guards"] = [g.to_config() for g in t.guards]
     if t.actions:
@@ -93,10 +103,14 @@ def spec_to_dict(spec: MachineSpec) -> dict[str, Any]:
     }
     if spec.meta.event_normalizer:
         meta["event_normalizer"] = spec.meta.event_normalizer
+    if spec.meta.event_matching != "exact":
+        meta["event_matching"] = spec.meta.event_matching
     if spec.meta.description:
         meta["description"] = spec.meta.description
-    out: dict[str, Any] = {
-        "meta": meta,
+    out: dict[str, Any] = {"meta": meta}
+    if spec.data:
+        out["data"] = {d.name: d.to_config() for d in spec.data}
+    out |= {
         "states": [_state(s) for s in spec.states],
         "transitions": [_transition(t) for t in spec.transitions],
     }

@@ -1,8 +1,11 @@
 """``AsyncioScheduler``: timers in this process's event loop, no infrastructure.
 
 One sleeper task keeps the timers in a heap ordered by (due time, arming order)
-and sleeps until the earliest is due, waking early when a timer is added. Timers
-die with the process; use ``RedisScheduler`` when they must survive a restart.
+and sleeps until the earliest is due, waking early when a timer is added. A firing
+that fails goes back into the heap for its retry (backoff from ``retry``); after
+the policy's attempts it goes to ``on_dead``. Timers die with the process; with a
+durable state store the dispatcher hands the pending ones to the next process's
+scheduler, and ``RedisScheduler`` keeps them outside any process.
 
 The clock is injectable. With a hand-driven clock call ``wake()`` after moving
 it (or ``await fire_due()`` to fire whatever is due right now, in order).
@@ -15,11 +18,13 @@ import contextlib
 import heapq
 import itertools
 
+from pystator.runtime.retry import RetryPolicy
 from pystator.runtime.timers import (
     Clock,
+    DeadHandler,
     FireHandler,
     ScheduledTimer,
-    deliver,
+    attempt_firing,
     stop_task,
     wall_clock,
 )
@@ -30,11 +35,20 @@ __all__ = ["AsyncioScheduler"]
 class AsyncioScheduler:
     """In-process scheduler; ``start()`` is optional (``schedule`` starts it)."""
 
-    def __init__(self, *, clock: Clock = wall_clock, max_sleep: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = wall_clock,
+        max_sleep: float = 1.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.clock = clock
         self.on_fire: FireHandler | None = None
+        self.on_dead: DeadHandler | None = None
+        self.retry = retry or RetryPolicy()
         self.max_sleep = max_sleep
         self._timers: dict[str, ScheduledTimer] = {}
+        self._tries: dict[str, tuple[int, int]] = {}  # timer id -> (attempts, tries)
         self._heap: list[tuple[float, int, str]] = []
         self._order = itertools.count()
         self._wakeup: asyncio.Event | None = None
@@ -56,18 +70,24 @@ class AsyncioScheduler:
         await stop_task(task)
 
     async def schedule(self, timer: ScheduledTimer) -> None:
-        self._timers[timer.timer_id] = timer
-        heapq.heappush(self._heap, (timer.due_at, next(self._order), timer.timer_id))
+        """Arm ``timer``; arming one already pending (a re-delivery) changes nothing."""
+        if timer.timer_id not in self._timers:
+            self._push(timer, timer.due_at)
         await self.start()
         self.wake()
 
+    def _push(self, timer: ScheduledTimer, at: float) -> None:
+        self._timers[timer.timer_id] = timer
+        heapq.heappush(self._heap, (at, next(self._order), timer.timer_id))
+
     async def cancel(self, timer_id: str) -> None:
         self._timers.pop(timer_id, None)
+        self._tries.pop(timer_id, None)
 
     async def cancel_entity(self, entity_id: str, state: str | None = None) -> None:
         for timer in list(self._timers.values()):
             if timer.entity_id == entity_id and (state is None or timer.state == state):
-                del self._timers[timer.timer_id]
+                await self.cancel(timer.timer_id)
 
     def wake(self) -> None:
         """Re-check due times now (call after moving an injected clock)."""
@@ -97,7 +117,13 @@ class AsyncioScheduler:
 
     async def _fire(self, timer: ScheduledTimer) -> None:
         self.fired.append(timer)
-        await deliver(self.on_fire, timer)
+        attempts, tries = self._tries.pop(timer.timer_id, (0, 0))
+        outcome = await attempt_firing(
+            self.on_fire, self.on_dead, self.retry, timer, attempts, tries
+        )
+        if outcome.retry_in is not None and timer.timer_id not in self._timers:
+            self._tries[timer.timer_id] = (outcome.attempts, outcome.tries)
+            self._push(timer, self.clock() + outcome.retry_in)
 
     def _next_delay(self) -> float:
         while self._heap and self._heap[0][2] not in self._timers:

@@ -14,6 +14,16 @@ the marks live in this process only, which is right for eager mode and tests.
 Independently, the orchestrator drops a timer whose id is no longer pending in
 the entity's stored state, so a cancel that did not get through cannot make a
 stale timer fire.
+
+Delivery: the task is ``acks_late`` with ``reject_on_worker_lost``, so a worker
+killed while it holds a timer (counting down or firing) does not take it along:
+with the Redis broker the message comes back after the broker's
+``visibility_timeout`` plus the time until a worker's restore sweep runs. The
+orchestrator's dispatcher does not wait for that: a timer still pending in the
+state store ``rearm_after`` seconds after its due time is sent again (a second
+task for a timer is a duplicate and changes nothing). A firing that fails is
+retried by the task itself (``countdown`` from the retry policy); after the
+policy's attempts it goes to the orchestrator as a dead letter.
 """
 
 from __future__ import annotations
@@ -23,7 +33,15 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pystator.runtime.timers import Clock, FireHandler, ScheduledTimer, wall_clock
+from pystator.runtime.retry import RetryPolicy
+from pystator.runtime.timers import (
+    Clock,
+    DeadHandler,
+    FireHandler,
+    ScheduledTimer,
+    attempt_firing,
+    wall_clock,
+)
 
 if TYPE_CHECKING:
     from pystator.runtime.orchestrator import Orchestrator
@@ -44,6 +62,7 @@ class CeleryScheduler:
         cancel_store: Any = None,
         key_prefix: str = "pystator:celery",
         cancel_ttl_seconds: float = 7 * 86_400.0,
+        retry: RetryPolicy | None = None,
         clock: Clock = wall_clock,
     ) -> None:
         self.app = celery_app
@@ -53,6 +72,8 @@ class CeleryScheduler:
         self.cancel_ttl_seconds = cancel_ttl_seconds
         self.clock = clock
         self.on_fire: FireHandler | None = None  # timers fire in workers, not here
+        self.on_dead: DeadHandler | None = None
+        self.retry = retry or RetryPolicy()
         self._factory: Callable[[], Orchestrator] | None = None
         self._orchestrator: Orchestrator | None = None
         self._lock = threading.Lock()
@@ -82,14 +103,58 @@ class CeleryScheduler:
         """Register the task that fires timers; returns it. Call once per app."""
         scheduler = self
 
-        @self.app.task(name=self.task_name, ignore_result=False, shared=False)  # type: ignore[untyped-decorator]
-        def fire_timer(entity_id: str, event: str, timer_id: str) -> dict[str, Any]:
+        @self.app.task(  # type: ignore[untyped-decorator]
+            name=self.task_name,
+            bind=True,
+            ignore_result=False,
+            shared=False,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            max_retries=None,
+        )
+        def fire_timer(
+            task: Any,
+            entity_id: str,
+            event: str,
+            timer_id: str,
+            state: str = "",
+            due_at: float = 0.0,
+            attempts: int = 0,
+            tries: int = 0,
+        ) -> dict[str, Any]:
             if scheduler.is_cancelled(timer_id):
                 return {"timer_id": timer_id, "status": "cancelled"}
             orchestrator = scheduler.orchestrator()
-            outcome = asyncio.run(orchestrator.async_fire_timer(entity_id, event, timer_id))
+            timer = ScheduledTimer(timer_id, entity_id, state, event, due_at)
+            outcomes: list[Any] = []
+
+            async def on_fire(entity: str, trigger: str, tid: str) -> None:
+                outcomes.append(await orchestrator.async_fire_timer(entity, trigger, tid))
+
+            firing = asyncio.run(
+                attempt_firing(
+                    on_fire,
+                    orchestrator.async_bury_timer,
+                    orchestrator.retry,
+                    timer,
+                    attempts,
+                    tries,
+                )
+            )
+            if firing.retry_in is not None:
+                raise task.retry(
+                    kwargs={
+                        "state": state,
+                        "due_at": due_at,
+                        "attempts": firing.attempts,
+                        "tries": firing.tries,
+                    },
+                    countdown=firing.retry_in,
+                )
             scheduler._forget(entity_id, timer_id)
-            return {"timer_id": timer_id, "status": "fired", **outcome.summary()}
+            if not outcomes:
+                return {"timer_id": timer_id, "status": "dead_letter", "error": firing.error}
+            return {"timer_id": timer_id, "status": "fired", **outcomes[0].summary()}
 
         self._task = fire_timer
         return fire_timer
@@ -102,6 +167,7 @@ class CeleryScheduler:
         countdown = max(0.0, timer.due_at - self.clock())
         self._task.apply_async(
             args=[timer.entity_id, timer.event, timer.timer_id],
+            kwargs={"state": timer.state, "due_at": timer.due_at},
             countdown=countdown,
             task_id=timer.timer_id,
         )

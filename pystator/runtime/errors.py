@@ -6,20 +6,27 @@
     └── RuntimeLayerError               something went wrong persisting or driving a machine
         ├── StateConflictError          the stored version moved under a save (optimistic lock)
         │   └── ConflictRetriesExhausted  the orchestrator retried and kept losing the race
-        ├── EventInProgressError        the same event id is being processed elsewhere right now
+        ├── DuplicateEventError         a commit carried an event id the entity already recorded
+        ├── StoreUnavailableError       the store could not be reached or stayed locked too long
+        ├── EventInProgressError        an idempotency claim is held elsewhere (idempotency stores)
         └── OrchestratorUsageError      the orchestrator was asked for something it cannot do
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pystator.errors import PystatorError
 
 __all__ = [
     "ConflictRetriesExhausted",
+    "DuplicateEventError",
     "EventInProgressError",
     "OrchestratorUsageError",
     "RuntimeLayerError",
     "StateConflictError",
+    "StoreUnavailableError",
 ]
 
 
@@ -57,8 +64,39 @@ class ConflictRetriesExhausted(StateConflictError):
         )
 
 
+class DuplicateEventError(RuntimeLayerError):
+    """The entity already recorded this event id; ``first_outcome`` is what it did then.
+
+    Raised by ``StateStore.commit`` (the dedup record is part of the step's
+    transaction); the orchestrator answers the duplicate with ``first_outcome``.
+    """
+
+    def __init__(self, entity_id: str, event_id: str, first_outcome: Mapping[str, Any]) -> None:
+        super().__init__(f"entity {entity_id!r} already processed event {event_id!r}")
+        self.entity_id = entity_id
+        self.event_id = event_id
+        self.first_outcome = dict(first_outcome)
+
+
+class StoreUnavailableError(RuntimeLayerError):
+    """The state store could not be reached, or stayed locked past its timeout.
+
+    Nothing was written. It is transient: a timer firing or an outbox delivery that
+    meets it is retried with backoff and never counted against the retry policy.
+    """
+
+    def __init__(self, store: str, detail: str) -> None:
+        super().__init__(f"{store} is unavailable: {detail}")
+        self.store = store
+        self.detail = detail
+
+
 class EventInProgressError(RuntimeLayerError):
-    """An event id is claimed by another worker that has not finished with it yet."""
+    """An idempotency store's claim on an event id is held by a worker not yet done.
+
+    Only the standalone idempotency stores raise it; the orchestrator deduplicates
+    inside the state store's transaction and never does.
+    """
 
     def __init__(self, key: str) -> None:
         super().__init__(f"event {key!r} is being processed by another worker; try again later")

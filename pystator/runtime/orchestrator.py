@@ -1,62 +1,86 @@
-"""The orchestrator: load -> decide -> commit -> act, for many entities of one machine.
+"""The orchestrator: load -> decide -> commit one step -> deliver, for many entities.
 
-``StateMachine.process`` only computes. The orchestrator wraps it in the sandwich
-the spec describes: it loads the entity's state from a ``StateStore``, computes
-the step, commits the new state with an optimistic version check (reloading and
-recomputing when another writer won), and only then acts: timers of exited
-states are cancelled and those of entered states armed, services are stopped and
-started, and the actions run, with retries. Nothing after the commit can undo it;
-what failed is reported in the ``OrchestratorResult``.
+The engine only computes. The orchestrator loads the entity (its stored engine
+``Snapshot``, and the recorded outcome of the event id, in the same read), asks the
+engine for the step (``StateMachine.step``; ``start`` for a new entity), and writes
+it as one ``StepCommit``: new state and version, audit row, pending timers,
+an outbox row per action, context, and the event id's dedup record, all in one
+transaction of the state store. A lost race (another writer committed first) is
+recomputed from the new version; a duplicate event id is answered with the first
+outcome. Nothing is written twice and nothing is half written.
 
-A fired timer goes through the same path as any other event (guards included).
-The ids of pending timers are stored with the state, and a firing whose id is not
-pending any more is dropped, so a timer from an earlier visit to a state can
-never fire even if a scheduler failed to cancel it.
+Then it delivers what the commit recorded, itself and at once in the common case:
+cancels and arms timers through the scheduler, stops and starts ``invoke``
+services, runs the actions (each with its idempotency key, retried with backoff).
+Whatever it could not finish (it crashed, the scheduler was down, an action kept
+failing) is still in the store, and the ``Dispatcher`` (started by ``start()``, or
+one pass with ``dispatch_once``) delivers it at least once: every committed timer
+is handed to a scheduler and every unfinished action is run again. An action or
+timer firing that fails every attempt of the retry policy becomes a dead letter,
+and ``error_policy.default_fallback`` moves the entity to that state.
+
+A fired timer is an event whose id is the timer id, and it only applies while its
+id is pending in the stored state, so a stale or repeated firing changes nothing.
+
+The sync and async paths are one generator (``_event``) that yields the operations
+it needs (``_Load``, ``_Commit``, ``_RunActions``...); ``_drive`` performs them
+with blocking calls and ``_adrive`` with awaits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import contextlib
 import inspect
+import itertools
 import logging
 import random
+import threading
 import time
-from collections.abc import Awaitable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pystator.actions import ActionExecutor, ActionRegistry, ExecutionResult
+from pystator.actions import ActionExecutor, ActionRegistry, ActionResult, ExecutionResult
 from pystator.guards import GuardRegistry
 from pystator.model import ActionSpec, Event
+from pystator.reset import reset_to
 from pystator.result import TransitionResult
-from pystator.runtime.errors import (
-    ConflictRetriesExhausted,
-    EventInProgressError,
-    OrchestratorUsageError,
-    StateConflictError,
-)
+from pystator.runtime.errors import ConflictRetriesExhausted, OrchestratorUsageError
 from pystator.runtime.idempotency import IdempotencyStore
 from pystator.runtime.invoke import InvokeAdapter, NoOpInvokeAdapter
-from pystator.runtime.retry import RetryPolicy
-from pystator.runtime.state_store import AuditEntry, StateStore, StoredState
-from pystator.runtime.timers import (
-    Clock,
-    ScheduledTimer,
-    Scheduler,
-    new_timer_id,
-    wall_clock,
+from pystator.runtime.outbox import (
+    IDEMPOTENCY_KEY,
+    ActionEffect,
+    AuditEntry,
+    CommitResult,
+    DeadLetter,
+    FailedAction,
+    PendingAction,
+    StepCommit,
+    new_owner,
 )
+from pystator.runtime.retry import RetryPolicy
+from pystator.runtime.state_store import Claimed, StateStore, StoredState
+from pystator.runtime.timers import Clock, ScheduledTimer, Scheduler, wall_clock
+from pystator.snapshot import Snapshot, Timer, sorted_timers
+from pystator.step import Step as EngineStep
 
 if TYPE_CHECKING:
     from pystator.machine import StateMachine
+    from pystator.runtime.dispatcher import Dispatcher
 
-__all__ = ["CREATE_TRIGGER", "Orchestrator", "OrchestratorResult"]
+__all__ = ["CREATE_TRIGGER", "FALLBACK_TRIGGER", "Orchestrator", "OrchestratorResult"]
 
 log = logging.getLogger("pystator.runtime")
 
 CREATE_TRIGGER = "pystator.create"
 """The trigger recorded in the audit row that creates an entity in its initial state."""
+
+FALLBACK_TRIGGER = "pystator.fallback"
+"""The trigger of the audit row that moves an entity to ``error_policy.default_fallback``."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,9 +89,10 @@ class OrchestratorResult:
 
     ``transition`` is the engine's result (``None`` for a duplicate or a stale
     timer). ``state`` and ``version`` are the stored values after the event.
-    ``failed_actions`` lists actions still failing after every retry; the state
-    stays committed regardless. A ``duplicate`` carries the first outcome in
-    ``first_outcome`` and changed nothing.
+    ``failed_actions`` lists actions still failing after every retry (they are dead
+    letters now, and ``fallback`` is the entity's move to the fallback state if the
+    policy has one); the step stays committed regardless. A ``duplicate`` carries
+    the first outcome in ``first_outcome`` and changed nothing.
     """
 
     entity_id: str
@@ -89,6 +114,8 @@ class OrchestratorResult:
     duplicate: bool = False
     stale_timer: bool = False
     first_outcome: Mapping[str, Any] | None = field(default=None, hash=False)
+    action_keys: tuple[str, ...] = ()
+    fallback: OrchestratorResult | None = None
 
     @property
     def success(self) -> bool:
@@ -104,37 +131,168 @@ class OrchestratorResult:
         return self.transition is not None and self.transition.success
 
     def summary(self) -> dict[str, Any]:
-        """The JSON-ready outcome an idempotency store keeps for duplicates."""
-        t = self.transition
-        return {
-            "entity_id": self.entity_id,
-            "trigger": self.trigger,
-            "event_id": self.event_id,
-            "success": self.success,
-            "source_state": t.source_state if t is not None else None,
-            "target_state": t.target_state if t is not None else None,
-            "error": str(t.error) if t is not None and t.error is not None else None,
-            "state": self.state,
-            "version": self.version,
-            "failed_actions": list(self.failed_actions),
-            "stale_timer": self.stale_timer,
-        }
+        """The JSON-ready outcome the dedup record keeps; duplicates are answered with it."""
+        return _summary(
+            self.entity_id,
+            self.trigger,
+            self.event_id,
+            self.transition,
+            self.state,
+            self.version,
+            self.stale_timer,
+        )
+
+
+def _summary(
+    entity_id: str,
+    trigger: str,
+    event_id: str | None,
+    t: TransitionResult | None,
+    state: str,
+    version: int,
+    stale_timer: bool = False,
+) -> dict[str, Any]:
+    return {
+        "entity_id": entity_id,
+        "trigger": trigger,
+        "event_id": event_id,
+        "success": t.success if t is not None else False,
+        "source_state": t.source_state if t is not None else None,
+        "target_state": t.target_state if t is not None else None,
+        "error": str(t.error) if t is not None and t.error is not None else None,
+        "state": state,
+        "version": version,
+        "stale_timer": stale_timer,
+    }
+
+
+# ---------------------------------------------------------------------- operations
+# What the step generator asks its driver to do; each is performed by _drive
+# (blocking) or _adrive (awaiting). Exceptions are thrown back into the generator.
+@dataclass(frozen=True)
+class _Load:
+    entity_id: str
+    event_id: str | None
 
 
 @dataclass(frozen=True)
 class _Step:
-    """The commit one event calls for, computed before anything is written."""
+    """Ask the engine what an event (or a pending timer) does to a snapshot."""
+
+    snapshot: Snapshot
+    event: str | Event | Timer
+    context: Mapping[str, Any]
+    now: int
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Ask the engine for the step that starts a new entity."""
+
+    now: int
+
+
+@dataclass(frozen=True)
+class _Commit:
+    commit: StepCommit
+
+
+@dataclass(frozen=True)
+class _Pause:
+    seconds: float
+    retry: bool = False  # a retry backoff (RetryPolicy's sleeps) or a conflict backoff
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    timer: ScheduledTimer
+
+
+@dataclass(frozen=True)
+class _Cancel:
+    timer_id: str
+
+
+@dataclass(frozen=True)
+class _Services:
+    start: bool
+    entity_id: str
+    state: str
+    context: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _RunActions:
+    items: tuple[tuple[str, ActionEffect], ...]
+    owner: str
+
+
+@dataclass(frozen=True)
+class _Settle:
+    owner: str
+    done: tuple[str, ...] = ()
+    failed: tuple[FailedAction, ...] = ()
+    armed: Mapping[str, float] = field(default_factory=dict)
+    dead: tuple[DeadLetter, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Done:
+    """Actions that completed: marked done on the next commit, or within ``mark_delay``."""
+
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Renew:
+    owner: str
+    keys: tuple[str, ...]
+    until: float
+
+
+@dataclass(frozen=True)
+class _Claim:
+    owner: str
+    now: float
+    until: float
+    limit: int
+
+
+@dataclass(frozen=True)
+class _Remember:
+    key: str
+    outcome: Mapping[str, Any] | None  # None: look the key up
+
+
+_Op = Any
+_Gen = Generator[_Op, Any, T]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The commit one engine step calls for, and what to deliver after it."""
 
     stored: StoredState
     result: TransitionResult
-    commit: bool
-    new_state: str
-    timers: tuple[ScheduledTimer, ...] = ()
+    commit: StepCommit | None
+    state: str
     armed: tuple[ScheduledTimer, ...] = ()
     cancelled: tuple[ScheduledTimer, ...] = ()
     started: tuple[str, ...] = ()
     stopped: tuple[str, ...] = ()
-    audit: AuditEntry | None = None
+    action_context: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _timer_id(entity_id: str, timer: Timer) -> str:
+    """A scheduler's name for an engine timer: unique per entity, arming and time."""
+    return f"{entity_id}#{timer.id}@{timer.armed_at_ms}"
+
+
+def _scheduled(entity_id: str, timer: Timer) -> ScheduledTimer:
+    """An engine timer as the schedulers know it (due time in clock seconds)."""
+    return ScheduledTimer(
+        _timer_id(entity_id, timer), entity_id, timer.state, timer.trigger, timer.due_ms / 1000.0
+    )
 
 
 def _trigger_of(event: str | Event) -> str:
@@ -145,14 +303,37 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _phase_result(effect: ActionEffect, source: str) -> TransitionResult:
+    """A one-action step, so the executor runs exactly this action in its phase."""
+    spec = (ActionSpec(effect.name, dict(effect.params)),)
+    return TransitionResult(
+        True,
+        source,
+        source,
+        "",
+        actions_to_execute=spec if effect.phase == "transition" else (),
+        on_exit_actions=spec if effect.phase == "exit" else (),
+        on_enter_actions=spec if effect.phase == "enter" else (),
+    )
+
+
 class Orchestrator:
     """Drives entities of one machine through events, timers and services.
 
     ``guards`` is bound to the machine; ``actions`` is the ``ActionRegistry`` the
-    actions run from. ``retry`` defaults to the machine's
-    ``error_policy.retry_attempts``. With ``persist_context=True`` the context of
-    each event is merged into the stored context, which later events and timers
-    (which carry no context of their own) then see.
+    actions run from. ``retry`` defaults to the machine's ``error_policy``
+    (``retry_attempts`` retries, ``default_fallback`` for dead letters). With
+    ``persist_context=True`` the context of each event is merged into the stored
+    context, which later events and timers (which carry no context of their own)
+    then see. ``lease_seconds`` is how long one process holds an outbox row it is
+    delivering before another may take over (renewed while a long action runs);
+    ``rearm_after`` is how long after its due time a still-pending timer is handed
+    to the scheduler again, in case the scheduler lost it. Completed actions are
+    marked done in the next commit this orchestrator makes, or at the latest after
+    ``mark_delay`` seconds (a process that dies in between has them run again:
+    at least once). ``idempotency`` is an
+    optional fast front for duplicates: the state store's dedup record inside the
+    step's transaction is what decides.
     """
 
     def __init__(
@@ -169,104 +350,257 @@ class Orchestrator:
         clock: Clock | None = None,
         max_conflict_retries: int = 20,
         persist_context: bool = False,
+        lease_seconds: float = 30.0,
+        rearm_after: float = 5.0,
+        dispatch_interval: float = 0.5,
+        mark_delay: float = 0.05,
     ) -> None:
-        self.machine = machine
+        from pystator.runtime.dispatcher import Dispatcher
+
+        # Bound to a copy: the caller's machine (shared, maybe bound to other guards) is
+        # left as it is.
+        self.machine = machine.with_guards(guards) if guards is not None else machine
         self.state_store = state_store
         self.guards = guards
-        if guards is not None:
-            machine.bind_guards(guards)
         self.actions = actions if actions is not None else ActionRegistry()
         self.executor = ActionExecutor(self.actions)
         self.scheduler = scheduler
         self.invoke_adapter: InvokeAdapter = invoke_adapter or NoOpInvokeAdapter()
         self.idempotency = idempotency
         self.retry = retry or RetryPolicy.from_error_policy(machine.spec.error_policy)
+        if self.retry.fallback is not None:
+            machine.get_state(self.retry.fallback)  # an unknown fallback fails here, named
         self.clock = clock or (scheduler.clock if scheduler is not None else wall_clock)
         self.max_conflict_retries = max_conflict_retries
         self.persist_context = persist_context
+        self.lease_seconds = lease_seconds
+        self.rearm_after = rearm_after
+        self.owner = new_owner()
+        self._leases = _LeaseKeeper(self)
+        self._marks = _DoneMarks(self, mark_delay)
+        self.dispatcher: Dispatcher = Dispatcher(self, interval=dispatch_interval)
         if scheduler is not None:
             scheduler.on_fire = self.async_fire_timer
+            if hasattr(scheduler, "on_dead"):
+                scheduler.on_dead = self.async_bury_timer
+            if hasattr(scheduler, "retry"):
+                scheduler.retry = self.retry
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Start the scheduler's loop (if there is a scheduler)."""
+        """Deliver what earlier runs left, then keep delivering; start the scheduler."""
         if self.scheduler is not None:
             await self.scheduler.start()
+        await self.dispatcher.start()
 
     async def stop(self) -> None:
+        """Stop delivering and firing; release the store's async connections."""
+        await asyncio.to_thread(self._marks.flush)
+        await self.dispatcher.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
+        aclose = getattr(self.state_store, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     # ------------------------------------------------------------------ planning (pure)
-    def _entry_order(self, states: Iterable[str]) -> tuple[str, ...]:
-        """Outer before inner, then document order: how a configuration is entered."""
-        return tuple(
-            sorted(
-                states,
-                key=lambda s: (len(self.machine.ancestors(s)), self.machine.document_order(s)),
-            )
+    def _now_ms(self) -> int:
+        return round(self.clock() * 1000)
+
+    def _lease(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "lease_until": self.clock() + self.lease_seconds,
+            "arm_after": self.rearm_after if self.scheduler is not None else None,
+        }
+
+    def _snapshot(self, stored: StoredState) -> Snapshot:
+        """The engine's snapshot of a stored entity.
+
+        Every commit stores it; an entity written without one (by an earlier version)
+        is read back from its state string and pending timers.
+        """
+        if stored.snapshot:
+            return Snapshot.from_dict(stored.snapshot)
+        timers = []
+        for n, t in enumerate(stored.timers):
+            due = round(t.due_at * 1000)
+            delayed = [d for d in self.machine.delayed_transitions(t.state) if d.trigger == t.event]
+            dest = delayed[0].dest if delayed else t.state
+            index = self.machine.transition_index(delayed[0]) if delayed else -1
+            timers.append(Timer(n, t.state, due, t.event, dest, due, index))
+        configuration = self.machine.configuration_of(stored.state)
+        return Snapshot(configuration, sorted_timers(timers), next_timer_id=len(timers))
+
+    def _engine_timer(self, stored: StoredState, snapshot: Snapshot, timer_id: str) -> Timer | None:
+        """The snapshot's pending timer a scheduler's firing names (None: not pending)."""
+        for t in snapshot.timers:
+            if _timer_id(stored.entity_id, t) == timer_id:
+                return t
+        legacy = next((t for t in stored.timers if t.timer_id == timer_id), None)
+        if legacy is None or stored.snapshot:
+            return None
+        due = round(legacy.due_at * 1000)
+        return next(
+            (
+                t
+                for t in snapshot.timers
+                if (t.state, t.trigger, t.due_ms) == (legacy.state, legacy.event, due)
+            ),
+            None,
         )
 
-    def _arm(self, entity_id: str, states: Iterable[str], now: float) -> tuple[ScheduledTimer, ...]:
-        timers: list[ScheduledTimer] = []
-        for state in states:
-            for transition in self.machine.delayed_transitions(state):
-                if transition.after is None:
-                    continue
-                timers.append(
-                    ScheduledTimer(
-                        new_timer_id(),
-                        entity_id,
-                        state,
-                        transition.trigger,
-                        now + transition.after / 1000.0,
-                    )
-                )
-        return tuple(timers)
+    def _commit_of(
+        self,
+        stored: StoredState,
+        before: Snapshot,
+        step: EngineStep,
+        trigger: str,
+        event_id: str | None,
+        action_ctx: Mapping[str, Any],
+        **extra: Any,
+    ) -> tuple[StepCommit, tuple[ScheduledTimer, ...], tuple[ScheduledTimer, ...]]:
+        """The commit of a step that moved: new state and snapshot, its timers, its actions.
 
-    def _initial(self, entity_id: str) -> tuple[str, tuple[str, ...], tuple[ScheduledTimer, ...]]:
-        configuration = self.machine.initial_configuration()
-        entered = self._entry_order(configuration)
-        state = self.machine.state_string(configuration)
-        return state, entered, self._arm(entity_id, entered, self.clock())
+        Also the timers to cancel (pending before and cancelled by the step) and to arm
+        (armed by the step and still pending after it: one armed and left within the
+        same step is never scheduled).
+        """
+        entity = stored.entity_id
+        pending_before = {t.id for t in before.timers}
+        pending_after = {t.id for t in step.snapshot.timers}
+        cancelled = tuple(
+            _scheduled(entity, t) for t in step.timers_cancelled if t.id in pending_before
+        )
+        armed = tuple(_scheduled(entity, t) for t in step.timers_armed if t.id in pending_after)
+        state = self.machine.state_string(step.configuration)
+        effects = tuple(
+            ActionEffect(
+                a.name,
+                dict(a.params),
+                a.phase,
+                a.owner if a.phase != "transition" else None,
+                action_ctx,
+            )
+            for a in step.actions
+        )
+        commit = StepCommit(
+            entity,
+            stored.version,
+            state,
+            AuditEntry(stored.state, state, trigger, event_id, self.clock()),
+            tuple(_scheduled(entity, t) for t in step.snapshot.timers),
+            effects,
+            snapshot=step.snapshot.to_dict(),
+            event_id=event_id,
+            **extra,
+            **self._lease(),
+        )
+        return commit, cancelled, armed
+
+    def _services(
+        self, before: frozenset[str], step: EngineStep
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The states whose services start and stop with a step."""
+        started = _unique(
+            s for s in step.entered if s in step.configuration and self._invoke_specs(s)
+        )
+        stopped = _unique(s for s in step.exited if s in before and self._invoke_specs(s))
+        return started, stopped
+
+    def _initial(self, entity_id: str, step: EngineStep) -> _Plan:
+        """Creating an entity is the engine's start step: entries, actions, timers."""
+        stored = StoredState(entity_id, "", 0)
+        ctx = {"entity_id": entity_id}
+        commit, _, armed = self._commit_of(
+            stored, Snapshot(frozenset()), step, CREATE_TRIGGER, None, ctx
+        )
+        state = commit.state
+        audit = AuditEntry("", state, CREATE_TRIGGER, None, self.clock())
+        commit = replace(commit, audit=audit)
+        result = self.machine.result_of(step, "")
+        started, _ = self._services(frozenset(), step)
+        return _Plan(stored, result, commit, state, armed, (), started, (), ctx)
 
     def _plan(
         self,
         stored: StoredState,
-        result: TransitionResult,
+        snapshot: Snapshot,
+        step: EngineStep,
+        event: str | Event,
         event_id: str | None,
         timer_id: str | None,
-    ) -> _Step:
-        kept = tuple(t for t in stored.timers if t.timer_id != timer_id)
-        if not result.success or result.target_state is None or result.ignored:
+        ctx: Mapping[str, Any],
+    ) -> _Plan:
+        trigger = _trigger_of(event)
+        result = self.machine.result_of(step, stored.state)
+        if step.refusal is not None:
+            outcome = _summary(
+                stored.entity_id, trigger, event_id, result, stored.state, stored.version
+            )
             if timer_id is not None:
                 # A timer whose guard was false is spent, not re-armed.
-                return _Step(stored, result, True, stored.state, kept)
-            return _Step(stored, result, False, stored.state, stored.timers)
-        exited = set(result.exited_states)
-        cancelled = tuple(t for t in kept if t.state in exited)
-        kept = tuple(t for t in kept if t.state not in exited)
-        armed = self._arm(stored.entity_id, result.entered_states, self.clock())
-        before = self.machine.configuration_of(stored.state)
-        after = result.configuration or self.machine.configuration_of(result.target_state)
-        return _Step(
+                commit = StepCommit(
+                    stored.entity_id,
+                    stored.version,
+                    stored.state,
+                    None,
+                    tuple(_scheduled(stored.entity_id, t) for t in step.snapshot.timers),
+                    snapshot=step.snapshot.to_dict(),
+                    event_id=event_id,
+                    **self._lease(),
+                )
+                outcome["version"] = commit.version
+                return _Plan(stored, result, replace(commit, outcome=outcome), stored.state)
+            if event_id is None:
+                return _Plan(stored, result, None, stored.state)
+            commit = StepCommit(
+                stored.entity_id,
+                stored.version,
+                stored.state,
+                event_id=event_id,
+                outcome=outcome,
+                changes_state=False,
+            )
+            return _Plan(stored, result, commit, stored.state)
+        action_ctx = self._action_context(stored.entity_id, event, ctx)
+        state = self.machine.state_string(step.configuration)
+        commit, cancelled, armed = self._commit_of(
             stored,
-            result,
-            True,
-            result.target_state,
-            kept + armed,
-            armed,
-            cancelled,
-            started=_unique(
-                s for s in result.entered_states if s in after and self._invoke_specs(s)
-            ),
-            stopped=_unique(
-                s for s in result.exited_states if s in before and self._invoke_specs(s)
-            ),
-            audit=AuditEntry(
-                stored.state, result.target_state, result.trigger, event_id, self.clock()
+            snapshot,
+            step,
+            result.trigger,
+            event_id,
+            action_ctx,
+            context=ctx if self.persist_context else None,
+            outcome=_summary(
+                stored.entity_id, trigger, event_id, result, state, stored.version + 1
             ),
         )
+        started, stopped = self._services(snapshot.configuration, step)
+        return _Plan(stored, result, commit, state, armed, cancelled, started, stopped, action_ctx)
+
+    def _fallback_plan(
+        self, stored: StoredState, dead: Sequence[DeadLetter], done: Sequence[str]
+    ) -> _Plan:
+        """Move to ``retry.fallback``: the engine's step out of what is not part of it."""
+        target = str(self.retry.fallback)
+        ctx = {"entity_id": stored.entity_id, "dead_letters": [d.key for d in dead]}
+        snapshot = self._snapshot(stored)
+        step = reset_to(self.machine, snapshot, target, FALLBACK_TRIGGER, ctx, now=self._now_ms())
+        commit, cancelled, armed = self._commit_of(
+            stored,
+            snapshot,
+            step,
+            FALLBACK_TRIGGER,
+            None,
+            ctx,
+            dead_letters=tuple(dead),
+            done_actions=tuple(done),
+        )
+        result = self.machine.result_of(step, stored.state)
+        started, stopped = self._services(snapshot.configuration, step)
+        return _Plan(stored, result, commit, commit.state, armed, cancelled, started, stopped, ctx)
 
     def _guard_context(
         self, stored: StoredState, context: Mapping[str, Any] | None
@@ -285,33 +619,11 @@ class Orchestrator:
         action_ctx.setdefault("entity_id", entity_id)
         return action_ctx
 
-    def _stored_context(
-        self, stored: StoredState, ctx: Mapping[str, Any]
-    ) -> Mapping[str, Any] | None:
-        return ctx if self.persist_context else None
-
-    @staticmethod
-    def _retry_result(result: TransitionResult, execution: ExecutionResult) -> TransitionResult:
-        """The step reduced to the actions that failed, each in its own phase."""
-        failed = [r for r in execution.results if not r.success]
-
-        def phase(name: str) -> tuple[ActionSpec, ...]:
-            return tuple(ActionSpec(r.action_name, r.params) for r in failed if r.phase == name)
-
-        return dataclasses.replace(
-            result,
-            on_exit_actions=phase("exit"),
-            actions_to_execute=phase("transition"),
-            on_enter_actions=phase("enter"),
-        )
-
-    def _conflict(self, entity_id: str, exc: StateConflictError, conflicts: int) -> float:
+    def _conflict(self, entity_id: str, result: CommitResult, expected: int, n: int) -> float:
         """Raise when out of retries; else how long to back off before reloading."""
-        if conflicts > self.max_conflict_retries:
-            raise ConflictRetriesExhausted(
-                entity_id, exc.expected_version, exc.actual_version, conflicts
-            ) from exc
-        return random.uniform(0, min(0.05, 0.001 * 2**conflicts))
+        if n > self.max_conflict_retries:
+            raise ConflictRetriesExhausted(entity_id, expected, result.conflict or 0, n)
+        return random.uniform(0, min(0.05, 0.001 * 2**n))
 
     def _duplicate(
         self, entity_id: str, trigger: str, event_id: str, first: Mapping[str, Any]
@@ -324,35 +636,25 @@ class Orchestrator:
             int(first.get("version", 0)),
             duplicate=True,
             first_outcome=dict(first),
-            failed_actions=tuple(first.get("failed_actions", ())),
         )
 
     def _result(
-        self,
-        step: _Step,
-        entity_id: str,
-        trigger: str,
-        event_id: str | None,
-        version: int,
-        conflicts: int,
+        self, plan: _Plan, trigger: str, event_id: str | None, version: int, conflicts: int
     ) -> OrchestratorResult:
+        keys = plan.commit.action_keys() if plan.commit is not None else ()
         return OrchestratorResult(
-            entity_id,
+            plan.stored.entity_id,
             trigger,
             event_id,
-            step.new_state,
+            plan.state,
             version,
-            step.result,
-            armed_timers=step.armed,
-            cancelled_timers=step.cancelled,
-            services_started=step.started,
-            services_stopped=step.stopped,
+            transition=plan.result,
+            armed_timers=plan.armed,
+            cancelled_timers=plan.cancelled,
+            services_started=plan.started,
+            services_stopped=plan.stopped,
             conflicts=conflicts,
-        )
-
-    def _stale(self, stored: StoredState, trigger: str, event_id: str | None) -> OrchestratorResult:
-        return OrchestratorResult(
-            stored.entity_id, trigger, event_id, stored.state, stored.version, stale_timer=True
+            action_keys=keys,
         )
 
     def _invoke_specs(self, state: str) -> tuple[Any, ...]:
@@ -361,13 +663,501 @@ class Orchestrator:
     def _service_event(self, stored: StoredState | None, service_id: str) -> str | None:
         if stored is None:
             return None
-        for state in self._entry_order(self.machine.configuration_of(stored.state)):
+        chart = self.machine.chart
+        for state in chart.in_entry_order(self.machine.configuration_of(stored.state)):
             for spec in self._invoke_specs(state):
                 if spec.id == service_id:
                     return str(spec.on_done) if spec.on_done else None
         return None
 
-    # ------------------------------------------------------------------ async driver
+    # ------------------------------------------------------------------ the step (one generator)
+    def _load_or_create(
+        self, entity_id: str, event_id: str | None
+    ) -> _Gen[tuple[StoredState, dict[str, Any] | None]]:
+        while True:
+            stored, first = yield _Load(entity_id, event_id)
+            if stored is not None:
+                return stored, first
+            step = yield _Start(self._now_ms())
+            plan = self._initial(entity_id, step)
+            assert plan.commit is not None
+            written = yield _Commit(plan.commit)
+            if not written.written:
+                continue
+            commit = plan.commit
+            created = StoredState(
+                entity_id, commit.state, commit.version, None, commit.timers, commit.snapshot
+            )
+            outcome = self._result(plan, CREATE_TRIGGER, None, commit.version, 0)
+            yield from self._deliver(plan, outcome)
+            return created, first
+
+    def _event(
+        self,
+        entity_id: str,
+        event: str | Event,
+        context: Mapping[str, Any] | None,
+        event_id: str | None,
+        timer_id: str | None,
+    ) -> _Gen[OrchestratorResult]:
+        trigger = _trigger_of(event)
+        if event_id is None and isinstance(event, Event):
+            event_id = event.event_id
+        front = f"{entity_id}:{event_id}" if self.idempotency is not None and event_id else None
+        if front is not None:
+            first = yield _Remember(front, None)
+            if first is not None:
+                return self._duplicate(entity_id, trigger, str(event_id), first)
+        conflicts = 0
+        while True:
+            stored, first = yield from self._load_or_create(entity_id, event_id)
+            if first is not None:
+                return self._duplicate(entity_id, trigger, str(event_id), first)
+            snapshot = self._snapshot(stored)
+            fired: str | Event | Timer = event
+            if timer_id is not None:
+                timer = self._engine_timer(stored, snapshot, timer_id)
+                if timer is None:
+                    return OrchestratorResult(
+                        entity_id, trigger, event_id, stored.state, stored.version, stale_timer=True
+                    )
+                fired = timer
+            ctx = self._guard_context(stored, context)
+            step = yield _Step(snapshot, fired, ctx, self._now_ms())
+            plan = self._plan(stored, snapshot, step, event, event_id, timer_id, ctx)
+            if plan.commit is None:
+                return self._result(plan, trigger, event_id, stored.version, conflicts)
+            written = yield _Commit(plan.commit)
+            if written.duplicate is not None:
+                return self._duplicate(entity_id, trigger, str(event_id), written.duplicate)
+            if written.version is not None:
+                break
+            conflicts += 1
+            yield _Pause(self._conflict(entity_id, written, stored.version, conflicts))
+        outcome = self._result(plan, trigger, event_id, written.version, conflicts)
+        if front is not None and plan.commit.outcome is not None:
+            yield _Remember(front, plan.commit.outcome)
+        return (yield from self._deliver(plan, outcome))
+
+    def _arm_timers(self, timers: Sequence[ScheduledTimer]) -> _Gen[dict[str, float]]:
+        """Hand new timers to the scheduler; those it refused are due again soon."""
+        retry_at: dict[str, float] = {}
+        if self.scheduler is None:
+            return retry_at
+        for timer in timers:
+            try:
+                yield _Schedule(timer)
+            except Exception as exc:
+                log.warning("could not arm timer %s (%s): the dispatcher will", timer.timer_id, exc)
+                retry_at[timer.timer_id] = self.clock() + self.retry.delay_for(1)
+        return retry_at
+
+    def _deliver(self, plan: _Plan, outcome: OrchestratorResult) -> _Gen[OrchestratorResult]:
+        assert plan.commit is not None
+        entity_id = plan.stored.entity_id
+        for timer in plan.cancelled:
+            if self.scheduler is not None:
+                try:
+                    yield _Cancel(timer.timer_id)
+                except Exception as exc:  # harmless: a stale firing is refused anyway
+                    log.warning("could not cancel timer %s: %s", timer.timer_id, exc)
+        retry_at = yield from self._arm_timers(plan.armed)
+        for name in reversed(plan.stopped):
+            yield _Services(False, entity_id, name, {})
+        items = tuple(zip(plan.commit.action_keys(), plan.commit.actions, strict=True))
+        if items:
+            outcome = yield from self._run_inline(outcome, items, retry_at)
+        elif retry_at:
+            yield _Settle(self.owner, armed=retry_at)
+        for name in plan.started:
+            yield _Services(True, entity_id, name, plan.action_context)
+        return outcome
+
+    def _run_inline(
+        self,
+        outcome: OrchestratorResult,
+        items: tuple[tuple[str, ActionEffect], ...],
+        armed: Mapping[str, float],
+    ) -> _Gen[OrchestratorResult]:
+        """Run the step's actions now, retrying with backoff; every try is on record."""
+        try:
+            results: list[ActionResult] = yield _RunActions(items, self.owner)
+        except Exception as exc:  # the commit stands; the dispatcher re-runs them
+            log.exception("actions for %s failed to run", outcome.entity_id)
+            return replace(
+                outcome,
+                action_attempts=1,
+                action_error=repr(exc),
+                failed_actions=tuple(e.name for _, e in items),
+            )
+        execution = ExecutionResult(results)
+        attempts, retries, done = 1, [], []
+        pending = list(zip(items, results, strict=True))
+        while True:
+            done += [key for (key, _), r in pending if r.success]
+            failed = [(item, r) for item, r in pending if not r.success]
+            if not failed or attempts >= self.retry.max_attempts:
+                break
+            delay = self.retry.delay_for(attempts)
+            retry_at = self.clock() + delay + self.lease_seconds
+            yield _Settle(
+                self.owner,
+                tuple(done),
+                tuple(
+                    FailedAction(key, attempts, str(r.error), retry_at, keep_claim=True)
+                    for (key, _), r in failed
+                ),
+                armed,
+            )
+            done, armed = [], {}
+            yield _Pause(delay, retry=True)
+            keys = tuple(key for (key, _), _ in failed)
+            held = yield _Renew(self.owner, keys, self.clock() + self.lease_seconds)
+            again = tuple(item for item, _ in failed if item[0] in held)
+            if not again:  # a dispatcher took them over while this process slept
+                failed = []
+                break
+            results = yield _RunActions(again, self.owner)
+            retries.append(ExecutionResult(results))
+            attempts += 1
+            pending = list(zip(again, results, strict=True))
+        dead = tuple(
+            self._dead_action(outcome.entity_id, key, effect, str(r.error), attempts)
+            for (key, effect), r in failed
+        )
+        fallback = None
+        if dead and self.retry.fallback is not None:
+            fallback = yield from self._fall_back(outcome.entity_id, dead, tuple(done), armed)
+        elif dead or armed:
+            yield _Settle(self.owner, tuple(done), (), armed, dead)
+        elif done:
+            yield _Done(tuple(done))
+        return replace(
+            outcome,
+            execution=execution,
+            retry_executions=tuple(retries),
+            failed_actions=tuple(effect.name for (_, effect), _ in failed),
+            action_attempts=attempts,
+            fallback=fallback,
+        )
+
+    def _dead_action(
+        self, entity_id: str, key: str, effect: ActionEffect, error: str, attempts: int
+    ) -> DeadLetter:
+        payload = {
+            "name": effect.name,
+            "params": dict(effect.params),
+            "phase": effect.phase,
+            "state": effect.state,
+            "context": dict(effect.context),
+        }
+        log.error(
+            "action %s (%s) is a dead letter after %d attempts: %s",
+            effect.name,
+            key,
+            attempts,
+            error,
+        )
+        return DeadLetter("action", key, entity_id, payload, error, attempts, self.clock())
+
+    def _fall_back(
+        self,
+        entity_id: str,
+        dead: tuple[DeadLetter, ...],
+        done: tuple[str, ...],
+        armed: Mapping[str, float],
+    ) -> _Gen[OrchestratorResult | None]:
+        """Record the dead letters and move the entity to the fallback state, together."""
+        target = str(self.retry.fallback)
+        conflicts = 0
+        while True:
+            stored, _ = yield _Load(entity_id, None)
+            if stored is None or target in self.machine.configuration_of(stored.state):
+                yield _Settle(self.owner, done, (), armed, dead)
+                return None
+            plan = self._fallback_plan(stored, dead, done)
+            assert plan.commit is not None
+            written = yield _Commit(plan.commit)
+            if written.version is not None:
+                break
+            conflicts += 1
+            yield _Pause(self._conflict(entity_id, written, stored.version, conflicts))
+        if armed:
+            yield _Settle(self.owner, armed=armed)
+        log.warning("entity %s moved to fallback state %s", entity_id, target)
+        outcome = self._result(plan, FALLBACK_TRIGGER, None, written.version, conflicts)
+        return (yield from self._deliver(plan, outcome))
+
+    def _bury_timer(self, timer: ScheduledTimer, error: str, attempts: int) -> _Gen[bool]:
+        """A timer firing that failed every attempt: a dead letter, and no longer pending."""
+        letter = DeadLetter(
+            "timer",
+            timer.timer_id,
+            timer.entity_id,
+            timer.to_dict(),
+            error,
+            attempts,
+            self.clock(),
+        )
+        conflicts = 0
+        while True:
+            stored, first = yield _Load(timer.entity_id, timer.timer_id)
+            if first is not None or stored is None:
+                return False
+            snapshot = self._snapshot(stored)
+            spent = self._engine_timer(stored, snapshot, timer.timer_id)
+            if spent is None:
+                return False
+            left = replace(snapshot, timers=tuple(t for t in snapshot.timers if t is not spent))
+            rest = tuple(_scheduled(timer.entity_id, t) for t in left.timers)
+            outcome = {
+                "success": False,
+                "dead_letter": True,
+                "error": error,
+                "state": stored.state,
+                "version": stored.version + 1,
+            }
+            target = self.retry.fallback
+            if target is not None and target not in self.machine.configuration_of(stored.state):
+                plan = self._fallback_plan(
+                    replace(stored, timers=rest, snapshot=left.to_dict()), (letter,), ()
+                )
+                assert plan.commit is not None
+                commit = replace(
+                    plan.commit, event_id=timer.timer_id, outcome={**outcome, "state": plan.state}
+                )
+            else:
+                plan = None
+                commit = StepCommit(
+                    stored.entity_id,
+                    stored.version,
+                    stored.state,
+                    None,
+                    rest,
+                    snapshot=left.to_dict(),
+                    event_id=timer.timer_id,
+                    outcome=outcome,
+                    dead_letters=(letter,),
+                    **self._lease(),
+                )
+            written = yield _Commit(commit)
+            if written.version is not None:
+                break
+            if written.duplicate is not None:
+                return False
+            conflicts += 1
+            yield _Pause(self._conflict(timer.entity_id, written, stored.version, conflicts))
+        log.error(
+            "timer %s (%s for %s) is a dead letter after %d attempts: %s",
+            timer.timer_id,
+            timer.event,
+            timer.entity_id,
+            attempts,
+            error,
+        )
+        if plan is not None:
+            result = self._result(plan, FALLBACK_TRIGGER, None, written.version, conflicts)
+            yield from self._deliver(plan, result)
+        return True
+
+    # ------------------------------------------------------------------ dispatching
+    def _dispatch(self, limit: int) -> _Gen[int]:
+        """One pass: claim due outbox rows and timers, deliver each, record how it went."""
+        owner = new_owner()
+        now = self.clock()
+        claimed: Claimed = yield _Claim(owner, now, now + self.lease_seconds, limit)
+        armed: dict[str, float] = {}
+        for timer in claimed.timers:
+            if self.scheduler is None:
+                armed[timer.timer_id] = now + self.lease_seconds
+                continue
+            try:
+                yield _Schedule(timer)
+                armed[timer.timer_id] = max(timer.due_at, now) + self.rearm_after
+            except Exception as exc:
+                log.warning("could not arm timer %s (%s); will retry", timer.timer_id, exc)
+                armed[timer.timer_id] = now + self.retry.delay_for(1)
+        done: list[str] = []
+        failed: list[FailedAction] = []
+        dead: list[DeadLetter] = []
+        for group in _steps(claimed.actions):
+            items = tuple((a.key, a.effect) for a in group)
+            results = yield _RunActions(items, owner)
+            for action, r in zip(group, results, strict=True):
+                attempts = action.attempts + 1
+                if r.success:
+                    done.append(action.key)
+                elif attempts >= self.retry.max_attempts:
+                    dead.append(
+                        self._dead_action(
+                            action.entity_id, action.key, action.effect, str(r.error), attempts
+                        )
+                    )
+                else:
+                    retry_at = self.clock() + self.retry.delay_for(attempts)
+                    failed.append(FailedAction(action.key, attempts, str(r.error), retry_at))
+        fallen = {d.entity_id for d in dead} if self.retry.fallback is not None else set()
+        yield _Settle(
+            owner,
+            tuple(done),
+            tuple(failed),
+            armed,
+            tuple(d for d in dead if d.entity_id not in fallen),
+        )
+        for entity_id in sorted(fallen):
+            letters = tuple(d for d in dead if d.entity_id == entity_id)
+            yield from self._fall_back(entity_id, letters, (), {})
+        return len(claimed.actions) + len(claimed.timers)
+
+    # ------------------------------------------------------------------ drivers
+    def _drive(self, gen: _Gen[T]) -> T:
+        """Run the step generator with blocking calls."""
+        try:
+            op = next(gen)
+            while True:
+                try:
+                    value = self._perform(op)
+                except Exception as exc:
+                    op = gen.throw(exc)
+                    continue
+                op = gen.send(value)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    async def _adrive(self, gen: _Gen[T]) -> T:
+        """Run the step generator with awaits."""
+        try:
+            op = next(gen)
+            while True:
+                try:
+                    value = await self._aperform(op)
+                except Exception as exc:
+                    op = gen.throw(exc)
+                    continue
+                op = gen.send(value)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    def _perform(self, op: _Op) -> Any:
+        store = self.state_store
+        if isinstance(op, _Load):
+            return store.load_with_outcome(op.entity_id, op.event_id)
+        if isinstance(op, _Step):
+            return self.machine.step(op.snapshot, op.event, op.context, now=op.now)
+        if isinstance(op, _Start):
+            return self.machine.start({}, now=op.now)
+        if isinstance(op, _Commit):
+            commit, marks = self._marks.ride(op.commit)
+            result = store.commit_many([commit])[0]
+            if marks and not result.written:
+                self._marks.add(marks)
+            return result
+        if isinstance(op, _Done):
+            self._marks.add(op.keys)
+            return None
+        if isinstance(op, _RunActions):
+            with self._leases.holding(op.owner, tuple(k for k, _ in op.items)):
+                return [self._run_one(key, effect) for key, effect in op.items]
+        if isinstance(op, _Settle):
+            store.settle(op.owner, done=op.done, failed=op.failed, armed=op.armed, dead=op.dead)
+            return None
+        if isinstance(op, _Renew):
+            return store.renew(op.owner, op.keys, op.until)
+        if isinstance(op, _Claim):
+            return store.claim(op.owner, op.now, op.until, op.limit)
+        if isinstance(op, _Pause):
+            (self.retry.sleep if op.retry else time.sleep)(op.seconds)
+            return None
+        if isinstance(op, _Services):
+            if op.start:
+                self.invoke_adapter.start_services(
+                    op.entity_id, op.state, self._invoke_specs(op.state), op.context
+                )
+            else:
+                self.invoke_adapter.stop_services(op.entity_id, op.state)
+            return None
+        if isinstance(op, _Remember):
+            assert self.idempotency is not None
+            if op.outcome is None:
+                return self.idempotency.get(op.key)
+            self.idempotency.complete(op.key, op.outcome)
+            return None
+        raise OrchestratorUsageError(
+            f"{type(op).__name__} needs the scheduler, whose operations are coroutines: use "
+            "await orchestrator.async_process_event(...)"
+        )
+
+    async def _aperform(self, op: _Op) -> Any:
+        store = self.state_store
+        if isinstance(op, _Load):
+            return await store.async_load_with_outcome(op.entity_id, op.event_id)
+        if isinstance(op, _Step):
+            return await self.machine.async_step(op.snapshot, op.event, op.context, now=op.now)
+        if isinstance(op, _Start):
+            return await self.machine.async_start({}, now=op.now)
+        if isinstance(op, _Commit):
+            commit, marks = self._marks.ride(op.commit)
+            result = (await store.async_commit_many([commit]))[0]
+            if marks and not result.written:
+                self._marks.add(marks)
+            return result
+        if isinstance(op, _Done):
+            self._marks.add(op.keys)
+            return None
+        if isinstance(op, _RunActions):
+            with self._leases.holding(op.owner, tuple(k for k, _ in op.items)):
+                return [await self._arun_one(key, effect) for key, effect in op.items]
+        if isinstance(op, _Settle):
+            await store.async_settle(
+                op.owner, done=op.done, failed=op.failed, armed=op.armed, dead=op.dead
+            )
+            return None
+        if isinstance(op, _Renew):
+            return await store.async_renew(op.owner, op.keys, op.until)
+        if isinstance(op, _Claim):
+            return await store.async_claim(op.owner, op.now, op.until, op.limit)
+        if isinstance(op, _Pause):
+            await (self.retry.async_sleep(op.seconds) if op.retry else asyncio.sleep(op.seconds))
+            return None
+        if isinstance(op, _Schedule):
+            assert self.scheduler is not None
+            await self.scheduler.schedule(op.timer)
+            return None
+        if isinstance(op, _Cancel):
+            assert self.scheduler is not None
+            await self.scheduler.cancel(op.timer_id)
+            return None
+        if isinstance(op, _Services):
+            if op.start:
+                await _maybe_await(
+                    self.invoke_adapter.start_services(
+                        op.entity_id, op.state, self._invoke_specs(op.state), op.context
+                    )
+                )
+            else:
+                await _maybe_await(self.invoke_adapter.stop_services(op.entity_id, op.state))
+            return None
+        if isinstance(op, _Remember):
+            assert self.idempotency is not None
+            if op.outcome is None:
+                return await self.idempotency.async_get(op.key)
+            await self.idempotency.async_complete(op.key, op.outcome)
+            return None
+        raise AssertionError(f"unknown operation {op!r}")
+
+    def _run_one(self, key: str, effect: ActionEffect) -> ActionResult:
+        ctx = {**effect.context, IDEMPOTENCY_KEY: key}
+        (result,) = self.executor.execute(_phase_result(effect, ""), ctx).results
+        return result
+
+    async def _arun_one(self, key: str, effect: ActionEffect) -> ActionResult:
+        ctx = {**effect.context, IDEMPOTENCY_KEY: key}
+        (result,) = (await self.executor.async_execute(_phase_result(effect, ""), ctx)).results
+        return result
+
+    # ------------------------------------------------------------------ async API
     async def async_process_event(
         self,
         entity_id: str,
@@ -377,29 +1167,8 @@ class Orchestrator:
         event_id: str | None = None,
         timer_id: str | None = None,
     ) -> OrchestratorResult:
-        """Load, compute, commit, act. ``event_id`` makes the call idempotent."""
-        trigger = _trigger_of(event)
-        if event_id is None and isinstance(event, Event):
-            event_id = event.event_id
-        key = f"{entity_id}:{event_id}" if self.idempotency is not None and event_id else None
-        if key is not None and self.idempotency is not None:
-            first = await self.idempotency.async_get(key)
-            if first is not None:
-                return self._duplicate(entity_id, trigger, str(event_id), first)
-            if not await self.idempotency.async_claim(key):
-                first = await self.idempotency.async_get(key)
-                if first is not None:
-                    return self._duplicate(entity_id, trigger, str(event_id), first)
-                raise EventInProgressError(key)
-        try:
-            outcome = await self._async_step(entity_id, event, trigger, context, event_id, timer_id)
-        except BaseException:
-            if key is not None and self.idempotency is not None:
-                await self.idempotency.async_release(key)
-            raise
-        if key is not None and self.idempotency is not None:
-            await self.idempotency.async_complete(key, outcome.summary())
-        return outcome
+        """Load, compute, commit, deliver. ``event_id`` makes the call idempotent."""
+        return await self._adrive(self._event(entity_id, event, context, event_id, timer_id))
 
     async def async_fire_timer(
         self, entity_id: str, event: str, timer_id: str
@@ -408,6 +1177,19 @@ class Orchestrator:
         return await self.async_process_event(
             entity_id, event, event_id=timer_id, timer_id=timer_id
         )
+
+    async def async_bury_timer(self, timer: ScheduledTimer, error: str, attempts: int) -> bool:
+        """The schedulers' ``on_dead``: record a firing that failed every attempt.
+
+        The timer stops being pending, a dead letter keeps it with the error, and
+        ``retry.fallback`` (if set) moves the entity; ``False`` if the timer had
+        already been handled (fired, cancelled or buried by someone else).
+        """
+        return await self._adrive(self._bury_timer(timer, error, attempts))
+
+    async def async_dispatch_once(self, limit: int = 100) -> int:
+        """Deliver up to ``limit`` due outbox rows and timers once; how many were claimed."""
+        return await self._adrive(self._dispatch(limit))
 
     async def async_service_done(
         self, entity_id: str, service_id: str, context: Mapping[str, Any] | None = None
@@ -422,123 +1204,17 @@ class Orchestrator:
     async def async_create(self, entity_id: str) -> StoredState:
         """The entity's stored state, creating it in the initial configuration if new.
 
-        Creating arms the initial states' timers and starts their services; no
-        action runs (the initial configuration is where an entity begins, not a
-        transition it takes).
+        Creating commits the engine's ``start`` step: the initial states' entry
+        actions run (after the commit, like any step's), their timers are armed and
+        their services started, exactly as the simulator starts a machine.
         """
-        while True:
-            stored = await self.state_store.async_load(entity_id)
-            if stored is not None:
-                return stored
-            state, entered, timers = self._initial(entity_id)
-            try:
-                version = await self.state_store.async_save(
-                    entity_id,
-                    state,
-                    0,
-                    AuditEntry("", state, CREATE_TRIGGER, None, self.clock()),
-                    timers=timers,
-                )
-            except StateConflictError:
-                continue
-            for timer in timers:
-                await self._async_schedule(timer)
-            for name in entered:
-                await self._async_start_services(entity_id, name, {})
-            return StoredState(entity_id, state, version, None, timers)
+        stored, _ = await self._adrive(self._load_or_create(entity_id, None))
+        return stored
 
     async def async_get_state(self, entity_id: str) -> StoredState | None:
         return await self.state_store.async_load(entity_id)
 
-    async def _async_step(
-        self,
-        entity_id: str,
-        event: str | Event,
-        trigger: str,
-        context: Mapping[str, Any] | None,
-        event_id: str | None,
-        timer_id: str | None,
-    ) -> OrchestratorResult:
-        conflicts = 0
-        while True:
-            stored = await self.async_create(entity_id)
-            if timer_id is not None and all(t.timer_id != timer_id for t in stored.timers):
-                return self._stale(stored, trigger, event_id)
-            ctx = self._guard_context(stored, context)
-            result = await self.machine.async_process(stored.state, event, ctx)
-            step = self._plan(stored, result, event_id, timer_id)
-            if not step.commit:
-                return self._result(step, entity_id, trigger, event_id, stored.version, conflicts)
-            try:
-                version = await self.state_store.async_save(
-                    entity_id,
-                    step.new_state,
-                    stored.version,
-                    step.audit,
-                    context=self._stored_context(stored, ctx),
-                    timers=step.timers,
-                )
-                break
-            except StateConflictError as exc:
-                conflicts += 1
-                await asyncio.sleep(self._conflict(entity_id, exc, conflicts))
-        for timer in step.cancelled:
-            await self._async_cancel(timer)
-        for timer in step.armed:
-            await self._async_schedule(timer)
-        for name in reversed(step.stopped):
-            await _maybe_await(self.invoke_adapter.stop_services(entity_id, name))
-        outcome = self._result(step, entity_id, trigger, event_id, version, conflicts)
-        action_ctx = self._action_context(entity_id, event, ctx)
-        if step.result.success and step.result.all_action_specs:
-            outcome = await self._async_run_actions(outcome, step.result, action_ctx)
-        for name in step.started:
-            await self._async_start_services(entity_id, name, action_ctx)
-        return outcome
-
-    async def _async_schedule(self, timer: ScheduledTimer) -> None:
-        if self.scheduler is not None:
-            await self.scheduler.schedule(timer)
-
-    async def _async_cancel(self, timer: ScheduledTimer) -> None:
-        if self.scheduler is not None:
-            await self.scheduler.cancel(timer.timer_id)
-
-    async def _async_start_services(
-        self, entity_id: str, state: str, ctx: Mapping[str, Any]
-    ) -> None:
-        specs = self._invoke_specs(state)
-        if specs:
-            await _maybe_await(self.invoke_adapter.start_services(entity_id, state, specs, ctx))
-
-    async def _async_run_actions(
-        self, outcome: OrchestratorResult, result: TransitionResult, ctx: dict[str, Any]
-    ) -> OrchestratorResult:
-        try:
-            execution = await self.executor.async_execute(result, ctx)
-        except Exception as exc:  # the commit stands; report, do not raise
-            log.exception("actions for %s failed to run", outcome.entity_id)
-            return dataclasses.replace(
-                outcome,
-                action_attempts=1,
-                action_error=repr(exc),
-                failed_actions=result.all_actions,
-            )
-        last, attempts, retries = execution, 1, []
-        while last.failed_actions and attempts < self.retry.max_attempts:
-            await self.retry.async_sleep(self.retry.delay_for(attempts))
-            attempts += 1
-            last = await self.executor.async_execute(self._retry_result(result, last), ctx)
-            retries.append(last)
-        return dataclasses.replace(
-            outcome,
-            execution=execution,
-            retry_executions=tuple(retries),
-            failed_actions=tuple(last.failed_actions),
-            action_attempts=attempts,
-        )
-
-    # ------------------------------------------------------------------ sync driver
+    # ------------------------------------------------------------------ sync API
     def _check_sync(self) -> None:
         if self.scheduler is not None:
             raise OrchestratorUsageError(
@@ -561,54 +1237,24 @@ class Orchestrator:
         *,
         event_id: str | None = None,
     ) -> OrchestratorResult:
-        """The synchronous sandwich (no scheduler; sync store, guards and actions)."""
+        """The synchronous form (no scheduler; sync store, guards, actions and adapter)."""
         self._check_sync()
-        trigger = _trigger_of(event)
-        if event_id is None and isinstance(event, Event):
-            event_id = event.event_id
-        key = f"{entity_id}:{event_id}" if self.idempotency is not None and event_id else None
-        if key is not None and self.idempotency is not None:
-            first = self.idempotency.get(key)
-            if first is not None:
-                return self._duplicate(entity_id, trigger, str(event_id), first)
-            if not self.idempotency.claim(key):
-                first = self.idempotency.get(key)
-                if first is not None:
-                    return self._duplicate(entity_id, trigger, str(event_id), first)
-                raise EventInProgressError(key)
-        try:
-            outcome = self._sync_step(entity_id, event, trigger, context, event_id)
-        except BaseException:
-            if key is not None and self.idempotency is not None:
-                self.idempotency.release(key)
-            raise
-        if key is not None and self.idempotency is not None:
-            self.idempotency.complete(key, outcome.summary())
-        return outcome
+        return self._drive(self._event(entity_id, event, context, event_id, None))
+
+    def flush(self) -> None:
+        """Write the done marks still waiting to ride on a commit (see ``mark_delay``)."""
+        self._marks.flush()
+
+    def dispatch_once(self, limit: int = 100) -> int:
+        """Sync ``async_dispatch_once``: re-run unfinished actions (no scheduler allowed)."""
+        self._check_sync()
+        return self._drive(self._dispatch(limit))
 
     def create(self, entity_id: str) -> StoredState:
         """Sync ``async_create`` (no scheduler allowed: timers need the async path)."""
         self._check_sync()
-        while True:
-            stored = self.state_store.load(entity_id)
-            if stored is not None:
-                return stored
-            state, entered, timers = self._initial(entity_id)
-            try:
-                version = self.state_store.save(
-                    entity_id,
-                    state,
-                    0,
-                    AuditEntry("", state, CREATE_TRIGGER, None, self.clock()),
-                    timers=timers,
-                )
-            except StateConflictError:
-                continue
-            for name in entered:
-                specs = self._invoke_specs(name)
-                if specs:
-                    self.invoke_adapter.start_services(entity_id, name, specs, {})
-            return StoredState(entity_id, state, version, None, timers)
+        stored, _ = self._drive(self._load_or_create(entity_id, None))
+        return stored
 
     def get_state(self, entity_id: str) -> StoredState | None:
         return self.state_store.load(entity_id)
@@ -619,73 +1265,130 @@ class Orchestrator:
         on_done = self._service_event(self.state_store.load(entity_id), service_id)
         return None if on_done is None else self.process_event(entity_id, on_done, context)
 
-    def _sync_step(
-        self,
-        entity_id: str,
-        event: str | Event,
-        trigger: str,
-        context: Mapping[str, Any] | None,
-        event_id: str | None,
-    ) -> OrchestratorResult:
-        conflicts = 0
-        while True:
-            stored = self.create(entity_id)
-            ctx = self._guard_context(stored, context)
-            result = self.machine.process(stored.state, event, ctx)
-            step = self._plan(stored, result, event_id, None)
-            if not step.commit:
-                return self._result(step, entity_id, trigger, event_id, stored.version, conflicts)
-            try:
-                version = self.state_store.save(
-                    entity_id,
-                    step.new_state,
-                    stored.version,
-                    step.audit,
-                    context=self._stored_context(stored, ctx),
-                    timers=step.timers,
-                )
-                break
-            except StateConflictError as exc:
-                conflicts += 1
-                time.sleep(self._conflict(entity_id, exc, conflicts))
-        for name in reversed(step.stopped):
-            self.invoke_adapter.stop_services(entity_id, name)
-        outcome = self._result(step, entity_id, trigger, event_id, version, conflicts)
-        action_ctx = self._action_context(entity_id, event, ctx)
-        if step.result.success and step.result.all_action_specs:
-            outcome = self._sync_run_actions(outcome, step.result, action_ctx)
-        for name in step.started:
-            specs = self._invoke_specs(name)
-            if specs:
-                self.invoke_adapter.start_services(entity_id, name, specs, action_ctx)
-        return outcome
 
-    def _sync_run_actions(
-        self, outcome: OrchestratorResult, result: TransitionResult, ctx: dict[str, Any]
-    ) -> OrchestratorResult:
+def _steps(actions: Sequence[PendingAction]) -> list[list[PendingAction]]:
+    """Claimed actions grouped by the commit that made them, each group in order."""
+    groups: dict[tuple[str, int], list[PendingAction]] = {}
+    for action in actions:
+        groups.setdefault((action.entity_id, action.version), []).append(action)
+    return [sorted(g, key=lambda a: a.seq) for g in groups.values()]
+
+
+class _DoneMarks:
+    """Done marks of completed actions, written together instead of one transaction each.
+
+    They ride on the orchestrator's next commit (``ride``); a daemon thread writes
+    whatever is still waiting after ``delay`` seconds, so an idle process settles
+    its outbox rows promptly too.
+    """
+
+    def __init__(self, orchestrator: Orchestrator, delay: float) -> None:
+        self.orchestrator = orchestrator
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.keys: list[str] = []
+        self.thread: threading.Thread | None = None
+
+    def add(self, keys: Sequence[str]) -> None:
+        if self.delay <= 0:
+            self.orchestrator.state_store.settle(self.orchestrator.owner, done=keys)
+            return
+        with self.lock:
+            self.keys.extend(keys)
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._loop, name="pystator-done-marks", daemon=True
+                )
+                self.thread.start()
+
+    def take(self) -> tuple[str, ...]:
+        with self.lock:
+            keys, self.keys = tuple(self.keys), []
+            return keys
+
+    def ride(self, commit: StepCommit) -> tuple[StepCommit, tuple[str, ...]]:
+        """``commit`` carrying the waiting marks (and which they were)."""
+        if not self.keys:
+            return commit, ()
+        marks = self.take()
+        return replace(commit, done_actions=commit.done_actions + marks), marks
+
+    def flush(self) -> None:
+        marks = self.take()
+        if marks:
+            try:
+                self.orchestrator.state_store.settle(self.orchestrator.owner, done=marks)
+            except Exception as exc:  # the next flush (or the lease's end) settles them
+                log.warning("could not mark %d actions done: %s", len(marks), exc)
+                with self.lock:
+                    self.keys.extend(marks)
+
+    def _loop(self) -> None:
+        idle = 0
+        while idle < 20:
+            time.sleep(self.delay)
+            if self.keys:
+                idle = 0
+                self.flush()
+            else:
+                idle += 1
+        with self.lock:
+            self.thread = None
+            pending = bool(self.keys)
+        if pending:
+            self.add(())
+
+
+class _LeaseKeeper:
+    """Renews the claims on actions while they run, so a long action is not taken over.
+
+    One daemon thread per orchestrator, started when an action starts and ended once
+    nothing has run for a renewal period; each claim running longer than a third of
+    ``lease_seconds`` is extended by another lease.
+    """
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+        self.lock = threading.Lock()
+        self.running: dict[int, tuple[str, tuple[str, ...], float]] = {}
+        self.counter = itertools.count()
+        self.thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def holding(self, owner: str, keys: tuple[str, ...]) -> Iterator[None]:
+        if not keys or self.orchestrator.lease_seconds <= 0:
+            yield
+            return
+        token = next(self.counter)
+        with self.lock:
+            self.running[token] = (owner, keys, time.monotonic())
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._loop, name="pystator-lease-keeper", daemon=True
+                )
+                self.thread.start()
         try:
-            execution = self.executor.execute(result, ctx)
-        except Exception as exc:
-            log.exception("actions for %s failed to run", outcome.entity_id)
-            return dataclasses.replace(
-                outcome,
-                action_attempts=1,
-                action_error=repr(exc),
-                failed_actions=result.all_actions,
-            )
-        last, attempts, retries = execution, 1, []
-        while last.failed_actions and attempts < self.retry.max_attempts:
-            self.retry.sleep(self.retry.delay_for(attempts))
-            attempts += 1
-            last = self.executor.execute(self._retry_result(result, last), ctx)
-            retries.append(last)
-        return dataclasses.replace(
-            outcome,
-            execution=execution,
-            retry_executions=tuple(retries),
-            failed_actions=tuple(last.failed_actions),
-            action_attempts=attempts,
-        )
+            yield
+        finally:
+            with self.lock:
+                self.running.pop(token, None)
+
+    def _loop(self) -> None:
+        o = self.orchestrator
+        period = o.lease_seconds / 3
+        while True:
+            time.sleep(period)
+            now = time.monotonic()
+            with self.lock:
+                if not self.running:
+                    self.thread = None
+                    return
+                due = [(w, k) for w, k, since in self.running.values() if now - since >= period]
+            for owner, keys in due:
+                try:
+                    o.state_store.renew(owner, keys, o.clock() + o.lease_seconds)
+                except Exception as exc:  # the next period tries again
+                    log.warning("could not renew the lease on %s: %s", keys, exc)
 
 
 async def _maybe_await(value: Awaitable[None] | None) -> None:

@@ -1,4 +1,4 @@
-"""Timers and the scheduler protocol.
+"""Timers, the scheduler protocol, and what a scheduler does when a firing fails.
 
 A delayed transition (``after``) or a state ``timeout`` becomes a ``ScheduledTimer``
 when its state is entered. The timer id is fresh for every entry, and the
@@ -7,6 +7,12 @@ firing whose id is no longer pending (the state was left, or re-entered and
 re-armed) is discarded. That makes "an old timer never fires" a property of the
 stored state rather than of each scheduler's cancel, which matters for backends
 where cancelling is best effort (Celery).
+
+A firing that raises is never dropped: ``attempt_firing`` tells the scheduler when
+to try again (exponential backoff from the retry policy). Transient failures (the
+store unreachable or locked, a race lost too often) are retried without limit;
+others count against the policy's ``max_attempts``, after which the timer goes to
+``on_dead`` (the orchestrator records a dead letter and applies the fallback).
 """
 
 from __future__ import annotations
@@ -20,12 +26,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from pystator.runtime.retry import RetryPolicy
+
 __all__ = [
     "Clock",
+    "DeadHandler",
     "FireHandler",
+    "Firing",
     "ScheduledTimer",
     "Scheduler",
-    "deliver",
+    "attempt_firing",
+    "describe",
+    "is_transient",
     "new_timer_id",
     "stop_task",
     "wall_clock",
@@ -38,6 +50,9 @@ Clock = Callable[[], float]
 
 FireHandler = Callable[[str, str, str], Awaitable[Any]]
 """``on_fire(entity_id, event, timer_id)``: what a scheduler calls when a timer is due."""
+
+DeadHandler = Callable[["ScheduledTimer", str, int], Awaitable[Any]]
+"""``on_dead(timer, error, attempts)``: a firing that failed every attempt of the policy."""
 
 
 def wall_clock() -> float:
@@ -107,18 +122,85 @@ class Scheduler(Protocol):
     async def stop(self) -> None: ...
 
 
-async def deliver(on_fire: FireHandler | None, timer: ScheduledTimer) -> None:
-    """Hand a due timer to a scheduler's ``on_fire``; a failure is logged, not raised.
+def is_transient(exc: BaseException) -> bool:
+    """A failure that says nothing about the timer: the store was down, locked or raced."""
+    from pystator.runtime.errors import ConflictRetriesExhausted, StoreUnavailableError
 
-    A scheduler's loop must outlive one failing handler, or every later timer is lost.
+    return isinstance(exc, (StoreUnavailableError, ConflictRetriesExhausted))
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class Firing:
+    """How one try at firing a timer went.
+
+    ``retry_in`` is ``None`` when the timer is finished with (fired, or handed to
+    ``on_dead``), else the seconds to wait before the next try. ``attempts``
+    counts the failures that count against the policy, ``tries`` all of them.
+    """
+
+    retry_in: float | None
+    attempts: int
+    tries: int
+    error: str | None = None
+
+
+async def attempt_firing(
+    on_fire: FireHandler | None,
+    on_dead: DeadHandler | None,
+    retry: RetryPolicy,
+    timer: ScheduledTimer,
+    attempts: int = 0,
+    tries: int = 0,
+) -> Firing:
+    """Hand a due timer to ``on_fire`` once; say whether and when to try again.
+
+    A scheduler's loop must outlive one failing
+    handler, so nothing is raised (a ``BaseException`` such as cancellation is).
     """
     if on_fire is None:
-        log.warning("timer %s is due but no handler is set", timer.timer_id)
-        return
+        log.warning("timer %s is due but no handler is set; will retry", timer.timer_id)
+        return Firing(retry.max_delay, attempts, tries + 1, "no handler")
     try:
         await on_fire(timer.entity_id, timer.event, timer.timer_id)
-    except Exception:
-        log.exception("timer %s (%s for %s) failed", timer.timer_id, timer.event, timer.entity_id)
+        return Firing(None, attempts, tries)
+    except Exception as exc:
+        error = describe(exc)
+        tries += 1
+        if is_transient(exc):
+            log.warning("timer %s: %s; retrying", timer.timer_id, error)
+            return Firing(retry.delay_for(tries), attempts, tries, error)
+        attempts += 1
+        log.warning(
+            "timer %s (%s for %s) failed (attempt %d of %d): %s",
+            timer.timer_id,
+            timer.event,
+            timer.entity_id,
+            attempts,
+            retry.max_attempts,
+            error,
+        )
+        if attempts < retry.max_attempts:
+            return Firing(retry.delay_for(attempts), attempts, tries, error)
+        if on_dead is None:
+            log.error(
+                "timer %s failed every attempt and no on_dead is set; retrying", timer.timer_id
+            )
+            return Firing(retry.max_delay, attempts, tries, error)
+        try:
+            await on_dead(timer, error, attempts)
+            return Firing(None, attempts, tries, error)
+        except Exception as dead_exc:
+            log.warning(
+                "timer %s: recording its dead letter failed (%s); retrying",
+                timer.timer_id,
+                describe(dead_exc),
+            )
+            return Firing(retry.delay_for(tries), attempts, tries, error)
 
 
 async def stop_task(task: asyncio.Task[None] | None) -> None:

@@ -90,6 +90,8 @@ def describe_step(step: Step) -> list[str]:
     else:
         head = f"[{step.index}] {step.summary}"
     lines = [head]
+    for micro in step.chain:
+        lines.append(f"    microstep: {micro}")
     if step.exited:
         lines.append(f"    exited: {', '.join(step.exited)}")
     if step.entered:

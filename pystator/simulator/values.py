@@ -2,7 +2,9 @@
 
 A ``Step`` is what one input did (send an event, fire a timer, move the clock, fix
 a guard, edit the context), written down once when the input is replayed through
-the engine. The designer's log, the action log, the exported test and the CLI all
+the engine: for an event or a timer, it is the engine's own ``pystator.Step``
+recorded with the simulator's clock and the person's choices. ``Timer`` is the
+engine's pending timer. The designer's log, the action log, the exported test and the CLI all
 read these same values, so they can never disagree about what happened.
 """
 
@@ -15,6 +17,8 @@ from typing import Any, Literal
 from pystator.durations import format_duration
 from pystator.errors import PystatorError
 from pystator.model import ActionSpec
+from pystator.snapshot import Timer
+from pystator.step import MicroStep, Phase, RefusalCode
 
 __all__ = [
     "ContextChange",
@@ -32,11 +36,11 @@ __all__ = [
 ]
 
 StepKind = Literal["start", "event", "timer", "advance", "guard", "context"]
-Phase = Literal["exit", "transition", "enter"]
 GuardSource = Literal["expr", "registry", "set_guard", "choice", "timer"]
 """Who decided a guard: its expression, a bound registry function, ``set_guard``,
 the person's choice for this event (``via``), or a timer taking its own transition."""
-ReasonCode = Literal["no-transition", "unknown-trigger", "guard-false", "terminal", "ignored"]
+ReasonCode = RefusalCode
+"""Why an event did nothing: the engine's ``Refusal.code``."""
 
 
 class SimulationError(PystatorError, ValueError):
@@ -45,28 +49,6 @@ class SimulationError(PystatorError, ValueError):
     A ``PystatorError`` (so the CLI and the designer report it like any engine
     error) and a ``ValueError`` (it is always about a bad input).
     """
-
-
-@dataclass(frozen=True, slots=True)
-class Timer:
-    """A pending ``after`` transition or state ``timeout``, armed when ``state`` was entered.
-
-    ``id`` is the arming order: timers due at the same time fire in ``id`` order.
-    ``transition`` is the transition's index in the machine (a state timeout counts
-    after the written transitions).
-    """
-
-    id: int
-    state: str
-    due_ms: int
-    trigger: str
-    dest: str
-    armed_at_ms: int
-    transition: int = -1
-
-    @property
-    def label(self) -> str:
-        return f"{self.trigger} ({self.state} -> {self.dest}) at {_clock(self.due_ms)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +139,28 @@ class Step:
     timers_fired: int = 0
     reason: str | None = None
     reason_code: ReasonCode | None = None
+    microsteps: tuple[MicroStep, ...] = ()
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """When the event chained several microsteps, one line per microstep (else none).
+
+        ``"eventless: checking -> approved"``, ``"internal ping: B -> C"``, or for an
+        internal event nothing handled ``"internal left_a: nothing handles it"``.
+        """
+        if len(self.microsteps) < 2:
+            return ()
+        out: list[str] = []
+        for m in self.microsteps:
+            what = ", ".join(t.label for t in m.transitions) or "nothing handles it"
+            if m.event is None:
+                head = "start" if self.kind == "start" and not out else "eventless"
+            elif m.internal:
+                head = f"internal {m.event}"
+            else:
+                head = str(m.event)
+            out.append(f"{head}: {what}" if m.transitions or m.event else head)
+        return tuple(out)
 
     @property
     def moved(self) -> bool:

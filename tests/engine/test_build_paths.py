@@ -69,7 +69,7 @@ def test_unusual_items_defer_to_the_schema(definition: dict[str, Any]) -> None:
     "definition",
     [
         {"states": [{"name": "", "type": "initial"}]},
-        {"states": [{"name": "a", "type": "final"}]},
+        {"states": [{"name": "a", "type": "finished"}]},
         {"states": [{"name": "a"}], "transitions": [{"source": "a", "dest": "a"}]},
         {"states": [{"name": "a"}], "transitions": [{"trigger": "t", "source": [], "dest": "a"}]},
         {

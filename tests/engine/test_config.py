@@ -58,9 +58,9 @@ def test_unknown_key_lists_accepted_keys() -> None:
 
 
 def test_bad_type_value_names_the_choices() -> None:
-    [(path, _, _, message)] = issues_of(GOOD.replace("type: terminal", "type: final"))
+    [(path, _, _, message)] = issues_of(GOOD.replace("type: terminal", "type: finished"))
     assert path == "states[1].type"
-    assert "'final'" in message and "terminal" in message
+    assert "'finished'" in message and "terminal" in message
 
 
 def test_missing_required_key() -> None:

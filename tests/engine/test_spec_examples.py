@@ -338,7 +338,7 @@ def test_parallel_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         ("risk_monitor", "normal", "elevated")]
     assert exit_actions == ()
     assert config.get_region_state("trading") == "analyzing"
-    assert config.is_in_state("elevated") and config.get_all_active()[0] == "active"
+    assert config.is_in_state("elevated") and config.get_all_active()[1] == "elevated"
 
 
 def test_delayed_transition_yaml_syntax() -> None:
@@ -629,5 +629,5 @@ def test_api_reference(tmp_path: Path) -> None:
     assert config.region_states["risk_monitor"] == "elevated"
     assert config.get_region_state("trading") == "analyzing"
     assert config.is_in_state("analyzing")
-    assert config.get_all_active() == ["active", "analyzing", "elevated", "connecting"]
+    assert config.get_all_active() == ["analyzing", "elevated", "connecting"]
     assert config.to_string() == "active:trading=analyzing,risk_monitor=elevated,data_feed=connecting"

@@ -100,3 +100,16 @@ transitions:
   - {trigger: expire, source: armed, dest: expired, after: 2000}
   - {trigger: disarm, source: armed, dest: disarmed}
 """
+
+DURABLE = """
+meta: {machine_name: durable}
+states:
+  - {name: idle, type: initial}
+  - {name: armed}
+  - {name: expired, type: terminal, on_enter: [record_expiry]}
+  - {name: paid, type: terminal}
+transitions:
+  - {trigger: arm, source: idle, dest: armed}
+  - {trigger: expire, source: armed, dest: expired, after: 1000, guards: [gate]}
+  - {trigger: pay, source: idle, dest: paid, actions: [charge], guards: [gate]}
+"""

@@ -1,0 +1,256 @@
+"""The lookup tables a machine is compiled into, shared by every binding of it.
+
+``StateMachine`` is a thin face over one ``Tables``: the chart, every transition with
+its stable number and key, transitions by trigger and source, the timers each state
+arms, the compiled guard expressions, and the caches of plans and microsteps. None
+of it depends on which guard registry is bound, so ``machine.with_guards(...)``
+shares it, and a cached microstep is valid for any binding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pystator.chart import Chart
+from pystator.config import timeout_trigger
+from pystator.datamodel import Datamodel
+from pystator.expressions import CompiledExpression, compile_expression
+from pystator.microstep import Transfer, microstep
+from pystator.model import MachineSpec, Transition
+from pystator.selection import Candidate, Plan
+
+__all__ = ["Delayed", "Tables"]
+
+_PLAN_CACHE = 100_000
+_CONFIG_CACHE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Delayed:
+    """A timer a state arms on entry: its transition's number and the transition."""
+
+    index: int
+    transition: Transition
+
+    @property
+    def after(self) -> int:
+        return self.transition.after or 0
+
+
+class Tables:
+    """Everything ``StateMachine`` looks up, computed once per spec."""
+
+    def __init__(self, spec: MachineSpec) -> None:
+        self.spec = spec
+        self.chart: Chart = spec.chart
+        self.prefix_matching = spec.meta.event_matching == "prefix"
+        normalizer = spec.meta.event_normalizer
+        self.normalize = (
+            str.lower if normalizer == "lower" else str.upper if normalizer == "upper" else None
+        )
+        written = spec.transitions
+        keys = [f"transitions[{j}]" for j in range(len(written))]
+        timeouts: list[Transition] = []
+        for i, state in enumerate(spec.states):
+            if state.timeout is None or self.chart.index.get(state.name) != i:
+                continue
+            timeouts.append(
+                Transition(
+                    trigger=timeout_trigger(state.name),
+                    source=frozenset({state.name}),
+                    dest=state.timeout.destination,
+                    after=state.timeout.ms,
+                    metadata={"timeout": True},
+                )
+            )
+            keys.append(f"states[{i}].timeout")
+        self.transitions: tuple[Transition, ...] = written + tuple(timeouts)
+        self.keys: tuple[str, ...] = tuple(keys)
+        self.index: dict[int, int] = {id(t): i for i, t in enumerate(self.transitions)}
+        by_trigger: dict[str, dict[str, list[int]]] = {}
+        delayed: dict[str, list[Delayed]] = {}
+        eventless: dict[str, list[int]] = {}
+        norm = self.normalize
+        for i, t in enumerate(self.transitions):
+            if t.eventless:
+                for source in t.source:
+                    eventless.setdefault(source, []).append(i)
+                continue
+            trigger = t.trigger if norm is None else norm(t.trigger)
+            if self.prefix_matching:
+                trigger = descriptor(trigger)
+            table = by_trigger.get(trigger)
+            if table is None:
+                table = by_trigger[trigger] = {}
+            for source in t.source:
+                bucket = table.get(source)
+                if bucket is None:
+                    table[source] = [i]
+                else:
+                    bucket.append(i)
+                if t.after is not None:
+                    delayed.setdefault(source, []).append(Delayed(i, t))
+        self.by_trigger = by_trigger
+        self.eventless = eventless
+        chart = self.chart
+        raises = any(
+            a.kind == "raise"
+            for group in (
+                *(t.actions for t in written),
+                *(st.on_enter for st in spec.states),
+                *(st.on_exit for st in spec.states),
+            )
+            for a in group
+        )
+        nested_final = any(
+            s.is_final and chart.parent.get(s.name) is not None for s in chart.states.values()
+        )
+        uses_datamodel = bool(spec.data) or any(
+            a.is_datamodel
+            for group in (
+                *(t.actions for t in written),
+                *(st.on_enter for st in spec.states),
+                *(st.on_exit for st in spec.states),
+                *(st.default_actions for st in spec.states),
+            )
+            for a in group
+        )
+        self.datamodel: Datamodel | None = Datamodel(spec) if uses_datamodel else None
+        """The machine's variables and executable content (None when it has neither:
+        then no step evaluates anything but guards)."""
+        self.chained = bool(eventless) or raises or nested_final or uses_datamodel
+        """Whether an event can chain microsteps (eventless transitions, raised events,
+        done events, the datamodel): then every view runs the whole macrostep."""
+        self.delayed: dict[str, tuple[Delayed, ...]] = {s: tuple(d) for s, d in delayed.items()}
+        self.expressions: dict[str, CompiledExpression] = {}
+        for t in written:
+            for g in t.guards:
+                if g.expr is not None and g.expr not in self.expressions:
+                    self.expressions[g.expr] = compile_expression(g.expr)
+        self.named_guards: frozenset[str] = frozenset(
+            g.name for t in written for g in t.guards if g.name is not None
+        )
+        self.plans: dict[tuple[frozenset[str], str | None], Plan] = {}
+        self.descriptors: dict[str, dict[str, list[int]]] = {}
+        self.configurations: dict[str, frozenset[str]] = {}
+        self.strings: dict[frozenset[str], str] = {}
+        self.results: dict[Any, Any] = {}  # the TransitionResult views' caches
+        self.entries: dict[tuple[str, str], Any] = {}  # process(): plan or fixed result
+        self.parallel_views: dict[tuple[str, frozenset[str]], Any] = {}
+        self.parallel_results: dict[tuple[str, str], Any] = {}
+
+    def norm(self, trigger: str) -> str:
+        return self.normalize(trigger) if self.normalize is not None else trigger
+
+    def expression(self, expr: str) -> CompiledExpression:
+        compiled = self.expressions.get(expr)
+        if compiled is None:
+            compiled = self.expressions[expr] = compile_expression(expr)
+        return compiled
+
+    def region_ok(self, t: Transition, source: str) -> bool:
+        """A region-scoped transition applies only to sources inside its region."""
+        if t.region is None:
+            return True
+        where = self.chart.region_at.get(source)
+        return where is not None and where[1] == t.region
+
+    def plan(self, configuration: frozenset[str], trigger: str | None) -> Plan:
+        """Each live leaf's candidates for ``trigger`` (already normalised; None: the
+        eventless transitions), by priority."""
+        key = (configuration, trigger)
+        plan = self.plans.get(key)
+        if plan is not None:
+            return plan
+        chart = self.chart
+        if trigger is None:
+            table = self.eventless
+        elif self.prefix_matching:
+            table = self.matching(trigger)
+        else:
+            table = self.by_trigger.get(trigger, {})
+        leaves = chart.leaves_of(configuration)
+        chains: list[tuple[Candidate, ...]] = []
+        guarded = False
+        ends = chart.ends
+        live = [leaf for leaf in leaves if leaf not in ends]
+        transitions, keys = self.transitions, self.keys
+        for leaf in live:
+            chain: list[Candidate] = []
+            for node in (leaf, *chart.state_ancestors[leaf]):
+                for i in table.get(node, ()):
+                    t = transitions[i]
+                    if self.region_ok(t, node):
+                        chain.append(Candidate.make(leaf, node, t, i, keys[i], self.expressions))
+                        guarded = guarded or bool(t.guards)
+            if chain:
+                chains.append(tuple(chain))
+        plan = Plan(trigger, configuration, tuple(leaves), tuple(chains), guarded, not live)
+        if len(self.plans) < _PLAN_CACHE:
+            self.plans[key] = plan
+        return plan
+
+    def matching(self, event: str) -> dict[str, list[int]]:
+        """Transitions by source whose descriptor matches ``event`` (prefix matching).
+
+        SCXML's rule: a descriptor matches an event equal to it or starting with it
+        followed by a dot (``error`` and ``error.*`` match ``error.send.failed``);
+        ``*`` matches every event. Per source, in document order.
+        """
+        found = self.descriptors.get(event)
+        if found is not None:
+            return found
+        keys = [event]
+        while "." in keys[-1]:
+            keys.append(keys[-1].rsplit(".", 1)[0])
+        keys.append("")
+        merged: dict[str, set[int]] = {}
+        for key in keys:
+            for source, indexes in self.by_trigger.get(key, {}).items():
+                merged.setdefault(source, set()).update(indexes)
+        table = {source: sorted(indexes) for source, indexes in merged.items()}
+        if len(self.descriptors) < 10_000:
+            self.descriptors[event] = table
+        return table
+
+    def transfer(
+        self, plan: Plan, chosen: tuple[Candidate, ...], history: Mapping[str, frozenset[str]]
+    ) -> Transfer:
+        """What taking ``chosen`` does from the plan's configuration (cached per plan).
+
+        Only a transition into a history state depends on what is remembered, so only
+        then is the remembered value part of the key.
+        """
+        key: Any = chosen
+        if self.chart.history:
+            restored = tuple(
+                history.get(c.transition.dest)
+                for c in chosen
+                if c.transition.dest in self.chart.history
+            )
+            if restored:
+                key = (chosen, restored)
+        done: Transfer | None = plan.transfers.get(key)
+        if done is None:
+            done = microstep(self.chart, plan.configuration, chosen, history)
+            if len(plan.transfers) < 1_000:
+                plan.transfers[key] = done
+        return done
+
+    def remember_configuration(self, state: str, configuration: frozenset[str]) -> None:
+        if len(self.configurations) < _CONFIG_CACHE:
+            self.configurations[state] = configuration
+
+
+def cached(table: Mapping[Any, Any], limit: int = 50_000) -> bool:
+    """Whether a cache table still has room."""
+    return len(table) < limit
+
+
+def descriptor(trigger: str) -> str:
+    """A trigger as a prefix-matching descriptor: ``error.*`` is ``error``, ``*`` is ``""``."""
+    if trigger in ("*", ".*"):
+        return ""
+    return trigger[:-2] if trigger.endswith(".*") else trigger

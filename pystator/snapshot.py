@@ -1,0 +1,170 @@
+"""``Snapshot``: everything the engine needs to know about one entity between steps.
+
+The engine is stateless: a host keeps a snapshot per entity (the simulator in its
+trace, the orchestrator in its store) and hands it back with the next event. A
+snapshot is a plain immutable value with a JSON form (``to_dict``/``from_dict``), so a
+store can persist it whole and a share link can carry it.
+
+Time is not part of a snapshot: the host owns the clock and passes ``now`` (in
+milliseconds on whatever clock it uses) to each step; timers record their due time
+on that clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from pystator.durations import format_duration
+
+__all__ = ["Snapshot", "Timer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A pending ``after`` transition or state ``timeout``, armed when ``state`` was entered.
+
+    ``id`` is the arming order within the entity (the snapshot counts them), so timers
+    due at the same time fire in ``id`` order, and a re-armed timer is a new timer.
+    ``transition`` is the delayed transition's index in the machine (state timeouts
+    count after the written transitions).
+
+    A timer armed by a ``send`` action carries its ``send_id`` (the action's ``id``,
+    or one the engine made up) and the event's ``data``; it has no transition
+    (``-1``) and no ``dest``, and leaving ``state`` does not cancel it: only a
+    ``cancel`` action does, or its firing.
+    """
+
+    id: int
+    state: str
+    due_ms: int
+    trigger: str
+    dest: str
+    armed_at_ms: int
+    transition: int = -1
+    send_id: str | None = None
+    data: Any = field(default=None, hash=False, compare=False)
+
+    @property
+    def is_send(self) -> bool:
+        """Whether a ``send`` action armed it (rather than an ``after`` or ``timeout``)."""
+        return self.send_id is not None
+
+    @property
+    def label(self) -> str:
+        if self.send_id is not None:
+            return (
+                f"{self.trigger} (sent by {self.state}, id {self.send_id}) at {_clock(self.due_ms)}"
+            )
+        return f"{self.trigger} ({self.state} -> {self.dest}) at {_clock(self.due_ms)}"
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """The firing order: due time, then arming order."""
+        return self.due_ms, self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "due_ms": self.due_ms,
+            "trigger": self.trigger,
+            "dest": self.dest,
+            "armed_at_ms": self.armed_at_ms,
+            "transition": self.transition,
+            **({"send_id": self.send_id, "data": self.data} if self.send_id is not None else {}),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Timer:
+        send_id = data.get("send_id")
+        return cls(
+            int(data["id"]),
+            str(data["state"]),
+            int(data["due_ms"]),
+            str(data["trigger"]),
+            str(data["dest"]),
+            int(data["armed_at_ms"]),
+            int(data.get("transition", -1)),
+            None if send_id is None else str(send_id),
+            data.get("data"),
+        )
+
+
+_NO_HISTORY: Mapping[str, frozenset[str]] = MappingProxyType({})
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One entity as the engine sees it between two steps.
+
+    ``configuration`` is the set of active states (every active leaf with all its
+    ancestors, parallel states included). ``timers`` are the pending timers in firing
+    order. ``history`` maps each history state to the states it remembers. The
+    internal event queue is always empty between steps (a step runs until it is), so
+    it is not stored. ``next_timer_id`` numbers the next timer armed.
+
+    ``data`` holds the machine's own variables (its ``data:`` declarations and the
+    locations its actions assign) as the last step left them: they are part of the
+    entity's state, so a host that stores the snapshot stores them too (see
+    docs/semantics.md, "Datamodel").
+    """
+
+    configuration: frozenset[str]
+    timers: tuple[Timer, ...] = ()
+    history: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NO_HISTORY, hash=False)
+    next_timer_id: int = 0
+    data: Mapping[str, Any] = field(default_factory=lambda: _NO_DATA, hash=False)
+
+    def timer(self, timer_id: int) -> Timer | None:
+        """The pending timer with ``timer_id`` (None when it fired or was cancelled)."""
+        for timer in self.timers:
+            if timer.id == timer_id:
+                return timer
+        return None
+
+    @property
+    def next_timer(self) -> Timer | None:
+        return self.timers[0] if self.timers else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form; ``from_dict`` reads it back into an equal snapshot."""
+        out: dict[str, Any] = {
+            "configuration": sorted(self.configuration),
+            "timers": [t.to_dict() for t in self.timers],
+            "next_timer_id": self.next_timer_id,
+        }
+        if self.history:
+            out["history"] = {k: sorted(v) for k, v in sorted(self.history.items())}
+        if self.data:
+            out["data"] = dict(self.data)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
+        history = data.get("history") or {}
+        return cls(
+            frozenset(str(s) for s in data["configuration"]),
+            sorted_timers(Timer.from_dict(t) for t in data.get("timers", ())),
+            MappingProxyType({str(k): frozenset(map(str, v)) for k, v in history.items()})
+            if history
+            else _NO_HISTORY,
+            int(data.get("next_timer_id", 0)),
+            MappingProxyType(dict(data["data"])) if data.get("data") else _NO_DATA,
+        )
+
+
+def sorted_timers(timers: Iterable[Timer]) -> tuple[Timer, ...]:
+    """Timers in firing order: due time, then arming order."""
+    return tuple(sorted(timers, key=_firing_order))
+
+
+def _firing_order(timer: Timer) -> tuple[int, int]:
+    return timer.due_ms, timer.id
+
+
+def _clock(ms: int) -> str:
+    return format_duration(ms) if ms else "0ms"
