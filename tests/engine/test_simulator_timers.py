@@ -8,7 +8,6 @@ arming order), whatever order they were armed in.
 
 from __future__ import annotations
 
-import pytest
 
 from pystator import StateMachine
 from pystator.simulator import Simulation
@@ -112,11 +111,6 @@ def test_fire_next_takes_the_earliest_due_not_the_earliest_armed() -> None:
     assert (second.event, second.clock_ms) == ("s_done", 5000)
 
 
-@pytest.mark.xfail(
-    reason="Simulation._start keeps the initial timers in arming order, not due order: "
-    "advance(1500) leaves a 1000 ms timer unfired and fire_next_timer fires the 3000 ms one",
-    strict=True,
-)
 def test_the_initial_configuration_arms_every_state_and_fires_by_due_time() -> None:
     text = NESTED.replace("{name: idle, type: initial}", "{name: idle}").replace(
         "{name: outer, initial_child: inner}", "{name: outer, type: initial, initial_child: inner}"
