@@ -24,6 +24,8 @@ from pystator.simulator import Simulation, SimulationError
         (500, 500),
         (0, 0),
         (5000.0, 5000),
+        (0.0, 0),  # a float zero is a delay of zero, as the int 0 is
+        (1.0, 1),
         ("500", 500),
         ("  500  ", 500),
         ("0", 0),

@@ -8,7 +8,6 @@ arming order), whatever order they were armed in.
 
 from __future__ import annotations
 
-
 from pystator import StateMachine
 from pystator.simulator import Simulation
 
