@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,6 +99,8 @@ def _api(args: argparse.Namespace) -> int:
     except ImportError:
         print('the REST API needs the api extra: pip install "pystator[api]"', file=sys.stderr)
         return 2
+    # The API answers only to loopback names and the names listed here (DNS rebinding).
+    os.environ.setdefault("PYSTATOR_ALLOWED_HOSTS", args.host)
     uvicorn.run("pystator.api.main:app", host=args.host, port=args.port)
     return 0
 

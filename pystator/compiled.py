@@ -50,65 +50,12 @@ class Tables:
         self.normalize = (
             str.lower if normalizer == "lower" else str.upper if normalizer == "upper" else None
         )
-        written = spec.transitions
-        keys = [f"transitions[{j}]" for j in range(len(written))]
-        timeouts: list[Transition] = []
-        for i, state in enumerate(spec.states):
-            if state.timeout is None or self.chart.index.get(state.name) != i:
-                continue
-            timeouts.append(
-                Transition(
-                    trigger=timeout_trigger(state.name),
-                    source=frozenset({state.name}),
-                    dest=state.timeout.destination,
-                    after=state.timeout.ms,
-                    metadata={"timeout": True},
-                )
-            )
-            keys.append(f"states[{i}].timeout")
-        self.transitions: tuple[Transition, ...] = written + tuple(timeouts)
-        self.keys: tuple[str, ...] = tuple(keys)
+        self.transitions, self.keys = _numbered(spec, self.chart)
         self.index: dict[int, int] = {id(t): i for i, t in enumerate(self.transitions)}
-        by_trigger: dict[str, dict[str, list[int]]] = {}
-        delayed: dict[str, list[Delayed]] = {}
-        eventless: dict[str, list[int]] = {}
-        norm = self.normalize
-        for i, t in enumerate(self.transitions):
-            if t.eventless:
-                for source in t.source:
-                    eventless.setdefault(source, []).append(i)
-                continue
-            trigger = t.trigger if norm is None else norm(t.trigger)
-            if self.prefix_matching:
-                trigger = descriptor(trigger)
-            table = by_trigger.get(trigger)
-            if table is None:
-                table = by_trigger[trigger] = {}
-            for source in t.source:
-                bucket = table.get(source)
-                if bucket is None:
-                    table[source] = [i]
-                else:
-                    bucket.append(i)
-                if t.after is not None:
-                    delayed.setdefault(source, []).append(Delayed(i, t))
-        self.by_trigger = by_trigger
-        self.eventless = eventless
-        chart = self.chart
-        raises = any(
-            a.kind == "raise"
-            for group in (
-                *(t.actions for t in written),
-                *(st.on_enter for st in spec.states),
-                *(st.on_exit for st in spec.states),
-            )
-            for a in group
-        )
-        nested_final = any(
-            s.is_final and chart.parent.get(s.name) is not None for s in chart.states.values()
-        )
-        uses_datamodel = bool(spec.data) or any(
-            a.is_datamodel
+        self.by_trigger, self.eventless, self.delayed = self._tables()
+        written = spec.transitions
+        actions = [
+            a
             for group in (
                 *(t.actions for t in written),
                 *(st.on_enter for st in spec.states),
@@ -116,14 +63,19 @@ class Tables:
                 *(st.default_actions for st in spec.states),
             )
             for a in group
-        )
+        ]
+        uses_datamodel = bool(spec.data) or any(a.is_datamodel for a in actions)
         self.datamodel: Datamodel | None = Datamodel(spec) if uses_datamodel else None
         """The machine's variables and executable content (None when it has neither:
         then no step evaluates anything but guards)."""
-        self.chained = bool(eventless) or raises or nested_final or uses_datamodel
+        nested_final = any(
+            s.is_final and self.chart.parent.get(s.name) is not None
+            for s in self.chart.states.values()
+        )
+        raises = any(a.kind == "raise" for a in actions)
+        self.chained = bool(self.eventless) or raises or nested_final or uses_datamodel
         """Whether an event can chain microsteps (eventless transitions, raised events,
         done events, the datamodel): then every view runs the whole macrostep."""
-        self.delayed: dict[str, tuple[Delayed, ...]] = {s: tuple(d) for s, d in delayed.items()}
         self.expressions: dict[str, CompiledExpression] = {}
         for t in written:
             for g in t.guards:
@@ -140,6 +92,31 @@ class Tables:
         self.entries: dict[tuple[str, str], Any] = {}  # process(): plan or fixed result
         self.parallel_views: dict[tuple[str, frozenset[str]], Any] = {}
         self.parallel_results: dict[tuple[str, str], Any] = {}
+
+    def _tables(
+        self,
+    ) -> tuple[
+        dict[str, dict[str, list[int]]], dict[str, list[int]], dict[str, tuple[Delayed, ...]]
+    ]:
+        """Transitions by (trigger, source), eventless ones by source, timers by state."""
+        by_trigger: dict[str, dict[str, list[int]]] = {}
+        delayed: dict[str, list[Delayed]] = {}
+        eventless: dict[str, list[int]] = {}
+        norm = self.normalize
+        for i, t in enumerate(self.transitions):
+            if t.eventless:
+                for source in t.source:
+                    eventless.setdefault(source, []).append(i)
+                continue
+            trigger = t.trigger if norm is None else norm(t.trigger)
+            if self.prefix_matching:
+                trigger = descriptor(trigger)
+            table = by_trigger.setdefault(trigger, {})
+            for source in t.source:
+                table.setdefault(source, []).append(i)
+                if t.after is not None:
+                    delayed.setdefault(source, []).append(Delayed(i, t))
+        return by_trigger, eventless, {s: tuple(d) for s, d in delayed.items()}
 
     def norm(self, trigger: str) -> str:
         return self.normalize(trigger) if self.normalize is not None else trigger
@@ -254,3 +231,23 @@ def descriptor(trigger: str) -> str:
     if trigger in ("*", ".*"):
         return ""
     return trigger[:-2] if trigger.endswith(".*") else trigger
+
+
+def _numbered(spec: MachineSpec, chart: Chart) -> tuple[tuple[Transition, ...], tuple[str, ...]]:
+    """Every transition with its key: the written ones, then one per state ``timeout``."""
+    keys = [f"transitions[{j}]" for j in range(len(spec.transitions))]
+    timeouts: list[Transition] = []
+    for i, state in enumerate(spec.states):
+        if state.timeout is None or chart.index.get(state.name) != i:
+            continue
+        timeouts.append(
+            Transition(
+                trigger=timeout_trigger(state.name),
+                source=frozenset({state.name}),
+                dest=state.timeout.destination,
+                after=state.timeout.ms,
+                metadata={"timeout": True},
+            )
+        )
+        keys.append(f"states[{i}].timeout")
+    return spec.transitions + tuple(timeouts), tuple(keys)

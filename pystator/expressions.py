@@ -242,46 +242,49 @@ class _Validator:
         return ExpressionError(message, self.column(node), self.expression)
 
     def check(self, node: ast.AST, depth: int = 1) -> None:
+        """Allow ``node`` and its sub-trees, or raise ``ExpressionError`` at the first refusal."""
         if depth > MAX_NESTING_DEPTH:
             raise self.fail(
                 node, f"the expression is nested too deeply (limit {MAX_NESTING_DEPTH})"
             )
-        if isinstance(node, ast.Name):
-            self._check_name(node)
-        elif isinstance(node, ast.Constant):
-            if not isinstance(node.value, _CONSTANT_TYPES):
-                raise self.fail(node, f"the literal {node.value!r} is not allowed")
-        elif isinstance(node, ast.BoolOp):
-            for value in node.values:
-                self.check(value, depth + 1)
-        elif isinstance(node, ast.UnaryOp):
-            if type(node.op) not in _UNARY_OPERATORS:
-                raise self.fail(node, "bitwise '~' is not allowed")
-            self.check(node.operand, depth + 1)
-        elif isinstance(node, ast.BinOp):
-            self._check_binop(node, depth)
-        elif isinstance(node, ast.Compare):
-            for op in node.ops:
-                if type(op) not in _COMPARE_OPERATORS:  # pragma: no cover - ast has no others
-                    raise self.fail(node, f"the comparison {type(op).__name__} is not allowed")
-            self.check(node.left, depth + 1)
-            for comparator in node.comparators:
-                self.check(comparator, depth + 1)
-        elif isinstance(node, ast.Call):
-            self._check_call(node, depth)
-        elif isinstance(node, ast.Subscript):
-            if isinstance(node.slice, ast.Slice):
-                raise self.fail(node.slice, _FORBIDDEN_HINTS[ast.Slice])
-            self.check(node.value, depth + 1)
-            self.check(node.slice, depth + 1)
-        elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            for element in node.elts:
-                self.check(element, depth + 1)
-        else:
+        checker = _NODE_CHECKS.get(type(node))
+        if checker is None:
             hint = _FORBIDDEN_HINTS.get(type(node), f"{type(node).__name__} is not allowed")
             raise self.fail(node, hint)
+        checker(self, node, depth)
 
-    def _check_name(self, node: ast.Name) -> None:
+    def _check_constant(self, node: ast.Constant, depth: int) -> None:
+        if not isinstance(node.value, _CONSTANT_TYPES):
+            raise self.fail(node, f"the literal {node.value!r} is not allowed")
+
+    def _check_boolop(self, node: ast.BoolOp, depth: int) -> None:
+        for value in node.values:
+            self.check(value, depth + 1)
+
+    def _check_unaryop(self, node: ast.UnaryOp, depth: int) -> None:
+        if type(node.op) not in _UNARY_OPERATORS:
+            raise self.fail(node, "bitwise '~' is not allowed")
+        self.check(node.operand, depth + 1)
+
+    def _check_compare(self, node: ast.Compare, depth: int) -> None:
+        for op in node.ops:
+            if type(op) not in _COMPARE_OPERATORS:  # pragma: no cover - ast has no others
+                raise self.fail(node, f"the comparison {type(op).__name__} is not allowed")
+        self.check(node.left, depth + 1)
+        for comparator in node.comparators:
+            self.check(comparator, depth + 1)
+
+    def _check_subscript(self, node: ast.Subscript, depth: int) -> None:
+        if isinstance(node.slice, ast.Slice):
+            raise self.fail(node.slice, _FORBIDDEN_HINTS[ast.Slice])
+        self.check(node.value, depth + 1)
+        self.check(node.slice, depth + 1)
+
+    def _check_elements(self, node: ast.List | ast.Tuple | ast.Set, depth: int) -> None:
+        for element in node.elts:
+            self.check(element, depth + 1)
+
+    def _check_name(self, node: ast.Name, depth: int = 1) -> None:
         name = node.id
         if name.startswith("__"):
             raise self.fail(
@@ -341,6 +344,22 @@ class _Validator:
                 raise self.fail(arg, _FORBIDDEN_HINTS[ast.Starred])
             self.check(arg, depth + 1)
 
+
+
+# Which check each allowed kind of node gets; every other kind is refused.
+_NODE_CHECKS: dict[type[ast.AST], Callable[[_Validator, Any, int], None]] = {
+    ast.Name: _Validator._check_name,
+    ast.Constant: _Validator._check_constant,
+    ast.BoolOp: _Validator._check_boolop,
+    ast.UnaryOp: _Validator._check_unaryop,
+    ast.BinOp: _Validator._check_binop,
+    ast.Compare: _Validator._check_compare,
+    ast.Call: _Validator._check_call,
+    ast.Subscript: _Validator._check_subscript,
+    ast.List: _Validator._check_elements,
+    ast.Tuple: _Validator._check_elements,
+    ast.Set: _Validator._check_elements,
+}
 
 def _literal_number(node: ast.AST) -> int | float | None:
     """The value of a (possibly negated) int/float literal, else ``None``."""

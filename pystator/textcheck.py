@@ -26,7 +26,16 @@ MAX_NESTING = 200
 
 
 class TextRejected(ValueError):
-    """The text cannot be a machine definition; ``str(error)`` is the sentence to show."""
+    """The text cannot be a machine definition; ``str(error)`` is the sentence to show.
+
+    ``line`` and ``column`` (1-based) point at the offending place when there is one, so the
+    editor can jump there like it does for any other problem.
+    """
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
 
 
 def _size_message(size: int) -> str:
@@ -46,38 +55,42 @@ def check_text(text: str) -> str:
         raise TextRejected(
             "The text contains NUL characters: it looks like a binary file, not YAML."
         )
-    depth, line = _deepest_nesting(text)
-    if depth > MAX_NESTING:
+    too_deep = _first_too_deep(text)
+    if too_deep is not None:
+        line, column = too_deep
         raise TextRejected(
             f"Line {line} nests more than {MAX_NESTING} levels deep; no machine needs that, "
-            "and the YAML parser cannot handle it safely."
+            "and the YAML parser cannot handle it safely.",
+            line,
+            column,
         )
     return text
 
 
-def _deepest_nesting(text: str) -> tuple[int, int]:
-    """An upper bound on the YAML nesting depth, and the (1-based) line where it peaks.
+def _first_too_deep(text: str) -> tuple[int, int] | None:
+    """The (1-based) line and column where the YAML nesting first passes MAX_NESTING.
 
-    Counts flow brackets across the text plus, per line, the indentation and the leading
-    "- " / "? " markers. Brackets inside quoted strings count too, which only overestimates.
+    Counts an upper bound: flow brackets across the text plus, per line, the indentation and
+    the leading "- " / "? " markers. Brackets inside quoted strings count too, which only
+    overestimates.
     """
-    deepest, where, brackets = 0, 1, 0
+    brackets = 0
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.lstrip(" ")
         block = len(line) - len(stripped)
         while stripped[:2] in {"- ", "? "}:
             block += 2
             stripped = stripped[2:].lstrip(" ")
-        peak = brackets
-        for char in line:
+        if block + brackets > MAX_NESTING:
+            return number, block + 1
+        for column, char in enumerate(line, start=1):
             if char in "[{":
                 brackets += 1
-                peak = max(peak, brackets)
+                if block + brackets > MAX_NESTING:
+                    return number, column
             elif char in "]}" and brackets:
                 brackets -= 1
-        if block + peak > deepest:
-            deepest, where = block + peak, number
-    return deepest, where
+    return None
 
 
 def decode_file(data: bytes, filename: str = "") -> str:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pystator.textcheck import TextRejected, check_text
 
 if TYPE_CHECKING:
+    from pystator.api import Budget
     from pystator.diagram import MermaidDiagram
 
 __all__ = ["Check", "Finding", "check"]
@@ -136,26 +137,52 @@ def _sorted(findings: list[Finding]) -> tuple[Finding, ...]:
     )
 
 
-def check(text: str) -> Check:
-    """Validate ``text`` as a machine definition and draw it when it is valid."""
+def check(text: str, budget: Budget | None = None) -> Check:
+    """Validate ``text`` as a machine definition and draw it when it is valid.
+
+    ``budget`` is asked between the stages (load, compile, lint, draw): once its time is
+    spent, or its client has gone, the check stops with one "too large to check" finding.
+    """
+    from pystator.api import OverBudget
+
+    try:
+        return _check(text, budget)
+    except OverBudget as error:
+        message = (
+            f"This machine is too large to check within {error.seconds:g} seconds, so it was "
+            "not checked or drawn. Split it into smaller machines."
+        )
+        return Check(False, (Finding("error", message, code="too-large"),))
+
+
+def _check(text: str, budget: Budget | None) -> Check:
     from pystator.config import load_spec
     from pystator.errors import ConfigError
     from pystator.machine import StateMachine
 
+    def stage() -> None:
+        if budget is not None:
+            budget.check()
+
     try:
         check_text(text)
     except TextRejected as error:
-        return Check(False, (Finding("error", str(error), code="input"),))
+        finding = Finding("error", str(error), "", error.line, error.column, "input")
+        return Check(False, (finding,))
     if not text.strip():
         return Check(
             False, (Finding("error", "The editor is empty: write a machine.", code="empty"),)
         )
     try:
+        stage()
         spec = load_spec(text)
+        stage()
         machine = StateMachine.from_spec(spec)
     except ConfigError as error:
         return Check(False, _sorted([_finding(issue) for issue in error.issues]))
+    stage()
     findings = [_finding(issue) for issue in _lint(machine)]
+    stage()
     drawn, targets = _mermaid(machine)
     return Check(
         valid=True,

@@ -19,17 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
-    "MAX_BODY_BYTES",
     "SECURITY_HEADERS",
-    "BodyLimit",
     "Pages",
     "SecurityHeaders",
     "is_htmx",
 ]
-
-# Far above any machine (1 MB) so an oversized paste still reaches the route and gets a
-# sentence about machine size; only absurd bodies are cut off here.
-MAX_BODY_BYTES = 32_000_000
 
 # Mermaid writes a <style> element into every SVG it renders, and sets inline style
 # attributes on nodes; with style-src 'self' Chromium drops them and the diagram loses its
@@ -82,33 +76,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class BodyLimit:
-    """ASGI middleware answering 413 to requests that declare a body over MAX_BODY_BYTES."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers", [])).get(b"content-length", b"0")
-            if length.isdigit() and int(length) > MAX_BODY_BYTES:
-                body = b"This request is too large for the designer (over 32 MB)."
-                kind = b"text/plain; charset=utf-8"
-                if scope.get("path", "").startswith("/api/"):
-                    body = b'{"error": {"status": 413, "message": "The body is over 32 MB."}}'
-                    kind = b"application/json"
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 413,
-                        "headers": [(b"content-type", kind)],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
 
 
 def is_htmx(request: Request) -> bool:

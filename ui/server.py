@@ -1,7 +1,9 @@
 """``pystator-ui``: start the designer on this machine.
 
 Serves the pages, assets and library from one process on 127.0.0.1 by default, so there is
-nothing to configure and no request leaves the machine.
+nothing to configure and no request leaves the machine. The designer answers only to the
+loopback names and ``--host`` (``--allowed-host`` adds names, for a proxy or a LAN name), and
+lets pages on ``--allowed-origin`` call its REST API; see docs/security.md.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from pystator.library import default_db_path
 
-__all__ = ["default_db_path", "main", "parse_args"]
+__all__ = ["default_db_path", "main", "origin_of", "parse_args"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,7 +34,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="machine library file (default: $PYSTATOR_DB or the user data directory)",
     )
     parser.add_argument("--open", action="store_true", help="open the designer in a browser")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another Host name to answer to (repeatable); loopback names always work",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an origin (http://host:port) whose pages may call the REST API (repeatable)",
+    )
     return parser.parse_args(argv)
+
+
+def origin_of(host: str, port: int, allowed_hosts: list[str]) -> str:
+    """The address the designer's links point to: ``--host``, or for a wildcard listen
+    address the first ``--allowed-host`` (else 127.0.0.1)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = allowed_hosts[0] if allowed_hosts else "127.0.0.1"
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     from ui.app import create_app
 
     db_path = (args.db or default_db_path()).expanduser()
-    app = create_app(db_path)
-    url = f"http://{args.host}:{args.port}/"
+    origin = origin_of(args.host, args.port, args.allowed_host)
+    app = create_app(
+        db_path,
+        origin=origin,
+        allowed_hosts=[args.host, *args.allowed_host],
+        allowed_origins=args.allowed_origin,
+    )
+    url = origin + "/"
     print(f"pystator-ui: library {db_path}\npystator-ui: serving {url}", flush=True)
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()

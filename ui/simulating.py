@@ -20,13 +20,14 @@ import hashlib
 import json
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pystator.diagram import build_graph, render_mermaid_diagram
 from pystator.durations import format_duration, parse_duration
 from pystator.errors import PystatorError
+from pystator.limits import JsonInputError, load_json
 from pystator.machine import StateMachine
 from pystator.simulator import Simulation, SimulationError, Step
 from pystator.simulator.trace import FORMAT_VERSION
@@ -69,7 +70,11 @@ def unpack_trace(token: str) -> str:
         raw = inflater.decompress(packed, MAX_TRACE_CHARS)
         if inflater.unconsumed_tail or not inflater.eof:
             raise ValueError("truncated or too large")
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
+        load_json(text, "the simulation", max_chars=MAX_TRACE_CHARS)
+        return text
+    except JsonInputError as error:
+        raise SimulationError(f"the simulation in this address is refused: {error}") from None
     except (binascii.Error, ValueError, zlib.error):
         raise SimulationError(
             "the simulation in this address is damaged; a new one was started"
@@ -80,15 +85,10 @@ def _trace_list(trace_text: str) -> list[Any]:
     """The inputs in a trace field (a JSON list, or a whole ``to_json`` document)."""
     if not trace_text.strip():
         return []
-    if len(trace_text) > MAX_TRACE_CHARS:
-        raise SimulationError(
-            f"the simulation trace is too large ({len(trace_text):,} characters; "
-            f"at most {MAX_TRACE_CHARS:,})"
-        )
     try:
-        value = json.loads(trace_text)
-    except ValueError as error:
-        raise SimulationError(f"the simulation trace is not valid JSON ({error})") from None
+        value = load_json(trace_text, "the simulation trace", max_chars=MAX_TRACE_CHARS)
+    except JsonInputError as error:
+        raise SimulationError(str(error)) from None
     if isinstance(value, dict) and isinstance(value.get("trace"), list):
         value = value["trace"]
     if not isinstance(value, list):
@@ -179,9 +179,10 @@ def _json_object(text: str, what: str) -> dict[str, Any] | JsonProblem:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        return JsonProblem(f"{what} is not valid JSON: {error.msg}", error.lineno, error.colno)
+        value = load_json(text, what)
+    except JsonInputError as error:
+        where = f" at {error.path}" if error.path else ""
+        return JsonProblem(error.message + where, error.line or 1, error.column or 1)
     if not isinstance(value, dict):
         return JsonProblem(f"{what} must be a JSON object ({{...}}), not {_kind(value)}", 1, 1)
     return value
@@ -369,56 +370,93 @@ def simulate(
 def _apply(sim: Simulation, action: Action, fields: Mapping[str, str], view: SimView) -> bool | str:
     """Apply one action; True when the run changed, else a sentence saying why not."""
     try:
-        if action.kind == "send":
-            payload = _json_object(view.payload_text, "the payload")
-            if isinstance(payload, JsonProblem):
-                view.payload_problem = payload
-                return f"Nothing was sent: {payload}."
-            if action.event not in _triggers(sim.machine):
-                known = ", ".join(_triggers(sim.machine)[:12])
-                return (
-                    f"Nothing was sent: {action.event!r} is not an event of this machine "
-                    f"(its events: {known})."
-                )
-            sim.send(action.event, payload or None, action.via)
-        elif action.kind == "fire":
-            if not sim.pending_timers:
-                return "No timer is pending, so there is nothing to fire."
-            sim.fire_next_timer()
-        elif action.kind == "advance":
-            sim.advance(action.duration)
-        elif action.kind == "advance_to":
-            view.advance_to_text = action.duration
-            try:
-                target = parse_duration(action.duration)
-            except ValueError as error:
-                return f"The clock was not moved: {error}."
-            if target < sim.clock_ms:
-                return (
-                    f"The clock was not moved: {format_duration(target)} is before now "
-                    f"({_clock(sim.clock_ms)}); go back in the step log instead."
-                )
-            sim.advance_to(target)
-            view.advance_to_text = ""
-        elif action.kind == "guard":
-            sim.set_guard(action.guard, action.outcome)
-        elif action.kind == "context":
-            context = _json_object(fields.get("context", ""), "the context")
-            if isinstance(context, JsonProblem):
-                view.context_problem = context
-                return f"The context was not changed: {context}."
-            sim.set_context(context)
-        elif action.kind == "undo":
-            if not sim.can_undo:
-                return "Nothing to undo: the simulation is at its start."
-            sim.undo()
-        elif action.kind == "reset":
-            sim.reset()
-        elif action.kind == "jump":
-            sim.jump(action.step)
+        refused = _ACTIONS[action.kind](sim, action, fields, view)
     except (SimulationError, PystatorError) as error:
         return _sentence(str(error))
-    return True
+    return True if refused is None else refused
+
+
+def _send(sim: Simulation, action: Action, fields: Mapping[str, str], view: SimView) -> str | None:
+    payload = _json_object(view.payload_text, "the payload")
+    if isinstance(payload, JsonProblem):
+        view.payload_problem = payload
+        return f"Nothing was sent: {payload}."
+    if action.event not in _triggers(sim.machine):
+        known = ", ".join(_triggers(sim.machine)[:12])
+        return (
+            f"Nothing was sent: {action.event!r} is not an event of this machine "
+            f"(its events: {known})."
+        )
+    sim.send(action.event, payload or None, action.via)
+    return None
+
+
+def _fire(sim: Simulation, action: Action, fields: Mapping[str, str], view: SimView) -> str | None:
+    if not sim.pending_timers:
+        return "No timer is pending, so there is nothing to fire."
+    sim.fire_next_timer()
+    return None
+
+
+def _advance_to(
+    sim: Simulation, action: Action, fields: Mapping[str, str], view: SimView
+) -> str | None:
+    view.advance_to_text = action.duration
+    try:
+        target = parse_duration(action.duration)
+    except ValueError as error:
+        return f"The clock was not moved: {error}."
+    if target < sim.clock_ms:
+        return (
+            f"The clock was not moved: {format_duration(target)} is before now "
+            f"({_clock(sim.clock_ms)}); go back in the step log instead."
+        )
+    sim.advance_to(target)
+    view.advance_to_text = ""
+    return None
+
+
+def _context(
+    sim: Simulation, action: Action, fields: Mapping[str, str], view: SimView
+) -> str | None:
+    context = _json_object(fields.get("context", ""), "the context")
+    if isinstance(context, JsonProblem):
+        view.context_problem = context
+        return f"The context was not changed: {context}."
+    sim.set_context(context)
+    return None
+
+
+def _undo(sim: Simulation, action: Action, fields: Mapping[str, str], view: SimView) -> str | None:
+    if not sim.can_undo:
+        return "Nothing to undo: the simulation is at its start."
+    sim.undo()
+    return None
+
+
+def _plain(
+    call: Callable[[Simulation, Action], object],
+) -> Callable[[Simulation, Action, Mapping[str, str], SimView], str | None]:
+    """An action that is always done (or raises a ``SimulationError`` saying why not)."""
+
+    def apply(sim: Simulation, action: Action, fields: Mapping[str, str], view: SimView) -> None:
+        call(sim, action)
+
+    return apply
+
+
+_ACTIONS: dict[str, Callable[[Simulation, Action, Mapping[str, str], SimView], str | None]] = {
+    "send": _send,
+    "fire": _fire,
+    "advance": _plain(lambda sim, action: sim.advance(action.duration)),
+    "advance_to": _advance_to,
+    "guard": _plain(lambda sim, action: sim.set_guard(action.guard, action.outcome)),
+    "context": _context,
+    "undo": _undo,
+    "reset": _plain(lambda sim, action: sim.reset()),
+    "jump": _plain(lambda sim, action: sim.jump(action.step)),
+}
+"""What each simulator button does: None when it was done, else why not."""
 
 
 def _sentence(text: str) -> str:

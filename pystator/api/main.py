@@ -2,10 +2,16 @@
 
 The library file is ``$PYSTATOR_DB`` or the designer's default, so both faces see the same
 machines. It is opened on the first request that needs it, not on import.
+
+It answers to the loopback names only, plus the names in ``$PYSTATOR_ALLOWED_HOSTS``
+(comma-separated); pages on the origins in ``$PYSTATOR_ALLOWED_ORIGINS`` may call it from a
+browser (CORS), every other site's writes are refused.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -15,12 +21,9 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pystator import __version__
-from pystator.api.routes import (
-    JsonBodyLimit,
-    create_router,
-    error_response,
-    validation_error_response,
-)
+from pystator.api.bodies import RequestLimits
+from pystator.api.guard import ApiCors, HostGuard
+from pystator.api.routes import create_router, error_response, validation_error_response
 from pystator.library import Library, default_db_path
 
 __all__ = ["app", "create_app"]
@@ -31,8 +34,26 @@ _HTTP_MESSAGES = {
 }
 
 
-def create_app(db_path: str | Path | None = None) -> FastAPI:
-    """The API over the library at ``db_path`` (default: ``$PYSTATOR_DB`` or the data dir)."""
+def _listed(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def create_app(
+    db_path: str | Path | None = None,
+    *,
+    allowed_hosts: Iterable[str] | None = None,
+    allowed_origins: Iterable[str] | None = None,
+) -> FastAPI:
+    """The API over the library at ``db_path`` (default: ``$PYSTATOR_DB`` or the data dir).
+
+    ``allowed_hosts`` and ``allowed_origins`` default to the environment variables above.
+    """
+    hosts = list(allowed_hosts) if allowed_hosts is not None else _listed("PYSTATOR_ALLOWED_HOSTS")
+    origins = (
+        list(allowed_origins)
+        if allowed_origins is not None
+        else _listed("PYSTATOR_ALLOWED_ORIGINS")
+    )
 
     @cache
     def library() -> Library:
@@ -40,8 +61,11 @@ def create_app(db_path: str | Path | None = None) -> FastAPI:
 
     # FastAPI's own /docs page loads Swagger UI from a CDN; ours (in the router) does not.
     api = FastAPI(title="pystator API", version=__version__, docs_url=None, redoc_url=None)
-    api.add_middleware(JsonBodyLimit)
-    api.include_router(create_router(library))
+    api.add_middleware(RequestLimits)
+    if origins:
+        api.add_middleware(ApiCors, origins=origins)
+    api.add_middleware(HostGuard, allowed_hosts=hosts)
+    api.include_router(create_router(library, allowed_origins=origins))
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:

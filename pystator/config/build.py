@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
-
 from pystator.config.schema import (
     RESERVED_PREFIXES,
     ErrorPolicyModel,
@@ -224,7 +222,7 @@ def _plain_states(items: list[Any], names: _Names) -> list[State]:
         else:
             try:
                 out[k] = _state_from_model(StateModel.model_validate(raw))
-            except ValidationError:
+            except ValueError:  # a ValidationError, or a number too long to write as text
                 raise _Reject from None
     return out
 
@@ -317,7 +315,7 @@ def _plain_transitions(items: list[Any], names: _Names) -> list[Transition]:
         else:
             try:
                 out[k] = _transition_from_model(TransitionModel.model_validate(raw))
-            except ValidationError:
+            except ValueError:  # a ValidationError, or a number too long to write as text
                 raise _Reject from None
             from_model.add(k)
     if None in triggers or _may_be_reserved(triggers):
@@ -359,7 +357,7 @@ def build_plain(data: Mapping[str, Any]) -> Draft | None:
         policy = ErrorPolicyModel.model_validate(_or(data.get("error_policy"), {}))
         built_states = _plain_states(states, names)
         built_transitions = _plain_transitions(transitions, names)
-    except (_Reject, ValidationError):
+    except (_Reject, ValueError):  # ValidationError is a ValueError
         return None
     return Draft(_meta(meta), built_states, built_transitions, _policy(policy))
 

@@ -1,8 +1,13 @@
 """Load a machine definition in stages: text -> data + locations -> schema -> checks -> spec.
 
-Every stage reports problems as located ``Issue``s; all of a stage's problems are
-raised together in one ``ConfigError`` (the schema stage stops before the semantic
-checks, whose messages would only repeat shape errors).
+Every stage reports problems as located ``Issue``s, and every stage runs: a mistyped key
+does not hide a wrong ``dest``. When the schema finds problems, the semantic and expression
+checks run on a best-effort spec built from what is valid (:func:`_salvage`): each state,
+transition and section is validated on its own, and a key with a problem is left out (or,
+for one it cannot do without, such as a state's name, replaced by a placeholder no text can
+contain). Checks that need a part with a problem skip only that part: their findings about
+an item with a schema problem, or about a placeholder, are dropped, since the schema issue
+already points there. All problems are raised together in one ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -15,11 +20,18 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from pystator._text import did_you_mean
-from pystator.config.build import build_from_model, build_plain, finish, implicit_trigger
+from pystator.config.build import Draft, build_from_model, build_plain, finish, implicit_trigger
 from pystator.config.checks import run_checks
-from pystator.config.schema import MachineModel
-from pystator.config.source import DEFAULT_MAX_BYTES, SourceDocument, read_source
+from pystator.config.schema import (
+    ErrorPolicyModel,
+    MachineModel,
+    MetaModel,
+    StateModel,
+    TransitionModel,
+)
+from pystator.config.source import DEFAULT_MAX_BYTES, SourceDocument, read_document
 from pystator.errors import ConfigError, Issue
+from pystator.limits import MAX_INT_DIGITS
 from pystator.model import Location, MachineSpec
 
 __all__ = ["implicit_trigger", "load_spec", "timeout_trigger"]
@@ -41,31 +53,182 @@ def load_spec(
     Raises ``ConfigError`` listing every problem found, each with its path and,
     for text input, its 1-based line and column.
     """
-    document = read_source(source, source_name=source_name, max_bytes=max_bytes)
+    document = read_document(source, source_name=source_name, max_bytes=max_bytes)
+    issues = list(document.issues)
     if not isinstance(document.data, Mapping):
-        raise ConfigError(
-            [
-                _issue(
-                    document,
-                    "",
-                    "a machine definition is a mapping with 'meta', 'states' and 'transitions'",
-                    "shape",
-                )
-            ]
-        )
-    draft = build_plain(document.data)
+        shape = "a machine definition is a mapping with 'meta', 'states' and 'transitions'"
+        raise ConfigError([*issues, _issue(document, "", shape, "shape")])
+    draft = build_plain(document.data) if not issues else None
+    skipped = Skipped()
     if draft is None:
-        try:
-            model = MachineModel.model_validate(document.data)
-        except ValidationError as exc:
-            raise ConfigError(_schema_issues(document, exc)) from None
-        draft = build_from_model(model)
+        draft, skipped = _validated(document, issues)
+    if draft is None:
+        raise ConfigError(_sorted(issues))
     spec = finish(draft, document.locations, document.source_name)
-    issues = [_issue(document, path, message, code) for path, message, code in run_checks(spec)]
+    for path, message, code in run_checks(spec):
+        if not skipped.covers(path, message):
+            issues.append(_issue(document, path, message, code))
     issues.extend(_expression_issues(document, spec))
     if issues:
         raise ConfigError(_sorted(issues))
     return spec
+
+
+def _validated(document: SourceDocument, issues: list[Issue]) -> tuple[Draft | None, Skipped]:
+    """The draft the schema makes of the data, or the best-effort one and the schema's issues."""
+    data = document.data
+    for _ in range(2):
+        try:
+            try:
+                return build_from_model(MachineModel.model_validate(data)), Skipped()
+            except ValidationError as exc:
+                found = _schema_issues(document, exc)
+                salvaged = _salvage(data)
+        except ValueError:  # pydantic could not write an integer of thousands of digits
+            data = _without_long_numbers(document, data, issues)
+            continue
+        written = {issue.path for issue in issues}
+        issues.extend(i for i in found if i.path not in written)
+        return salvaged
+    return None, Skipped()  # pragma: no cover - the second round has no long numbers
+
+
+def _without_long_numbers(
+    document: SourceDocument, data: Mapping[str, Any], issues: list[Issue]
+) -> dict[str, Any]:
+    """A copy of dict input with each integer over MAX_INT_DIGITS digits left out, reported."""
+    bound = 10**MAX_INT_DIGITS
+    root: dict[str, Any] = dict(data)
+    stack: list[tuple[Any, str]] = [(root, "")]
+    seen: set[int] = set()
+    while stack:
+        holder, path = stack.pop()
+        if id(holder) in seen:
+            continue
+        seen.add(id(holder))
+        keys = list(holder) if isinstance(holder, dict) else range(len(holder))
+        for key in keys:
+            value = holder[key]
+            where = (
+                (f"{path}.{key}" if path else str(key))
+                if isinstance(holder, dict)
+                else (f"{path}[{key}]")
+            )
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= bound:
+                message = (
+                    f"this number has more than {MAX_INT_DIGITS} digits; no machine needs that"
+                )
+                issues.append(_issue(document, where, message, "too-large"))
+                holder[key] = None
+            elif isinstance(value, (dict, list)):
+                holder[key] = copy = dict(value) if isinstance(value, dict) else list(value)
+                stack.append((copy, where))
+    return root
+
+
+# -- the best-effort spec behind "every problem at once" --------------------------------------
+
+_PLACEHOLDER = "\x00"  # the text reader refuses NUL, so no written name contains one
+_SECTIONS: dict[str, type[BaseModel]] = {"meta": MetaModel, "error_policy": ErrorPolicyModel}
+_STRUCTURE = {"name", "type", "parent", "initial_child", "regions"}
+
+
+class Skipped:
+    """The parts of a definition left out of the best-effort spec, so their checks skip.
+
+    ``keys`` are the paths of keys with a schema problem (``transitions[0].after``);
+    ``items`` are items that had to be replaced as a whole (not a mapping, or a
+    transition's trigger rules), and ``touched`` items that lost a key, whose item-level
+    findings may only echo that loss; ``names`` are states whose place in the tree is
+    unknown (a problem in ``parent``, ``type``, ``regions`` ...): a check about them would
+    only guess.
+    """
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.items: set[str] = set()
+        self.touched: set[str] = set()
+        self.names: set[str] = set()
+
+    def covers(self, path: str, message: str) -> bool:
+        """True for a check finding that is about a skipped part."""
+        if _PLACEHOLDER in message:
+            return True
+        item = re.match(r"^(?:states|transitions)\[\d+\]|^[a-z_]+", path)
+        if item is not None and (
+            item.group(0) in self.items or (path == item.group(0) and path in self.touched)
+        ):
+            return True
+        if any(path == key or path.startswith((key + ".", key + "[")) for key in self.keys):
+            return True
+        return any(f"'{name}'" in message for name in self.names)
+
+
+def _salvage(data: Mapping[str, Any]) -> tuple[Draft | None, Skipped]:
+    """The draft of everything in ``data`` that is valid; None when there is no state list."""
+    skipped = Skipped()
+    clean: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            clean[key] = _salvaged_item(_SECTIONS[key], value, {}, skipped, key)
+        elif key not in ("states", "transitions"):
+            skipped.keys.add(str(key))
+    states = data.get("states")
+    if type(states) is not list or not states:
+        return None, skipped
+    clean["states"] = [
+        _salvaged_item(StateModel, raw, {"name": f"{_PLACEHOLDER}{i}"}, skipped, f"states[{i}]")
+        for i, raw in enumerate(states)
+    ]
+    transitions = data.get("transitions")
+    if type(transitions) is list:
+        required = {"source": [_PLACEHOLDER], "dest": _PLACEHOLDER}
+        clean["transitions"] = [
+            _salvaged_item(TransitionModel, raw, required, skipped, f"transitions[{j}]")
+            for j, raw in enumerate(transitions)
+        ]
+    elif transitions is not None:
+        skipped.keys.add("transitions")
+    try:
+        return build_from_model(MachineModel.model_validate(clean)), skipped
+    except ValidationError:  # pragma: no cover - every part was validated on its own
+        return None, skipped
+
+
+def _salvaged_item(
+    model: type[BaseModel], raw: Any, required: dict[str, Any], skipped: Skipped, path: str
+) -> dict[str, Any]:
+    """``raw`` with every key that has a problem left out (a placeholder for a needed one).
+
+    A problem with the item as a whole (it is not a mapping, or a transition's trigger
+    rules) gives it a placeholder trigger. Whatever it took, the item is marked skipped.
+    """
+    item = dict(raw) if isinstance(raw, dict) else {}
+    if not isinstance(raw, dict) and raw is not None:
+        skipped.items.add(path)
+    for _ in range(len(item) + 2):
+        try:
+            model.model_validate(item)
+        except ValidationError as exc:
+            skipped.touched.add(path)
+            for error in exc.errors():
+                loc = error["loc"]
+                key = str(loc[0]) if loc else ""
+                if key:
+                    item.pop(key, None)
+                    skipped.keys.add(f"{path}.{key}")
+                elif "trigger" in model.model_fields:
+                    item.pop("after", None)
+                    item["trigger"] = f"{_PLACEHOLDER}trigger"
+                    skipped.items.add(path)
+                if key in required:
+                    skipped.items.add(path)
+                if key in _STRUCTURE and isinstance(raw, dict) and isinstance(raw.get("name"), str):
+                    skipped.names.add(raw["name"])
+            item.update({k: v for k, v in required.items() if k not in item})
+            continue
+        return item
+    return dict(required)  # pragma: no cover - each round removes the keys in error
 
 
 def _issue(document: SourceDocument, path: str, message: str, code: str) -> Issue:
@@ -135,6 +298,16 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _written(value: Any) -> str:
+    """``value`` as a message shows it: never thousands of digits or characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 300:
+        return "a number of more than 90 digits"
+    shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else ""
+    if not shown or len(shown) > 60:
+        return _describe(value) if not isinstance(value, str) else shown[:57] + "...'"
+    return shown
+
+
 def _schema_issues(document: SourceDocument, exc: ValidationError) -> list[Issue]:
     issues: list[Issue] = []
     for error in exc.errors():
@@ -157,8 +330,9 @@ def _schema_issues(document: SourceDocument, exc: ValidationError) -> list[Issue
             message = f"expected text, got {_describe(value)}"
         elif kind == "literal_error":
             expected = error.get("ctx", {}).get("expected", "")
-            hint = did_you_mean(str(value), re.findall(r"'([^']*)'", expected))
-            message = f"{value!r} is not allowed here{hint} (use one of {expected})"
+            choices = re.findall(r"'([^']*)'", expected)
+            hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+            message = f"{_written(value)} is not allowed here{hint} (use one of {expected})"
         elif kind == "too_short" and loc[-1] == "states":
             message = "a machine needs at least one state"
         elif kind == "string_too_short":

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
-from pystator.durations import parse_duration
+from pystator.durations import MAX_DELAY_MS, parse_duration
 
 __all__ = [
     "RESERVED_PREFIXES",
@@ -219,7 +219,8 @@ def check_expression(text: str) -> None:
 
 class GuardModel(_Strict):
     name: str | None = Field(default=None, min_length=1)
-    expr: str | None = Field(default=None, min_length=1)
+    # An expression is written as text: ``expr: 5`` is a mistake, not the expression "5".
+    expr: StrictStr | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _one_of(self) -> GuardModel:
@@ -229,7 +230,7 @@ class GuardModel(_Strict):
 
 
 class TimeoutModel(_Strict):
-    seconds: float = Field(gt=0)
+    seconds: float = Field(gt=0, le=MAX_DELAY_MS / 1000, allow_inf_nan=False)
     destination: str = Field(min_length=1)
 
 

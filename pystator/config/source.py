@@ -2,14 +2,20 @@
 
 PyYAML's composer gives node marks; we build the data ourselves from the node graph
 so that (a) ``on``/``off``/``yes``/``no`` stay strings (YAML 1.1 would make them
-booleans, and they are common state and event names), (b) duplicate keys are
-reported instead of silently overwritten, and (c) alias expansion is counted, so a
-"billion laughs" document is a located error rather than a hang.
+booleans, and they are common state and event names), (b) duplicate keys, merge keys,
+tags (``!state``, ``!!python/name:...``, ``!!binary``) and integers longer than
+:data:`~pystator.limits.MAX_INT_DIGITS` digits are reported where they are written instead
+of being overwritten, ignored or crashing Python's integer parser, and (c) alias expansion
+is counted in nodes and in characters, so a "billion laughs" document, or a small one that
+repeats a long string through aliases, is a located error rather than a hang or a
+hundred-megabyte answer.
+
+Text must be real Unicode: a lone surrogate (which Python strings can hold but no file
+can) is reported with its line and column.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,12 +25,22 @@ from typing import Any
 import yaml
 
 from pystator.errors import ConfigError, Issue
+from pystator.limits import MAX_INT_DIGITS, JsonInputError, load_json
 from pystator.model import Location
 
-__all__ = ["DEFAULT_MAX_BYTES", "MAX_NODES", "SourceDocument", "read_source"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "EXPANSION_FACTOR",
+    "MAX_NODES",
+    "SourceDocument",
+    "read_document",
+    "read_source",
+]
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 MAX_NODES = 200_000
+EXPANSION_FACTOR = 4
+"""Aliases may repeat text until the data holds this many times the byte limit in characters."""
 MAX_DEPTH = 200  # flow brackets open at once; the C parser crashes on tens of thousands
 MAX_INDENT = 1000  # leading spaces and "- " markers; deep block nesting overflows the stack
 _BRACKET = re.compile(r"[\[\]{}]")
@@ -37,15 +53,26 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 _TRUE_WORDS = {"true", "True", "TRUE"}
 _FALSE_WORDS = {"false", "False", "FALSE"}
+_CORE = "tag:yaml.org,2002:"
+# What a plain YAML document resolves to; any other tag was written by hand and is refused.
+_KNOWN_TAGS = {
+    _CORE + name
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "value")
+}
 
 
 @dataclass
 class SourceDocument:
-    """Parsed data plus a path -> location index (paths like ``states[0].name``)."""
+    """Parsed data plus a path -> location index (paths like ``states[0].name``).
+
+    ``issues`` are problems found while reading that did not stop it (a duplicate key, a
+    tag): the data is what remains when the offending part is left out.
+    """
 
     data: Any
     locations: dict[str, Location] = field(default_factory=dict)
     source_name: str | None = None
+    issues: list[Issue] = field(default_factory=list)
 
 
 def _loc(mark: Any) -> Location:
@@ -53,11 +80,13 @@ def _loc(mark: Any) -> Location:
 
 
 class _Builder:
-    def __init__(self, source_name: str | None) -> None:
+    def __init__(self, source_name: str | None, max_chars: int) -> None:
         self.locations: dict[str, Location] = {}
         self.issues: list[Issue] = []
         self.source_name = source_name
         self.count = 0
+        self.chars = 0
+        self.max_chars = max_chars
 
     def issue(self, message: str, path: str, where: Location, code: str) -> None:
         self.issues.append(
@@ -67,7 +96,15 @@ class _Builder:
     def build(self, node: yaml.Node, path: str) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _TooLarge(node)
+            raise _TooLarge(node, f"more than {MAX_NODES:,} nodes")
+        if node.tag not in _KNOWN_TAGS and node.tag != _CORE + "merge":
+            self.issue(
+                f"tags such as {_shown_tag(node.tag)!r} are not supported: write the value "
+                "without a tag",
+                path,
+                _loc(node.start_mark),
+                "yaml-tag",
+            )
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -104,11 +141,13 @@ class _Builder:
                 self.locations[child] = _loc(item.start_mark)
                 items.append(self.build(item, child))
             return items
-        return self._scalar(node)
+        return self._scalar(node, path)
 
-    @staticmethod
-    def _scalar(node: Any) -> Any:
+    def _scalar(self, node: Any, path: str) -> Any:
         tag, value = node.tag, node.value
+        self.chars += len(value) + 1
+        if self.chars > self.max_chars:
+            raise _TooLarge(node, f"more than {self.max_chars:,} characters")
         if tag == "tag:yaml.org,2002:bool":
             if value in _TRUE_WORDS:
                 return True
@@ -120,6 +159,14 @@ class _Builder:
         if tag == "tag:yaml.org,2002:null":
             return None
         if tag == "tag:yaml.org,2002:int":
+            if len(value.lstrip("+-").replace("_", "")) > MAX_INT_DIGITS:
+                self.issue(
+                    f"this number has more than {MAX_INT_DIGITS} digits; no machine needs that",
+                    path,
+                    _loc(node.start_mark),
+                    "too-large",
+                )
+                return value
             return int(yaml.SafeLoader.construct_yaml_int(_CONSTRUCTOR, node))
         if tag == "tag:yaml.org,2002:float":
             return float(yaml.SafeLoader.construct_yaml_float(_CONSTRUCTOR, node))
@@ -130,8 +177,13 @@ _CONSTRUCTOR = yaml.SafeLoader("")
 
 
 class _TooLarge(Exception):
-    def __init__(self, node: yaml.Node) -> None:
+    def __init__(self, node: yaml.Node, what: str) -> None:
         self.node = node
+        self.what = what
+
+
+def _shown_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
 
 def _fail(
@@ -152,10 +204,33 @@ def read_source(
 ) -> SourceDocument:
     """Read YAML/JSON text, a file path or a dict into data with locations.
 
-    A ``str`` is always treated as document text; pass a ``Path`` for a file.
+    A ``str`` is always treated as document text; pass a ``Path`` for a file. Every problem
+    is raised as one ``ConfigError``.
     """
+    document = read_document(source, source_name=source_name, max_bytes=max_bytes)
+    if document.issues:
+        raise ConfigError(document.issues)
+    return document
+
+
+def read_document(
+    source: str | bytes | Path | Mapping[str, Any],
+    *,
+    source_name: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> SourceDocument:
+    """Like :func:`read_source`, but problems that leave data to check are returned in
+    ``issues`` (so the caller can check the rest and report everything at once); only
+    problems that leave nothing to read raise ``ConfigError``."""
     if isinstance(source, Mapping):
         return SourceDocument(dict(source), {}, source_name)
+    if not isinstance(source, (str, bytes, Path)):
+        raise _fail(
+            "a machine definition is YAML or JSON text, a file path, bytes or a mapping, "
+            f"not {type(source).__name__}",
+            source_name,
+            code="shape",
+        )
     if isinstance(source, Path):
         source_name = source_name or str(source)
         try:
@@ -179,6 +254,7 @@ def read_source(
                 f"the file is not UTF-8 text (byte {exc.start})", source_name, code="encoding"
             ) from None
     text = source
+    _check_unicode(text, source_name)
     if len(text) > max_bytes and len(text.encode("utf-8")) > max_bytes:
         raise _fail(_too_big(len(text.encode("utf-8")), max_bytes), source_name, code="too-large")
     if "\x00" in text:
@@ -198,22 +274,37 @@ def read_source(
         return _json_fallback(text, source_name, exc)
     if node is None:
         raise _fail("the document is empty: a machine needs 'states'", source_name, 1, 1, "empty")
-    builder = _Builder(source_name)
+    builder = _Builder(source_name, EXPANSION_FACTOR * max_bytes)
     builder.locations[""] = _loc(node.start_mark)  # what a missing top-level key points at
     try:
         data = builder.build(node, "")
     except _TooLarge as exc:
         where = _loc(exc.node.start_mark)
         raise _fail(
-            f"the document expands to more than {MAX_NODES:,} nodes (aliases repeated too often?)",
+            f"the document expands to {exc.what} (aliases repeated too often?)",
             source_name,
             where.line,
             where.column,
             "too-large",
         ) from None
-    if builder.issues:
-        raise ConfigError(builder.issues)
-    return SourceDocument(data, builder.locations, source_name)
+    return SourceDocument(data, builder.locations, source_name, builder.issues)
+
+
+def _check_unicode(text: str, source_name: str | None) -> None:
+    """Refuse a lone surrogate: a Python string may hold one, no text file can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        column = exc.start - (text.rfind("\n", 0, exc.start) + 1) + 1
+        raise _fail(
+            f"the text contains a lone surrogate (\\u{ord(text[exc.start]):04x}), which is "
+            "not a character",
+            source_name,
+            line,
+            column,
+            "encoding",
+        ) from None
 
 
 def _check_depth(text: str, source_name: str | None) -> None:
@@ -247,11 +338,9 @@ def _check_depth(text: str, source_name: str | None) -> None:
 
 def _json_fallback(text: str, source_name: str | None, exc: Exception) -> SourceDocument:
     try:
-        return SourceDocument(json.loads(text), {}, source_name)
-    except json.JSONDecodeError as jexc:
-        raise _fail(f"cannot parse: {jexc.msg}", source_name, jexc.lineno, jexc.colno) from None
-    except ValueError:
-        raise _fail(f"cannot parse: {exc}", source_name) from None
+        return SourceDocument(load_json(text, "the document", max_chars=len(text)), {}, source_name)
+    except JsonInputError as jexc:
+        raise _fail(f"cannot parse: {jexc.message}", source_name, jexc.line, jexc.column) from None
 
 
 def _too_big(size: int, limit: int) -> str:

@@ -1041,111 +1041,142 @@ class Orchestrator:
             return result
 
     def _perform(self, op: _Op) -> Any:
-        store = self.state_store
-        if isinstance(op, _Load):
-            return store.load_with_outcome(op.entity_id, op.event_id)
-        if isinstance(op, _Step):
-            return self.machine.step(op.snapshot, op.event, op.context, now=op.now)
-        if isinstance(op, _Start):
-            return self.machine.start({}, now=op.now)
-        if isinstance(op, _Commit):
-            commit, marks = self._marks.ride(op.commit)
-            result = store.commit_many([commit])[0]
-            if marks and not result.written:
-                self._marks.add(marks)
-            return result
-        if isinstance(op, _Done):
-            self._marks.add(op.keys)
-            return None
-        if isinstance(op, _RunActions):
-            with self._leases.holding(op.owner, tuple(k for k, _ in op.items)):
-                return [self._run_one(key, effect) for key, effect in op.items]
-        if isinstance(op, _Settle):
-            store.settle(op.owner, done=op.done, failed=op.failed, armed=op.armed, dead=op.dead)
-            return None
-        if isinstance(op, _Renew):
-            return store.renew(op.owner, op.keys, op.until)
-        if isinstance(op, _Claim):
-            return store.claim(op.owner, op.now, op.until, op.limit)
-        if isinstance(op, _Pause):
-            (self.retry.sleep if op.retry else time.sleep)(op.seconds)
-            return None
-        if isinstance(op, _Services):
-            if op.start:
+        """Do one operation of the step generator with blocking calls."""
+        handler = _SYNC_OPS.get(type(op))
+        if handler is None:
+            raise OrchestratorUsageError(
+                f"{type(op).__name__} needs the scheduler, whose operations are coroutines: use "
+                "await orchestrator.async_process_event(...)"
+            )
+        return handler(self, op)
+
+    async def _aperform(self, op: _Op) -> Any:
+        """Do one operation of the step generator with awaits."""
+        return await _ASYNC_OPS[type(op)](self, op)
+
+    def _do_load(self, op: _Load) -> Any:
+        return self.state_store.load_with_outcome(op.entity_id, op.event_id)
+
+    def _do_step(self, op: _Step) -> Any:
+        return self.machine.step(op.snapshot, op.event, op.context, now=op.now)
+
+    def _do_start(self, op: _Start) -> Any:
+        return self.machine.start({}, now=op.now)
+
+    def _do_commit(self, op: _Commit) -> Any:
+        commit, marks = self._marks.ride(op.commit)
+        result = self.state_store.commit_many([commit])[0]
+        if marks and not result.written:
+            self._marks.add(marks)
+        return result
+
+    def _do_done(self, op: _Done) -> Any:
+        self._marks.add(op.keys)
+        return None
+
+    def _do_runactions(self, op: _RunActions) -> Any:
+        with self._leases.holding(op.owner, tuple(k for k, _ in op.items)):
+            return [self._run_one(key, effect) for key, effect in op.items]
+
+    def _do_settle(self, op: _Settle) -> Any:
+        self.state_store.settle(
+            op.owner, done=op.done, failed=op.failed, armed=op.armed, dead=op.dead
+        )
+        return None
+
+    def _do_renew(self, op: _Renew) -> Any:
+        return self.state_store.renew(op.owner, op.keys, op.until)
+
+    def _do_claim(self, op: _Claim) -> Any:
+        return self.state_store.claim(op.owner, op.now, op.until, op.limit)
+
+    def _do_pause(self, op: _Pause) -> Any:
+        (self.retry.sleep if op.retry else time.sleep)(op.seconds)
+        return None
+
+    def _do_services(self, op: _Services) -> Any:
+        if op.start:
+            self.invoke_adapter.start_services(
+                op.entity_id, op.state, self._invoke_specs(op.state), op.context
+            )
+        else:
+            self.invoke_adapter.stop_services(op.entity_id, op.state)
+        return None
+
+    def _do_remember(self, op: _Remember) -> Any:
+        assert self.idempotency is not None
+        if op.outcome is None:
+            return self.idempotency.get(op.key)
+        self.idempotency.complete(op.key, op.outcome)
+        return None
+
+    async def _ado_load(self, op: _Load) -> Any:
+        return await self.state_store.async_load_with_outcome(op.entity_id, op.event_id)
+
+    async def _ado_step(self, op: _Step) -> Any:
+        return await self.machine.async_step(op.snapshot, op.event, op.context, now=op.now)
+
+    async def _ado_start(self, op: _Start) -> Any:
+        return await self.machine.async_start({}, now=op.now)
+
+    async def _ado_commit(self, op: _Commit) -> Any:
+        commit, marks = self._marks.ride(op.commit)
+        result = (await self.state_store.async_commit_many([commit]))[0]
+        if marks and not result.written:
+            self._marks.add(marks)
+        return result
+
+    async def _ado_done(self, op: _Done) -> Any:
+        self._marks.add(op.keys)
+        return None
+
+    async def _ado_runactions(self, op: _RunActions) -> Any:
+        with self._leases.holding(op.owner, tuple(k for k, _ in op.items)):
+            return [await self._arun_one(key, effect) for key, effect in op.items]
+
+    async def _ado_settle(self, op: _Settle) -> Any:
+        await self.state_store.async_settle(
+            op.owner, done=op.done, failed=op.failed, armed=op.armed, dead=op.dead
+        )
+        return None
+
+    async def _ado_renew(self, op: _Renew) -> Any:
+        return await self.state_store.async_renew(op.owner, op.keys, op.until)
+
+    async def _ado_claim(self, op: _Claim) -> Any:
+        return await self.state_store.async_claim(op.owner, op.now, op.until, op.limit)
+
+    async def _ado_pause(self, op: _Pause) -> Any:
+        await (self.retry.async_sleep(op.seconds) if op.retry else asyncio.sleep(op.seconds))
+        return None
+
+    async def _ado_schedule(self, op: _Schedule) -> Any:
+        assert self.scheduler is not None
+        await self.scheduler.schedule(op.timer)
+        return None
+
+    async def _ado_cancel(self, op: _Cancel) -> Any:
+        assert self.scheduler is not None
+        await self.scheduler.cancel(op.timer_id)
+        return None
+
+    async def _ado_services(self, op: _Services) -> Any:
+        if op.start:
+            await _maybe_await(
                 self.invoke_adapter.start_services(
                     op.entity_id, op.state, self._invoke_specs(op.state), op.context
                 )
-            else:
-                self.invoke_adapter.stop_services(op.entity_id, op.state)
-            return None
-        if isinstance(op, _Remember):
-            assert self.idempotency is not None
-            if op.outcome is None:
-                return self.idempotency.get(op.key)
-            self.idempotency.complete(op.key, op.outcome)
-            return None
-        raise OrchestratorUsageError(
-            f"{type(op).__name__} needs the scheduler, whose operations are coroutines: use "
-            "await orchestrator.async_process_event(...)"
-        )
-
-    async def _aperform(self, op: _Op) -> Any:
-        store = self.state_store
-        if isinstance(op, _Load):
-            return await store.async_load_with_outcome(op.entity_id, op.event_id)
-        if isinstance(op, _Step):
-            return await self.machine.async_step(op.snapshot, op.event, op.context, now=op.now)
-        if isinstance(op, _Start):
-            return await self.machine.async_start({}, now=op.now)
-        if isinstance(op, _Commit):
-            commit, marks = self._marks.ride(op.commit)
-            result = (await store.async_commit_many([commit]))[0]
-            if marks and not result.written:
-                self._marks.add(marks)
-            return result
-        if isinstance(op, _Done):
-            self._marks.add(op.keys)
-            return None
-        if isinstance(op, _RunActions):
-            with self._leases.holding(op.owner, tuple(k for k, _ in op.items)):
-                return [await self._arun_one(key, effect) for key, effect in op.items]
-        if isinstance(op, _Settle):
-            await store.async_settle(
-                op.owner, done=op.done, failed=op.failed, armed=op.armed, dead=op.dead
             )
-            return None
-        if isinstance(op, _Renew):
-            return await store.async_renew(op.owner, op.keys, op.until)
-        if isinstance(op, _Claim):
-            return await store.async_claim(op.owner, op.now, op.until, op.limit)
-        if isinstance(op, _Pause):
-            await (self.retry.async_sleep(op.seconds) if op.retry else asyncio.sleep(op.seconds))
-            return None
-        if isinstance(op, _Schedule):
-            assert self.scheduler is not None
-            await self.scheduler.schedule(op.timer)
-            return None
-        if isinstance(op, _Cancel):
-            assert self.scheduler is not None
-            await self.scheduler.cancel(op.timer_id)
-            return None
-        if isinstance(op, _Services):
-            if op.start:
-                await _maybe_await(
-                    self.invoke_adapter.start_services(
-                        op.entity_id, op.state, self._invoke_specs(op.state), op.context
-                    )
-                )
-            else:
-                await _maybe_await(self.invoke_adapter.stop_services(op.entity_id, op.state))
-            return None
-        if isinstance(op, _Remember):
-            assert self.idempotency is not None
-            if op.outcome is None:
-                return await self.idempotency.async_get(op.key)
-            await self.idempotency.async_complete(op.key, op.outcome)
-            return None
-        raise AssertionError(f"unknown operation {op!r}")
+        else:
+            await _maybe_await(self.invoke_adapter.stop_services(op.entity_id, op.state))
+        return None
+
+    async def _ado_remember(self, op: _Remember) -> Any:
+        assert self.idempotency is not None
+        if op.outcome is None:
+            return await self.idempotency.async_get(op.key)
+        await self.idempotency.async_complete(op.key, op.outcome)
+        return None
 
     def _run_one(self, key: str, effect: ActionEffect) -> ActionResult:
         ctx = {**effect.context, IDEMPOTENCY_KEY: key}
@@ -1264,6 +1295,39 @@ class Orchestrator:
     ) -> OrchestratorResult | None:
         on_done = self._service_event(self.state_store.load(entity_id), service_id)
         return None if on_done is None else self.process_event(entity_id, on_done, context)
+
+
+# How each operation of the step generator is performed, by each driver.
+_SYNC_OPS: dict[type, Any] = {
+    _Load: Orchestrator._do_load,
+    _Step: Orchestrator._do_step,
+    _Start: Orchestrator._do_start,
+    _Commit: Orchestrator._do_commit,
+    _Done: Orchestrator._do_done,
+    _RunActions: Orchestrator._do_runactions,
+    _Settle: Orchestrator._do_settle,
+    _Renew: Orchestrator._do_renew,
+    _Claim: Orchestrator._do_claim,
+    _Pause: Orchestrator._do_pause,
+    _Services: Orchestrator._do_services,
+    _Remember: Orchestrator._do_remember,
+}
+_ASYNC_OPS: dict[type, Any] = {
+    _Load: Orchestrator._ado_load,
+    _Step: Orchestrator._ado_step,
+    _Start: Orchestrator._ado_start,
+    _Commit: Orchestrator._ado_commit,
+    _Done: Orchestrator._ado_done,
+    _RunActions: Orchestrator._ado_runactions,
+    _Settle: Orchestrator._ado_settle,
+    _Renew: Orchestrator._ado_renew,
+    _Claim: Orchestrator._ado_claim,
+    _Pause: Orchestrator._ado_pause,
+    _Schedule: Orchestrator._ado_schedule,
+    _Cancel: Orchestrator._ado_cancel,
+    _Services: Orchestrator._ado_services,
+    _Remember: Orchestrator._ado_remember,
+}
 
 
 def _steps(actions: Sequence[PendingAction]) -> list[list[PendingAction]]:

@@ -24,11 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pystator.limits import JsonInputError, check_json_value, load_json
 from pystator.simulator.values import SimulationError
 
 __all__ = ["FORMAT_VERSION", "Input", "InputKind", "decode", "encode", "json_value"]
 
 FORMAT_VERSION = 1
+MAX_TRACE_TEXT = 20_000_000
+"""A trace document longer than this (in characters) is refused before it is parsed."""
 InputKind = Literal["event", "fire", "advance", "guard", "context"]
 
 
@@ -82,6 +85,10 @@ class Input:
 def json_value(value: Any, what: str) -> Any:
     """``value`` as it comes back from JSON (so a round trip is exact); clear error otherwise."""
     try:
+        check_json_value(value, what)
+    except JsonInputError as error:
+        raise SimulationError(str(error)) from None
+    try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as error:
         raise SimulationError(
@@ -121,8 +128,8 @@ def decode(text: str | bytes, max_steps: int) -> Decoded:
     ``max_steps`` inputs or more is refused before anything is replayed.
     """
     try:
-        document = json.loads(text)
-    except (TypeError, ValueError) as error:
+        document = load_json(text, "the trace", max_chars=MAX_TRACE_TEXT)
+    except JsonInputError as error:
         raise SimulationError(f"not a simulation trace: invalid JSON ({error})") from None
     if not isinstance(document, dict) or not isinstance(document.get("trace"), list):
         raise SimulationError('not a simulation trace: expected an object with a "trace" list')

@@ -37,7 +37,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The designer served by uvicorn in a background thread, over a temporary library."""
     db = tmp_path_factory.mktemp("ui") / "library.sqlite3"
     port = free_port()
-    config = uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(db, origin=f"http://127.0.0.1:{port}")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

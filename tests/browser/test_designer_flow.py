@@ -150,7 +150,7 @@ def test_a_new_user_designs_saves_shares_imports_and_exports(
     page.get_by_role("button", name="Save", exact=True).click()
     status = page.locator("#save-status", has_text="Saved revision")
     status.wait_for()
-    revision = re.search(r"Saved revision ([0-9a-f]+)", status.inner_text())
+    revision = re.search(r"Saved revision #\d+ \(([0-9a-f]+)\)", status.inner_text())
     assert revision
     expect(page.locator("#dirty")).to_be_hidden()
     page.goto(f"{app_url}/m/{revision.group(1)}")

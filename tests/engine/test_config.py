@@ -301,3 +301,184 @@ def test_typos_get_a_suggestion() -> None:
     assert path == "states[0].type" and "did you mean 'initial'" in message
     [(path, _, _, message)] = issues_of(GOOD.replace("- trigger: finish", "- triger: finish"))
     assert path == "transitions[0].triger" and "did you mean 'trigger'" in message
+
+
+# -- every problem at once: schema, references and expressions together ------------------------
+
+TANGLED = """\
+states:
+  - name: idle
+    type: initial
+    on_entr: log
+  - name: done
+    type: terminal
+transitions:
+  - trigger: finish
+    source: idle
+    dest: DONE
+    guards:
+      - expr: "qty >"
+"""
+
+
+def test_a_mistyped_key_does_not_hide_a_wrong_dest_or_a_bad_guard() -> None:
+    found = issues_of(TANGLED)
+    assert [(path, line) for path, line, _, _ in found] == [
+        ("states[0].on_entr", 4),
+        ("transitions[0].dest", 10),
+        ("transitions[0].guards[0].expr", 12),
+    ]
+    assert "did you mean 'on_enter'" in found[0][3]
+    assert "did you mean 'done'" in found[1][3]
+
+
+def test_a_state_with_a_bad_name_still_lets_the_others_be_checked() -> None:
+    text = GOOD.replace("  - name: done", "  - name: [done]\n  - name: other\n    parent: nowhere")
+    found = {path: message for path, _, _, message in issues_of(text)}
+    assert set(found) == {"states[1].name", "states[2].parent", "transitions[0].dest"}
+    assert "expected text" in found["states[1].name"]
+    assert "'nowhere'" in found["states[2].parent"]
+
+
+def test_a_state_whose_place_is_unknown_causes_no_guessed_errors() -> None:
+    """With ``parent`` unreadable, 'C is not a child of P' would be a guess: it is skipped."""
+    text = """\
+states:
+  - name: P
+    type: initial
+    initial_child: C
+  - name: C
+    parent: [P]
+transitions:
+  - trigger: go
+    source: C
+    dest: Z
+"""
+    assert [path for path, *_ in issues_of(text)] == ["states[1].parent", "transitions[0].dest"]
+
+
+def test_broken_items_and_sections_are_reported_beside_the_rest() -> None:
+    text = "meta: 3\nextra: 1\nstates:\n  - 5\n  - {name: a, type: initial}\ntransitions:\n"
+    text += "  - {source: a, dest: b}\n  - {trigger: t, source: a, dest: gone}\n"
+    paths = [path for path, *_ in issues_of(text)]
+    assert paths == ["meta", "extra", "states[0]", "transitions[0]", "transitions[1].dest"]
+
+
+def test_reading_problems_are_reported_with_the_rest() -> None:
+    text = GOOD.replace("    type: terminal", "    type: terminal\n    type: stable")
+    text = text.replace("dest: done", "dest: nowhere")
+    paths = [path for path, *_ in issues_of(text)]
+    assert paths == ["states[1].type", "transitions[0].dest"]
+
+
+# -- what the text may not carry -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("!state busy", "!state"),
+        ("!!python/name:os.system x", "!!python/name:os.system"),
+        ("!!python/object/apply:os.system [ls]", "!!python/object/apply:os.system"),
+        ("!!binary aGk=", "!!binary"),
+        ("!!set {a, b}", "!!set"),
+    ],
+)
+def test_tags_are_refused_where_they_are_written(written: str, shown: str) -> None:
+    found = issues_of(GOOD.replace("    type: terminal", f"    description: {written}"))
+    assert [(path, line, column) for path, line, column, _ in found] == [
+        ("states[1].description", 7, 18)
+    ]
+    assert f"'{shown}' are not supported" in found[0][3]
+
+
+def test_an_expression_must_be_written_as_text() -> None:
+    text = GOOD.replace("    dest: done", "    dest: done\n    guards: [{expr: 5}]")
+    [(path, line, _, message)] = issues_of(text)
+    assert path == "transitions[0].guards[0].expr" and line == 12
+    assert message == "expected text, got a number"
+
+
+@pytest.mark.parametrize(
+    ("after", "words"),
+    [
+        ("366d", "at most 365 days"),
+        ("1.0e+31", "at most 365 days"),
+        (str(365 * 86_400_000 + 1), "at most 365 days"),
+        ("9" * 5_000, "more than 100 digits"),
+        ("1" * 101 + "s", "malformed delay"),
+        (".inf", "whole number"),
+    ],
+)
+def test_delays_are_bounded_when_the_machine_loads(after: str, words: str) -> None:
+    text = GOOD.replace("    dest: done", f"    dest: done\n    after: {after}")
+    [(path, line, _, message)] = issues_of(text)
+    assert path == "transitions[0].after" and line == 12
+    assert words in message
+
+
+def test_the_longest_delay_loads() -> None:
+    spec = load_spec(GOOD.replace("    dest: done", "    dest: done\n    after: 365d"))
+    assert spec.transitions[0].after == 365 * 86_400_000
+
+
+@pytest.mark.parametrize("seconds", [".inf", ".nan", "1e12", "31536001"])
+def test_timeouts_are_bounded_when_the_machine_loads(seconds: str) -> None:
+    text = GOOD.replace(
+        "    type: initial",
+        f"    type: initial\n    timeout: {{seconds: {seconds}, destination: done}}",
+    )
+    [(path, *_)] = issues_of(text)
+    assert path == "states[0].timeout.seconds"
+
+
+def test_long_integers_anywhere_are_located() -> None:
+    text = GOOD + "error_policy:\n  retry_attempts: " + "7" * 5_000 + "\n"
+    [(path, line, column, message)] = issues_of(text)
+    assert (path, line, column) == ("error_policy.retry_attempts", 13, 19)
+    assert "more than 100 digits" in message
+
+
+def test_a_lone_surrogate_is_located() -> None:
+    [(_, line, column, message)] = issues_of(GOOD.replace("done\n", "do\ud800ne\n", 1))
+    assert (line, column) == (6, 13)
+    assert "lone surrogate" in message
+
+
+def test_aliases_repeating_long_text_are_an_error_not_an_answer_of_megabytes() -> None:
+    long_text = "x" * 60_000
+    text = f'big: &big "{long_text}"\n' + GOOD.replace(
+        "    dest: done",
+        "    dest: done\n    actions:\n      - name: log\n        params: {rows: ["
+        + ", ".join(["*big"] * 100)
+        + "]}",
+    )
+    assert len(text) < 70_000
+    with pytest.raises(ConfigError, match="expands to more than 4,194,304 characters") as info:
+        load_spec(text)
+    assert (info.value.issues[0].line, info.value.issues[0].column) == (1, 6)  # the anchor
+
+
+def test_json_text_within_limits() -> None:
+    deep = '{"states": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for text, words in [
+        (deep, "nest more than"),
+        ('{"states": [{"name": "a", "n": ' + "1" * 5_000 + "}]}", "more than 100 digits"),
+    ]:
+        with pytest.raises(ConfigError, match=words):
+            load_spec(text)
+
+
+@pytest.mark.parametrize("source", [None, 5, ["states"], object()])
+def test_something_that_is_not_a_definition_is_a_config_error(source: object) -> None:
+    with pytest.raises(ConfigError, match="a machine definition is YAML or JSON text"):
+        StateMachine.from_dict(source)  # type: ignore[arg-type]
+
+
+def test_a_dict_with_a_number_python_cannot_write_is_a_config_error() -> None:
+    definition = {"states": [{"name": 10**5_000}, {"name": "b", "description": -(10**9_000)}]}
+    with pytest.raises(ConfigError) as info:
+        StateMachine.from_dict(definition)
+    paths = sorted(issue.path for issue in info.value.issues)
+    assert paths == ["states[0].name", "states[1].description"]
+    assert all("more than 100 digits" in issue.message for issue in info.value.issues)

@@ -6,13 +6,21 @@ as YAML text. Nothing but ``ConfigError`` may come out; when the fast build path
 accepts the damaged dict it must build what the schema path builds; and whatever
 loads, the linter, the diagram and the simulator take without raising (the designer
 runs all three on every edit).
+
+Hostile damage too: the YAML text gets tags, numbers of thousands of digits, lone
+surrogates, deep brackets, alias byte bombs, out-of-range delays or ``expr: 5`` at a random
+value (:func:`hostile_text`), and dicts get integers Python cannot write as text and
+values nested far deeper than any machine (:func:`hostile_dict`). Several problems at once
+must all be reported, each located.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -140,3 +148,113 @@ def test_the_fast_path_agrees_with_the_schema_on_damaged_input(
         return
     model = MachineModel.model_validate(definition)  # what the fast path accepts, so must this
     assert finish(fast, {}, None) == finish(build_from_model(model), {}, None)
+
+
+# -- hostile damage ------------------------------------------------------------------------------
+
+BIG_ANCHOR = 'big: &big "' + "x" * 60_000 + '"\n'
+HOSTILE_SNIPPETS = [
+    "!state x",
+    "!!python/name:os.system x",
+    "!!python/object/apply:os.system [ls]",
+    "!!binary aGk=",
+    "!!set {a, b}",
+    "9" * 5_000,
+    "-" + "7" * 400,
+    "0x" + "f" * 300,
+    "x\ud800y",
+    "[" * 300 + "]" * 300,
+    "*nowhere",
+    "1.0e+31",
+    ".inf",
+    ".nan",
+    "{expr: 5}",
+    "[{expr: 5}]",
+    "366d",
+    "[" + ", ".join(["*big"] * 100) + "]",
+]
+_VALUE = re.compile(r"^(\s*(?:- )?[a-z_]+: )(.+)$", re.M)
+
+
+@st.composite
+def hostile_text(draw: st.DrawFn) -> str:
+    """A valid machine's YAML with one to three values replaced by hostile snippets."""
+    text = yaml.safe_dump(draw(machines()), sort_keys=False)
+    places = list(_VALUE.finditer(text))
+    chosen = draw(
+        st.lists(st.sampled_from(range(len(places))), min_size=1, max_size=3, unique=True)
+    )
+    for index in sorted(chosen, reverse=True):
+        place = places[index]
+        snippet = draw(st.sampled_from(HOSTILE_SNIPPETS))
+        text = text[: place.start(2)] + snippet + text[place.end(2) :]
+    return BIG_ANCHOR + text if "*big" in text else text
+
+
+def _deep(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"k": [value]}
+    return value
+
+
+HOSTILE_VALUES = st.one_of(
+    st.sampled_from([10**5_000, -(10**4_400), 10**101]),
+    st.integers(60, 600).map(_deep),
+    st.none(),
+)
+
+
+@st.composite
+def hostile_dict(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid machine dict with one value replaced by a hostile one."""
+    definition = copy.deepcopy(draw(machines()))
+    place = draw(st.sampled_from(_places(definition)))
+    holder: Any = definition
+    for part in place[:-1]:
+        holder = holder[part]
+    holder[place[-1]] = draw(HOSTILE_VALUES)
+    return definition
+
+
+@settings(max_examples=150, deadline=None)
+@given(hostile_text())
+def test_hostile_yaml_gives_located_config_errors_or_a_machine(text: str) -> None:
+    try:
+        machine = StateMachine(load_spec(text))
+    except ConfigError as err:
+        assert err.issues
+        for issue in err.issues:
+            assert issue.line is not None, issue  # deep brackets are refused by line only
+        return
+    _load(machine.spec)  # whatever loads must lint, draw and simulate
+
+
+@settings(max_examples=150, deadline=None)
+@given(hostile_dict())
+def test_a_hostile_dict_gives_a_config_error_or_a_machine(definition: dict[str, Any]) -> None:
+    _load(definition)
+
+
+def test_several_hostile_values_are_all_reported() -> None:
+    text = yaml.safe_dump(
+        {
+            "states": [{"name": "a", "type": "initial"}, {"name": "b"}],
+            "transitions": [
+                {"trigger": "go", "source": "a", "dest": "nowhere", "after": "TAG"},
+                {"trigger": "back", "source": "b", "dest": "a", "guards": [{"expr": "EXPR"}]},
+            ],
+        },
+        sort_keys=False,
+    )
+    text = text.replace("TAG", "!!python/name:os.system x").replace("expr: EXPR", "expr: 5")
+    text = text.replace("name: b", "name: b\n  description: " + "1" * 500)
+    with pytest.raises(ConfigError) as info:
+        load_spec(text)
+    found = sorted((issue.path, issue.code) for issue in info.value.issues)
+    assert [path for path, _ in found] == [
+        "states[1].description",
+        "transitions[0].after",
+        "transitions[0].dest",
+        "transitions[1].guards[0].expr",
+    ], found

@@ -1,10 +1,18 @@
-"""Fixtures for the designer's route tests: an app over a temporary library and examples."""
+"""Fixtures for the designer's route tests: an app over a temporary library and examples.
+
+Clients talk to the designer as its own pages do: on a loopback address (other Host names are
+refused) and with the page token of their browser in the ``X-CSRF-Token`` header, read from a
+page the way htmx reads it (``hx-headers`` on ``<body>``). Tests of the refusals build their
+requests without it.
+"""
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,11 +81,26 @@ def examples_dir(tmp_path: Path) -> Path:
     return directory
 
 
+BASE_URL = "http://127.0.0.1:8000"
+HTMX = {"HX-Request": "true"}
+
+
+def page_token(client: TestClient, url: str = "/") -> str:
+    """The page token a page gives this client's browser (its cookie jar)."""
+    found = re.search(r'"X-CSRF-Token": "([0-9a-f]*)"', client.get(url).text)
+    assert found, "the page carries no token"
+    return found.group(1)
+
+
+def designer_client(app: Any, **options: Any) -> TestClient:
+    """A client of the designer ``app`` that sends its page token with every request."""
+    test_client = TestClient(app, base_url=BASE_URL, raise_server_exceptions=False, **options)
+    test_client.headers["X-CSRF-Token"] = page_token(test_client)
+    return test_client
+
+
 @pytest.fixture
 def client(tmp_path: Path, examples_dir: Path) -> Iterator[TestClient]:
     app = create_app(tmp_path / "library.sqlite3", examples_dir=examples_dir)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with designer_client(app) as test_client:
         yield test_client
-
-
-HTMX = {"HX-Request": "true"}

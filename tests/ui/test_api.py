@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from starlette.testclient import TestClient
 
 from pystator.api.main import create_app as create_api_app
 from pystator.textcheck import MAX_TEXT_BYTES
-from tests.ui.conftest import INVALID, LIGHT, ORDER
+from tests.ui.conftest import BASE_URL, INVALID, LIGHT, ORDER
 from ui.app import create_app as create_designer_app
 
 BOMB = (
@@ -31,7 +32,7 @@ def api(request: pytest.FixtureRequest, tmp_path: Path, examples_dir: Path) -> I
         app = create_api_app(db)
     else:
         app = create_designer_app(db, examples_dir=examples_dir)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
         if request.param == "designer":  # start from an empty library in both cases
             for machine in client.get("/api/v1/machines").json()["machines"]:
                 client.delete(f"/api/v1/machines/{machine['id']}")
@@ -240,7 +241,7 @@ def test_standalone_app_opens_the_library_lazily(
     monkeypatch.setenv("PYSTATOR_DB", str(db))
     app = create_api_app()
     assert not db.exists()
-    with TestClient(app) as client:
+    with TestClient(app, base_url=BASE_URL) as client:
         assert client.get("/health").status_code == 200
         assert not db.exists()
         assert client.get("/api/v1/machines").json() == {"machines": []}
@@ -251,3 +252,23 @@ def test_module_level_app_exists() -> None:
     from pystator.api.main import app
 
     assert "/api/v1/process" in app.openapi()["paths"]
+
+
+def test_the_api_answers_the_host_it_was_started_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pystator api --host NAME`` puts NAME on the allowlist (through the environment)."""
+    import uvicorn
+
+    from pystator.cli import main
+
+    monkeypatch.setenv("PYSTATOR_ALLOWED_HOSTS", "")  # so the variable is restored afterwards
+    monkeypatch.delenv("PYSTATOR_ALLOWED_HOSTS")
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **options: None)
+    assert main(["api", "--host", "api.lan"]) == 0
+    assert os.environ["PYSTATOR_ALLOWED_HOSTS"] == "api.lan"
+    app = create_api_app(tmp_path / "a.sqlite3")
+    with TestClient(app, base_url="http://api.lan:8000") as named:
+        assert named.get("/health").status_code == 200
+    with TestClient(app, base_url="http://evil.example:8000") as other:
+        assert other.get("/health").status_code == 400

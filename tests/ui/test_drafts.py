@@ -43,7 +43,7 @@ def marker_shown(page: str) -> bool:
 
 
 def type_text(client: TestClient, text: str, current_url: str, **fields: str):  # type: ignore[no-untyped-def]
-    headers = {**HTMX, "HX-Current-URL": "http://testserver" + current_url}
+    headers = {**HTMX, "HX-Current-URL": "http://127.0.0.1:8000" + current_url}
     return client.post("/validate", data={"yaml": text, **fields}, headers=headers)
 
 
@@ -131,9 +131,11 @@ def test_oversized_text_is_refused_and_not_kept(client: TestClient) -> None:
 def test_deleting_a_machine_drops_its_draft(tmp_path: Path) -> None:
     library = Library(tmp_path / "lib.sqlite3")
     machine = library.create("m", ORDER)
-    library.put_draft(machine_draft_key(machine.id), EDITED)
+    library.put_draft("one", machine_draft_key(machine.id), EDITED)
+    library.put_draft("two", machine_draft_key(machine.id), EDITED)
     library.delete(machine.id)
-    assert library.get_draft(machine_draft_key(machine.id)) is None
+    assert library.get_draft("one", machine_draft_key(machine.id)) is None
+    assert library.get_draft("two", machine_draft_key(machine.id)) is None
 
 
 def test_a_machine_that_is_gone_stores_nothing(client: TestClient) -> None:
@@ -194,7 +196,7 @@ def test_saving_a_draft_to_the_library_drops_it(client: TestClient) -> None:
     )
     assert saved.status_code == 303
     gone = client.get(f"/drafts/{draft_id}")
-    assert gone.status_code == 404 and "no longer kept" in gone.text
+    assert gone.status_code == 404 and "not kept for this browser" in gone.text
 
 
 @pytest.mark.parametrize(
@@ -225,26 +227,26 @@ def test_library_drafts_round_trip_and_prune(tmp_path: Path) -> None:
     path = tmp_path / "lib.sqlite3"
     library = Library(path)
     key = draft_key(new_draft_id())
-    assert library.get_draft(key) is None
-    library.put_draft(key, "first", "a name")
-    library.put_draft(key, "second", "a name")
-    found = library.get_draft(key)
+    assert library.get_draft("b", key) is None
+    library.put_draft("b", key, "first", "a name")
+    library.put_draft("b", key, "second", "a name")
+    found = library.get_draft("b", key)
     assert found is not None and found.text == "second" and found.name == "a name"
     assert library.prune_drafts() == 0
     old = (datetime.now(timezone.utc) - timedelta(days=31)).isoformat(timespec="seconds")
     with sqlite3.connect(path) as db:
         db.execute("UPDATE drafts SET updated = ?", (old,))
     assert library.prune_drafts() == 1
-    assert library.get_draft(key) is None
-    assert library.drop_draft(key) is False
+    assert library.get_draft("b", key) is None
+    assert library.drop_draft("b", key) is False
 
 
 def test_library_refuses_what_cannot_be_a_definition(tmp_path: Path) -> None:
     library = Library(tmp_path / "lib.sqlite3")
     key = draft_key(new_draft_id())
     with pytest.raises(TextRejected):
-        library.put_draft(key, "x" * (MAX_TEXT_BYTES + 1))
-    assert library.get_draft(key) is None
+        library.put_draft("b", key, "x" * (MAX_TEXT_BYTES + 1))
+    assert library.get_draft("b", key) is None
     with pytest.raises(NotFound):
         draft_key("machine/abc")
 
@@ -255,11 +257,11 @@ def test_old_drafts_are_pruned_when_the_designer_starts(tmp_path: Path, examples
     path = tmp_path / "lib.sqlite3"
     library = Library(path)
     stale, fresh = draft_key(new_draft_id()), draft_key(new_draft_id())
-    library.put_draft(stale, "old")
-    library.put_draft(fresh, "new")
+    library.put_draft("b", stale, "old")
+    library.put_draft("b", fresh, "new")
     old = (datetime.now(timezone.utc) - timedelta(days=45)).isoformat(timespec="seconds")
     with sqlite3.connect(path) as db:
         db.execute("UPDATE drafts SET updated = ? WHERE key = ?", (old, stale))
     create_app(path, examples_dir=examples_dir)
-    assert library.get_draft(stale) is None
-    assert library.get_draft(fresh) is not None
+    assert library.get_draft("b", stale) is None
+    assert library.get_draft("b", fresh) is not None

@@ -130,7 +130,7 @@ def test_each_step_replaces_the_address_with_one_that_reopens_it(client: TestCli
     response = client.post(
         "/simulate",
         data={"yaml": MACHINE, "trace": "[]", "do": "send:-:push"},
-        headers={**HTMX, "HX-Current-URL": "http://testserver/examples/order_lifecycle"},
+        headers={**HTMX, "HX-Current-URL": "http://127.0.0.1:8000/examples/order_lifecycle"},
     )
     address = response.headers["HX-Replace-Url"]
     assert address.startswith("/examples/order_lifecycle?view=simulate&trace=")

@@ -159,7 +159,11 @@ def test_every_page_and_asset_is_served(server: str) -> None:
             *(f"/examples/{slug}" for slug in EXAMPLE_SLUGS),
         ]  # fmt: skip
         yaml_text = client.get(f"/api/v1/machines/{mid}").json()["yaml"]
-        shared = client.post("/share", data={"yaml": yaml_text})
+        token = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', client.get("/").text)
+        assert token, "pages carry this browser's token"
+        shared = client.post(
+            "/share", data={"yaml": yaml_text}, headers={"X-CSRF-Token": token.group(1)}
+        )
         assert shared.status_code == 200
         link = re.search(r'value="(http://[^"]+/s/[^"]+)"', shared.text)
         assert link, shared.text
