@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pystator import ConfigError, StateMachine
-from pystator.durations import format_duration, parse_duration
+from pystator.durations import MAX_DELAY_MS, format_duration, parse_duration
 from pystator.simulator import Simulation, SimulationError
 
 
@@ -37,6 +37,9 @@ from pystator.simulator import Simulation, SimulationError
         ("30m", 1_800_000),
         ("1h", 3_600_000),
         ("2d", 172_800_000),
+        ("365d", MAX_DELAY_MS),  # the longest delay is allowed, one more is not
+        (MAX_DELAY_MS, MAX_DELAY_MS),
+        (float(MAX_DELAY_MS), MAX_DELAY_MS),
         (" 7s ", 7000),
     ],
 )
@@ -64,6 +67,12 @@ def test_a_delay_is_read_as_milliseconds(text: Any, ms: int) -> None:
         ("5sec", "malformed delay '5sec'"),
         (None, "not None"),
         ([5], r"not \[5\]"),
+        (MAX_DELAY_MS + 1, "at most 365 days \\(31,536,000,000 ms\\), not 31536000001$"),
+        (float(MAX_DELAY_MS + 1000), "at most 365 days"),
+        ("366d", "at most 365 days .*, not '366d'$"),
+        (10**400, "not a huge number$"),
+        (10**50, "not 1" + "0" * 36 + r"\.\.\.$"),  # a long number is cut to 40 characters
+        ("9" * 41, "malformed delay"),
     ],
 )
 def test_a_malformed_delay_is_refused_with_what_was_wrong(value: Any, message: str) -> None:
@@ -104,7 +113,7 @@ def test_a_delay_is_spelled_in_its_largest_exact_unit(ms: int, text: str) -> Non
     assert format_duration(ms) == text
 
 
-@given(st.integers(min_value=0, max_value=10**12))
+@given(st.integers(min_value=0, max_value=MAX_DELAY_MS))
 def test_spelling_and_reading_round_trip(ms: int) -> None:
     assert parse_duration(format_duration(ms)) == ms
 

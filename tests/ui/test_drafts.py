@@ -203,7 +203,7 @@ def test_saving_a_draft_to_the_library_drops_it(client: TestClient) -> None:
     ("draft_id", "message"),
     [
         ("nothere", "There is no draft &#39;nothere&#39;: the address is not a draft address."),
-        ("0123456789abcdef", "This draft is no longer kept"),
+        ("0123456789abcdef", "This draft is not kept for this browser"),
         ("../machine", "There is nothing at this address."),  # the client resolves the ..
     ],
 )
