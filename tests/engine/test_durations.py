@@ -41,6 +41,7 @@ from pystator.simulator import Simulation, SimulationError
         (MAX_DELAY_MS, MAX_DELAY_MS),
         (float(MAX_DELAY_MS), MAX_DELAY_MS),
         (" 7s ", 7000),
+        ("500s".rjust(40), 500_000),  # 40 characters is the longest text read
     ],
 )
 def test_a_delay_is_read_as_milliseconds(text: Any, ms: int) -> None:
@@ -68,10 +69,14 @@ def test_a_delay_is_read_as_milliseconds(text: Any, ms: int) -> None:
         (None, "not None"),
         ([5], r"not \[5\]"),
         (MAX_DELAY_MS + 1, "at most 365 days \\(31,536,000,000 ms\\), not 31536000001$"),
-        (float(MAX_DELAY_MS + 1000), "at most 365 days"),
+        (float(MAX_DELAY_MS + 1000), "at most 365 days .*, not 31536001000.0$"),
         ("366d", "at most 365 days .*, not '366d'$"),
         (10**400, "not a huge number$"),
-        (10**50, "not 1" + "0" * 36 + r"\.\.\.$"),  # a long number is cut to 40 characters
+        # a number is shown in at most 40 characters, and not at all from 300 bits on
+        (10**39, "not 1" + "0" * 39 + "$"),
+        (10**40, "not 1" + "0" * 36 + r"\.\.\.$"),
+        (2**298, "not " + str(2**298)[:37] + r"\.\.\.$"),
+        (2**299, "not a huge number$"),
         ("9" * 41, "malformed delay"),
     ],
 )
