@@ -27,6 +27,7 @@ def pages(tmp_path: Path) -> Pages:
         "{% block part %}[{{ text }}|{{ partial }}]{% if flag %}!{% endif %}{% endblock %}"
     )
     (tmp_path / "note.txt").write_text("{{ text }}")
+    (tmp_path / "where.html").write_text("{{ request.method }} {{ request.url.path }}")
     (tmp_path / "missing.html").write_text("{{ nowhere }}")
     return Pages(tmp_path)
 
@@ -77,3 +78,7 @@ def test_headers_are_added_to_a_response_that_has_none() -> None:
     assert response.status_code == 204
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value
+
+
+def test_a_page_can_read_the_request(pages: Pages) -> None:
+    assert pages.render(request(False), "where.html").body == b"GET /"
