@@ -75,10 +75,18 @@ class Chart:
     each node's children in document order. ``order`` numbers nodes in document
     order (a node, then its children's subtrees in order).
 
+    ``region_of`` maps each state listed in a region of a parallel state to the
+    (parallel, region) that lists it first, as written (a cycle broken at a region
+    member leaves its listing alone); ``region_at`` is the nearest enclosing region
+    in the tree.
+
     What the checks report on: ``duplicates`` (index of a repeated declaration,
     index of the first), ``cycles`` (the states of each parent cycle, in the order
-    followed), ``region_overlaps`` (parallel, region index, member index, member
-    already in another region) and ``duplicate_regions`` (parallel, region index).
+    followed), ``region_overlaps`` (parallel, region index, member index, the
+    (parallel, region) that already lists the member: another region, or the same
+    one earlier) and ``duplicate_regions`` (parallel, region index). A region whose
+    name repeats an earlier one of the same parallel state is recorded and merged
+    into it: its new members join the first region of that name.
     """
 
     def __init__(self, spec: MachineSpec) -> None:
@@ -158,15 +166,13 @@ class Chart:
             for r, region in enumerate(state.regions):
                 if region.name in seen:
                     self.duplicate_regions.append((name, r))
-                    continue
-                seen.add(region.name)
-                node = RegionNode(name, region.name)
-                self._regions[node] = region
+                else:
+                    seen.add(region.name)
+                    self._regions[RegionNode(name, region.name)] = region
                 for k, member in enumerate(region.states):
                     other = region_of.get(member)
                     if other is not None:
-                        if other != (name, region.name):
-                            self.region_overlaps.append((name, r, k, other))
+                        self.region_overlaps.append((name, r, k, other))
                         continue
                     region_of[member] = (name, region.name)
         for name, state in states.items():
@@ -180,14 +186,18 @@ class Chart:
         for node in self._regions:
             parent[node] = node.parallel
         self._break_cycles()
+        members: dict[RegionNode, dict[str, None]] = {}
         for node, region in self._regions.items():
             children.setdefault(node.parallel, []).append(node)
-            members = dict.fromkeys(m for m in region.states if parent.get(m) == node)
-            children[node] = list(members)
+            members[node] = dict.fromkeys(m for m in region.states if parent.get(m) == node)
         for name in states:
             up = parent[name]
             if isinstance(up, str):
                 children.setdefault(up, []).append(name)
+            elif up is not None and name not in members[up]:
+                members[up][name] = None  # listed only by a repeated region of that name
+        for node, listed in members.items():
+            children[node] = list(listed)
 
     def _break_cycles(self) -> None:
         """Follow parents from every state once; a path that meets itself is a cycle.
@@ -213,10 +223,12 @@ class Chart:
                 head = (
                     node if isinstance(node, str) else next(n for n in loop if isinstance(n, str))
                 )
-                region = parent[head]
-                if isinstance(region, RegionNode):
-                    self.region_of.pop(head, None)
-                parent[head] = None
+                above, parent[head] = parent[head], None
+                kids = self.children.get(above) if above is not None else None
+                if above is not None and kids:  # the flat tree lists children already
+                    kids.remove(head)
+                    if not kids:
+                        del self.children[above]
             done.update(path)
 
     def _document_order(self) -> dict[Node, int]:
@@ -260,6 +272,26 @@ class Chart:
             elif up is not None and up in out:
                 out[node] = out[up]
         return out
+
+    @cached_property
+    def subtree_end(self) -> dict[Node, int]:
+        """Node -> the last ``order`` number inside its subtree (its own for a leaf).
+
+        With ``order`` this makes every subtree one interval, so "is this node inside
+        that one" is two comparisons at any depth (``is_inside``). One pass, children
+        before parents.
+        """
+        end: dict[Node, int] = {}
+        children, order = self.children, self.order
+        for node in reversed(order):
+            kids = children.get(node)
+            end[node] = end[kids[-1]] if kids else order[node]
+        return end
+
+    def is_inside(self, node: Node, ancestor: Node) -> bool:
+        """Whether ``node`` is a proper descendant of ``ancestor`` (constant time)."""
+        first = self.order[ancestor]
+        return first < self.order[node] <= self.subtree_end[ancestor]
 
     def kids(self, name: Node) -> list[Node]:
         """Children in document order (region nodes for a parallel state)."""

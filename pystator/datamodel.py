@@ -405,52 +405,65 @@ class Executor:
             self._nested(p.get("do", ()), phase, owner, effects)
 
     def _send(self, spec: ActionSpec, phase: Phase, owner: str, effects: list[Effect]) -> None:
+        # Evaluated in the order SCXML lists <send>'s attributes: the first that fails wins.
         p = spec.params
-        event = spec.name
-        if p.get("event_expr") is not None:
-            event = str(self._value(p["event_expr"], spec))
+        event = self._text_or(spec, "event_expr", spec.name)
         delay = p.get("delay") or 0
         if p.get("delay_expr") is not None:
             delay = _delay(self._value(p["delay_expr"], spec), p["delay_expr"])
+        data = self._send_data(spec)
+        send_id = self._send_id(spec, phase, owner, effects)
+        target = self._text_or(spec, "target_expr", p.get("target"))
+        kind = self._text_or(spec, "type_expr", p.get("type"))
+        if kind is not None and kind not in (SCXML_PROCESSOR, "scxml"):
+            raise _Failed(f"send: the event processor {kind!r} is not supported", send_id)
+        if target is not None and target != "#_internal" and target != self.origin():
+            self._send_elsewhere(target, send_id, phase, owner, effects)
+            return
+        if p.get("internal") or target == "#_internal":
+            effects.append(RaiseEvent(event, phase, owner, data))
+            self.queue.append(Queued(event, data, "internal", send_id))
+            return
+        timer = Timer(self.next_id, owner, self.now + delay, event, "", self.now, -1, send_id, data)
+        self.next_id += 1
+        self.timers.append(timer)
+        effects.append(ScheduleTimer(timer))
+
+    def _text_or(self, spec: ActionSpec, key: str, default: Any) -> Any:
+        """The text ``spec.params[key]`` evaluates to, or ``default`` when there is none."""
+        expr = spec.params.get(key)
+        return default if expr is None else str(self._value(expr, spec))
+
+    def _send_data(self, spec: ActionSpec) -> Any:
+        """The event's data: the ``data`` mapping evaluated, unless ``content`` replaces it."""
+        p = spec.params
         data: Any = None
         if p.get("data"):
             data = {name: self._value(expr, spec) for name, expr in p["data"].items()}
         if p.get("content") is not None:
             data = self._value(p["content"], spec)
-        send_id = p.get("id")
+        return data
+
+    def _send_id(self, spec: ActionSpec, phase: Phase, owner: str, effects: list[Effect]) -> str:
+        """The send's id (a fresh one when it names none), stored at ``id_location``."""
+        send_id = spec.params.get("id")
         if send_id is None:
             send_id = f"{GENERATED_ID}{self.next_id}"
             self.next_id += 1
-        if p.get("id_location"):
-            self._assign(p["id_location"], send_id, phase, owner, effects)
-        internal = bool(p.get("internal"))
-        target = p.get("target")
-        if p.get("target_expr") is not None:
-            target = str(self._value(p["target_expr"], spec))
-        kind = p.get("type")
-        if p.get("type_expr") is not None:
-            kind = str(self._value(p["type_expr"], spec))
-        if kind is not None and kind not in (SCXML_PROCESSOR, "scxml"):
-            raise _Failed(f"send: the event processor {kind!r} is not supported", str(send_id))
-        if target == "#_internal":
-            internal = True
-        elif target is not None and target != self.origin():
-            if not target.startswith("#_"):
-                raise _Failed(f"send: the target {target!r} is not supported", str(send_id))
-            detail = f"send: {target!r} cannot be reached (no such session)"
-            effects.append(RaiseEvent(ERROR_COMMUNICATION, phase, owner, detail))
-            self.queue.append(Queued(ERROR_COMMUNICATION, detail, "platform", str(send_id)))
-            return
-        if internal:
-            effects.append(RaiseEvent(event, phase, owner, data))
-            self.queue.append(Queued(event, data, "internal", str(send_id)))
-            return
-        timer = Timer(
-            self.next_id, owner, self.now + delay, event, "", self.now, -1, str(send_id), data
-        )
-        self.next_id += 1
-        self.timers.append(timer)
-        effects.append(ScheduleTimer(timer))
+        if spec.params.get("id_location"):
+            self._assign(spec.params["id_location"], send_id, phase, owner, effects)
+        return str(send_id)
+
+    def _send_elsewhere(
+        self, target: str, send_id: str, phase: Phase, owner: str, effects: list[Effect]
+    ) -> None:
+        """A target other than this session: another session cannot be reached (SCXML's
+        ``error.communication``); any other kind of target is not supported."""
+        if not target.startswith("#_"):
+            raise _Failed(f"send: the target {target!r} is not supported", send_id)
+        detail = f"send: {target!r} cannot be reached (no such session)"
+        effects.append(RaiseEvent(ERROR_COMMUNICATION, phase, owner, detail))
+        self.queue.append(Queued(ERROR_COMMUNICATION, detail, "platform", send_id))
 
     # ------------------------------------------------------------------ helpers
     def _condition(

@@ -5,7 +5,10 @@ Two steps, so each can be tested alone::
     MachineSpec / StateMachine --build_graph--> DiagramGraph --render_mermaid--> text
 
 ``DiagramGraph`` is plain data (nodes, edges, active ids) that a test can build by
-hand; ``render_mermaid`` knows Mermaid and nothing about machines.
+hand; ``render_mermaid`` knows Mermaid and nothing about machines. ``build_graph``
+reads the machine's structure from ``spec.chart`` (the one the engine runs on), so
+the start arrow points where the machine starts and regions come in the order they
+are written. Both steps work with loops, never recursion, at any nesting depth.
 
 What the text looks like
     Every state is declared ``state "real name" as id``: the label is always the
@@ -13,10 +16,19 @@ What the text looks like
     is a plain word that is not a Mermaid keyword, else ``s_<sanitized>_<n>``, made
     unique deterministically). Compound and parallel states are composite blocks
     ``state "name" as id { ... }``; the regions of a parallel state are separated
-    by ``--``. Each scope starts with ``[*] --> initial``; terminal states get
-    ``id --> [*]``. Edges read ``trigger [guard] [guard2] / action``; delayed
+    by ``--`` (a region may hold parallel states of its own, drawn the same way).
+    Each scope starts with ``[*] --> initial``; terminal and final states get
+    ``id --> [*]`` in their own block, so a final state inside a compound state
+    points at that block's end, the completion that raises ``done.state.<parent>``.
+    A history state reads ``(H) name`` (shallow) or ``(H*) name`` (deep), with the
+    dashed ``history`` class. Edges read ``trigger (kind) [guard] [guard2] /
+    action``: an eventless transition's trigger is ``always``, ``(external)`` or
+    ``(internal)`` is written only for a transition that asks for that kind (the
+    default kind has no mark), raised events read ``raise EVENT``; delayed
     transitions read ``after 5s``; a state ``timeout`` is an edge ``timeout 5s``
-    to its destination. An edge is written inside a block only when both ends
+    to its destination. Blocks are indented four spaces per level, up to 32
+    levels (deeper ones keep that indentation, so the text grows linearly with
+    the machine). An edge is written inside a block only when both ends
     are declared in that very block (or region); every other edge is written at
     the top level, because Mermaid moves a state into the last composite block
     that mentions it, while top-level mentions move nothing.
@@ -56,13 +68,14 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal, Protocol
 
-from pystator._spec_tree import SpecTree
+from pystator.chart import Chart, RegionNode
 from pystator.durations import format_duration
-from pystator.model import MachineSpec, Transition
+from pystator.model import ActionSpec, MachineSpec, State, Transition
 
 
 class _HasSpec(Protocol):
@@ -88,13 +101,22 @@ __all__ = [
     "to_mermaid",
 ]
 
-NodeKind = Literal["simple", "compound", "parallel", "terminal", "initial-marker"]
+NodeKind = Literal[
+    "simple", "compound", "parallel", "terminal", "final", "history", "deep-history",
+    "initial-marker",
+]  # fmt: skip
 Direction = Literal["LR", "TB", "BT", "RL"]
 _DIRECTIONS = ("LR", "TB", "BT", "RL")
-_KINDS = ("simple", "compound", "parallel", "terminal", "initial-marker")
+_KINDS = (
+    "simple", "compound", "parallel", "terminal", "final", "history", "deep-history",
+    "initial-marker",
+)  # fmt: skip
+_ENDS = ("terminal", "final")  # drawn with an arrow to [*] in their own block
+_HISTORY_MARKS = {"history": "(H)", "deep-history": "(H*)"}
 
 ACTIVE_STYLE = "fill:#ffd8a8,stroke:#e8590c,stroke-width:2px"
 ACTIVE_COMPOSITE_STYLE = "stroke:#e8590c,stroke-width:3px"
+HISTORY_STYLE = "fill:#f8f9fa,stroke:#495057,stroke-dasharray:4 3"
 
 
 @dataclass(frozen=True)
@@ -354,9 +376,25 @@ def mermaid_ids(names: Iterable[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- rendering
 
 Scope = tuple[str | None, int | None]
+_COMPOSITE = ("compound", "parallel")
+# Indentation shows nesting up to this depth; deeper blocks keep it, so the text grows
+# in proportion to the machine, not to the square of its depth (Mermaid ignores it).
+_MAX_INDENT = 32
+
+
+def _pad(depth: int) -> str:
+    return "    " * min(depth, _MAX_INDENT)
 
 
 class _Renderer:
+    """One rendering of one graph.
+
+    Nested blocks are written from an explicit work list, never by recursion, and
+    the per-node answers the edges need (is it inside a parallel state, which leaf
+    does it start in) are remembered once found, so the cost stays proportional to
+    the graph at any nesting depth.
+    """
+
     def __init__(self, graph: DiagramGraph, direction: str, redirect: bool) -> None:
         self.graph = graph
         self.direction = direction
@@ -368,52 +406,67 @@ class _Renderer:
         self.edge_count = 0
         self.edge_ids: dict[int, str] = {}
         self.edges_by_scope: dict[Scope, list[tuple[int, str, str]]] = {}
+        self.work: list[Callable[[], None]] = []
+        self._in_parallel: dict[str, bool] = {}
+        self._leaf: dict[str, str] = {}
+        self._starts: dict[str, str] = {}  # container -> where its initial marker points
+        for edge in graph.edges:
+            if graph.node(edge.source).kind == "initial-marker":
+                container = self.parents.get(edge.source, (None, None))[0]
+                if container is not None:
+                    self._starts.setdefault(container, edge.target)
 
     # -- structure helpers
-    def chain(self, node_id: str) -> list[Scope]:
-        """Scopes from the top level down to the scope that declares ``node_id``."""
-        out: list[Scope] = []
-        current: str | None = node_id
-        seen: set[str] = set()
-        while current is not None and current not in seen:
-            seen.add(current)
-            scope = self.parents.get(current, (None, None))
-            out.append(scope)
-            current = scope[0]
-        return list(reversed(out))
+    def container(self, node_id: str) -> str | None:
+        return self.parents.get(node_id, (None, None))[0]
 
     def inside_parallel(self, node_id: str) -> bool:
-        return any(
-            c is not None and self.graph.node(c).kind == "parallel" for c, _ in self.chain(node_id)
-        )
+        """Whether any block around ``node_id`` is a parallel state."""
+        memo = self._in_parallel
+        path: list[str] = []
+        on_path: set[str] = set()
+        current = self.container(node_id)
+        while current is not None and current not in memo and current not in on_path:
+            path.append(current)
+            on_path.add(current)
+            current = self.container(current)
+        if current is not None and current not in memo:
+            # containers that go round (a hand-built graph): each sees the whole loop
+            cut = path.index(current)
+            flag = any(self.graph.node(n).kind == "parallel" for n in path[cut:])
+            memo.update(dict.fromkeys(path[cut:], flag))
+            del path[cut:]
+        for node in reversed(path):
+            up = self.container(node)
+            memo[node] = up is not None and (self.graph.node(up).kind == "parallel" or memo[up])
+        up = self.container(node_id)
+        return up is not None and (self.graph.node(up).kind == "parallel" or memo[up])
 
     def initial_leaf(self, node_id: str) -> str:
-        seen = {node_id}
+        """Follow the initial markers down from ``node_id`` to the state it starts in."""
+        memo = self._leaf
+        path: list[str] = []
+        seen: set[str] = set()
         current = node_id
-        while True:
-            node = self.graph.node(current)
-            if node.kind not in ("compound", "parallel"):
-                return current
-            nxt = None
-            for edge in self.graph.edges:
-                if (
-                    self.graph.node(edge.source).kind == "initial-marker"
-                    and self.parents.get(edge.source, (None, None))[0] == current
-                ):
-                    nxt = edge.target
-                    break
-            if nxt is None or nxt in seen:
-                return current
-            seen.add(nxt)
-            current = nxt
+        while current not in memo:
+            path.append(current)
+            seen.add(current)
+            following = None
+            if self.graph.node(current).kind in _COMPOSITE:
+                following = self._starts.get(current)
+            if following is None:
+                memo[current] = current
+                break
+            if following in seen:
+                return current  # markers that go round: stop where the loop closes
+            current = following
+        result = memo[current]
+        memo.update(dict.fromkeys(path, result))
+        return result
 
     def endpoint(self, node_id: str) -> str:
         node = self.graph.node(node_id)
-        if (
-            self.redirect
-            and node.kind in ("compound", "parallel")
-            and self.inside_parallel(node_id)
-        ):
+        if self.redirect and node.kind in _COMPOSITE and self.inside_parallel(node_id):
             return self.initial_leaf(node_id)
         return node_id
 
@@ -438,7 +491,9 @@ class _Renderer:
             scope = self.edge_scope(source, target)
             self.edges_by_scope.setdefault(scope, []).append((index, source, target))
         self.lines = ["stateDiagram-v2", f"    direction {self.direction}"]
-        self.scope_body((None, None), self.graph.roots or (), 1)
+        self.work = [partial(self.scope_body, (None, None), self.graph.roots or (), 1)]
+        while self.work:
+            self.work.pop()()
         self.styles()
         return MermaidDiagram(
             text="\n".join(self.lines) + "\n",
@@ -447,6 +502,13 @@ class _Renderer:
             active_composites=self.active_composites(),
             regions=self.region_labels(),
         )
+
+    def then(self, *steps: Callable[[], None]) -> None:
+        """Run ``steps`` next, in this order, before anything scheduled earlier."""
+        self.work.extend(reversed(steps))
+
+    def line(self, text: str) -> Callable[[], None]:
+        return partial(self.lines.append, text)
 
     def relation(self, pad: str, left: str, right: str, label: str = "", index: int = -1) -> None:
         text = f"{pad}{left} --> {right}"
@@ -458,38 +520,50 @@ class _Renderer:
         self.edge_count += 1
 
     def scope_body(self, scope: Scope, members: Sequence[str], depth: int) -> None:
-        pad = "    " * depth
-        for member in members:
-            self.declare(member, depth)
+        """The members' declarations, then the scope's edges and final arrows."""
+        self.then(
+            *(partial(self.declare, member, depth) for member in members),
+            partial(self.scope_edges, scope, members, depth),
+        )
+
+    def scope_edges(self, scope: Scope, members: Sequence[str], depth: int) -> None:
+        pad = _pad(depth)
         for index, source, target in self.edges_by_scope.get(scope, ()):
             edge = self.graph.edges[index]
             left = "[*]" if self.graph.node(source).kind == "initial-marker" else self.ids[source]
             self.relation(pad, left, self.ids[target], edge.label, index)
         for member in members:
-            if self.graph.node(member).kind == "terminal":
+            if self.graph.node(member).kind in _ENDS:
                 self.relation(pad, self.ids[member], "[*]")
 
     def declare(self, node_id: str, depth: int) -> None:
         node = self.graph.node(node_id)
         if node.kind == "initial-marker":
             return
-        pad = "    " * depth
-        head = f'{pad}state "{escape_label(node.label)}" as {self.ids[node_id]}'
+        pad = _pad(depth)
+        label = node.label
+        mark = _HISTORY_MARKS.get(node.kind)
+        if mark is not None:
+            label = f"{mark} {label}"
+        head = f'{pad}state "{escape_label(label)}" as {self.ids[node_id]}'
+        steps: list[Callable[[], None]] = []
         if node.kind == "parallel" and node.regions:
-            self.lines.append(head + " {")
             for r, region in enumerate(node.regions):
                 if r:
-                    self.lines.append(f"{pad}    --")
-                self.scope_body((node_id, r), region, depth + 1)
-            self.lines.append(f"{pad}}}")
-        elif node.kind in ("compound", "parallel") and node.children:
+                    steps.append(self.line(f"{pad}    --"))
+                steps.append(partial(self.scope_body, (node_id, r), region, depth + 1))
+        elif node.kind in _COMPOSITE and node.children:
+            steps.append(partial(self.scope_body, (node_id, None), node.children, depth + 1))
+        if steps:
             self.lines.append(head + " {")
-            self.scope_body((node_id, None), node.children, depth + 1)
-            self.lines.append(f"{pad}}}")
+            steps.append(self.line(f"{pad}}}"))
         else:
             self.lines.append(head)
         if node.note:
-            self.lines.append(f"{pad}note right of {self.ids[node_id]} : {escape_label(node.note)}")
+            steps.append(
+                self.line(f"{pad}note right of {self.ids[node_id]} : {escape_label(node.note)}")
+            )
+        self.then(*steps)
 
     def region_labels(self) -> tuple[RegionLabel, ...]:
         return tuple(
@@ -528,6 +602,10 @@ class _Renderer:
             self.lines.append(f"    class {','.join(simple)} active")
         if composite:
             self.lines.append(f"    class {','.join(composite)} activeComposite")
+        history = [self.ids[n.id] for n in self.graph.nodes if n.kind in _HISTORY_MARKS]
+        if history:
+            self.lines.append(f"    classDef history {HISTORY_STYLE}")
+            self.lines.append(f"    class {','.join(history)} history")
         for index in sorted(self.graph.highlighted_edges):
             if index in self.edge_ids:
                 self.lines.append(f"    %% pystator:highlight {self.edge_ids[index]}")
@@ -577,16 +655,29 @@ def _marker_id(scope: str, taken: set[str]) -> str:
 
 def _edge_label(t: Transition, *, show_guards: bool, show_actions: bool) -> str:
     parts: list[str] = []
-    if t.after is not None:
+    if t.eventless:
+        parts.append(EVENTLESS_LABEL)
+    elif t.after is not None:
         delay = f"after {format_duration(t.after)}"
         parts.append(delay if _is_synthetic(t.trigger) else f"{t.trigger} {delay}")
     elif t.trigger:
         parts.append(t.trigger)
+    if t.kind is not None:
+        parts.append(f"({t.kind})")
     if show_guards and t.guards:
         parts.append(" ".join(f"[{g.label}]" for g in t.guards))
     if show_actions and t.actions:
-        parts.append("/ " + ", ".join(t.action_names))
+        parts.append("/ " + ", ".join(_action_text(a) for a in t.actions))
     return " ".join(parts)
+
+
+EVENTLESS_LABEL = "always"
+"""What an eventless transition's edge reads (``always: true`` in the definition)."""
+
+
+def _action_text(action: ActionSpec) -> str:
+    """An action as an edge shows it: raised events say so, datamodel content reads as code."""
+    return f"raise {action.name}" if action.kind == "raise" else str(action)
 
 
 def _is_synthetic(trigger: str) -> bool:
@@ -614,7 +705,7 @@ def build_graph(
     active: frozenset[str] | None = None,
     highlight_transition: int | None = None,
 ) -> DiagramGraph:
-    """The diagram graph of a machine.
+    """The diagram graph of a machine, drawn from its chart (``spec.chart``).
 
     ``active`` is a configuration (state names, ancestors included, as
     ``StateMachine.process_configuration`` returns it); unknown names are
@@ -622,8 +713,8 @@ def build_graph(
     every edge drawn for it is marked as the last transition taken.
     """
     spec = _spec_of(spec_or_machine)
-    tree = SpecTree(spec)
-    taken = set(tree.states)
+    chart = spec.chart
+    taken = set(chart.states)
     nodes: list[DiagramNode] = []
     edges: list[DiagramEdge] = []
 
@@ -635,63 +726,89 @@ def build_graph(
         members.insert(0, marker)
         edges.append(DiagramEdge(marker, target, "", f"initial:{scope_name}"))
 
-    for state in spec.states:
-        name = state.name
+    for name, state in chart.states.items():
         note = state.description if show_notes else ""
-        if tree.is_parallel(name) and (tree.kids(name) or state.regions):
+        if state.is_parallel and chart.kids(name):
             regions: list[tuple[str, ...]] = []
-            initials = tree.region_initials(name)
-            for r, (region_name, members) in enumerate(tree.regions(name)):
-                ordered = list(members)
-                initial = initials[r] if r < len(initials) else None
-                scope_marker(f"{name}/{region_name}", initial, ordered)
-                regions.append(tuple(ordered))
+            drawn = _regions(chart, name)
+            for region_name, members, initial in drawn:
+                scope_marker(f"{name}/{region_name}", initial, members)
+                regions.append(tuple(members))
             nodes.append(
                 DiagramNode(
                     name,
                     name,
                     "parallel",
                     regions=tuple(regions),
-                    region_names=tuple(n for n, _ in tree.regions(name)),
+                    region_names=tuple(region_name for region_name, _, _ in drawn),
                     note=note,
                 )
             )
-        elif tree.kids(name):
-            children = list(tree.kids(name))
-            scope_marker(name, tree.initial_child(name), children)
+        elif chart.kids(name):
+            children = list(chart.state_children(name))
+            scope_marker(name, chart.initial_child(name), children)
             nodes.append(DiagramNode(name, name, "compound", children=tuple(children), note=note))
         else:
-            kind: NodeKind = "terminal" if state.is_terminal else "simple"
-            nodes.append(DiagramNode(name, name, kind, note=note))
+            nodes.append(DiagramNode(name, name, _leaf_kind(state), note=note))
 
-    roots = list(tree.roots)
-    scope_marker("", tree.root_initial(), roots)
+    roots = list(chart.roots)
+    scope_marker("", chart.initial_state, roots)
 
+    index = chart.index
     highlighted: set[int] = set()
     for j, t in enumerate(spec.transitions):
+        if t.dest not in index:
+            continue
         label = _edge_label(t, show_guards=show_guards, show_actions=show_actions)
-        sources = sorted((s for s in t.source if s in tree.states), key=tree.order.__getitem__)
-        for source in sources:
-            target = t.dest if t.dest in tree.states else None
-            if target is None:
-                continue
+        for source in sorted((s for s in t.source if s in index), key=index.__getitem__):
             if j == highlight_transition:
                 highlighted.add(len(edges))
-            edges.append(DiagramEdge(source, target, label, f"transitions[{j}]"))
+            edges.append(DiagramEdge(source, t.dest, label, f"transitions[{j}]"))
     for i, state in enumerate(spec.states):
-        if state.timeout is not None and state.timeout.destination in tree.states:
-            label = f"timeout {format_duration(state.timeout.ms)}"
+        timeout = state.timeout
+        if timeout is not None and index[state.name] == i and timeout.destination in index:
+            label = f"timeout {format_duration(timeout.ms)}"
             edges.append(
-                DiagramEdge(state.name, state.timeout.destination, label, f"states[{i}].timeout")
+                DiagramEdge(state.name, timeout.destination, label, f"states[{i}].timeout")
             )
 
     return DiagramGraph(
         nodes=tuple(nodes),
         edges=tuple(edges),
         roots=tuple(roots),
-        active=frozenset(a for a in (active or ()) if a in tree.states),
+        active=frozenset(a for a in (active or ()) if a in index),
         highlighted_edges=frozenset(highlighted),
     )
+
+
+def _leaf_kind(state: State) -> NodeKind:
+    if state.is_history:
+        return "deep-history" if state.is_deep_history else "history"
+    if state.is_terminal:
+        return "terminal"
+    return "final" if state.is_final else "simple"
+
+
+def _regions(chart: Chart, parallel: str) -> list[tuple[str, list[str], str | None]]:
+    """(name, member states, initial state) per region, in the order they are written.
+
+    A child of the parallel state listed in none of its regions (a hand-built spec
+    can do that) joins the first region, so it is never lost from the picture.
+    """
+    out: list[tuple[str, list[str], str | None]] = []
+    stray: list[str] = []
+    for node in chart.kids(parallel):
+        if isinstance(node, RegionNode):
+            members = [m for m in chart.kids(node) if isinstance(m, str)]
+            out.append((node.name, members, chart.region_initial(node)))
+        else:
+            stray.append(node)
+    if stray:
+        if out:
+            out[0][1].extend(stray)
+        else:
+            out.append(("", stray, None))
+    return out
 
 
 def to_mermaid(

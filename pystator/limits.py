@@ -187,37 +187,55 @@ def check_json_value(value: Any, what: str = "the value") -> None:
         item, path, depth = stack.pop()
         if isinstance(item, str):
             _check_text(item, what, path)
-        elif isinstance(item, bool) or item is None:
+        elif item is None or item is True or item is False:
             continue
-        elif isinstance(item, int):
-            if not -_INT_BOUND < item < _INT_BOUND:
-                raise JsonInputError(
-                    f"{what} has a number with more than {MAX_INT_DIGITS} digits", path=path
-                )
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                shown = "NaN" if math.isnan(item) else ("-" if item < 0 else "") + "Infinity"
-                raise JsonInputError(f"{what} has {shown}, which JSON cannot hold", path=path)
         elif isinstance(item, (dict, list, tuple)):
             if depth >= MAX_JSON_DEPTH:
                 raise JsonInputError(
                     f"{what} nests more than {MAX_JSON_DEPTH} levels deep", path=path
                 )
-            if isinstance(item, dict):
-                for key, child in item.items():
-                    if not isinstance(key, str):
-                        raise JsonInputError(f"{what} has a key that is not text", path=path)
-                    _check_text(key, what, path)
-                    stack.append((child, f"{path}.{key}" if path else key, depth + 1))
-            else:
-                for index, child in enumerate(item):
-                    stack.append((child, f"{path}[{index}]", depth + 1))
+            _push_children(stack, item, what, path, depth + 1)
         else:
+            _check_number(item, what, path)
+
+
+def _push_children(
+    stack: list[tuple[Any, str, int]],
+    item: dict[Any, Any] | list[Any] | tuple[Any, ...],
+    what: str,
+    path: str,
+    depth: int,
+) -> None:
+    """Put a container's children on the walk's stack with their paths; a mapping's keys
+    are checked as they are reached."""
+    if isinstance(item, dict):
+        for key, child in item.items():
+            if not isinstance(key, str):
+                raise JsonInputError(f"{what} has a key that is not text", path=path)
+            _check_text(key, what, path)
+            stack.append((child, f"{path}.{key}" if path else key, depth))
+    else:
+        for index, child in enumerate(item):
+            stack.append((child, f"{path}[{index}]", depth))
+
+
+def _check_number(item: Any, what: str, path: str) -> None:
+    """An integer JSON can write in full, a finite float; anything else is not JSON data."""
+    if isinstance(item, int):
+        if not -_INT_BOUND < item < _INT_BOUND:
             raise JsonInputError(
-                f"{what} must be plain JSON data (dict, list, str, number, bool, null), "
-                f"not {type(item).__name__}",
-                path=path,
+                f"{what} has a number with more than {MAX_INT_DIGITS} digits", path=path
             )
+    elif isinstance(item, float):
+        if not math.isfinite(item):
+            shown = "NaN" if math.isnan(item) else ("-" if item < 0 else "") + "Infinity"
+            raise JsonInputError(f"{what} has {shown}, which JSON cannot hold", path=path)
+    else:
+        raise JsonInputError(
+            f"{what} must be plain JSON data (dict, list, str, number, bool, null), "
+            f"not {type(item).__name__}",
+            path=path,
+        )
 
 
 def _check_text(text: str, what: str, path: str) -> None:

@@ -14,24 +14,32 @@ code                     severity  meaning
                                    trigger always wins, so this one never fires
 ``nondeterministic``     warning   two unguarded transitions for one source and trigger
 ``terminal-outgoing``    warning   a transition, ``after`` delay or timeout leaving a
-                                   terminal state (terminal states accept no event)
+                                   terminal state, or a final one at the top level
+                                   (either ends the machine: it accepts no event)
+``eventless-cycle``      warning   eventless transitions (``always: true``) that can
+                                   take each other for ever: the engine refuses the
+                                   step that gets caught in them (a livelock)
 ``unknown-guard``        error     a named guard the given guard registry does not have
 ``unknown-action``       error     an action the given action registry does not have
 =======================  ========  =====================================================
 
-Each check is one small function over a ``SpecTree`` so a new rule is one more
-function in ``CHECKS``.
+Each check is one small function over the spec and its ``Chart`` (the structure the
+engine, the config checks and the diagram read too, so lint starts the machine where
+the engine does), and a new rule is one more function in ``CHECKS``. Every check is
+one pass over the states and transitions, whatever the nesting depth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pystator._spec_tree import SpecTree
+from pystator._eventless import eventless_cycles
+from pystator.chart import Chart, Node
 from pystator.errors import Issue
-from pystator.model import MachineSpec, Transition
+from pystator.microstep import effective_targets
+from pystator.model import ActionSpec, MachineSpec, Transition
 
 __all__ = ["CHECKS", "Finding", "Registry", "lint"]
 
@@ -79,7 +87,7 @@ class Finding:
 @dataclass(frozen=True)
 class _Context:
     spec: MachineSpec
-    tree: SpecTree
+    chart: Chart
     guards: Registry | None
     actions: Registry | None
 
@@ -95,13 +103,12 @@ class _Context:
         )
 
     def state_path(self, name: str) -> str:
-        return f"states[{self.tree.order[name]}]"
+        return f"states[{self.chart.index[name]}]"
 
     def sources(self, t: Transition) -> list[str]:
         """A transition's known sources in document order."""
-        return sorted(
-            (s for s in t.source if s in self.tree.states), key=self.tree.order.__getitem__
-        )
+        index = self.chart.index
+        return sorted((s for s in t.source if s in index), key=index.__getitem__)
 
 
 def _q(name: str) -> str:
@@ -111,66 +118,105 @@ def _q(name: str) -> str:
 # --------------------------------------------------------------------------- reachability
 
 
-def _enter(tree: SpecTree, target: str, into: set[str]) -> None:
-    """Everything active after entering ``target``: ancestors, their other regions, defaults."""
-    chain = [target, *tree.ancestors(target)]
-    for state in chain:
-        into.add(state)
-    for state in chain[1:]:
-        if tree.is_parallel(state):
-            for initial in tree.region_initials(state):
-                if initial is not None:
-                    into.update(tree.entry_set(initial))
-    into.update(tree.entry_set(target))
+def _exits(spec: MachineSpec, chart: Chart) -> dict[str, list[str]]:
+    """State -> where its transitions and its timeout lead, in order (any name)."""
+    out: dict[str, list[str]] = {}
+    known = chart.states
+    for t in spec.transitions:
+        for source in t.source:
+            if source in known:
+                out.setdefault(source, []).append(t.dest)
+    for i, state in enumerate(spec.states):
+        if state.timeout is not None and chart.index[state.name] == i:
+            out.setdefault(state.name, []).append(state.timeout.destination)
+    return out
 
 
 def reachable_states(spec: MachineSpec) -> set[str]:
-    """States some run can enter, starting from the initial configuration."""
-    tree = SpecTree(spec)
+    """States some run can enter, starting from the initial configuration.
+
+    One breadth-first pass over the chart: a state is reached when a run can be in
+    it; entering a state (the start, a transition's or timeout's target, a default
+    child) reaches it and its default descendants; a reached state reaches its
+    parent, and a reached parallel state enters every region's initial state. A
+    history state is entered as the engine enters one that remembers nothing (what
+    it can restore was reached already). Each state is entered and reached at most
+    once, so the pass is linear.
+    """
+    chart = spec.chart
     reached: set[str] = set()
-    start = tree.root_initial()
+    start = chart.initial_state
     if start is None:
         return reached
-    _enter(tree, start, reached)
-    edges: list[tuple[frozenset[str], str]] = [(t.source, t.dest) for t in spec.transitions]
-    edges += [
-        (frozenset({s.name}), s.timeout.destination) for s in spec.states if s.timeout is not None
-    ]
-    changed = True
-    while changed:
-        changed = False
-        for sources, dest in edges:
-            if dest in tree.states and dest not in reached and sources & reached:
-                _enter(tree, dest, reached)
-                changed = True
+    exits = _exits(spec, chart)
+    entered: set[str] = set()
+    to_enter: list[str] = [start]
+    while to_enter:
+        name = to_enter.pop()
+        if name in entered or name not in chart.states:
+            continue
+        entered.add(name)
+        for state in _reach(chart, name, reached):
+            if state in chart.history:
+                continue  # a pseudo-state: never active, so nothing leaves it
+            to_enter.extend(exits.get(state, ()))
+            if chart.states[state].is_parallel:
+                to_enter.extend(_region_starts(chart, state))
+        if name in chart.history:
+            # what it restores was reached before; with nothing remembered, as the engine
+            to_enter.extend(effective_targets(chart, name, {}))
+        elif not chart.states[name].is_parallel:
+            child = chart.initial_child(name)
+            if child is not None:
+                to_enter.append(child)
     return reached
+
+
+def _reach(chart: Chart, name: str, reached: set[str]) -> list[str]:
+    """Mark ``name`` and its unmarked ancestors reached; return the newly marked ones."""
+    new: list[str] = []
+    node: Node | None = name
+    while node is not None:
+        if isinstance(node, str):
+            if node in reached:
+                break
+            reached.add(node)
+            new.append(node)
+        node = chart.parent[node]
+    return new
+
+
+def _region_starts(chart: Chart, parallel: str) -> list[str]:
+    starts = (chart.region_initial(node) for node in chart.region_nodes(parallel))
+    return [s for s in starts if s is not None]
 
 
 def check_unreachable(ctx: _Context) -> Iterator[Finding]:
     reached = reachable_states(ctx.spec)
     if not reached:
         return
-    for state in ctx.spec.states:
-        if state.name not in reached:
+    for name in ctx.chart.states:
+        if name not in reached:
             yield ctx.finding(
                 "unreachable-state",
                 "warning",
-                f"state {_q(state.name)} can never be entered: no transition, timeout or "
+                f"state {_q(name)} can never be entered: no transition, timeout or "
                 "initial state leads to it from the start",
-                ctx.state_path(state.name),
+                ctx.state_path(name),
             )
 
 
 def check_implicit_initial(ctx: _Context) -> Iterator[Finding]:
     """No top-level state marked initial: the machine starts in the first one. Say so."""
-    roots = [s for s in ctx.spec.states if s.parent is None]
-    if len(roots) > 1 and not any(s.is_initial for s in roots):
+    chart = ctx.chart
+    start = chart.initial_state
+    if start is not None and len(chart.roots) > 1 and not chart.states[start].is_initial:
         yield ctx.finding(
             "implicit-initial",
             "info",
             f"no top-level state is marked 'type: initial', so the machine starts in "
-            f"{_q(roots[0].name)}, the first one",
-            ctx.state_path(roots[0].name),
+            f"{_q(start)}, the first one",
+            ctx.state_path(start),
         )
 
 
@@ -178,23 +224,36 @@ def check_implicit_initial(ctx: _Context) -> Iterator[Finding]:
 
 
 def check_dead_ends(ctx: _Context) -> Iterator[Finding]:
-    tree = ctx.tree
-    for state in ctx.spec.states:
-        if state.is_terminal or tree.kids(state.name):
-            continue
-        scope = {state.name, *tree.ancestors(state.name)}
-        leaves = any(t.source & scope and t.dest != state.name for t in ctx.spec.transitions)
-        leaves = leaves or any(
-            timeout is not None and timeout.destination != state.name
-            for timeout in (tree.states[s].timeout for s in scope)
-        )
-        if not leaves:
+    """Atomic, non-terminal states from which no transition or timeout leads elsewhere.
+
+    A transition or timeout of the state or of any ancestor leaves it, unless it
+    leads back to the state itself. Walking the tree once from the top, each node
+    carries up to two distinct destinations seen on the way down: two distinct ones
+    always include one that is not the state.
+    """
+    chart = ctx.chart
+    exits = _exits(ctx.spec, chart)
+    above: dict[Node, tuple[str, ...]] = {}
+    for node in chart.order:
+        up = chart.parent[node]
+        seen = above[up] if up is not None else ()
+        if isinstance(node, str) and len(seen) < 2:
+            for dest in exits.get(node, ()):
+                if dest not in seen:
+                    seen = (*seen, dest)
+                    if len(seen) == 2:
+                        break
+        above[node] = seen
+    for name in chart.states:
+        if name in chart.ends or name not in chart.atomic:
+            continue  # terminal, or final at the top level: it ends the machine
+        if all(dest == name for dest in above[name]):
             yield ctx.finding(
                 "dead-end",
                 "warning",
-                f"state {_q(state.name)} is not terminal but nothing leaves it: add a "
+                f"state {_q(name)} is not terminal but nothing leaves it: add a "
                 "transition or a timeout from it, or make it type terminal",
-                ctx.state_path(state.name),
+                ctx.state_path(name),
             )
 
 
@@ -213,14 +272,21 @@ def _event_transitions(ctx: _Context) -> dict[tuple[str, str, str | None], list[
 
 
 def check_shadowed_and_nondeterministic(ctx: _Context) -> Iterator[Finding]:
+    """A transition listed after an unguarded one for the same source and trigger.
+
+    One table of (source, trigger, region) -> transitions in order; the first
+    unguarded transition of each entry wins over every later one.
+    """
     transitions = ctx.spec.transitions
     reported: set[tuple[str, int]] = set()
     for (source, trigger, _region), indexes in _event_transitions(ctx).items():
-        for pos, k in enumerate(indexes):
-            winner = next((j for j in indexes[:pos] if not transitions[j].guards), None)
-            if winner is None:
-                continue
+        winner: int | None = None
+        for k in indexes:
             later = transitions[k]
+            if winner is None:
+                if not later.guards:
+                    winner = k
+                continue
             code = "shadowed-transition" if later.guards else "nondeterministic"
             if (code, k) in reported:
                 continue
@@ -245,26 +311,92 @@ def check_shadowed_and_nondeterministic(ctx: _Context) -> Iterator[Finding]:
 
 
 def check_terminal_outgoing(ctx: _Context) -> Iterator[Finding]:
+    """What leaves a state that ends the machine (terminal, or final at the top level)."""
+    ends = ctx.chart.ends
+    if not ends:
+        return
     for j, t in enumerate(ctx.spec.transitions):
+        if ends.isdisjoint(t.source):
+            continue
         for source in ctx.sources(t):
-            if ctx.tree.states[source].is_terminal:
-                what = "an 'after' delay" if t.after is not None else f"trigger {t.trigger!r}"
+            if source in ends:
+                if t.eventless:
+                    what = "an eventless transition"
+                elif t.after is not None:
+                    what = "an 'after' delay"
+                else:
+                    what = f"trigger {t.trigger!r}"
+                kind = _end_kind(ctx, source)
                 yield ctx.finding(
                     "terminal-outgoing",
                     "warning",
-                    f"terminal state {_q(source)} has an outgoing transition ({what} to "
-                    f"{_q(t.dest)}); terminal states accept no event, so it never fires",
+                    f"{kind} state {_q(source)} has an outgoing transition ({what} to "
+                    f"{_q(t.dest)}); {kind} states accept no event, so it never fires",
                     f"transitions[{j}].source",
                 )
     for i, state in enumerate(ctx.spec.states):
-        if state.is_terminal and state.timeout is not None:
+        if state.name in ends and state.timeout is not None:
+            kind = _end_kind(ctx, state.name)
             yield ctx.finding(
                 "terminal-outgoing",
                 "warning",
-                f"terminal state {_q(state.name)} has a timeout to "
-                f"{_q(state.timeout.destination)}; terminal states are never left",
+                f"{kind} state {_q(state.name)} has a timeout to "
+                f"{_q(state.timeout.destination)}; {kind} states are never left",
                 f"states[{i}].timeout",
             )
+
+
+def _end_kind(ctx: _Context, name: str) -> str:
+    return "terminal" if ctx.chart.states[name].is_terminal else "top-level final"
+
+
+# --------------------------------------------------------------------------- eventless cycles
+
+
+def check_eventless_cycles(ctx: _Context) -> Iterator[Finding]:
+    """Eventless transitions that can keep taking each other: a step caught in them
+    never settles, and the engine refuses it as a livelock."""
+    transitions = ctx.spec.transitions
+    for cycle in eventless_cycles(ctx.spec):
+        way = ", then ".join(
+            f"{_source_in(ctx, transitions[j], cycle, k)} -> {transitions[j].dest}"
+            for k, j in enumerate(cycle)
+        )
+        numbers = ", ".join(str(j) for j in cycle)
+        guarded = any(transitions[j].guards for j in cycle)
+        many = len(cycle) > 1
+        if guarded:
+            advice = f"make sure {'one of their guards' if many else 'its guard'} turns false"
+        elif many:
+            advice = "none of them has a guard, so once one is taken nothing stops them"
+        else:
+            advice = "it has no guard, so once taken nothing stops it"
+        plural = "s" if many else ""
+        yield ctx.finding(
+            "eventless-cycle",
+            "warning",
+            f"eventless transition{plural} can go round for ever: {way} (transition{plural} "
+            f"{numbers}); the engine refuses a step caught in this loop: {advice}",
+            f"transitions[{cycle[0]}]",
+        )
+
+
+def _source_in(ctx: _Context, t: Transition, cycle: Sequence[int], k: int) -> str:
+    """The source a cycle takes ``t`` from: the one the previous transition leads to."""
+    sources = ctx.sources(t)
+    if len(sources) == 1:
+        return sources[0]
+    before = ctx.spec.transitions[cycle[k - 1]].dest
+    inside = ctx.chart.is_inside
+    for near in (
+        lambda s: s == before,
+        lambda s: inside(before, s),
+        lambda s: inside(s, before),
+    ):
+        found = next((s for s in sources if near(s)), None)
+        if found is not None:
+            return found
+    return sources[0]
 
 
 # --------------------------------------------------------------------------- registries
@@ -284,27 +416,50 @@ def check_unknown_guards(ctx: _Context) -> Iterator[Finding]:
                 )
 
 
+def _calls(actions: Sequence[ActionSpec], path: str) -> Iterator[tuple[ActionSpec, str]]:
+    """The actions a host runs (``call`` kind), nested ``if``/``foreach`` bodies included,
+    each with its path; raised events and the datamodel's own content are the engine's."""
+    work: list[tuple[Sequence[ActionSpec], str]] = [(actions, path)]
+    while work:
+        group, base = work.pop()
+        nested: list[tuple[Sequence[ActionSpec], str]] = []
+        for k, action in enumerate(group):
+            here = f"{base}[{k}]"
+            if action.is_call:
+                yield action, here
+            elif action.kind == "if":
+                branches = action.params.get("branches", ())
+                for b, (_cond, then) in enumerate(branches):
+                    nested.append(
+                        (then, f"{here}.then" if b == 0 else f"{here}.elif[{b - 1}].then")
+                    )
+                nested.append((action.params.get("else", ()), f"{here}.else"))
+            elif action.kind == "foreach":
+                nested.append((action.params.get("do", ()), f"{here}.do"))
+        work.extend(reversed(nested))
+
+
 def check_unknown_actions(ctx: _Context) -> Iterator[Finding]:
     if ctx.actions is None:
         return
     for i, state in enumerate(ctx.spec.states):
-        for hook in ("on_enter", "on_exit"):
-            for k, action in enumerate(getattr(state, hook)):
+        for hook in ("on_enter", "on_exit", "default_actions"):
+            for action, path in _calls(getattr(state, hook), f"states[{i}].{hook}"):
                 if not ctx.actions.has(action.name):
                     yield ctx.finding(
                         "unknown-action",
                         "error",
                         f"action {action.name!r} ({hook} of {_q(state.name)}) is not registered",
-                        f"states[{i}].{hook}[{k}]",
+                        path,
                     )
     for j, t in enumerate(ctx.spec.transitions):
-        for k, action in enumerate(t.actions):
+        for action, path in _calls(t.actions, f"transitions[{j}].actions"):
             if not ctx.actions.has(action.name):
                 yield ctx.finding(
                     "unknown-action",
                     "error",
                     f"action {action.name!r} (on {t.trigger!r} to {_q(t.dest)}) is not registered",
-                    f"transitions[{j}].actions[{k}]",
+                    path,
                 )
 
 
@@ -314,6 +469,7 @@ CHECKS: tuple[Callable[[_Context], Iterator[Finding]], ...] = (
     check_dead_ends,
     check_shadowed_and_nondeterministic,
     check_terminal_outgoing,
+    check_eventless_cycles,
     check_unknown_guards,
     check_unknown_actions,
 )
@@ -337,5 +493,5 @@ def lint(
                 f"lint expects a MachineSpec or a StateMachine, not {type(spec).__name__}"
             )
         spec = inner
-    ctx = _Context(spec, SpecTree(spec), guards, actions)
+    ctx = _Context(spec, spec.chart, guards, actions)
     return [finding for check in CHECKS for finding in check(ctx)]

@@ -9,7 +9,7 @@ string or list for a transition's source) and normalise them, so
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -175,46 +175,74 @@ def _action_list(values: Any) -> tuple[ActionSpec, ...]:
 
 def _datamodel_action(value: Mapping[str, Any]) -> ActionSpec:
     """The engine's own executable content, from its configuration form."""
-    if "assign" in value:
-        return ActionSpec(str(value["assign"]), {"expr": str(value["expr"])}, "assign")
-    if "log" in value:
-        label = value["log"]
-        logged = {"expr": str(value["expr"])} if value.get("expr") is not None else {}
-        return ActionSpec("" if label is None else str(label), logged, "log")
-    if "send" in value or "send_expr" in value:
-        params: dict[str, Any] = {}
-        if value.get("send_expr") is not None:
-            params["event_expr"] = str(value["send_expr"])
-        for key in _SEND_KEYS[1:]:
-            if value.get(key) is not None:
-                params[key] = value[key]
-        if "data" in params:
-            params["data"] = {str(k): str(v) for k, v in params["data"].items()}
-        if value.get("internal"):
-            params["internal"] = True
-        return ActionSpec(str(value.get("send") or ""), params, "send")
-    if "cancel" in value or "cancel_expr" in value:
-        if value.get("cancel_expr") is not None:
-            return ActionSpec("", {"expr": str(value["cancel_expr"])}, "cancel")
-        return ActionSpec(str(value["cancel"]), {}, "cancel")
-    if "if" in value:
-        branches = [(str(value["if"]), _action_list(value.get("then")))]
-        for other in value.get("elif") or ():
-            branches.append((str(other["if"]), _action_list(other.get("then"))))
-        return ActionSpec(
-            "", {"branches": tuple(branches), "else": _action_list(value.get("else"))}, "if"
-        )
-    if "foreach" in value:
-        return ActionSpec(
-            str(value["item"]),
-            {
-                "array": str(value["foreach"]),
-                "index": None if value.get("index") is None else str(value["index"]),
-                "do": _action_list(value.get("do")),
-            },
-            "foreach",
-        )
+    for key, build in _DATAMODEL_FORMS:
+        if key in value:
+            return build(value)
     raise ValueError(f"not an action: {dict(value)!r}")
+
+
+def _assign_action(value: Mapping[str, Any]) -> ActionSpec:
+    return ActionSpec(str(value["assign"]), {"expr": str(value["expr"])}, "assign")
+
+
+def _log_action(value: Mapping[str, Any]) -> ActionSpec:
+    label = value["log"]
+    logged = {"expr": str(value["expr"])} if value.get("expr") is not None else {}
+    return ActionSpec("" if label is None else str(label), logged, "log")
+
+
+def _send_action(value: Mapping[str, Any]) -> ActionSpec:
+    params: dict[str, Any] = {}
+    if value.get("send_expr") is not None:
+        params["event_expr"] = str(value["send_expr"])
+    for key in _SEND_KEYS[1:]:
+        if value.get(key) is not None:
+            params[key] = value[key]
+    if "data" in params:
+        params["data"] = {str(k): str(v) for k, v in params["data"].items()}
+    if value.get("internal"):
+        params["internal"] = True
+    return ActionSpec(str(value.get("send") or ""), params, "send")
+
+
+def _cancel_action(value: Mapping[str, Any]) -> ActionSpec:
+    if value.get("cancel_expr") is not None:
+        return ActionSpec("", {"expr": str(value["cancel_expr"])}, "cancel")
+    return ActionSpec(str(value["cancel"]), {}, "cancel")
+
+
+def _if_action(value: Mapping[str, Any]) -> ActionSpec:
+    branches = [(str(value["if"]), _action_list(value.get("then")))]
+    for other in value.get("elif") or ():
+        branches.append((str(other["if"]), _action_list(other.get("then"))))
+    return ActionSpec(
+        "", {"branches": tuple(branches), "else": _action_list(value.get("else"))}, "if"
+    )
+
+
+def _foreach_action(value: Mapping[str, Any]) -> ActionSpec:
+    return ActionSpec(
+        str(value["item"]),
+        {
+            "array": str(value["foreach"]),
+            "index": None if value.get("index") is None else str(value["index"]),
+            "do": _action_list(value.get("do")),
+        },
+        "foreach",
+    )
+
+
+_DATAMODEL_FORMS: tuple[tuple[str, Callable[[Mapping[str, Any]], ActionSpec]], ...] = (
+    ("assign", _assign_action),
+    ("log", _log_action),
+    ("send", _send_action),
+    ("send_expr", _send_action),
+    ("cancel", _cancel_action),
+    ("cancel_expr", _cancel_action),
+    ("if", _if_action),
+    ("foreach", _foreach_action),
+)
+"""The key that names each kind of datamodel action, in the order they are tried."""
 
 
 def _datamodel_config(spec: ActionSpec) -> dict[str, Any]:

@@ -277,25 +277,8 @@ def _plain_transitions(items: list[Any], names: _Names) -> list[Transition]:
     The columns are ``trigger``, ``source`` and ``dest``. A trigger that needs a closer
     look (missing, or spelled like a timer's) is judged per item by the schema's rule.
     """
-    if not all([type(raw) is dict for raw in items]):
-        raise _Reject
-    dests = [raw.get("dest") for raw in items]
-    if not all([type(dest) is str for dest in dests]) or "" in dests:
-        raise _Reject
-    triggers = [raw.get("trigger") for raw in items]
-    if not all([trigger is None or type(trigger) is str for trigger in triggers]):
-        raise _Reject
-    if "" in triggers:
-        raise _Reject
-    raw_sources = [raw.get("source") for raw in items]
-    if all([type(source) is str for source in raw_sources]):
-        if "" in raw_sources:
-            raise _Reject
-        sources: list[tuple[str, ...]] = [(source,) for source in raw_sources]
-        several = []
-    else:
-        sources = [_source_list(source) for source in raw_sources]
-        several = [k for k, source in enumerate(sources) if len(source) > 1]
+    triggers, dests = _plain_columns(items)
+    sources, several = _plain_sources(items)
     out: list[Transition] = []
     new, defaults = object.__new__, _TRANSITION_DEFAULTS
     for trigger, source, dest in zip(triggers, sources, dests, strict=True):
@@ -308,6 +291,44 @@ def _plain_transitions(items: list[Any], names: _Names) -> list[Transition]:
         out.append(obj)
     for k in several:  # the order as written, for messages and dumps
         out[k].__dict__["metadata"] = {"sources": sources[k]}
+    from_model = _plain_transition_options(items, triggers, out, names)
+    if None in triggers or _may_be_reserved(triggers):
+        _implicit_triggers(triggers, sources, out, from_model)
+    return out
+
+
+def _plain_columns(items: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The ``trigger`` and ``dest`` columns; ``_Reject`` unless every item is a mapping
+    with a non-empty ``dest`` and a ``trigger`` that is missing or non-empty text."""
+    if not all([type(raw) is dict for raw in items]):
+        raise _Reject
+    dests = [raw.get("dest") for raw in items]
+    if not all([type(dest) is str for dest in dests]) or "" in dests:
+        raise _Reject
+    triggers = [raw.get("trigger") for raw in items]
+    if not all([trigger is None or type(trigger) is str for trigger in triggers]):
+        raise _Reject
+    if "" in triggers:
+        raise _Reject
+    return triggers, dests
+
+
+def _plain_sources(items: list[Any]) -> tuple[list[tuple[str, ...]], list[int]]:
+    """Each item's sources, and which items name several (all plain names: one pass)."""
+    raw_sources = [raw.get("source") for raw in items]
+    if all([type(source) is str for source in raw_sources]):
+        if "" in raw_sources:
+            raise _Reject
+        return [(source,) for source in raw_sources], []
+    sources = [_source_list(source) for source in raw_sources]
+    return sources, [k for k, source in enumerate(sources) if len(source) > 1]
+
+
+def _plain_transition_options(
+    items: list[Any], triggers: list[Any], out: list[Transition], names: _Names
+) -> set[int]:
+    """Fill in the items with keys beyond the columns: plain options in place, anything
+    else through the schema's model; the indexes of those the model built."""
     from_model: set[int] = set()
     for k, raw in _with_more_keys(items, 2, triggers, None):
         if raw.keys() <= _PLAIN_TRANSITION_KEYS:
@@ -318,16 +339,25 @@ def _plain_transitions(items: list[Any], names: _Names) -> list[Transition]:
             except ValueError:  # a ValidationError, or a number too long to write as text
                 raise _Reject from None
             from_model.add(k)
-    if None in triggers or _may_be_reserved(triggers):
-        for k, trigger in enumerate(triggers):
-            if k in from_model or not (trigger is None or trigger.startswith(RESERVED_PREFIXES)):
-                continue
-            values = out[k].__dict__
-            if transition_trigger_problem(trigger, values["after"], len(sources[k])):
-                raise _Reject
-            if trigger is None:
-                values["trigger"] = implicit_trigger(sources[k][0], values["after"])
-    return out
+    return from_model
+
+
+def _implicit_triggers(
+    triggers: list[Any],
+    sources: list[tuple[str, ...]],
+    out: list[Transition],
+    from_model: set[int],
+) -> None:
+    """The schema's rule for a missing trigger or one spelled like a timer's: a timer's
+    own name is given, a reserved spelling refused (``_Reject``: the schema says why)."""
+    for k, trigger in enumerate(triggers):
+        if k in from_model or not (trigger is None or trigger.startswith(RESERVED_PREFIXES)):
+            continue
+        values = out[k].__dict__
+        if transition_trigger_problem(trigger, values["after"], len(sources[k])):
+            raise _Reject
+        if trigger is None:
+            values["trigger"] = implicit_trigger(sources[k][0], values["after"])
 
 
 def _may_be_reserved(triggers: list[str]) -> bool:
@@ -466,42 +496,12 @@ def finish(draft: Draft, locations: Mapping[str, Location], source_name: str | N
     whose children mark exactly one as ``initial`` starts there.
     """
     states = draft.states
-    parallels = [(i, s) for i, s in enumerate(states) if s.regions]
-    region_parent: dict[str, str] = {}
-    extra: list[State] = []
-    extra_locations: dict[str, Location] = {}
-    if parallels:
-        declared = {s.name for s in states}
-        for i, state in parallels:
-            for r, region in enumerate(state.regions):
-                for k, member in enumerate(region.states):
-                    region_parent.setdefault(member, state.name)
-                    if member not in declared:
-                        declared.add(member)
-                        where = locations.get(
-                            f"states[{i}].regions[{r}].states[{k}]"
-                        ) or locations.get(f"states[{i}].regions[{r}].initial")
-                        if where is not None:
-                            extra_locations[f"states[{len(states) + len(extra)}]"] = where
-                        extra.append(State(name=member, parent=state.name))
+    region_parent, extra, extra_locations = _region_states(states, locations)
     marked: dict[str, list[str]] = {}
     for state in states:
         if state.type is StateType.INITIAL and state.parent is not None:
             marked.setdefault(state.parent, []).append(state.name)
-    out = list(states)
-    if region_parent or marked:
-        for k, state in enumerate(states):
-            changes: dict[str, Any] = {}
-            if state.parent is None and state.name in region_parent:
-                changes["parent"] = region_parent[state.name]
-            if (
-                state.initial_child is None
-                and not state.is_parallel
-                and len(marked.get(state.name, ())) == 1
-            ):
-                changes["initial_child"] = marked[state.name][0]
-            if changes:
-                out[k] = replace(state, **changes)
+    out = _implied(states, region_parent, marked) if region_parent or marked else list(states)
     all_locations = {**locations, **extra_locations} if extra_locations else dict(locations)
     return MachineSpec(
         meta=draft.meta,
@@ -512,3 +512,52 @@ def finish(draft: Draft, locations: Mapping[str, Location], source_name: str | N
         source_name=source_name,
         data=draft.data,
     )
+
+
+def _region_states(
+    states: list[State], locations: Mapping[str, Location]
+) -> tuple[dict[str, str], list[State], dict[str, Location]]:
+    """Each region member's parallel state; the members no entry declares, as new plain
+    states (located where the region names them); and those locations."""
+    region_parent: dict[str, str] = {}
+    extra: list[State] = []
+    extra_locations: dict[str, Location] = {}
+    parallels = [(i, s) for i, s in enumerate(states) if s.regions]
+    if not parallels:
+        return region_parent, extra, extra_locations
+    declared = {s.name for s in states}
+    for i, state in parallels:
+        for r, region in enumerate(state.regions):
+            for k, member in enumerate(region.states):
+                region_parent.setdefault(member, state.name)
+                if member in declared:
+                    continue
+                declared.add(member)
+                where = locations.get(f"states[{i}].regions[{r}].states[{k}]") or locations.get(
+                    f"states[{i}].regions[{r}].initial"
+                )
+                if where is not None:
+                    extra_locations[f"states[{len(states) + len(extra)}]"] = where
+                extra.append(State(name=member, parent=state.name))
+    return region_parent, extra, extra_locations
+
+
+def _implied(
+    states: list[State], region_parent: dict[str, str], marked: dict[str, list[str]]
+) -> list[State]:
+    """The states with the parent their region implies and the initial child their
+    children mark (exactly one marked ``initial``, outside a parallel state)."""
+    out = list(states)
+    for k, state in enumerate(states):
+        changes: dict[str, Any] = {}
+        if state.parent is None and state.name in region_parent:
+            changes["parent"] = region_parent[state.name]
+        if (
+            state.initial_child is None
+            and not state.is_parallel
+            and len(marked.get(state.name, ())) == 1
+        ):
+            changes["initial_child"] = marked[state.name][0]
+        if changes:
+            out[k] = replace(state, **changes)
+    return out

@@ -1,9 +1,18 @@
 """Semantic checks: what the schema cannot see (names that must exist, one tree, ...).
 
-Each rule is one small function over the built ``MachineSpec`` that yields
-``(path, message, code)``; ``run_checks`` gathers them all so a person sees every
-problem at once. Paths index the definition as written (``states[3].parent``);
-region states the definition did not declare come after the declared ones.
+Each rule is one small function over the built ``MachineSpec`` and its ``Chart``
+that yields ``(path, message, code)``; ``run_checks`` gathers them all so a person
+sees every problem at once. Paths index the definition as written
+(``states[3].parent``); region states the definition did not declare come after the
+declared ones.
+
+The rules read the structure from ``spec.chart``, the one reading of the hierarchy
+the engine, lint and the diagram share. The chart is built from any spec, damaged or
+not (first declaration wins, an unknown parent makes a state top-level, a parent
+cycle is broken where it was found) and records what it had to repair; the rules
+report those records and ask the rest of their questions of the repaired tree. So
+every rule costs time in proportion to the states and transitions, whatever the
+nesting depth, and a damaged spec cannot make one of them loop or recurse.
 
 Most definitions have no problem, and the checks run on every load (the designer
 loads on every keystroke), so each rule first asks its question of the whole machine
@@ -13,276 +22,419 @@ shows there is something to report or an item it must look at closely.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import heapq
+from collections.abc import Callable, Iterable, Iterator
 
 from pystator._text import did_you_mean
+from pystator.chart import Chart
 from pystator.model import MachineSpec, StateType
 
-__all__ = ["Finding", "Tree", "build_tree", "run_checks"]
+__all__ = ["Finding", "run_checks"]
 
 Finding = tuple[str, str, str]  # path, message, code
 
-
-@dataclass
-class Tree:
-    """Names and nesting derived from the spec, shared by the checks."""
-
-    index: dict[str, int] = field(default_factory=dict)  # first declaration of a name
-    parent: dict[str, str | None] = field(default_factory=dict)
-    region_of: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (parallel, region)
-    children: dict[str, list[str]] = field(default_factory=dict)
-
-    def known(self) -> list[str]:
-        return list(self.parent)
+# A did-you-mean hint compares one unknown name with every candidate, so thousands of
+# distinct unknown names in a large definition would cost their product. Hints stop
+# once this many comparisons have been spent (a person fixes the first ones first).
+HINT_COMPARISONS = 20_000
 
 
-def build_tree(spec: MachineSpec) -> tuple[Tree, list[Finding]]:
-    states = spec.states
-    tree = Tree()
-    findings: list[Finding] = []
-    tree.index = {s.name: i for i, s in enumerate(states)}
-    if len(tree.index) == len(states):
-        tree.parent = {s.name: s.parent for s in states}
-    else:  # duplicates: the first declaration of a name is the one that counts
-        tree.index = {}
-        for i, state in enumerate(states):
-            if state.name in tree.index:
-                first = tree.index[state.name]
-                findings.append(
-                    (
-                        f"states[{i}].name",
-                        f"duplicate state name {state.name!r} (first declared as states[{first}])",
-                        "duplicate-state",
-                    )
-                )
-                continue
-            tree.index[state.name] = i
-            tree.parent[state.name] = state.parent
-    for i, state in enumerate(states):
-        if not state.regions or tree.index[state.name] != i:
-            continue
-        seen_regions: set[str] = set()
-        for r, region in enumerate(state.regions):
-            base = f"states[{i}].regions[{r}]"
-            if region.name in seen_regions:
-                findings.append(
-                    (
-                        f"{base}.name",
-                        f"duplicate region name {region.name!r} in {state.name!r}",
-                        "duplicate-region",
-                    )
-                )
-            seen_regions.add(region.name)
-            for k, member in enumerate(region.states):
-                if member in tree.region_of:
-                    other = tree.region_of[member]
-                    findings.append(
-                        (
-                            f"{base}.states[{k}]",
-                            f"state {member!r} is already in region {other[1]!r} of {other[0]!r}",
-                            "region-overlap",
-                        )
-                    )
-                    continue
-                tree.region_of[member] = (state.name, region.name)
-    for name, parent in tree.parent.items():
-        if parent is not None:
-            tree.children.setdefault(parent, []).append(name)
-    return tree, findings
+class _Hints:
+    """Did-you-mean suffixes, computed once per unknown name, within a budget."""
+
+    def __init__(self, candidates: Iterable[str]) -> None:
+        self._candidates = candidates
+        self._listed: list[str] | None = None
+        self._known: dict[str, str] = {}
+        self._left = HINT_COMPARISONS
+
+    def __call__(self, name: str) -> str:
+        hint = self._known.get(name)
+        if hint is None:
+            if self._listed is None:
+                self._listed = list(self._candidates)
+            if self._left < len(self._listed):
+                return ""
+            self._left -= len(self._listed)
+            hint = self._known[name] = did_you_mean(name, self._listed)
+        return hint
 
 
-def _unknown(tree: Tree, name: str, what: str) -> str:
-    return f"{what} {name!r} is not a state{did_you_mean(name, tree.known())}"
+class _Context:
+    """What every rule reads: the spec, its chart, and the hint cache for state names."""
+
+    def __init__(self, spec: MachineSpec) -> None:
+        self.spec = spec
+        self.chart: Chart = spec.chart
+        self.states = self.chart.states
+        self.hint = _Hints(self.states)
+
+    def unknown(self, name: str, what: str) -> str:
+        return f"{what} {name!r} is not a state{self.hint(name)}"
 
 
-def check_references(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
+def check_declarations(ctx: _Context) -> Iterator[Finding]:
+    """What the chart set aside: repeated state names, repeated or shared region entries."""
+    chart, states = ctx.chart, ctx.spec.states
+    for i, first in chart.duplicates:
+        yield (
+            f"states[{i}].name",
+            f"duplicate state name {states[i].name!r} (first declared as states[{first}])",
+            "duplicate-state",
+        )
+    # One list in the order the regions are written: a repeated region name, then
+    # each of its members already listed elsewhere.
+    repeated = ((chart.index[name], r, -1, None) for name, r in chart.duplicate_regions)
+    shared = ((chart.index[name], r, k, other) for name, r, k, other in chart.region_overlaps)
+    for i, r, k, other in heapq.merge(repeated, shared, key=lambda entry: entry[:3]):
+        region = states[i].regions[r]
+        if other is None:
+            yield (
+                f"states[{i}].regions[{r}].name",
+                f"duplicate region name {region.name!r} in {states[i].name!r}",
+                "duplicate-region",
+            )
+        else:
+            yield (
+                f"states[{i}].regions[{r}].states[{k}]",
+                f"state {region.states[k]!r} is already in region {other[1]!r} of {other[0]!r}",
+                "region-overlap",
+            )
+
+
+def check_references(ctx: _Context) -> Iterator[Finding]:
+    spec, known = ctx.spec, ctx.states
     states, transitions = spec.states, spec.transitions
     named: set[str | None] = {t.dest for t in transitions}
     named = named.union(*[t.source for t in transitions])
     named.update([s.parent for s in states], [s.initial_child for s in states])
     named.update(s.timeout.destination for s in states if s.timeout is not None)
+    named.update(s.default for s in states if s.default is not None)
     named.add(spec.error_policy.default_fallback)
     named.discard(None)
-    if named <= tree.parent.keys():
+    if named <= known.keys():
         return  # every name the definition mentions is a state
     for i, state in enumerate(states):
         base = f"states[{i}]"
-        if state.parent is not None and state.parent not in tree.parent:
-            yield f"{base}.parent", _unknown(tree, state.parent, "parent"), "unknown-state"
-        if state.initial_child is not None and state.initial_child not in tree.parent:
+        if state.parent is not None and state.parent not in known:
+            yield f"{base}.parent", ctx.unknown(state.parent, "parent"), "unknown-state"
+        if state.initial_child is not None and state.initial_child not in known:
             yield (
                 f"{base}.initial_child",
-                _unknown(tree, state.initial_child, "initial_child"),
+                ctx.unknown(state.initial_child, "initial_child"),
                 "unknown-state",
             )
-        if state.timeout is not None and state.timeout.destination not in tree.parent:
+        if state.default is not None and state.default not in known:
+            yield f"{base}.default", ctx.unknown(state.default, "default"), "unknown-state"
+        if state.timeout is not None and state.timeout.destination not in known:
             yield (
                 f"{base}.timeout.destination",
-                _unknown(tree, state.timeout.destination, "timeout destination"),
+                ctx.unknown(state.timeout.destination, "timeout destination"),
                 "unknown-state",
             )
     for j, transition in enumerate(transitions):
-        if transition.source <= tree.parent.keys() and transition.dest in tree.parent:
+        if transition.source <= known.keys() and transition.dest in known:
             continue
         base = f"transitions[{j}]"
         sources = transition.metadata.get("sources") or sorted(transition.source)
         for k, source in enumerate(sources):
-            if source not in tree.parent:
+            if source not in known:
                 path = f"{base}.source[{k}]" if len(sources) > 1 else f"{base}.source"
-                yield path, _unknown(tree, source, "source"), "unknown-state"
-        if transition.dest not in tree.parent:
-            yield f"{base}.dest", _unknown(tree, transition.dest, "dest"), "unknown-state"
+                yield path, ctx.unknown(source, "source"), "unknown-state"
+        if transition.dest not in known:
+            yield f"{base}.dest", ctx.unknown(transition.dest, "dest"), "unknown-state"
     fallback = spec.error_policy.default_fallback
-    if fallback is not None and fallback not in tree.parent:
+    if fallback is not None and fallback not in known:
         yield (
             "error_policy.default_fallback",
-            _unknown(tree, fallback, "default_fallback"),
+            ctx.unknown(fallback, "default_fallback"),
             "unknown-state",
         )
 
 
-def check_parents(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
+def check_parents(ctx: _Context) -> Iterator[Finding]:
     """No cycles; children of a parallel state must sit in one of its regions."""
-    nested = [name for name, parent in tree.parent.items() if parent is not None]
-    if not nested:
+    chart, states = ctx.chart, ctx.states
+    for cycle in chart.cycles:
+        yield (
+            f"states[{chart.index[cycle[0]]}].parent",
+            "parent cycle: " + " -> ".join([*cycle, cycle[0]]),
+            "parent-cycle",
+        )
+    parallels = {n for n, s in states.items() if s.is_parallel}
+    if not parallels and not chart.region_of:
         return
-    reported: set[str] = set()
-    for name in nested:
-        seen = [name]
-        current = tree.parent.get(name)
-        while current is not None and current in tree.parent:
-            if current in seen:
-                cycle = [*seen[seen.index(current) :], current]
-                if not reported & set(cycle):
-                    reported.update(cycle)
-                    i = tree.index.get(current, 0)
-                    yield (
-                        f"states[{i}].parent",
-                        "parent cycle: " + " -> ".join(cycle),
-                        "parent-cycle",
-                    )
-                break
-            seen.append(current)
-            current = tree.parent.get(current)
-    states = spec.states
-    for name in nested:
-        i = tree.index[name]
-        state = states[i]
-        parent_index = tree.index.get(state.parent or "")
-        if parent_index is None:
+    for name, state in states.items():
+        declared = states.get(state.parent or "")
+        if declared is None:
             continue
-        parent = states[parent_index]
-        where = tree.region_of.get(state.name)
-        if parent.is_parallel and where is None:
-            regions = ", ".join(r.name for r in parent.regions) or "none"
+        where = chart.region_of.get(name)
+        if declared.is_parallel and where is None and not state.is_history:
+            regions = ", ".join(r.name for r in declared.regions) or "none"
             yield (
-                f"states[{i}].parent",
-                f"{state.name!r} is a child of parallel state "
-                f"{parent.name!r} but is listed in none of its regions ({regions})",
+                f"states[{chart.index[name]}].parent",
+                f"{name!r} is a child of parallel state "
+                f"{declared.name!r} but is listed in none of its regions ({regions})",
                 "not-in-region",
             )
-        elif where is not None and where[0] != parent.name:
+        elif where is not None and where[0] != declared.name:
             yield (
-                f"states[{i}].parent",
-                f"{state.name!r} is in a region of {where[0]!r}, "
-                f"so its parent must be {where[0]!r}",
+                f"states[{chart.index[name]}].parent",
+                f"{name!r} is in a region of {where[0]!r}, so its parent must be {where[0]!r}",
                 "region-parent",
             )
 
 
-def check_structure(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
-    # No root marked initial: the first top-level state is the start, as in SCXML (the
-    # spec's own hierarchical and parallel examples rely on it).
-    initial, parallel = StateType.INITIAL, StateType.PARALLEL
-    initial_roots = [
-        (i, s)
-        for i, s in enumerate(spec.states)
-        if s.type is initial and s.parent is None and tree.index[s.name] == i
+def check_initial(ctx: _Context) -> Iterator[Finding]:
+    """At most one top-level state is marked ``initial`` (the chart starts in the first)."""
+    initial, states = StateType.INITIAL, ctx.states
+    marked = [
+        name
+        for name in ctx.chart.roots
+        if states[name].type is initial and states[name].parent is None
     ]
-    for i, state in initial_roots[1:]:
+    for name in marked[1:]:
         yield (
-            f"states[{i}].type",
-            f"more than one top-level initial state: {state.name!r} and "
-            f"{initial_roots[0][1].name!r}",
+            f"states[{ctx.chart.index[name]}].type",
+            f"more than one top-level initial state: {name!r} and {marked[0]!r}",
             "many-initial",
         )
-    compound = tree.children
-    notable = [
-        (i, s)
-        for i, s in enumerate(spec.states)
-        if s.name in compound or s.regions or s.initial_child is not None or s.type is parallel
-    ]
-    for i, state in notable:
-        if tree.index[state.name] != i:
+
+
+def check_structure(ctx: _Context) -> Iterator[Finding]:
+    """Each compound state knows where it starts; parallel states have sound regions."""
+    chart, parallel = ctx.chart, StateType.PARALLEL
+    for name, state in ctx.states.items():
+        if state.is_history:
+            continue  # a pseudo-state: check_history says what it cannot have
+        if not (
+            name in chart.children
+            or state.regions
+            or state.initial_child is not None
+            or state.type is parallel
+        ):
             continue
-        base = f"states[{i}]"
-        kids = tree.children.get(state.name, [])
+        base = f"states[{chart.index[name]}]"
         if state.is_parallel:
-            if not state.regions:
-                yield f"{base}.type", f"parallel state {state.name!r} has no regions", "no-regions"
-            if state.initial_child is not None:
-                yield (
-                    f"{base}.initial_child",
-                    f"parallel state {state.name!r} enters all its "
-                    "regions; it cannot have an initial_child",
-                    "parallel-initial-child",
-                )
-            for r, region in enumerate(state.regions):
-                if region.initial not in region.states:
-                    yield (
-                        f"{base}.regions[{r}].initial",
-                        f"region {region.name!r} starts in "
-                        f"{region.initial!r}, which is not among its states "
-                        f"({', '.join(region.states)})",
-                        "region-initial",
-                    )
+            yield from _parallel_findings(base, name, ctx)
+        else:
+            yield from _compound_findings(base, name, ctx)
+
+
+def _parallel_findings(base: str, name: str, ctx: _Context) -> Iterator[Finding]:
+    state = ctx.states[name]
+    if not state.regions:
+        yield f"{base}.type", f"parallel state {name!r} has no regions", "no-regions"
+    if state.initial_child is not None:
+        yield (
+            f"{base}.initial_child",
+            f"parallel state {name!r} enters all its regions; it cannot have an initial_child",
+            "parallel-initial-child",
+        )
+    for r, region in enumerate(state.regions):
+        if region.initial not in region.states:
+            yield (
+                f"{base}.regions[{r}].initial",
+                f"region {region.name!r} starts in "
+                f"{region.initial!r}, which is not among its states "
+                f"({', '.join(region.states)})",
+                "region-initial",
+            )
+
+
+def _compound_findings(base: str, name: str, ctx: _Context) -> Iterator[Finding]:
+    state = ctx.states[name]
+    history = ctx.chart.history
+    kids = tuple(k for k in ctx.chart.state_children(name) if k not in history)
+    if state.regions:
+        yield (
+            f"{base}.regions",
+            f"{name!r} has regions but its type is {state.type.value!r}; use 'type: parallel'",
+            "regions-not-parallel",
+        )
+    wanted = state.initial_child
+    if wanted is not None and wanted in history:
+        default = ctx.states[wanted].default
+        instead = f" (its default is {default!r})" if default is not None else ""
+        yield (
+            f"{base}.initial_child",
+            f"initial_child {wanted!r} is a history state, which is never active; "
+            f"{name!r} must start in one of its states{instead}",
+            "initial-child-history",
+        )
+    elif wanted is not None and wanted in ctx.states:
+        if wanted not in kids:
+            yield (
+                f"{base}.initial_child",
+                f"initial_child {wanted!r} is not a child of {name!r}",
+                "initial-child-not-child",
+            )
+    elif wanted is None and kids:
+        yield (
+            base,
+            f"compound state {name!r} needs 'initial_child' (one of {', '.join(kids)})",
+            "no-initial-child",
+        )
+    elif wanted is None and name in ctx.chart.children:
+        yield (
+            base,
+            f"compound state {name!r} holds only history states; give it a state to start in",
+            "no-initial-child",
+        )
+    if state.type in _ATOMIC_TYPES and name in ctx.chart.children:
+        yield (
+            f"{base}.type",
+            f"{state.type.value} state {name!r} cannot have children",
+            f"{state.type.value}-children",
+        )
+
+
+_ATOMIC_TYPES = (StateType.TERMINAL, StateType.FINAL)
+
+
+def check_history(ctx: _Context) -> Iterator[Finding]:
+    """A history state is a pseudo-state of its parent: never active, never left.
+
+    It sits directly in a compound or parallel state (a parallel state's history
+    belongs to no region), has no states of its own and nothing that would run while
+    it is active, no transition or timeout leaves it, and its ``default`` is a state
+    inside its parent (SCXML's rule for the default history configuration).
+    """
+    chart = ctx.chart
+    if not chart.history:
+        return
+    yield from _history_children(ctx)
+    for name, state in chart.states.items():
+        if not state.is_history:
             continue
-        if state.regions:
-            yield (
-                f"{base}.regions",
-                f"{state.name!r} has regions but its type is "
-                f"{state.type.value!r}; use 'type: parallel'",
-                "regions-not-parallel",
-            )
-        if state.initial_child is not None and state.initial_child in tree.parent:
-            if state.initial_child not in kids:
+        base = f"states[{chart.index[name]}]"
+        yield from _history_place(ctx, base, name)
+        for what, field, verb in _NEVER_ACTIVE:
+            if getattr(state, field):
                 yield (
-                    f"{base}.initial_child",
-                    f"initial_child {state.initial_child!r} is not a child of {state.name!r}",
-                    "initial-child-not-child",
+                    f"{base}.{field}",
+                    f"history state {name!r} is never active, so its {what} never {verb}",
+                    "history-outgoing" if field == "timeout" else "history-never-active",
                 )
-        elif state.initial_child is None and kids:
+        if state.initial_child is not None or state.regions:
+            field = "initial_child" if state.initial_child is not None else "regions"
             yield (
-                base,
-                f"compound state {state.name!r} needs 'initial_child' (one of {', '.join(kids)})",
-                "no-initial-child",
+                f"{base}.{field}",
+                f"history state {name!r} has no states of its own, so it takes no {field}",
+                "history-children",
             )
-        if state.type is StateType.TERMINAL and kids:
-            yield (
-                f"{base}.type",
-                f"terminal state {state.name!r} cannot have children",
-                "terminal-children",
-            )
+        yield from _history_default(ctx, base, name)
+    yield from _history_outgoing(ctx)
 
 
-def check_transitions(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
-    scoped = [(j, t) for j, t in enumerate(spec.transitions) if t.region is not None]
-    region_names = {r for _, r in tree.region_of.values()}
+def _history_place(ctx: _Context, base: str, name: str) -> Iterator[Finding]:
+    """Directly in a compound or parallel state, and in none of a parallel's regions."""
+    chart = ctx.chart
+    where = chart.region_of.get(name)
+    if where is not None:
+        parallel, region = where
+        r, listing = next(
+            (r, g)
+            for r, g in enumerate(ctx.states[parallel].regions)
+            if g.name == region and name in g.states
+        )
+        yield (
+            f"states[{chart.index[parallel]}].regions[{r}].states[{listing.states.index(name)}]",
+            f"history state {name!r} is listed in region {region!r} of {parallel!r}: "
+            f"a parallel state's history belongs to the parallel state itself "
+            f"(parent: {parallel}, in no region)",
+            "history-in-region",
+        )
+    elif ctx.states[name].parent is None:
+        yield (
+            f"{base}.type",
+            f"history state {name!r} is at the top level: it remembers what its parent "
+            "had active, so it needs a parent (a compound or parallel state)",
+            "history-top-level",
+        )
+
+
+def _history_default(ctx: _Context, base: str, name: str) -> Iterator[Finding]:
+    """The default is a state (not a history state) inside the history's parent."""
+    chart = ctx.chart
+    default, up = ctx.states[name].default, chart.parent[name]
+    if default is None or default not in chart.states or not isinstance(up, str):
+        return  # none, unknown (check_references says so), or no parent to be inside
+    if default in chart.history:
+        problem = "is another history state"
+    elif not chart.is_inside(default, up):
+        problem = f"is not inside {up!r}"
+    else:
+        return
+    yield (
+        f"{base}.default",
+        f"the default of history state {name!r}, {default!r}, {problem}: it must be "
+        f"a state inside {up!r}, which the history stands for",
+        "history-default",
+    )
+
+
+_NEVER_ACTIVE = (
+    ("on_enter actions", "on_enter", "run"),
+    ("on_exit actions", "on_exit", "run"),
+    ("invoke", "invoke", "starts"),
+    ("timeout", "timeout", "fires"),
+)
+
+
+def _history_children(ctx: _Context) -> Iterator[Finding]:
+    chart = ctx.chart
+    for name in chart.states:
+        if name not in chart.history:
+            continue
+        for child in chart.kids(name):
+            if isinstance(child, str):
+                yield (
+                    f"states[{chart.index[child]}].parent",
+                    f"{child!r} names history state {name!r} as its parent, but a history "
+                    "state has no states of its own",
+                    "history-children",
+                )
+
+
+def _history_outgoing(ctx: _Context) -> Iterator[Finding]:
+    history = ctx.chart.history
+    for j, transition in enumerate(ctx.spec.transitions):
+        if history.isdisjoint(transition.source):
+            continue
+        sources = transition.metadata.get("sources") or sorted(transition.source)
+        for k, source in enumerate(sources):
+            if source in history:
+                path = f"transitions[{j}].source" + (f"[{k}]" if len(sources) > 1 else "")
+                yield (
+                    path,
+                    f"history state {source!r} is never active, so a transition from it "
+                    "never fires",
+                    "history-outgoing",
+                )
+
+
+def check_transitions(ctx: _Context) -> Iterator[Finding]:
+    """A region-scoped transition names an existing region and starts inside it."""
+    scoped = [(j, t) for j, t in enumerate(ctx.spec.transitions) if t.region is not None]
+    if not scoped:
+        return
+    region_at = ctx.chart.region_at
+    names = {region for _, region in ctx.chart.region_of.values()}
+    hint = _Hints(sorted(names))
     for j, transition in scoped:
         region = transition.region
-        if region is None:  # (for the type checker: scoped has only regional ones)
-            continue
         base = f"transitions[{j}]"
-        if region not in region_names:
+        if region not in names:
             yield (
                 f"{base}.region",
-                f"region {region!r} does not exist{did_you_mean(region, sorted(region_names))}",
+                f"region {region!r} does not exist{hint(str(region))}",
                 "unknown-region",
             )
             continue
         for source in transition.metadata.get("sources") or sorted(transition.source):
-            if source in tree.parent and _region_containing(source, tree) != region:
+            where = region_at.get(source)
+            if source in ctx.states and (where is None or where[1] != region):
                 yield (
                     f"{base}.region",
                     f"source {source!r} is not inside region {region!r}",
@@ -290,27 +442,18 @@ def check_transitions(spec: MachineSpec, tree: Tree) -> Iterator[Finding]:
                 )
 
 
-def _region_containing(state: str, tree: Tree) -> str | None:
-    current: str | None = state
-    seen: set[str] = set()
-    while current is not None and current not in seen:
-        seen.add(current)
-        if current in tree.region_of:
-            return tree.region_of[current][1]
-        current = tree.parent.get(current)
-    return None
-
-
-RULES: tuple[Callable[[MachineSpec, Tree], Iterator[Finding]], ...] = (
+RULES: tuple[Callable[[_Context], Iterator[Finding]], ...] = (
+    check_declarations,
     check_references,
     check_parents,
+    check_initial,
     check_structure,
+    check_history,
     check_transitions,
 )
 
 
 def run_checks(spec: MachineSpec) -> list[Finding]:
-    tree, findings = build_tree(spec)
-    for rule in RULES:
-        findings.extend(rule(spec, tree))
-    return findings
+    """Every problem the rules find in ``spec``, in rule order."""
+    ctx = _Context(spec)
+    return [finding for rule in RULES for finding in rule(ctx)]

@@ -13,52 +13,66 @@ __all__ = ["dump_spec", "spec_to_dict"]
 
 
 def _state(state: State) -> dict[str, Any]:
+    """A state's entry, each key only when it says more than the default (in the order a
+    person writes them)."""
     out: dict[str, Any] = {"name": state.name}
     if state.type is not StateType.STABLE:
         out["type"] = state.type.value
-    if state.parent is not None:
-        out["parent"] = state.parent
-    if state.initial_child is not None:
-        out["initial_child"] = state.initial_child
+    for key, name in (("parent", state.parent), ("initial_child", state.initial_child)):
+        if name is not None:
+            out[key] = name
     if state.regions:
-        out["regions"] = [
-            {
-                "name": r.name,
-                "initial": r.initial,
-                "states": list(r.states),
-                **({"description": r.description} if r.description else {}),
-            }
-            for r in state.regions
-        ]
-    if state.on_enter:
-        out["on_enter"] = [a.to_config() for a in state.on_enter]
-    if state.on_exit:
-        out["on_exit"] = [a.to_config() for a in state.on_exit]
+        out["regions"] = _regions(state)
+    for key, actions in (("on_enter", state.on_enter), ("on_exit", state.on_exit)):
+        if actions:
+            out[key] = [a.to_config() for a in actions]
     if state.timeout is not None:
         out["timeout"] = {
             "seconds": state.timeout.seconds,
             "destination": state.timeout.destination,
         }
     if state.invoke:
-        out["invoke"] = [
-            {
-                "id": v.id,
-                "src": v.src,
-                **({"on_done": v.on_done} if v.on_done else {}),
-                **({"params": dict(v.params)} if v.params else {}),
-            }
-            for v in state.invoke
-        ]
+        out["invoke"] = _invoke(state)
     if state.description:
         out["description"] = state.description
     if state.metadata:
         out["metadata"] = dict(state.metadata)
     if state.is_history:
-        out["history"] = state.history or "shallow"
-        if state.default is not None:
-            out["default"] = state.default
-        if state.default_actions:
-            out["default_actions"] = [a.to_config() for a in state.default_actions]
+        out.update(_history(state))
+    return out
+
+
+def _regions(state: State) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": r.name,
+            "initial": r.initial,
+            "states": list(r.states),
+            **({"description": r.description} if r.description else {}),
+        }
+        for r in state.regions
+    ]
+
+
+def _invoke(state: State) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": v.id,
+            "src": v.src,
+            **({"on_done": v.on_done} if v.on_done else {}),
+            **({"params": dict(v.params)} if v.params else {}),
+        }
+        for v in state.invoke
+    ]
+
+
+def _history(state: State) -> dict[str, Any]:
+    """A history state's kind, and its default with that default's actions."""
+    out: dict[str, Any] = {"history": state.history or "shallow"}
+    if state.default is not None:
+        out["default"] = state.default
+    if state.default_actions:
+        out["default_actions"] = [a.to_config() for a in state.default_actions]
     return out
 
 

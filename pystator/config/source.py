@@ -233,27 +233,49 @@ def read_document(
         )
     if isinstance(source, Path):
         source_name = source_name or str(source)
-        try:
-            size = source.stat().st_size
-            if size > max_bytes:
-                raise _fail(_too_big(size, max_bytes), source_name, code="too-large")
-            source = source.read_bytes()
-        except OSError as exc:
-            raise _fail(
-                f"cannot read {source_name}: {exc.strerror or exc}", source_name, code="io"
-            ) from None
-    if isinstance(source, bytes):
-        if len(source) > max_bytes:
-            raise _fail(_too_big(len(source), max_bytes), source_name, code="too-large")
-        if b"\x00" in source:
-            raise _fail("this is a binary file, not YAML or JSON text", source_name, code="binary")
-        try:
-            source = source.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise _fail(
-                f"the file is not UTF-8 text (byte {exc.start})", source_name, code="encoding"
-            ) from None
-    text = source
+        source = _file_bytes(source, source_name, max_bytes)
+    text = _decoded(source, source_name, max_bytes) if isinstance(source, bytes) else source
+    _check_text(text, source_name, max_bytes)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, source_name) from None
+    except yaml.YAMLError as exc:
+        return _json_fallback(text, source_name, exc)
+    if node is None:
+        raise _fail("the document is empty: a machine needs 'states'", source_name, 1, 1, "empty")
+    return _built(node, source_name, max_bytes)
+
+
+def _file_bytes(path: Path, source_name: str, max_bytes: int) -> bytes:
+    """The file's bytes; one over the cap is refused before it is read."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise _fail(_too_big(size, max_bytes), source_name, code="too-large")
+        return path.read_bytes()
+    except OSError as exc:
+        raise _fail(
+            f"cannot read {source_name}: {exc.strerror or exc}", source_name, code="io"
+        ) from None
+
+
+def _decoded(data: bytes, source_name: str | None, max_bytes: int) -> str:
+    """UTF-8 text (a BOM allowed), refused when too long or binary."""
+    if len(data) > max_bytes:
+        raise _fail(_too_big(len(data), max_bytes), source_name, code="too-large")
+    if b"\x00" in data:
+        raise _fail("this is a binary file, not YAML or JSON text", source_name, code="binary")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            f"the file is not UTF-8 text (byte {exc.start})", source_name, code="encoding"
+        ) from None
+
+
+def _check_text(text: str, source_name: str | None, max_bytes: int) -> None:
+    """Refuse, before YAML sees it, text no file could hold, too long, or nested too deep."""
     _check_unicode(text, source_name)
     if len(text) > max_bytes and len(text.encode("utf-8")) > max_bytes:
         raise _fail(_too_big(len(text.encode("utf-8")), max_bytes), source_name, code="too-large")
@@ -262,18 +284,18 @@ def read_document(
             "the text contains NUL characters: it is not YAML or JSON", source_name, code="binary"
         )
     _check_depth(text, source_name)
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "cannot parse"
-        context = f" ({exc.context})" if exc.context and exc.problem else ""
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise _fail(f"YAML syntax error: {problem}{context}", source_name, line, column) from None
-    except yaml.YAMLError as exc:
-        return _json_fallback(text, source_name, exc)
-    if node is None:
-        raise _fail("the document is empty: a machine needs 'states'", source_name, 1, 1, "empty")
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, source_name: str | None) -> ConfigError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "cannot parse"
+    context = f" ({exc.context})" if exc.context and exc.problem else ""
+    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    return _fail(f"YAML syntax error: {problem}{context}", source_name, line, column)
+
+
+def _built(node: yaml.Node, source_name: str | None, max_bytes: int) -> SourceDocument:
+    """The data of a composed document, with the location of every node."""
     builder = _Builder(source_name, EXPANSION_FACTOR * max_bytes)
     builder.locations[""] = _loc(node.start_mark)  # what a missing top-level key points at
     try:

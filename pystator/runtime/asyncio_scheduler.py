@@ -14,7 +14,6 @@ it (or ``await fire_due()`` to fire whatever is due right now, in order).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 
@@ -137,5 +136,19 @@ class AsyncioScheduler:
         while True:
             self._wakeup.clear()
             await self.fire_due()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._next_delay())
+            await self._doze(self._wakeup, self._next_delay())
+
+    @staticmethod
+    async def _doze(wakeup: asyncio.Event, delay: float) -> None:
+        """Sleep until ``wakeup`` is set or ``delay`` passes, and stay cancellable.
+
+        ``asyncio.wait_for`` is not used here: on Python 3.11 it swallows a
+        cancellation that arrives while the awaited event is already set, so
+        ``stop()`` right after a firing that armed another timer never returned.
+        ``asyncio.wait`` leaves the cancellation to this task.
+        """
+        waiter = asyncio.ensure_future(wakeup.wait())
+        try:
+            await asyncio.wait((waiter,), timeout=delay)
+        finally:
+            waiter.cancel()

@@ -22,7 +22,9 @@ import ast
 import json
 import keyword
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["TranslationError", "to_ecmascript", "to_python"]
 
@@ -350,49 +352,70 @@ def _wrap(node: ast.expr) -> str:
 
 
 def _js(node: ast.expr) -> str:
-    if isinstance(node, ast.Constant):
-        value = node.value
-        if value is None:
-            return "null"
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (int, float)):
-            return repr(value)
-        if isinstance(value, str):
-            return json.dumps(value)
-    elif isinstance(node, ast.Name):
-        return node.id
-    elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        return "[" + ", ".join(_js(e) for e in node.elts) + "]"
-    elif isinstance(node, ast.Subscript):
-        return f"{_wrap(node.value)}[{_js(node.slice)}]"
-    elif isinstance(node, ast.BoolOp):
-        joiner = " && " if isinstance(node.op, ast.And) else " || "
-        return joiner.join(_wrap(v) for v in node.values)
-    elif isinstance(node, ast.UnaryOp):
-        symbol = {ast.Not: "!", ast.USub: "-", ast.UAdd: "+"}.get(type(node.op))
-        if symbol is not None:
-            return f"{symbol}({_js(node.operand)})"
-    elif isinstance(node, ast.BinOp):
-        if isinstance(node.op, ast.Pow):
-            return f"Math.pow({_js(node.left)}, {_js(node.right)})"
-        if isinstance(node.op, ast.FloorDiv):
-            return f"Math.floor({_wrap(node.left)} / {_wrap(node.right)})"
-        symbol = _BIN_JS.get(type(node.op))
-        if symbol is not None:
-            return f"{_wrap(node.left)} {symbol} {_wrap(node.right)}"
-    elif isinstance(node, ast.Compare):
-        return _compare(node)
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        name = node.func.id
-        args = ", ".join(_js(a) for a in node.args)
-        if name == "len" and len(node.args) == 1:
-            return f"{_wrap(node.args[0])}.length"
-        if name in ("min", "max", "abs"):
-            return f"Math.{name}({args})"
-        if name == "In":
-            return f"In({args})"
-    raise TranslationError(f"{ast.unparse(node)!r} has no ECMAScript form")
+    write = _WRITERS.get(type(node))
+    text = write(node) if write is not None else None
+    if text is None:
+        raise TranslationError(f"{ast.unparse(node)!r} has no ECMAScript form")
+    return text
+
+
+def _constant_js(node: ast.Constant) -> str | None:
+    value = node.value
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: a bool is an int
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    return None
+
+
+def _name_js(node: ast.Name) -> str:
+    return node.id
+
+
+def _array_js(node: ast.List | ast.Tuple | ast.Set) -> str:
+    return "[" + ", ".join(_js(e) for e in node.elts) + "]"
+
+
+def _subscript_js(node: ast.Subscript) -> str:
+    return f"{_wrap(node.value)}[{_js(node.slice)}]"
+
+
+def _bool_js(node: ast.BoolOp) -> str:
+    joiner = " && " if isinstance(node.op, ast.And) else " || "
+    return joiner.join(_wrap(v) for v in node.values)
+
+
+def _unary_js(node: ast.UnaryOp) -> str | None:
+    symbol = _UNARY_JS.get(type(node.op))
+    return None if symbol is None else f"{symbol}({_js(node.operand)})"
+
+
+def _binary_js(node: ast.BinOp) -> str | None:
+    if isinstance(node.op, ast.Pow):
+        return f"Math.pow({_js(node.left)}, {_js(node.right)})"
+    if isinstance(node.op, ast.FloorDiv):
+        return f"Math.floor({_wrap(node.left)} / {_wrap(node.right)})"
+    symbol = _BIN_JS.get(type(node.op))
+    return None if symbol is None else f"{_wrap(node.left)} {symbol} {_wrap(node.right)}"
+
+
+def _call_js(node: ast.Call) -> str | None:
+    """The calls ``to_python`` makes: ``len`` (``.length``), ``min max abs`` (``Math.``), ``In``."""
+    if not isinstance(node.func, ast.Name):
+        return None
+    name = node.func.id
+    args = ", ".join(_js(a) for a in node.args)
+    if name == "len" and len(node.args) == 1:
+        return f"{_wrap(node.args[0])}.length"
+    if name in ("min", "max", "abs"):
+        return f"Math.{name}({args})"
+    if name == "In":
+        return f"In({args})"
+    return None
 
 
 def _compare(node: ast.Compare) -> str:
@@ -414,3 +437,21 @@ def _compare(node: ast.Compare) -> str:
     if len(parts) == 1:
         return parts[0]
     return " && ".join(f"({p})" for p in parts)
+
+
+_UNARY_JS = {ast.Not: "!", ast.USub: "-", ast.UAdd: "+"}
+_WRITERS: dict[type[ast.expr], Callable[[Any], str | None]] = {
+    ast.Constant: _constant_js,
+    ast.Name: _name_js,
+    ast.List: _array_js,
+    ast.Tuple: _array_js,
+    ast.Set: _array_js,
+    ast.Subscript: _subscript_js,
+    ast.BoolOp: _bool_js,
+    ast.UnaryOp: _unary_js,
+    ast.BinOp: _binary_js,
+    ast.Compare: _compare,
+    ast.Call: _call_js,
+}
+"""How each kind of node is written in ECMAScript (``None``: this one has no form);
+a kind not listed has none at all."""

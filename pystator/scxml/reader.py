@@ -24,117 +24,47 @@ The mapping (see the README's "SCXML" section for the whole table):
 * the ``ps:`` attributes and ``<ps:call>`` of pystator's own namespace, written by
   ``to_scxml`` for what SCXML has no word for (host actions, named guards, timers,
   state types, region names).
+
+Executable content and the attribute vocabulary every element is checked against are
+in ``pystator.scxml.reader_content``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pystator.config import load_spec
-from pystator.durations import parse_duration
 from pystator.errors import ConfigError, Issue
 from pystator.model import Location, MachineSpec
-from pystator.scxml.ecmascript import TranslationError, to_python
+from pystator.scxml.reader_content import PS, SCXML, ContentReader, literal_value
 from pystator.scxml.xmltree import Element, XmlError, parse_xml
 
 __all__ = ["PS", "SCXML", "read_scxml"]
 
-SCXML = "http://www.w3.org/2005/07/scxml"
-PS = "urn:pystator:scxml"
-"""The namespace of pystator's own attributes and elements in an SCXML document."""
-
 _CUT = "\x00"  # between a state's name and the rest of a path, while names are placed
 _STATE_TAGS = ("state", "parallel", "final", "history")
-_ALLOWED: dict[str, frozenset[str]] = {
-    "scxml": frozenset({"version", "initial", "name", "datamodel", "binding"}),
-    "state": frozenset({"id", "initial"}),
-    "parallel": frozenset({"id"}),
-    "final": frozenset({"id"}),
-    "history": frozenset({"id", "type"}),
-    "initial": frozenset(),
-    "transition": frozenset({"event", "cond", "target", "type"}),
-    "onentry": frozenset(),
-    "onexit": frozenset(),
-    "datamodel": frozenset(),
-    "data": frozenset({"id", "expr"}),
-    "raise": frozenset({"event"}),
-    "log": frozenset({"label", "expr"}),
-    "assign": frozenset({"location", "expr"}),
-    "send": frozenset(
-        {
-            "event",
-            "eventexpr",
-            "delay",
-            "delayexpr",
-            "id",
-            "idlocation",
-            "target",
-            "type",
-            "namelist",
-            "targetexpr",
-            "typeexpr",
-        }
-    ),
-    "param": frozenset({"name", "expr", "location"}),
-    "content": frozenset({"expr"}),
-    "cancel": frozenset({"sendid", "sendidexpr"}),
-    "if": frozenset({"cond"}),
-    "elseif": frozenset({"cond"}),
-    "else": frozenset(),
-    "foreach": frozenset({"array", "item", "index"}),
-}
-_PS_ALLOWED: dict[str, frozenset[str]] = {
-    "scxml": frozenset(
-        {
-            "version",
-            "strict-mode",
-            "event-normalizer",
-            "event-matching",
-            "description",
-            "fallback",
-            "retry-attempts",
-        }
-    ),
-    "state": frozenset(
-        {
-            "type",
-            "description",
-            "metadata",
-            "timeout",
-            "timeout-dest",
-            "invoke",
-            "region",
-            "region-initial",
-            "region-description",
-            "parent-initial",
-        }
-    ),
-    "parallel": frozenset({"description", "metadata", "invoke", "timeout", "timeout-dest"}),
-    "final": frozenset({"description", "metadata", "type", "invoke"}),
-    "history": frozenset({"description", "metadata"}),
-    "transition": frozenset(
-        {"guards", "after", "trigger", "region", "description", "metadata", "kind", "index"}
-    ),
-}
-_HINTS = {
-    "invoke": "invoking other sessions is not supported (use the orchestrator's invoke)",
-    "script": "scripts are not supported: the datamodel is pystator's expression language",
-    "donedata": "done data is not supported",
-    "finalize": "finalize belongs to invoke, which is not supported",
-}
+_HOOKS = {"onentry": "on_enter", "onexit": "on_exit"}
+_TRANSITION_TYPES = {None: "external", "external": "external", "internal": "internal"}
+"""SCXML's ``type`` of a transition with a target, as its ``kind:``."""
+_PS_META = (
+    ("version", "version"),
+    ("description", "description"),
+    ("event-normalizer", "event_normalizer"),
+    ("event-matching", "event_matching"),
+)
+"""The ``ps:`` attributes of ``<scxml>`` copied as they are into ``meta:``."""
 
 
-class _Reader:
+class _Reader(ContentReader):
+    """The document, its states and transitions (executable content: the base class)."""
+
     def __init__(self, source_name: str | None) -> None:
-        self.source_name = source_name
-        self.issues: list[Issue] = []
+        super().__init__(source_name)
         self.states: list[dict[str, Any]] = []
         self.transitions: list[dict[str, Any]] = []
         self.data: dict[str, Any] = {}
-        self.where: dict[str, Location] = {}
         self.ids: set[str] = set()
         self.generated = 0
         self.indexes: dict[int, int] = {}
@@ -152,93 +82,13 @@ class _Reader:
                 out[path] = loc
         return out
 
-    # ------------------------------------------------------------------ problems
-    def fail(self, element: Element, message: str, path: str = "") -> None:
-        self.issues.append(
-            Issue(
-                message,
-                path,
-                element.line,
-                element.column,
-                "scxml",
-                source=self.source_name,
-            )
-        )
-
-    def check_attrs(self, element: Element, kind: str | None = None) -> None:
-        kind = kind or element.tag
-        allowed = _ALLOWED.get(kind, frozenset())
-        ps_allowed = _PS_ALLOWED.get(kind, frozenset())
-        for key in element.attrs:
-            if key.startswith("{"):
-                ns, name = key[1:].split("}", 1)
-                if ns == PS and name in ps_allowed:
-                    continue
-                if ns == "http://www.w3.org/XML/1998/namespace":
-                    continue
-                self.fail(element, f"<{element.tag}>: the attribute {key} is not supported")
-            elif key not in allowed:
-                self.fail(element, f"<{element.tag}>: the attribute {key!r} is not supported")
-
-    def unsupported(self, element: Element, where: str) -> None:
-        hint = _HINTS.get(element.tag)
-        if element.ns not in (SCXML, PS):
-            what = f"<{element.tag}> (namespace {element.ns or 'none'})"
-        else:
-            what = f"<{element.tag}>"
-        self.fail(element, f"{what} is not supported in {where}" + (f": {hint}" if hint else ""))
-
-    def ps(self, element: Element, name: str) -> str | None:
-        return element.attrs.get(f"{{{PS}}}{name}")
-
-    def ps_json(self, element: Element, name: str) -> Any:
-        text = self.ps(element, name)
-        if text is None:
-            return None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            self.fail(element, f"ps:{name} is not valid JSON: {error.msg}")
-            return None
-
-    def expression(self, element: Element, attr: str, text: str | None = None) -> str | None:
-        source = element.get(attr) if text is None else text
-        if source is None:
-            return None
-        try:
-            return to_python(source)
-        except TranslationError as error:
-            self.fail(element, f"<{element.tag} {attr}={source!r}>: {error}")
-            return None
-
     # ------------------------------------------------------------------ the document
     def read(self, root: Element) -> dict[str, Any]:
         if root.ns != SCXML or root.tag != "scxml":
             self.fail(root, f"the root element is <{root.tag}>, not <scxml> in the SCXML namespace")
             return {}
-        self.check_attrs(root)
-        if root.get("version") not in (None, "1.0"):
-            self.fail(root, f"SCXML version {root.get('version')!r} is not supported (1.0 is)")
-        datamodel = root.get("datamodel")
-        if datamodel not in (None, "ecmascript", "null"):
-            self.fail(root, f"the datamodel {datamodel!r} is not supported (use ecmascript)")
-        if root.get("binding") not in (None, "early"):
-            self.fail(root, "late binding is not supported: data is initialised at start")
-        meta: dict[str, Any] = {
-            "machine_name": root.get("name") or "scxml",
-            "strict_mode": False,
-            "event_matching": "prefix",
-        }
-        for key, field in (("version", "version"), ("description", "description")):
-            value = self.ps(root, key)
-            if value is not None:
-                meta[field] = value
-        if self.ps(root, "strict-mode") is not None:
-            meta["strict_mode"] = self.ps(root, "strict-mode") == "true"
-        if self.ps(root, "event-normalizer") is not None:
-            meta["event_normalizer"] = self.ps(root, "event-normalizer")
-        if self.ps(root, "event-matching") is not None:
-            meta["event_matching"] = self.ps(root, "event-matching")
+        self.check_root(root)
+        meta = self.meta(root)
         self.collect_ids(root)
         first = len(self.states)
         self.children(root, None)
@@ -251,16 +101,49 @@ class _Reader:
         }
         if self.data:
             config["data"] = self.data
-        policy: dict[str, Any] = {}
-        if self.ps(root, "fallback") is not None:
-            policy["default_fallback"] = self.ps(root, "fallback")
-        if self.ps(root, "retry-attempts") is not None:
-            policy["retry_attempts"] = int(self.ps(root, "retry-attempts") or 0)
+        policy = self.error_policy(root)
         if policy:
             config["error_policy"] = policy
         if not self.states:
             self.fail(root, "an SCXML document needs at least one state")
         return config
+
+    def check_root(self, root: Element) -> None:
+        """Refuse what ``<scxml>`` may say that pystator does not do."""
+        self.check_attrs(root)
+        if root.get("version") not in (None, "1.0"):
+            self.fail(root, f"SCXML version {root.get('version')!r} is not supported (1.0 is)")
+        datamodel = root.get("datamodel")
+        if datamodel not in (None, "ecmascript", "null"):
+            self.fail(root, f"the datamodel {datamodel!r} is not supported (use ecmascript)")
+        if root.get("binding") not in (None, "early"):
+            self.fail(root, "late binding is not supported: data is initialised at start")
+
+    def meta(self, root: Element) -> dict[str, Any]:
+        """The ``meta:`` block: SCXML's name, its prefix matching, and what ``ps:`` adds."""
+        meta: dict[str, Any] = {
+            "machine_name": root.get("name") or "scxml",
+            "strict_mode": False,
+            "event_matching": "prefix",
+        }
+        for attr, key in _PS_META:
+            value = self.ps(root, attr)
+            if value is not None:
+                meta[key] = value
+        strict = self.ps(root, "strict-mode")
+        if strict is not None:
+            meta["strict_mode"] = strict == "true"
+        return meta
+
+    def error_policy(self, root: Element) -> dict[str, Any]:
+        policy: dict[str, Any] = {}
+        fallback = self.ps(root, "fallback")
+        if fallback is not None:
+            policy["default_fallback"] = fallback
+        attempts = self.ps_number(root, "retry-attempts", int)
+        if attempts is not None:
+            policy["retry_attempts"] = attempts
+        return policy
 
     def collect_ids(self, root: Element) -> None:
         stack = [root]
@@ -315,7 +198,7 @@ class _Reader:
                 if expr is not None:
                     self.data[name] = _folded(expr)
             elif data.text.strip():
-                self.data[name] = _literal(data.text)
+                self.data[name] = literal_value(data.text)
             else:
                 self.data[name] = None
 
@@ -329,6 +212,28 @@ class _Reader:
         self.states.append(entry)
         if parent is not None:
             entry["parent"] = parent
+        self.state_type(element, entry)
+        self.state_ps(element, entry)
+        if kind == "history":
+            self.history(element, entry, name)
+            return name
+        self.hooks(element, entry)
+        if kind == "final":
+            self.final_children(element)
+            return name
+        self.own_transitions(element, name)
+        kids, initial_element = self.substates(element, name)
+        if kind == "parallel":
+            self.regions(element, entry, kids)
+        elif kids:
+            self.initial(element, entry, name, kids, initial_element)
+        elif element.get("initial") is not None or initial_element is not None:
+            self.fail(element, f"<state id={name!r}> has an initial but no child states")
+        return name
+
+    def state_type(self, element: Element, entry: dict[str, Any]) -> None:
+        """The ``type:`` the element's tag implies (``ps:type`` keeps what SCXML cannot say)."""
+        kind = element.tag
         ps_type = self.ps(element, "type")
         if kind == "parallel":
             entry["type"] = "parallel"
@@ -341,48 +246,57 @@ class _Reader:
                 self.fail(element, f"<history type={entry['history']!r}>: use shallow or deep")
         elif ps_type is not None:
             entry["type"] = ps_type
-        for key in ("description",):
-            if self.ps(element, key) is not None:
-                entry[key] = self.ps(element, key)
-        metadata = self.ps_json(element, "metadata")
-        if metadata is not None:
-            entry["metadata"] = metadata
-        invoke = self.ps_json(element, "invoke")
-        if invoke is not None:
-            entry["invoke"] = invoke
-        if self.ps(element, "timeout") is not None:
+
+    def state_ps(self, element: Element, entry: dict[str, Any]) -> None:
+        """What ``to_scxml`` wrote in the ``ps:`` namespace: description, metadata, invoke,
+        timeout."""
+        description = self.ps(element, "description")
+        if description is not None:
+            entry["description"] = description
+        for key in ("metadata", "invoke"):
+            value = self.ps_json(element, key)
+            if value is not None:
+                entry[key] = value
+        timeout = self.ps_number(element, "timeout", float)
+        if timeout is not None:
             entry["timeout"] = {
-                "seconds": float(self.ps(element, "timeout") or 0),
+                "seconds": timeout,
                 "destination": self.ps(element, "timeout-dest") or "",
             }
-        if kind == "history":
-            self.history(element, entry, name)
-            return name
-        on_enter: list[Any] = []
-        on_exit: list[Any] = []
+
+    def hooks(self, element: Element, entry: dict[str, Any]) -> None:
+        """``<onentry>`` and ``<onexit>`` blocks (several of each add up, in order)."""
+        name = entry["name"]
+        hooks: dict[str, list[Any]] = {"on_enter": [], "on_exit": []}
         for child in element.children:
             if child.ns != SCXML:
                 if not (child.ns == PS and child.tag == "region"):
-                    self.unsupported(child, f"<{kind}>")
+                    self.unsupported(child, f"<{element.tag}>")
                 continue
-            if child.tag == "onentry":
+            hook = _HOOKS.get(child.tag)
+            if hook is not None:
                 self.check_attrs(child)
-                on_enter.extend(self.block(child, f"@{name}{_CUT}.on_enter", len(on_enter)))
-            elif child.tag == "onexit":
-                self.check_attrs(child)
-                on_exit.extend(self.block(child, f"@{name}{_CUT}.on_exit", len(on_exit)))
-        if on_enter:
-            entry["on_enter"] = on_enter
-        if on_exit:
-            entry["on_exit"] = on_exit
-        if kind == "final":
-            for child in element.children:
-                if child.ns == SCXML and child.tag not in ("onentry", "onexit"):
-                    self.unsupported(child, "<final>")
-            return name
+                actions = hooks[hook]
+                actions.extend(self.block(child, f"@{name}{_CUT}.{hook}", len(actions)))
+        for hook, actions in hooks.items():
+            if actions:
+                entry[hook] = actions
+
+    def final_children(self, element: Element) -> None:
+        """A ``<final>`` holds nothing but its hooks (``<donedata>`` is not supported)."""
+        for child in element.children:
+            if child.ns == SCXML and child.tag not in _HOOKS:
+                self.unsupported(child, "<final>")
+
+    def own_transitions(self, element: Element, name: str) -> None:
+        """The state's transitions, read before its children's so they come first."""
         for child in element.children:
             if child.ns == SCXML and child.tag == "transition":
                 self.transition(child, name)
+
+    def substates(self, element: Element, name: str) -> tuple[list[str], Element | None]:
+        """Read the child states (and datamodels); their names and the ``<initial>``."""
+        kind = element.tag
         kids: list[str] = []
         initial_element: Element | None = None
         for child in element.children:
@@ -398,13 +312,7 @@ class _Reader:
                 initial_element = child
             elif child.tag not in ("onentry", "onexit", "transition"):
                 self.unsupported(child, f"<{kind}>")
-        if kind == "parallel":
-            self.regions(element, entry, kids)
-        elif kids:
-            self.initial(element, entry, name, kids, initial_element)
-        elif element.get("initial") is not None or initial_element is not None:
-            self.fail(element, f"<state id={name!r}> has an initial but no child states")
-        return name
+        return kids, initial_element
 
     def regions(self, element: Element, entry: dict[str, Any], kids: list[str]) -> None:
         """Each child of a ``<parallel>`` is one region holding just that state, unless
@@ -613,49 +521,59 @@ class _Reader:
             self.fail(element, "a transition to several states is not supported")
             return
         base: dict[str, Any] = {"source": source}
-        kind = self.ps(element, "kind")
-        if targets:
-            base["dest"] = targets[0]
-            if kind == "default":
-                pass
-            elif element.get("type") == "internal":
-                base["kind"] = "internal"
-            elif element.get("type") in (None, "external"):
-                base["kind"] = "external"
-            else:
-                self.fail(element, f"<transition type={element.get('type')!r}>: use internal")
-        else:
-            base["dest"] = source
-            if element.get("type") not in (None, "external", "internal"):
-                self.fail(element, f"<transition type={element.get('type')!r}>: use internal")
-        guards = self.ps_json(element, "guards")
-        if guards is not None:
-            base["guards"] = guards
-        cond = self.expression(element, "cond")
-        if cond is not None:
-            base.setdefault("guards", []).append({"expr": cond})
-        for key in ("region", "description"):
-            if self.ps(element, key) is not None:
-                base[key] = self.ps(element, key)
-        metadata = self.ps_json(element, "metadata")
-        if metadata is not None:
-            base["metadata"] = metadata
-        after = self.ps(element, "after")
-        if after is not None:
-            base["after"] = int(after)
+        self.transition_kind(element, base, targets)
+        self.transition_guards(element, base)
+        self.transition_ps(element, base)
         trigger = self.ps(element, "trigger")
         events = [trigger] if trigger is not None else (element.get("event") or "").split()
         first = len(self.transitions)
         actions = self.block(element, f"transitions[{first}].actions", 0)
         if actions:
             base["actions"] = actions
-        if not events and after is None:
-            self.append({**base, "always": True}, element)
-        elif not events:
-            self.append(base, element)
+        if not events:
+            # No event: a timer (``ps:after``), or else an eventless transition.
+            self.append(base if "after" in base else {**base, "always": True}, element)
         for event in events:
             extra = {"metadata": {**base.get("metadata", {}), "scxml_group": first}}
             self.append({**base, "trigger": event, **(extra if len(events) > 1 else {})}, element)
+
+    def transition_kind(self, element: Element, base: dict[str, Any], targets: list[str]) -> None:
+        """``dest`` and ``kind``: SCXML is external by default, the engine's own default
+        (``ps:kind="default"``) is written without one; no target stays in place."""
+        scxml_type = element.get("type")
+        if not targets:
+            base["dest"] = base["source"]
+            if scxml_type not in _TRANSITION_TYPES:
+                self.fail(element, f"<transition type={scxml_type!r}>: use internal")
+            return
+        base["dest"] = targets[0]
+        if self.ps(element, "kind") == "default":
+            return
+        kind = _TRANSITION_TYPES.get(scxml_type)
+        if kind is None:
+            self.fail(element, f"<transition type={scxml_type!r}>: use internal")
+        else:
+            base["kind"] = kind
+
+    def transition_guards(self, element: Element, base: dict[str, Any]) -> None:
+        """``ps:guards`` (named guards, written by ``to_scxml``), then ``cond`` after them."""
+        guards = self.ps_json(element, "guards")
+        if guards is not None:
+            base["guards"] = guards
+        cond = self.expression(element, "cond")
+        if cond is not None:
+            base.setdefault("guards", []).append({"expr": cond})
+
+    def transition_ps(self, element: Element, base: dict[str, Any]) -> None:
+        for key in ("region", "description"):
+            if self.ps(element, key) is not None:
+                base[key] = self.ps(element, key)
+        metadata = self.ps_json(element, "metadata")
+        if metadata is not None:
+            base["metadata"] = metadata
+        after = self.ps_number(element, "after", int)
+        if after is not None:
+            base["after"] = after
 
     def append(self, transition: dict[str, Any], element: Element) -> None:
         index = self.ps(element, "index")
@@ -666,228 +584,6 @@ class _Reader:
                 self.fail(element, f"ps:index={index!r} is not a number")
         self.where[f"transitions[{len(self.transitions)}]"] = Location(element.line, element.column)
         self.transitions.append(transition)
-
-    # ------------------------------------------------------------------ executable content
-    def block(self, element: Element, path: str, offset: int) -> list[Any]:
-        out: list[Any] = []
-        for child in element.children:
-            action = self.action(child)
-            if action is not None:
-                self.where[f"{path}[{offset + len(out)}]"] = Location(child.line, child.column)
-                out.append(action)
-        return out
-
-    def action(self, element: Element) -> Any:
-        if element.ns == PS and element.tag == "call":
-            name = element.get("name")
-            if not name:
-                self.fail(element, "<ps:call> needs a name")
-                return None
-            params = element.get("params")
-            for key in element.attrs:
-                if key not in ("name", "params"):
-                    self.fail(element, f"<ps:call>: the attribute {key!r} is not supported")
-            if params is None:
-                return name
-            try:
-                return {"name": name, "params": json.loads(params)}
-            except json.JSONDecodeError as error:
-                self.fail(element, f"<ps:call params>: not valid JSON: {error.msg}")
-                return None
-        tag = element.tag
-        if element.ns != SCXML or tag not in _ALLOWED or tag in _STATE_TAGS or tag in (
-            "scxml", "initial", "transition", "onentry", "onexit", "datamodel", "data",
-            "param", "content", "elseif", "else",
-        ):  # fmt: skip
-            self.unsupported(element, "executable content")
-            return None
-        self.check_attrs(element)
-        if tag == "raise":
-            if element.children:
-                self.unsupported(element.children[0], "<raise>")
-            event = element.get("event")
-            if not event:
-                self.fail(element, "<raise> needs an event")
-                return None
-            return {"raise": event}
-        if tag == "log":
-            action: dict[str, Any] = {"log": element.get("label") or ""}
-            expr = self.expression(element, "expr")
-            if expr is not None:
-                action["expr"] = expr
-            return action
-        if tag == "assign":
-            return self.assign(element)
-        if tag == "send":
-            return self.send(element)
-        if tag == "cancel":
-            if element.get("sendidexpr") is not None:
-                expr = self.expression(element, "sendidexpr")
-                return {"cancel_expr": expr} if expr is not None else None
-            if not element.get("sendid"):
-                self.fail(element, "<cancel> needs a sendid or sendidexpr")
-                return None
-            return {"cancel": element.get("sendid")}
-        if tag == "if":
-            return self.if_(element)
-        return self.foreach(element)
-
-    def assign(self, element: Element) -> Any:
-        location = (element.get("location") or "").strip()
-        if not location:
-            self.fail(element, "<assign> needs a location")
-            return None
-        for inner in element.children:
-            self.unsupported(inner, "<assign> (inline XML)")
-        if element.get("expr") is not None:
-            expr = self.expression(element, "expr")
-        elif element.text.strip():
-            expr = _expression_of(_literal(element.text))
-        else:
-            self.fail(element, "<assign> needs an expr")
-            return None
-        if expr is None:
-            return None
-        if expr == "":
-            self.fail(element, "<assign>: this value has no pystator expression")
-            return None
-        return {"assign": location, "expr": expr}
-
-    def send(self, element: Element) -> Any:
-        target = element.get("target")
-        internal = target == "#_internal"
-        action: dict[str, Any] = {}
-        if target is not None and not internal:
-            action["target"] = target
-        if element.get("targetexpr") is not None:
-            action["target_expr"] = self.expression(element, "targetexpr")
-        if element.get("type") is not None:
-            action["type"] = element.get("type")
-        if element.get("typeexpr") is not None:
-            action["type_expr"] = self.expression(element, "typeexpr")
-        if element.get("eventexpr") is not None:
-            action["send_expr"] = self.expression(element, "eventexpr")
-        elif element.get("event"):
-            action["send"] = element.get("event")
-        else:
-            self.fail(element, "<send> needs an event or eventexpr")
-            return None
-        if element.get("delay") is not None:
-            try:
-                action["delay"] = css_delay(str(element.get("delay")))
-            except ValueError as error:
-                self.fail(element, f"<send delay>: {error}")
-        if element.get("delayexpr") is not None:
-            action["delay_expr"] = self.expression(element, "delayexpr")
-        if element.get("id") is not None:
-            action["id"] = element.get("id")
-        if element.get("idlocation") is not None:
-            action["id_location"] = str(element.get("idlocation")).strip()
-        if internal:
-            action["internal"] = True
-        data: dict[str, str] = {}
-        for listed in (element.get("namelist") or "").split():
-            data[listed] = listed
-        for child in element.children:
-            if child.ns == SCXML and child.tag == "param":
-                self.check_attrs(child)
-                name = child.get("name")
-                source = (
-                    child.get("expr") if child.get("expr") is not None else child.get("location")
-                )
-                if not name or source is None:
-                    self.fail(child, "<param> needs a name and an expr or location")
-                    continue
-                expr = self.expression(child, "expr" if child.get("expr") else "location")
-                if expr is not None:
-                    data[name] = expr
-            elif child.ns == SCXML and child.tag == "content":
-                self.check_attrs(child)
-                for inner in child.children:
-                    self.unsupported(inner, "<content> (inline XML)")
-                if child.get("expr") is not None:
-                    action["content"] = self.expression(child, "expr")
-                else:
-                    content = _expression_of(_literal(child.text))
-                    if content == "":
-                        self.fail(child, "<content>: this value has no pystator expression")
-                    else:
-                        action["content"] = content
-            else:
-                self.unsupported(child, "<send>")
-        if data:
-            action["data"] = data
-        return action
-
-    def if_(self, element: Element) -> Any:
-        branches: list[tuple[str, list[Any]]] = []
-        otherwise: list[Any] | None = None
-        cond = self.expression(element, "cond")
-        if element.get("cond") is None:
-            self.fail(element, "<if> needs a cond")
-        current: list[Any] = []
-        branches.append((cond or "False", current))
-        for child in element.children:
-            if child.ns == SCXML and child.tag == "elseif":
-                self.check_attrs(child)
-                if otherwise is not None:
-                    self.fail(child, "<elseif> after <else>")
-                current = []
-                branches.append((self.expression(child, "cond") or "False", current))
-            elif child.ns == SCXML and child.tag == "else":
-                self.check_attrs(child)
-                current = []
-                otherwise = current
-            else:
-                action = self.action(child)
-                if action is not None:
-                    current.append(action)
-        out: dict[str, Any] = {"if": branches[0][0], "then": branches[0][1]}
-        if len(branches) > 1:
-            out["elif"] = [{"if": c, "then": acts} for c, acts in branches[1:]]
-        if otherwise:
-            out["else"] = otherwise
-        return out
-
-    def foreach(self, element: Element) -> Any:
-        array = self.expression(element, "array")
-        item = element.get("item")
-        if array is None or not item:
-            self.fail(element, "<foreach> needs an array and an item")
-            return None
-        out: dict[str, Any] = {"foreach": array, "item": item.strip()}
-        if element.get("index"):
-            out["index"] = str(element.get("index")).strip()
-        body = [a for a in (self.action(c) for c in element.children) if a is not None]
-        if body:
-            out["do"] = body
-        return out
-
-
-def css_delay(text: str) -> int:
-    """Milliseconds for an SCXML delay (CSS2 time: ``1s``, ``.5s``, ``250ms``)."""
-    value = text.strip()
-    if value.startswith("."):
-        value = "0" + value
-    return parse_duration(value)
-
-
-def _literal(text: str) -> Any:
-    """Inline content as a value: JSON when it reads as JSON, else the text itself."""
-    stripped = text.strip()
-    try:
-        return json.loads(stripped)
-    except ValueError:
-        return " ".join(stripped.split())
-
-
-def _expression_of(value: Any) -> str:
-    """A literal value as a pystator expression ('' when it has none: a mapping)."""
-    if isinstance(value, (dict,)):
-        return ""
-    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-        return ""
-    return repr(value)
 
 
 def _folded(expr: str) -> Any:

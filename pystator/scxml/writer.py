@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
 
 from pystator.chart import RegionNode
 from pystator.model import ActionSpec, MachineSpec, State, StateType, Transition
@@ -55,25 +57,36 @@ class _Writer:
         }
 
     def document(self) -> ET.Element:
-        spec, chart = self.spec, self.chart
-        meta = spec.meta
         root = ET.Element(_q("scxml"), {"version": "1.0", "datamodel": "ecmascript"})
-        root.set("name", meta.machine_name)
-        if meta.version != "1.0.0":
-            root.set(_ps("version"), meta.version)
-        if meta.strict_mode:
-            root.set(_ps("strict-mode"), "true")
-        if meta.event_matching != "prefix":
-            root.set(_ps("event-matching"), meta.event_matching)
-        if meta.event_normalizer:
-            root.set(_ps("event-normalizer"), meta.event_normalizer)
-        if meta.description:
-            root.set(_ps("description"), meta.description)
-        policy = spec.error_policy
-        if policy.default_fallback is not None:
-            root.set(_ps("fallback"), policy.default_fallback)
-        if policy.retry_attempts:
-            root.set(_ps("retry-attempts"), str(policy.retry_attempts))
+        root.set("name", self.spec.meta.machine_name)
+        for attr, value in self.document_ps():
+            if value is not None:
+                root.set(_ps(attr), value)
+        self.start(root)
+        self.datamodel(root)
+        for name in self.chart.roots:
+            if name not in self.transient:
+                self.state(root, name)
+        self.number(root)
+        return root
+
+    def document_ps(self) -> tuple[tuple[str, str | None], ...]:
+        """The ``ps:`` attributes of ``<scxml>``: each meta and error policy field that is
+        not its default (``None``: not written)."""
+        meta, policy = self.spec.meta, self.spec.error_policy
+        return (
+            ("version", meta.version if meta.version != "1.0.0" else None),
+            ("strict-mode", "true" if meta.strict_mode else None),
+            ("event-matching", meta.event_matching if meta.event_matching != "prefix" else None),
+            ("event-normalizer", meta.event_normalizer or None),
+            ("description", meta.description or None),
+            ("fallback", policy.default_fallback),
+            ("retry-attempts", str(policy.retry_attempts) if policy.retry_attempts else None),
+        )
+
+    def start(self, root: ET.Element) -> None:
+        """``<scxml initial>`` where SCXML's default (the first state) is not the start."""
+        chart = self.chart
         roots = chart.roots
         start = chart.initial_state
         if start in self.transient:
@@ -82,19 +95,17 @@ class _Writer:
             start is not None and roots and start != roots[0] and not chart.states[start].is_initial
         ):
             root.set("initial", start)
-        if spec.data:
-            model = ET.SubElement(root, _q("datamodel"))
-            for d in spec.data:
-                element = ET.SubElement(model, _q("data"), {"id": d.name})
-                if d.expr is not None:
-                    element.set("expr", _js(d.expr, f"data {d.name!r}"))
-                elif d.value is not None:
-                    element.text = json.dumps(d.value)
-        for name in roots:
-            if name not in self.transient:
-                self.state(root, name)
-        self.number(root)
-        return root
+
+    def datamodel(self, root: ET.Element) -> None:
+        if not self.spec.data:
+            return
+        model = ET.SubElement(root, _q("datamodel"))
+        for d in self.spec.data:
+            element = ET.SubElement(model, _q("data"), {"id": d.name})
+            if d.expr is not None:
+                element.set("expr", _js(d.expr, f"data {d.name!r}"))
+            elif d.value is not None:
+                element.text = json.dumps(d.value)
 
     def number(self, root: ET.Element) -> None:
         """Mark each transition with its place in the machine (``ps:index``) when the
@@ -137,7 +148,7 @@ class _Writer:
             initial = ET.SubElement(element, _q("initial"))
             self.move(initial, move)
         if state.is_parallel:
-            for child in chart.kids(name):
+            for child in sorted(chart.kids(name), key=self._written_at):
                 if isinstance(child, RegionNode):
                     self.region(element, child)
                 else:
@@ -146,6 +157,15 @@ class _Writer:
         for kid in kids:
             if kid not in self.transient:
                 self.state(element, kid)
+
+    def _written_at(self, node: str | RegionNode) -> int:
+        """Where a parallel state's child stands in the definition (a region: where its
+        first state does), so a history state keeps its place among the regions."""
+        index = self.chart.index
+        if isinstance(node, RegionNode):
+            members = [m for m in self.chart.kids(node) if isinstance(m, str)]
+            return min((index[m] for m in members), default=len(index))
+        return index[node]
 
     def region(self, parent: ET.Element, node: RegionNode) -> None:
         region = self.chart.region(node)
@@ -260,46 +280,54 @@ class _Writer:
             self.action(parent, action, where)
 
     def action(self, parent: ET.Element, a: ActionSpec, where: str) -> None:
-        p = a.params
-        kind = a.kind
-        if kind == "call":
-            element = ET.SubElement(parent, _ps("call"), {"name": a.name})
-            if p:
-                element.set("params", json.dumps(dict(p)))
-        elif kind == "raise":
-            ET.SubElement(parent, _q("raise"), {"event": a.name})
-        elif kind == "assign":
-            ET.SubElement(parent, _q("assign"), {"location": a.name, "expr": _js(p["expr"], where)})
-        elif kind == "log":
-            element = ET.SubElement(parent, _q("log"), {"label": a.name})
-            if "expr" in p:
-                element.set("expr", _js(p["expr"], where))
-        elif kind == "send":
-            self.send(parent, a, where)
-        elif kind == "cancel":
-            if "expr" in p:
-                ET.SubElement(parent, _q("cancel"), {"sendidexpr": _js(p["expr"], where)})
-            else:
-                ET.SubElement(parent, _q("cancel"), {"sendid": a.name})
-        elif kind == "if":
-            (cond, then), *rest = p["branches"]
-            element = ET.SubElement(parent, _q("if"), {"cond": _js(cond, where)})
-            self.actions(element, then, where)
-            for other, acts in rest:
-                ET.SubElement(element, _q("elseif"), {"cond": _js(other, where)})
-                self.actions(element, acts, where)
-            if p.get("else"):
-                ET.SubElement(element, _q("else"))
-                self.actions(element, p["else"], where)
-        elif kind == "foreach":
-            element = ET.SubElement(
-                parent, _q("foreach"), {"array": _js(p["array"], where), "item": a.name}
-            )
-            if p.get("index"):
-                element.set("index", p["index"])
-            self.actions(element, p.get("do", ()), where)
+        write = _ACTIONS.get(a.kind)
+        if write is None:
+            raise ScxmlExportError(f"{where}: an action of kind {a.kind!r} has no SCXML form")
+        write(self, parent, a, where)
+
+    def call(self, parent: ET.Element, a: ActionSpec, where: str) -> None:
+        element = ET.SubElement(parent, _ps("call"), {"name": a.name})
+        if a.params:
+            element.set("params", json.dumps(dict(a.params)))
+
+    def raise_(self, parent: ET.Element, a: ActionSpec, where: str) -> None:
+        ET.SubElement(parent, _q("raise"), {"event": a.name})
+
+    def assign(self, parent: ET.Element, a: ActionSpec, where: str) -> None:
+        expr = _js(a.params["expr"], where)
+        ET.SubElement(parent, _q("assign"), {"location": a.name, "expr": expr})
+
+    def log(self, parent: ET.Element, a: ActionSpec, where: str) -> None:
+        element = ET.SubElement(parent, _q("log"), {"label": a.name})
+        if "expr" in a.params:
+            element.set("expr", _js(a.params["expr"], where))
+
+    def cancel(self, parent: ET.Element, a: ActionSpec, where: str) -> None:
+        if "expr" in a.params:
+            ET.SubElement(parent, _q("cancel"), {"sendidexpr": _js(a.params["expr"], where)})
         else:
-            raise ScxmlExportError(f"{where}: an action of kind {kind!r} has no SCXML form")
+            ET.SubElement(parent, _q("cancel"), {"sendid": a.name})
+
+    def if_(self, parent: ET.Element, a: ActionSpec, where: str) -> None:
+        p = a.params
+        (cond, then), *rest = p["branches"]
+        element = ET.SubElement(parent, _q("if"), {"cond": _js(cond, where)})
+        self.actions(element, then, where)
+        for other, acts in rest:
+            ET.SubElement(element, _q("elseif"), {"cond": _js(other, where)})
+            self.actions(element, acts, where)
+        if p.get("else"):
+            ET.SubElement(element, _q("else"))
+            self.actions(element, p["else"], where)
+
+    def foreach(self, parent: ET.Element, a: ActionSpec, where: str) -> None:
+        p = a.params
+        element = ET.SubElement(
+            parent, _q("foreach"), {"array": _js(p["array"], where), "item": a.name}
+        )
+        if p.get("index"):
+            element.set("index", p["index"])
+        self.actions(element, p.get("do", ()), where)
 
     def send(self, parent: ET.Element, a: ActionSpec, where: str) -> None:
         p = a.params
@@ -310,24 +338,47 @@ class _Writer:
             element.set("event", a.name)
         if p.get("internal"):
             element.set("target", "#_internal")
-        for key, attr in (("target", "target"), ("type", "type")):
+        for key, attr, write in _SEND_ATTRS:
             if key in p:
-                element.set(attr, str(p[key]))
-        for key, attr in (("target_expr", "targetexpr"), ("type_expr", "typeexpr")):
-            if key in p:
-                element.set(attr, _js(p[key], where))
-        if "delay" in p:
-            element.set("delay", f"{p['delay']}ms")
-        if "delay_expr" in p:
-            element.set("delayexpr", _js(p["delay_expr"], where))
-        if "id" in p:
-            element.set("id", str(p["id"]))
-        if "id_location" in p:
-            element.set("idlocation", p["id_location"])
+                element.set(attr, write(p[key], where))
         for name, expr in (p.get("data") or {}).items():
             ET.SubElement(element, _q("param"), {"name": name, "expr": _js(expr, where)})
         if "content" in p:
             ET.SubElement(element, _q("content"), {"expr": _js(p["content"], where)})
+
+
+_ACTIONS: dict[str, Callable[[_Writer, ET.Element, ActionSpec, str], None]] = {
+    "call": _Writer.call,
+    "raise": _Writer.raise_,
+    "assign": _Writer.assign,
+    "log": _Writer.log,
+    "send": _Writer.send,
+    "cancel": _Writer.cancel,
+    "if": _Writer.if_,
+    "foreach": _Writer.foreach,
+}
+"""How each kind of action is written; a kind not listed has no SCXML form."""
+
+
+def _text(value: Any, _where: str) -> str:
+    return str(value)
+
+
+def _milliseconds(value: Any, _where: str) -> str:
+    return f"{value}ms"
+
+
+_SEND_ATTRS: tuple[tuple[str, str, Callable[[Any, str], str]], ...] = (
+    ("target", "target", _text),
+    ("type", "type", _text),
+    ("target_expr", "targetexpr", _js),
+    ("type_expr", "typeexpr", _js),
+    ("delay", "delay", _milliseconds),
+    ("delay_expr", "delayexpr", _js),
+    ("id", "id", _text),
+    ("id_location", "idlocation", _text),
+)
+"""``<send>`` attributes, in the order they are written: (param, attribute, how)."""
 
 
 def _same(a: Transition, b: Transition) -> bool:

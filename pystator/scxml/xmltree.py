@@ -67,6 +67,23 @@ def _split(name: str) -> tuple[str, str]:
 
 def parse_xml(source: str | bytes | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Element:
     """The root element of ``source`` (XML text, or a path to a file holding it)."""
+    data = _bytes_of(source, max_bytes)
+    parser = expat.ParserCreate(namespace_separator=SEPARATOR)
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    builder = _Builder(parser)
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as error:
+        raise XmlError(
+            f"not well-formed XML: {expat.ErrorString(error.code)}", error.lineno, error.offset + 1
+        ) from None
+    if not builder.roots:
+        raise XmlError("the document has no root element", 1, 1)
+    return builder.roots[0]
+
+
+def _bytes_of(source: str | bytes | Path, max_bytes: int) -> bytes:
+    """The document's bytes, refused when over the cap (a file before it is read)."""
     if isinstance(source, Path):
         if source.stat().st_size > max_bytes:
             raise XmlError(f"the file is larger than {max_bytes} bytes")
@@ -75,67 +92,61 @@ def parse_xml(source: str | bytes | Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
         data = source.encode("utf-8") if isinstance(source, str) else source
     if len(data) > max_bytes:
         raise XmlError(f"the document is larger than {max_bytes} bytes")
-    parser = expat.ParserCreate(namespace_separator=SEPARATOR)
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    stack: list[Element] = []
-    roots: list[Element] = []
-    texts: list[list[str]] = []
-    count = 0
+    return data
 
-    def here() -> tuple[int, int]:
-        return parser.CurrentLineNumber, parser.CurrentColumnNumber + 1
 
-    def refuse(message: str) -> None:
-        raise XmlError(message, *here())
+class _Builder:
+    """expat's handlers: build the tree, count and bound it, refuse any DTD content."""
 
-    def start(name: str, attributes: dict[str, str]) -> None:
-        nonlocal count
-        count += 1
-        if count > MAX_ELEMENTS:
-            refuse(f"the document has more than {MAX_ELEMENTS} elements")
-        if len(stack) >= MAX_DEPTH:
-            refuse(f"elements are nested more than {MAX_DEPTH} deep")
+    def __init__(self, parser: expat.XMLParserType) -> None:
+        self.parser = parser
+        self.stack: list[Element] = []
+        self.roots: list[Element] = []
+        self.texts: list[list[str]] = []
+        self.count = 0
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.characters
+        parser.StartDoctypeDeclHandler = self.doctype
+        parser.EntityDeclHandler = self.entity
+        parser.ExternalEntityRefHandler = self.external
+
+    def here(self) -> tuple[int, int]:
+        return self.parser.CurrentLineNumber, self.parser.CurrentColumnNumber + 1
+
+    def refuse(self, message: str) -> None:
+        raise XmlError(message, *self.here())
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        self.count += 1
+        if self.count > MAX_ELEMENTS:
+            self.refuse(f"the document has more than {MAX_ELEMENTS} elements")
+        if len(self.stack) >= MAX_DEPTH:
+            self.refuse(f"elements are nested more than {MAX_DEPTH} deep")
         ns, tag = _split(name)
         attrs: dict[str, str] = {}
         for key, value in attributes.items():
             a_ns, a_name = _split(key)
             attrs[f"{{{a_ns}}}{a_name}" if a_ns else a_name] = value
-        element = Element(ns, tag, attrs, *here())
-        (stack[-1].children if stack else roots).append(element)
-        stack.append(element)
-        texts.append([])
+        element = Element(ns, tag, attrs, *self.here())
+        (self.stack[-1].children if self.stack else self.roots).append(element)
+        self.stack.append(element)
+        self.texts.append([])
 
-    def end(_name: str) -> None:
-        element = stack.pop()
-        element.text = "".join(texts.pop())
+    def end(self, _name: str) -> None:
+        element = self.stack.pop()
+        element.text = "".join(self.texts.pop())
 
-    def characters(text: str) -> None:
-        if texts:
-            texts[-1].append(text)
+    def characters(self, text: str) -> None:
+        if self.texts:
+            self.texts[-1].append(text)
 
-    def doctype(*_args: object) -> None:
-        refuse("a DOCTYPE is not accepted (no entities are expanded)")
+    def doctype(self, *_args: object) -> None:
+        self.refuse("a DOCTYPE is not accepted (no entities are expanded)")
 
-    def entity(*_args: object) -> None:
-        refuse("entity declarations are not accepted")
+    def entity(self, *_args: object) -> None:
+        self.refuse("entity declarations are not accepted")
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = characters
-    parser.StartDoctypeDeclHandler = doctype
-    parser.EntityDeclHandler = entity
-
-    def external(*_args: object) -> int:
-        refuse("external entities are not accepted")
+    def external(self, *_args: object) -> int:
+        self.refuse("external entities are not accepted")
         return 0
-
-    parser.ExternalEntityRefHandler = external
-    try:
-        parser.Parse(data, True)
-    except expat.ExpatError as error:
-        raise XmlError(
-            f"not well-formed XML: {expat.ErrorString(error.code)}", error.lineno, error.offset + 1
-        ) from None
-    if not roots:
-        raise XmlError("the document has no root element", 1, 1)
-    return roots[0]

@@ -20,7 +20,7 @@ one object per input, keyed by its kind:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -158,35 +158,56 @@ def _entry(index: int, entry: Any) -> Input:
     where = f"trace entry {index}"
     if not isinstance(entry, dict):
         raise SimulationError(f"{where}: expected an object, got {type(entry).__name__}")
-    kinds = [k for k in ("e", "f", "a", "g", "c") if k in entry]
+    kinds = [k for k in _ENTRY_KINDS if k in entry]
     if len(kinds) != 1:
         raise SimulationError(f'{where}: expected exactly one of "e", "f", "a", "g", "c"')
     expect = entry.get("s")
     if expect is not None and not isinstance(expect, str):
         raise SimulationError(f'{where}: "s" must be a state string')
-    kind = kinds[0]
-    if kind == "e":
-        event, payload, via = entry["e"], entry.get("p") or {}, entry.get("via")
-        if not isinstance(event, str) or not event:
-            raise SimulationError(f"{where}: the event must be a non-empty string")
-        if not isinstance(payload, dict):
-            raise SimulationError(f'{where}: "p" (payload) must be an object')
-        if via is not None and (not isinstance(via, int) or isinstance(via, bool)):
-            raise SimulationError(f'{where}: "via" must be a transition index')
-        return Input("event", event=event, payload=payload, via=via, expect=expect)
-    if kind == "f":
-        return Input("fire", expect=expect)
-    if kind == "a":
-        to_ms = entry["a"]
-        if not isinstance(to_ms, int) or isinstance(to_ms, bool) or to_ms < 0:
-            raise SimulationError(f'{where}: "a" must be a clock time in milliseconds')
-        return Input("advance", to_ms=to_ms, expect=expect)
-    if kind == "g":
-        name, outcome = entry["g"], entry.get("v")
-        if not isinstance(name, str) or not (outcome is None or isinstance(outcome, bool)):
-            raise SimulationError(f'{where}: "g" must be a guard name and "v" true, false or null')
-        return Input("guard", guard=name, outcome=outcome)
+    return _ENTRY_KINDS[kinds[0]](entry, where, expect)
+
+
+def _event_entry(entry: dict[str, Any], where: str, expect: str | None) -> Input:
+    event, payload, via = entry["e"], entry.get("p") or {}, entry.get("via")
+    if not isinstance(event, str) or not event:
+        raise SimulationError(f"{where}: the event must be a non-empty string")
+    if not isinstance(payload, dict):
+        raise SimulationError(f'{where}: "p" (payload) must be an object')
+    if via is not None and (not isinstance(via, int) or isinstance(via, bool)):
+        raise SimulationError(f'{where}: "via" must be a transition index')
+    return Input("event", event=event, payload=payload, via=via, expect=expect)
+
+
+def _fire_entry(entry: dict[str, Any], where: str, expect: str | None) -> Input:
+    return Input("fire", expect=expect)
+
+
+def _advance_entry(entry: dict[str, Any], where: str, expect: str | None) -> Input:
+    to_ms = entry["a"]
+    if not isinstance(to_ms, int) or isinstance(to_ms, bool) or to_ms < 0:
+        raise SimulationError(f'{where}: "a" must be a clock time in milliseconds')
+    return Input("advance", to_ms=to_ms, expect=expect)
+
+
+def _guard_entry(entry: dict[str, Any], where: str, expect: str | None) -> Input:
+    name, outcome = entry["g"], entry.get("v")
+    if not isinstance(name, str) or not (outcome is None or isinstance(outcome, bool)):
+        raise SimulationError(f'{where}: "g" must be a guard name and "v" true, false or null')
+    return Input("guard", guard=name, outcome=outcome)
+
+
+def _context_entry(entry: dict[str, Any], where: str, expect: str | None) -> Input:
     context = entry["c"]
     if not isinstance(context, dict):
         raise SimulationError(f'{where}: "c" (context) must be an object')
     return Input("context", context=context)
+
+
+_ENTRY_KINDS: dict[str, Callable[[dict[str, Any], str, str | None], Input]] = {
+    "e": _event_entry,
+    "f": _fire_entry,
+    "a": _advance_entry,
+    "g": _guard_entry,
+    "c": _context_entry,
+}
+"""How each kind of trace entry reads, by its key (``e f a g c``, the order they are sought)."""

@@ -81,3 +81,79 @@ def test_awkward_names_show_as_text(mermaid_page: Any) -> None:
     for name in ("order.open", "waiting for fill", "naïve-état ✓", "注文", "a:b;c#d{e}"):
         assert name in result["text"]
     assert '<script>alert("x")</script>' in result["text"]  # shown as text, never as markup
+
+
+CONSTRUCTS = """async ([text, id]) => {
+  const {svg} = await mermaid.render(id, text);
+  const root = document.getElementById('out');
+  root.innerHTML = svg;
+  const box = (el) => {
+    const r = el.getBoundingClientRect();
+    return [r.left, r.top, r.right, r.bottom];
+  };
+  const cluster = (name) => root.querySelector(`g.statediagram-cluster[data-id="${name}"]`);
+  const node = (name) => [...root.querySelectorAll('g.node')]
+    .find((g) => new RegExp(`-state-${name}-\\\\d+$`).test(g.id));
+  const shape = (g) => g.querySelector('rect, path');
+  return {
+    history: ['last', 'exact', 'rig_memory'].map((name) => {
+      const g = node(name);
+      return {
+        text: g.textContent,
+        classes: g.getAttribute('class'),
+        dashed: getComputedStyle(shape(g)).strokeDasharray,
+      };
+    }),
+    plain: getComputedStyle(shape(node('cd'))).strokeDasharray,
+    ends: [...root.querySelectorAll('g.node')]
+      .filter((g) => /_end-\\d+$/.test(g.id)).map((g) => [g.id, box(g)]),
+    clusters: Object.fromEntries(['job', 'rig', 'motors', 'player', 'radio']
+      .map((name) => [name, box(cluster(name))])),
+    regions: [...root.querySelectorAll('g.statediagram-cluster:not([data-id])')].map(box),
+    labels: [...root.querySelectorAll('.edgeLabel')].map((e) => e.textContent),
+  };
+}"""
+
+
+def inside(inner: list[float], outer: list[float]) -> bool:
+    return (
+        outer[0] <= inner[0]
+        and outer[1] <= inner[1]
+        and inner[2] <= outer[2]
+        and inner[3] <= outer[3]
+    )
+
+
+def test_statechart_constructs_are_drawn_apart(mermaid_page: Any) -> None:
+    """History nodes, final states, eventless and kind-marked edges and a parallel state
+    inside a region come out of the real Mermaid as what they are."""
+    path = ROOT / "tests" / "engine" / "golden" / "spec_statechart_constructs.mmd"
+    drawn = mermaid_page.evaluate(CONSTRUCTS, [path.read_text("utf-8"), "d_constructs"])
+    history = {h["text"]: h for h in drawn["history"]}
+    assert set(history) == {"(H) last", "(H*) exact", "(H*) rig_memory"}
+    for item in history.values():
+        assert "history" in item["classes"].split()
+        assert item["dashed"] not in ("", "none"), item  # a pseudo-state: a dashed outline
+    assert drawn["plain"] in ("", "none")
+    clusters = drawn["clusters"]
+    # A final state points at its own block's end: the job's end circle sits in the job.
+    job_ends = [b for name, b in drawn["ends"] if "-state-job_end-" in name]
+    assert job_ends and inside(job_ends[0], clusters["job"])
+    # The final states of the motors' regions end inside the motors block.
+    assert sum(inside(b, clusters["motors"]) for _, b in drawn["ends"]) == 2
+    # A parallel state inside a region of another: nested boxes, four region boxes.
+    assert inside(clusters["motors"], clusters["rig"])
+    assert inside(clusters["radio"], clusters["player"])
+    regions = drawn["regions"]  # Mermaid draws each region as a box of its own
+    assert sum(inside(r, clusters["motors"]) for r in regions) == 2
+    assert sum(inside(r, clusters["rig"]) for r in regions) == 4
+    labels = set(drawn["labels"])
+    for label in (
+        "always [ready]",
+        "always",
+        "retune (external)",
+        "eject (internal)",
+        "band / raise retune",
+        "done.state.job",
+    ):
+        assert label in labels, (label, sorted(labels))

@@ -190,6 +190,92 @@ def deep_spec() -> MachineSpec:
     )
 
 
+def deeper_than_indentation_spec(depth: int = 36) -> MachineSpec:
+    """A chain nested past the 32 levels the text indents (deeper lines keep that indent)."""
+    states = [State("D0", type="initial", initial_child="D1")]
+    for k in range(1, depth):
+        states.append(
+            State(f"D{k}", parent=f"D{k - 1}", initial_child=f"D{k + 1}" if k < depth - 1 else None)
+        )
+    states.append(State("gone", type="terminal"))
+    return spec(
+        states,
+        [Transition("leave", f"D{depth - 1}", "gone"), Transition("up", f"D{depth - 1}", "D3")],
+    )
+
+
+def statechart_spec() -> MachineSpec:
+    """Every statechart construct at once: history (shallow and deep, in a compound
+    and in a parallel state), final states (in a compound and in a region), eventless
+    transitions, both explicit transition kinds, a raised event, and a parallel
+    state inside a region of another."""
+    return spec(
+        [
+            State("off", type="initial"),
+            State("player", initial_child="radio"),
+            State("radio", parent="player", initial_child="fm"),
+            State("fm", parent="radio"),
+            State("am", parent="radio"),
+            State("cd", parent="player"),
+            State("last", parent="player", type="history", history="shallow", default="cd"),
+            State("exact", parent="player", type="history", history="deep", default="radio"),
+            State(
+                "rig",
+                type="parallel",
+                regions=(
+                    Region("drive", "motors", ("motors", "parked")),
+                    Region("signal", "silent", ("silent", "talking", "hung_up")),
+                ),
+            ),
+            State(
+                "motors",
+                parent="rig",
+                type="parallel",
+                regions=(
+                    Region("left", "left_idle", ("left_idle", "left_done")),
+                    Region("right", "right_idle", ("right_idle", "right_done")),
+                ),
+            ),
+            State("left_idle", parent="motors"),
+            State("left_done", parent="motors", type="final"),
+            State("right_idle", parent="motors"),
+            State("right_done", parent="motors", type="final"),
+            State("parked", parent="rig"),
+            State("silent", parent="rig"),
+            State("talking", parent="rig"),
+            State("hung_up", parent="rig", type="final"),
+            State("rig_memory", parent="rig", type="history", history="deep"),
+            State("job", initial_child="checking"),
+            State("checking", parent="job"),
+            State("working", parent="job"),
+            State("finished", parent="job", type="final"),
+            State("archived", type="terminal"),
+        ],
+        [
+            Transition("power", "off", "last"),
+            Transition("resume", "off", "exact"),
+            Transition("band", "fm", "am", actions=({"raise": "retune"},)),
+            Transition("retune", "radio", "radio", kind="external"),
+            Transition("disc", "radio", "cd"),
+            Transition("eject", "player", "radio", kind="internal"),
+            Transition("power", "player", "off"),
+            Transition("drive", "off", "rig"),
+            Transition("spin", "left_idle", "left_done"),
+            Transition("spin", "right_idle", "right_done"),
+            Transition("done.state.motors", "motors", "parked"),
+            Transition("talk", "silent", "talking"),
+            Transition("hang_up", "talking", "hung_up"),
+            Transition("back", "parked", "rig_memory"),
+            Transition("work", "off", "job"),
+            Transition(
+                "always", "checking", "working", guards=({"expr": "ready"},), eventless=True
+            ),
+            Transition("always", "working", "finished", eventless=True),
+            Transition("done.state.job", "job", "archived"),
+        ],
+    )
+
+
 def hand_graph_flat() -> str:
     graph = DiagramGraph(
         nodes=(
@@ -270,6 +356,14 @@ CASES: dict[str, Callable[[], str]] = {
         show_actions=True,
         show_notes=True,
         active=frozenset({"end", '<script>alert("x")</script>'}),
+    ),
+    "spec_deeper_than_indentation": lambda: to_mermaid(
+        deeper_than_indentation_spec(), active=frozenset({"D0", "D35"})
+    ),
+    "spec_statechart_constructs": lambda: to_mermaid(
+        statechart_spec(),
+        show_actions=True,
+        active=frozenset({"rig", "motors", "left_idle", "right_done", "talking"}),
     ),
     "spec_deep_nesting": lambda: to_mermaid(
         deep_spec(), active=frozenset({"root", "L0", "L1", "L2", "L3", "L4", "L5"})

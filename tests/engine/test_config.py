@@ -303,6 +303,77 @@ def test_typos_get_a_suggestion() -> None:
     assert path == "transitions[0].triger" and "did you mean 'trigger'" in message
 
 
+HISTORY_MISTAKES = """\
+meta: {machine_name: player}
+states:
+  - {name: off, type: initial}
+  - {name: on, initial_child: last}
+  - {name: radio, parent: on}
+  - {name: last, parent: on, type: history, default: elsewhere}
+  - {name: deep, parent: on, type: history, history: deep, default: last}
+  - {name: loose, type: history}
+  - {name: bz, parent: on, type: history, on_enter: [b], timeout: {seconds: 1, destination: radio}}
+  - {name: inner, parent: bz}
+  - {name: typo, parent: on, type: history, default: radoi}
+  - {name: elsewhere}
+  - {name: done, type: final}
+  - {name: after, parent: done}
+transitions:
+  - {trigger: power, source: off, dest: last}
+  - {trigger: tune, source: [radio, last], dest: radio}
+"""
+
+
+def test_history_and_final_states_are_checked_where_written() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_spec(HISTORY_MISTAKES)
+    found = [(i.path, i.line, i.code) for i in info.value.issues]
+    assert found == [
+        ("states[1].initial_child", 4, "initial-child-history"),
+        ("states[3].default", 6, "history-default"),
+        ("states[4].default", 7, "history-default"),
+        ("states[5].type", 8, "history-top-level"),
+        ("states[6].on_enter", 9, "history-never-active"),
+        ("states[6].timeout", 9, "history-outgoing"),
+        ("states[7].parent", 10, "history-children"),
+        ("states[8].default", 11, "unknown-state"),
+        ("states[10]", 13, "no-initial-child"),
+        ("states[10].type", 13, "final-children"),
+        ("transitions[1].source[1]", 17, "history-outgoing"),
+    ]
+    messages = {i.path: i.message for i in info.value.issues}
+    assert "'last' is a history state" in messages["states[1].initial_child"]
+    assert "'elsewhere', is not inside 'on'" in messages["states[3].default"]
+    assert "'last', is another history state" in messages["states[4].default"]
+    assert "did you mean 'radio'?" in messages["states[8].default"]
+    assert messages["states[10].type"] == "final state 'done' cannot have children"
+
+
+def test_a_history_state_belongs_to_a_parallel_state_not_to_a_region() -> None:
+    text = """\
+states:
+  - {name: off, type: initial}
+  - name: both
+    type: parallel
+    regions:
+      - {name: left, initial: l1, states: [l1, l2]}
+      - {name: right, initial: r1, states: [r1, stray]}
+  - {name: memory, parent: both, type: history, history: deep, default: l2}
+  - {name: stray, parent: both, type: history}
+transitions:
+  - {trigger: back, source: off, dest: memory}
+  - {trigger: next, source: l1, dest: l2}
+  - {trigger: stop, source: both, dest: off}
+"""
+    [(path, line, _column, message)] = issues_of(text)
+    assert (path, line) == ("states[1].regions[1].states[1]", 7)
+    assert "history state 'stray' is listed in region 'right' of 'both'" in message
+    fixed = text.replace("[r1, stray]", "[r1]")
+    machine = StateMachine.from_yaml(fixed)  # outside the regions it is the parallel state's
+    step = machine.step(machine.start().snapshot, "back")
+    assert {"both", "l2", "r1"} <= step.snapshot.configuration
+
+
 # -- every problem at once: schema, references and expressions together ------------------------
 
 TANGLED = """\
@@ -482,3 +553,27 @@ def test_a_dict_with_a_number_python_cannot_write_is_a_config_error() -> None:
     paths = sorted(issue.path for issue in info.value.issues)
     assert paths == ["states[0].name", "states[1].description"]
     assert all("more than 100 digits" in issue.message for issue in info.value.issues)
+
+
+def test_a_history_default_must_lie_strictly_inside_its_parent() -> None:
+    """The parent itself, or a state beside it, is not what its history stands for;
+    a grandchild is (a deep history's default may sit at any depth)."""
+    text = """\
+states:
+  - {name: off, type: initial}
+  - {name: on, initial_child: mid}
+  - {name: mid, parent: on, initial_child: leaf}
+  - {name: leaf, parent: mid}
+  - {name: other}
+  - {name: memory, parent: on, type: history, history: deep, default: DEFAULT}
+transitions:
+  - {trigger: back, source: off, dest: memory}
+  - {trigger: stop, source: [on, other], dest: off}
+"""
+    for outside in ("on", "other"):
+        [(path, line, _column, message)] = issues_of(text.replace("DEFAULT", outside))
+        assert (path, line) == ("states[5].default", 7)
+        assert f"{outside!r}, is not inside 'on'" in message
+    machine = StateMachine.from_yaml(text.replace("DEFAULT", "leaf"))
+    step = machine.step(machine.start().snapshot, "back")
+    assert step.snapshot.configuration == frozenset({"on", "mid", "leaf"})

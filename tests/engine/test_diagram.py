@@ -27,6 +27,7 @@ from pystator.diagram import (
     render_mermaid_diagram,
     to_mermaid,
 )
+from pystator.model import MachineMeta, MachineSpec, Region, State, Transition
 from tests.engine.diagram_cases import (
     AWKWARD,
     CASES,
@@ -34,9 +35,16 @@ from tests.engine.diagram_cases import (
     hierarchical_spec,
     order_spec,
     parallel_spec,
+    statechart_spec,
 )
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+def spec_of(states: list[State]) -> MachineSpec:
+    return MachineSpec(meta=MachineMeta(), states=tuple(states), transitions=())
+
+
 UPDATE = os.environ.get("PYSTATOR_UPDATE_GOLDEN") == "1"
 ID = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -65,7 +73,7 @@ def assert_well_formed(text: str) -> None:
         rf"|(\[\*\]|{ID}) --> (\[\*\]|{ID})( : [^\n]+)?"
         r"|--"
         rf"|note right of {ID} : [^\n]+"
-        r"|classDef \w+ [^\s]+"
+        r"|classDef \w+ [^\s]+( [^\s]+)*"
         rf"|class {ID}(,{ID})* \w+"
         r"|%% pystator:highlight edge\d+"
         r"|\}"
@@ -174,8 +182,11 @@ def test_regions_are_listed_by_name_with_their_states_for_the_page_to_label() ->
         "states": list(drawn.regions[2].members),
     }
     unnamed = DiagramGraph(
-        [DiagramNode("p", "p", "parallel", regions=[["a"], ["b"]]), DiagramNode("a", "a"),
-         DiagramNode("b", "b")]
+        [
+            DiagramNode("p", "p", "parallel", regions=[["a"], ["b"]]),
+            DiagramNode("a", "a"),
+            DiagramNode("b", "b"),
+        ]
     )
     assert render_mermaid_diagram(unnamed).regions == ()
     assert render_mermaid_diagram(build_graph(order_spec())).regions_json == "[]"
@@ -279,3 +290,134 @@ def test_example_golden(stem: str) -> None:
     text = to_mermaid(machine, active=machine.initial_configuration())
     assert_well_formed(text)
     check_golden(f"example_{stem}", text)
+
+
+def test_regions_and_their_states_are_drawn_in_the_order_written() -> None:
+    machine = spec_of(
+        [
+            State("idle", type="initial"),
+            State(
+                "P",
+                type="parallel",
+                regions=(Region("second", "z", ("z", "y")), Region("first", "a", ("a",))),
+            ),
+            State("a", parent="P"),
+            State("y", parent="P"),
+            State("z", parent="P"),
+        ]
+    )
+    graph = build_graph(machine)
+    parallel = graph.node("P")
+    assert parallel.region_names == ("second", "first")
+    assert [[m for m in r if not m.startswith("[*]")] for r in parallel.regions] == [
+        ["z", "y"],
+        ["a"],
+    ]
+    text = render_mermaid(graph)
+    assert text.index('state "z"') < text.index('state "y"') < text.index('state "a"')
+
+
+def test_a_damaged_spec_is_drawn_as_the_chart_reads_it() -> None:
+    machine = spec_of(
+        [
+            State("A"),
+            State("A", type="terminal"),  # a repeated name: the first declaration counts
+            State("orphan", parent="nowhere"),  # an unknown parent: drawn at the top level
+            State("B", parent="C"),
+            State("C", parent="B"),  # a cycle, broken at B
+        ]
+    )
+    graph = build_graph(machine)
+    assert [n.id for n in graph.nodes if n.kind != "initial-marker"] == ["A", "orphan", "B", "C"]
+    assert graph.node("A").kind == "simple"
+    assert [r for r in graph.roots or () if not r.startswith("[*]")] == ["A", "orphan", "B"]
+    assert "    [*] --> A" in render_mermaid(graph).splitlines()
+
+
+def _block(text: str, name: str) -> str:
+    """The lines of ``name``'s composite block, up to its closing brace."""
+    lines = text.splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if line.strip() == f'state "{name}" as {name} {{'
+    )
+    pad = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+    end = lines.index(f"{pad}}}", start)
+    return "\n".join(lines[start + 1 : end])
+
+
+def test_history_and_final_states_are_drawn_as_what_they_are() -> None:
+    graph = build_graph(statechart_spec())
+    kinds = {n.id: n.kind for n in graph.nodes}
+    assert (kinds["last"], kinds["exact"], kinds["rig_memory"]) == (
+        "history",
+        "deep-history",
+        "deep-history",
+    )
+    assert (kinds["finished"], kinds["left_done"], kinds["archived"]) == (
+        "final",
+        "final",
+        "terminal",
+    )
+    assert graph.node("last").label == "last"  # the mark is the renderer's
+    text = render_mermaid(graph, "TB")
+    player = _block(text, "player")
+    assert 'state "(H) last" as last' in player and 'state "(H*) exact" as exact' in player
+    assert text.splitlines()[-1] == "    class last,exact,rig_memory history"
+    assert "    classDef history " in text
+    # a final state ends its own block: the completion of its parent
+    assert "        finished --> [*]" in _block(text, "job").splitlines()
+    assert "left_done --> [*]" in _block(text, "motors")
+    assert "    archived --> [*]" in text.splitlines()
+    assert "finished --> [*]" not in text.replace(_block(text, "job"), "")
+    # no history node, no history class
+    assert "history" not in to_mermaid(hierarchical_spec())
+
+
+def test_eventless_and_kind_marked_transitions_read_apart() -> None:
+    text = to_mermaid(statechart_spec(), show_actions=True)
+    assert "checking --> working : always [ready]" in text
+    assert "working --> finished : always\n" in text
+    assert "radio --> radio : retune (external)" in text
+    assert "player --> radio : eject (internal)" in text
+    assert "radio --> cd : disc\n" in text  # the default kind has no mark
+    assert "fm --> am : band / raise retune" in text
+    # eventless is the transition's nature, whatever trigger a hand-built one carries
+    machine = spec_of([State("a", type="initial"), State("b")])
+    hand = MachineSpec(
+        meta=machine.meta,
+        states=machine.states,
+        transitions=(
+            Transition("", "a", "b", eventless=True, actions=({"assign": "n", "expr": "n + 1"},)),
+        ),
+    )
+    assert "a --> b : always / n = n + 1" in to_mermaid(hand, show_actions=True)
+
+
+def test_a_parallel_state_inside_a_region_is_drawn_with_its_own_regions() -> None:
+    graph = build_graph(statechart_spec())
+    rig, motors = graph.node("rig"), graph.node("motors")
+    assert rig.region_names == ("drive", "signal") and motors.region_names == ("left", "right")
+    assert "motors" in rig.regions[0]
+    text = render_mermaid(graph, "TB")
+    drive = _block(text, "rig").split("\n        --\n")[0]
+    assert drive.count("\n            --\n") == 1  # the motors' own separator, one level in
+    assert_well_formed(text)
+
+
+def test_hand_built_history_nodes_are_marked_and_styled() -> None:
+    graph = DiagramGraph(
+        nodes=(
+            DiagramNode("box", "box", "compound", children=("m", "a", "h")),
+            DiagramNode("m", "", "initial-marker"),
+            DiagramNode("a", "a"),
+            DiagramNode("h", "memory", "deep-history"),
+            DiagramNode("end", "end", "final"),
+        ),
+        edges=(DiagramEdge("m", "a"), DiagramEdge("end", "h", "back")),
+    )
+    text = render_mermaid(graph)
+    assert '        state "(H*) memory" as h' in text
+    assert "    class h history" in text
+    assert "    s_end_3 --> [*]" in text  # at the top level, where it is declared
+    with pytest.raises(ValueError, match="unknown node kind 'shallow'"):
+        DiagramNode("x", "x", "shallow")  # type: ignore[arg-type]

@@ -223,12 +223,31 @@ def main() -> None:
     parser.add_argument("--at", type=float, default=0.0)
     parser.add_argument("--deadline", type=float, default=60.0)
     args = parser.parse_args()
-    faulthandler.dump_traceback_later(args.deadline + 30, exit=True)
+    faulthandler.dump_traceback_later(args.deadline + 15, exit=True)  # before the test kills it
     runner = {"produce": produce, "work": work, "pay": pay, "send": send, "dispatch": dispatch}[
         args.mode
     ]
-    asyncio.run(runner(args))
+    asyncio.run(_watched(runner(args), args.deadline + 10))
     sys.exit(0)
+
+
+async def _watched(work: Any, after: float) -> None:
+    """Run ``work``; if it is still running after ``after`` s, print every task's stack.
+
+    faulthandler shows threads only, and a hung worker's thread sits idle in the event
+    loop's select: the stack worth seeing is the awaiting task's.
+    """
+
+    def dump() -> None:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        sys.stderr.flush()
+
+    handle = asyncio.get_running_loop().call_later(after, dump)
+    try:
+        await work
+    finally:
+        handle.cancel()
 
 
 if __name__ == "__main__":

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from pystator.runtime import AsyncioScheduler, ScheduledTimer
 
 
@@ -106,12 +104,6 @@ def test_the_sleeper_fires_on_the_wall_clock_and_wakes_for_earlier_timers() -> N
     assert second_at >= second_due
 
 
-@pytest.mark.xfail(
-    reason="AsyncioScheduler.stop() never returns when called right after a firing that "
-    "armed another timer: the loop's asyncio.wait_for (Python 3.11) swallows the "
-    "cancellation because its wake-up event is already set",
-    strict=True,
-)
 def test_stop_right_after_a_firing_that_armed_a_timer_returns() -> None:
     scheduler = AsyncioScheduler()
 

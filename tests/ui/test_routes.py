@@ -139,7 +139,7 @@ def test_diagrams_carry_the_names_of_their_regions(client: TestClient) -> None:
     drawn = client.post("/validate", data={"yaml": text, "diagram_key": "x"}, headers=HTMX)
     regions = _regions_attribute(drawn.text)
     assert [r["name"] for r in regions] == ["trading", "risk_monitor", "data_feed"]
-    assert regions[0]["states"] == ["scanning", "executing", "analyzing"]
+    assert regions[0]["states"] == ["scanning", "analyzing", "executing"]  # as written
     simulated = client.post(
         "/simulate",
         data={"yaml": text, "trace": "[]", "do": ""},
