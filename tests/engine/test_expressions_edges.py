@@ -191,3 +191,9 @@ def test_expressions_compare_by_text_and_never_equal_other_things() -> None:
     first = compile_expression("x > 1")
     assert first == compile_expression(" x > 1 ") and first != "x > 1"
     assert len({hash(compile_expression(f"x > {i}")) for i in range(10)}) == 10
+
+
+def test_a_negative_exponent_is_bounded_by_its_magnitude() -> None:
+    assert compile_expression("x ** -60 > 0").evaluate_bool({"x": 2}) is True
+    with pytest.raises(ExpressionError, match="at most 100"):
+        compile_expression("x ** -101 > 0")
