@@ -1,4 +1,4 @@
-"""The ``pystator`` command: validate, lint, draw, process and simulate machine files.
+"""The ``pystator`` command: validate, lint, draw, process, simulate and verify machine files.
 
 Every command reads a YAML/JSON file, calls the engine and prints what it returns;
 problems go to stderr as ``FILE:line:col: path: message`` and exit with status 1.
@@ -141,6 +141,10 @@ def _parser() -> argparse.ArgumentParser:
         help='comma-separated events; "+5s" advances the clock, e.g. "a,b,+5s,c"',
     )
     p.set_defaults(run=_simulate)
+
+    from pystator.verify.cli import add_commands
+
+    add_commands(sub)
 
     # The designer parses its own options (--host, --port, --db, --open, -h), so this
     # subcommand declares none and hands on whatever follows it.

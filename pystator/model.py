@@ -28,6 +28,7 @@ __all__ = [
     "Data",
     "ErrorPolicy",
     "Event",
+    "Eventually",
     "GuardSpec",
     "InvokeSpec",
     "Location",
@@ -38,6 +39,7 @@ __all__ = [
     "StateType",
     "Timeout",
     "Transition",
+    "VerifySpec",
 ]
 
 
@@ -544,6 +546,31 @@ class ErrorPolicy:
 
 
 @dataclass(frozen=True)
+class Eventually:
+    """``always_eventually: STATE within N steps``: from anywhere, ``state`` is active
+    again within ``within`` steps."""
+
+    state: str
+    within: int
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    """The YAML's ``verify:`` section: properties ``pystator check`` proves.
+
+    ``never`` lists sets of states that must never all be active at once;
+    ``unreachable`` states no run may enter. The engine ignores the section.
+    """
+
+    never: tuple[tuple[str, ...], ...] = ()
+    always_eventually: tuple[Eventually, ...] = ()
+    unreachable: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.never or self.always_eventually or self.unreachable)
+
+
+@dataclass(frozen=True)
 class MachineMeta:
     version: str = "1.0.0"
     machine_name: str = "state_machine"
@@ -589,6 +616,7 @@ class MachineSpec:
     source_name: str | None = field(default=None, compare=False)
     data: tuple[Data, ...] = ()
     """The machine's own variables (see ``Data``), in declaration order."""
+    verify: VerifySpec = VerifySpec()
 
     @cached_property
     def chart(self) -> Chart:

@@ -19,7 +19,7 @@ differs set; items with rarer keys are revisited afterwards, one by one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from pystator.config.schema import (
@@ -36,6 +36,7 @@ from pystator.model import (
     ActionSpec,
     Data,
     ErrorPolicy,
+    Eventually,
     GuardSpec,
     InvokeSpec,
     Location,
@@ -46,6 +47,7 @@ from pystator.model import (
     StateType,
     Timeout,
     Transition,
+    VerifySpec,
 )
 
 __all__ = ["Draft", "build_from_model", "build_plain", "finish", "implicit_trigger"]
@@ -100,6 +102,7 @@ class Draft:
     transitions: list[Transition]
     policy: ErrorPolicy
     data: tuple[Data, ...] = ()
+    verify: VerifySpec = field(default_factory=VerifySpec)
 
 
 class _Reject(Exception):
@@ -408,6 +411,17 @@ def build_from_model(model: Any) -> Draft:
             Data(name, expr=v["expr"]) if isinstance(v, dict) and "expr" in v else Data(name, v)
             for name, v in model.data.items()
         ),
+        _verify(model.verify),
+    )
+
+
+def _verify(model: Any) -> VerifySpec:
+    if model is None:
+        return VerifySpec()
+    return VerifySpec(
+        tuple(tuple(states) for states in model.never),
+        tuple(Eventually(p.state, p.within) for p in model.always_eventually),
+        tuple(model.unreachable),
     )
 
 
@@ -511,6 +525,7 @@ def finish(draft: Draft, locations: Mapping[str, Location], source_name: str | N
         locations=all_locations,
         source_name=source_name,
         data=draft.data,
+        verify=draft.verify,
     )
 
 

@@ -8,6 +8,7 @@ long form before validation, so error paths always point at what was written.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
@@ -26,6 +27,7 @@ __all__ = [
     "StateModel",
     "TimeoutModel",
     "TransitionModel",
+    "VerifyModel",
     "check_expression",
     "machine_json_schema",
     "transition_trigger_problem",
@@ -348,6 +350,52 @@ class ErrorPolicyModel(_Strict):
     retry_attempts: int = Field(default=0, ge=0, le=100)
 
 
+class EventuallyModel(_Strict):
+    state: str = Field(min_length=1)
+    within: int = Field(ge=1, le=10_000)
+
+
+_WITHIN = re.compile(r"^\s*(?P<state>.+?)\s+within\s+(?P<n>\d+)(\s+steps?)?\s*$")
+
+
+class VerifyModel(_Strict):
+    """Properties for ``pystator check``: ``never: [A, B]`` (or a list of such sets),
+    ``always_eventually: X within N steps`` (or ``{state: X, within: N}``, or a list),
+    ``unreachable: X`` (or a list). The engine ignores them."""
+
+    never: list[list[str]] = Field(default_factory=list)
+    always_eventually: list[EventuallyModel] = Field(default_factory=list)
+    unreachable: list[str] = Field(default_factory=list)
+
+    @field_validator("never", mode="before")
+    @classmethod
+    def _one_set(cls, value: Any) -> Any:
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return [value]
+        return _widen_list(value)
+
+    @field_validator("always_eventually", mode="before")
+    @classmethod
+    def _within(cls, value: Any) -> Any:
+        items = _widen_list(value)
+        if not isinstance(items, list):
+            return items
+        out = []
+        for item in items:
+            if isinstance(item, str):
+                match = _WITHIN.match(item)
+                if match is None:
+                    raise ValueError(f"write {item!r} as 'STATE within N steps'")
+                item = {"state": match["state"], "within": int(match["n"])}
+            out.append(item)
+        return out
+
+    @field_validator("unreachable", mode="before")
+    @classmethod
+    def _widen(cls, value: Any) -> Any:
+        return _widen_list(value)
+
+
 class MachineModel(_Strict):
     meta: MetaModel = Field(default_factory=MetaModel)
     data: dict[str, Any] = Field(default_factory=dict)
@@ -355,6 +403,7 @@ class MachineModel(_Strict):
     states: list[StateModel] = Field(min_length=1)
     transitions: list[TransitionModel] = Field(default_factory=list)
     error_policy: ErrorPolicyModel = Field(default_factory=ErrorPolicyModel)
+    verify: VerifyModel | None = None
 
     @field_validator("data", mode="before")
     @classmethod
