@@ -38,6 +38,7 @@
       });
       return window.mermaid.run({ nodes: nodes, suppressErrors: true }).then(function () {
         nodes.forEach(nameRegions);
+        nodes.forEach(wireDiagram);
       }).catch(function (error) {
         nodes.forEach(function (node) {
           node.setAttribute("data-processed", "error");
@@ -191,9 +192,50 @@
     if (command === "in") zoomAround(frame, ZOOM_STEP);
     else if (command === "out") zoomAround(frame, 1 / ZOOM_STEP);
     else if (command === "fit") { zoomStates[key] = { mode: "fit" }; applyZoom(frame); }
+    else if (command === "read") readableView(frame);
     else if (command === "actual") {
       var view = currentView(frame);
       if (view) zoomAround(frame, 1 / view.scale);
+    }
+  }
+
+  // "Readable": the scale at which state names read at READABLE_PX on screen, centred on
+  // what matters now (the simulator's active states, else the last state clicked or marked,
+  // else the initial state). Fit shows the whole machine; this shows its names.
+  var READABLE_PX = 12;
+  var focusState = null;
+  function labelPx(svg) {
+    var label = svg.querySelector("g.node .nodeLabel, g.node text");
+    if (!label) return 14;
+    return parseFloat(getComputedStyle(label).fontSize) || 14;
+  }
+  function focusElements(frame, svg) {
+    var active = svg.querySelectorAll("g.node.active");
+    if (frame.closest("#sim") && active.length) return Array.prototype.slice.call(active);
+    if (focusState) {
+      var chosen = svg.querySelectorAll('[data-spec="' + focusState + '"]');
+      if (chosen.length) return Array.prototype.slice.call(chosen);
+    }
+    var start = svg.querySelector("g.node.statediagram-state");
+    return start ? [start] : [];
+  }
+  function readableView(frame) {
+    var svg = frameSvg(frame);
+    if (!svg) return;
+    var view = currentView(frame);
+    if (!view) return;
+    var scale = clampScale(Math.max(view.scale, READABLE_PX / labelPx(svg)));
+    zoomAround(frame, scale / view.scale);
+    var targets = focusElements(frame, svg);
+    if (targets.length) {
+      var box = frame.getBoundingClientRect();
+      var left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+      targets.forEach(function (el) {
+        var r = el.getBoundingClientRect();
+        left = Math.min(left, r.left); top = Math.min(top, r.top);
+        right = Math.max(right, r.right); bottom = Math.max(bottom, r.bottom);
+      });
+      panBy(frame, box.left + box.width / 2 - (left + right) / 2, box.top + box.height / 2 - (top + bottom) / 2);
     }
   }
 
@@ -219,28 +261,37 @@
     panBy(frame, -(event.shiftKey ? event.deltaY : event.deltaX), event.shiftKey ? 0 : -event.deltaY);
   }
 
+  // A press becomes a pan only once the pointer has moved a few pixels, so a plain click
+  // still reaches the state or edge under it (and a pan never counts as a click).
   var drag = null;
+  var DRAG_SLOP = 4;
+  var pannedAt = 0;
   function onFramePointerDown(event) {
     if (event.button !== 0) return;
     var frame = event.target.closest && event.target.closest(".diagram-frame[data-zoom]");
     if (!frame || !frameSvg(frame) || event.target.closest("a")) return;
-    drag = { frame: frame, x: event.clientX, y: event.clientY, id: event.pointerId };
-    frame.setPointerCapture(event.pointerId);
-    frame.classList.add("panning");
+    drag = { frame: frame, x: event.clientX, y: event.clientY, id: event.pointerId, moved: false };
   }
   function onFramePointerMove(event) {
     if (!drag || event.pointerId !== drag.id) return;
+    if (!drag.moved) {
+      if (Math.abs(event.clientX - drag.x) + Math.abs(event.clientY - drag.y) < DRAG_SLOP) return;
+      drag.moved = true;
+      drag.frame.setPointerCapture(event.pointerId);
+      drag.frame.classList.add("panning");
+    }
     panBy(drag.frame, event.clientX - drag.x, event.clientY - drag.y);
     drag.x = event.clientX;
     drag.y = event.clientY;
   }
   function onFramePointerUp(event) {
     if (!drag || event.pointerId !== drag.id) return;
+    if (drag.moved) pannedAt = Date.now();
     drag.frame.classList.remove("panning");
     drag = null;
   }
 
-  var ZOOM_KEYS = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual" };
+  var ZOOM_KEYS = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual", r: "read", R: "read" };
   var PAN_KEYS = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
   function onFrameKey(event) {
     var frame = event.target.matches && event.target.matches(".diagram-frame[data-zoom]") ? event.target : null;
@@ -329,6 +380,184 @@
     }
   }
 
+  // ---- The diagram as a control ---------------------------------------------------------
+  // The server says what each drawn element is: #diagram's data-targets gives every state's
+  // and edge's YAML position ("at"), and the simulator's data-edges says, per edge, which
+  // event button takes it now ("do") or why nothing would ("why"). This only tags the SVG
+  // elements with those facts; a click presses the same button the panel shows.
+  function parseAttr(element, name, fallback) {
+    try { return JSON.parse(element.getAttribute(name) || fallback); } catch (ignored) { return JSON.parse(fallback); }
+  }
+
+  function targetsMap() {
+    var holder = document.getElementById("diagram");
+    return holder ? parseAttr(holder, "data-targets", "{}") : {};
+  }
+
+  function wireDiagram(pre) {
+    var svg = pre.querySelector("svg");
+    if (!svg) return;
+    if (editorParts()) {
+      var map = targetsMap();
+      var inSim = !!pre.closest("#sim");
+      Object.keys(map).forEach(function (path) {
+        var entry = map[path];
+        if (!entry.at) return;
+        // In the simulator an edge fires its transition; only states lead to the YAML.
+        var only = inSim ? { states: entry.states || [] } : entry;
+        elementsFor(svg, only).forEach(function (el) {
+          el.setAttribute("data-spec", path);
+          el.classList.add("spec-link");
+        });
+      });
+    }
+    var edges = parseAttr(pre, "data-edges", "{}");
+    Object.keys(edges).forEach(function (id) {
+      var control = edges[id];
+      svg.querySelectorAll('[data-id="' + id + '"]').forEach(function (el) {
+        if (control.do) {
+          el.setAttribute("data-edge-do", control.do);
+          el.setAttribute("data-edge-tip", control.label || "");
+          el.classList.add("edge-enabled");
+        } else {
+          el.setAttribute("data-edge-tip", control.why || "");
+          el.classList.add("edge-disabled");
+        }
+      });
+    });
+  }
+
+  function jumpToSpec(path) {
+    if (/^states\[\d+\]$/.test(path)) focusState = path;
+    var entry = targetEntry(path);
+    if (!entry || !entry.at) return;
+    jumpTo(entry.at[0], entry.at[1]);
+    markTarget(path);
+  }
+
+  function fireEdge(element) {
+    var value = element.getAttribute("data-edge-do");
+    var selector = 'button[name="do"][value="' + value.replace(/["\\]/g, "\\$&") + '"]';
+    return clickSim(selector);
+  }
+
+  var edgeTip = null;
+  function showEdgeTip(element, event) {
+    if (!edgeTip) {
+      edgeTip = document.createElement("div");
+      edgeTip.id = "edge-tip";
+      edgeTip.className = "edge-tip";
+      edgeTip.setAttribute("role", "tooltip");
+      document.body.appendChild(edgeTip);
+    }
+    edgeTip.textContent = element.getAttribute("data-edge-tip");
+    edgeTip.classList.toggle("enabled", element.hasAttribute("data-edge-do"));
+    edgeTip.hidden = !edgeTip.textContent;
+    var x = Math.min(event.clientX + 14, window.innerWidth - edgeTip.offsetWidth - 8);
+    edgeTip.style.left = Math.max(8, x) + "px";
+    edgeTip.style.top = (event.clientY + 16) + "px";
+  }
+
+  function onDiagramHover(event) {
+    var element = event.target.closest && event.target.closest("[data-edge-tip]");
+    if (element) showEdgeTip(element, event);
+    else if (edgeTip) edgeTip.hidden = true;
+  }
+
+  // ---- Structured edits ------------------------------------------------------------------
+  // The server edits the text (POST /edit); the answer carries the whole new text. Only the
+  // part that changed is replaced, through the browser's own editing command, so the edit is
+  // one step on the textarea's undo stack (Ctrl+Z) and fires the usual input event (live
+  // check, draft, diagram).
+  function replaceEditorText(next) {
+    var parts = editorParts();
+    if (!parts) return;
+    var ta = parts.textarea;
+    var old = ta.value;
+    if (old === next) return;
+    var start = 0;
+    while (start < old.length && start < next.length && old[start] === next[start]) start++;
+    var end = 0;
+    while (end < old.length - start && end < next.length - start &&
+           old[old.length - 1 - end] === next[next.length - 1 - end]) end++;
+    var back = document.activeElement;
+    ta.focus();
+    ta.setSelectionRange(start, old.length - end);
+    var inserted = next.slice(start, next.length - end);
+    var done = false;
+    try { done = document.execCommand("insertText", false, inserted); } catch (ignored) { done = false; }
+    if (!done || ta.value !== next) {
+      ta.value = next;
+      ta.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    var line = next.slice(0, start).split("\n").length;
+    jumpTo(line, 1);
+    if (back && back !== ta && back.focus && document.contains(back)) back.focus();
+  }
+
+  function applyEditResult() {
+    var result = document.querySelector("#edit-result[data-apply]");
+    if (!result) return;
+    result.removeAttribute("data-apply");
+    var text = result.querySelector("textarea.edit-text");
+    if (text) replaceEditorText(text.value);
+  }
+
+  // "Pick in diagram": the next click on a state sets the source, the one after the target.
+  var picking = null;
+  function pickStatus(text) {
+    var status = document.getElementById("pick-status");
+    if (status) status.textContent = text;
+  }
+  function startPicking() {
+    picking = "source";
+    document.body.classList.add("picking");
+    pickStatus("Click the source state in the diagram (Escape cancels).");
+    var frame = document.querySelector("#diagram .diagram-frame");
+    if (frame) frame.focus();
+  }
+  function stopPicking(message) {
+    picking = null;
+    document.body.classList.remove("picking");
+    pickStatus(message || "");
+  }
+  function pickState(path) {
+    var entry = targetEntry(path);
+    var select = document.getElementById(picking === "source" ? "edit-source" : "edit-dest");
+    if (!entry || !entry.name || !select) return;
+    select.value = entry.name;
+    if (picking === "source") {
+      picking = "dest";
+      pickStatus("From " + entry.name + ": now click the target state.");
+    } else {
+      var from = document.getElementById("edit-source");
+      stopPicking("From " + (from ? from.value : "?") + " to " + entry.name + ": name the event and add it.");
+      var trigger = document.getElementById("edit-trigger");
+      if (trigger) trigger.focus();
+    }
+  }
+
+  // The edit bar is redrawn with each new diagram; what the person chose or typed stays.
+  var keptEdits = null;
+  function keepEditBar() {
+    var bar = document.getElementById("edit-bar");
+    if (!bar) return;
+    keptEdits = { open: bar.open, values: {} };
+    bar.querySelectorAll("[data-keep]").forEach(function (el) { keptEdits.values[el.id] = el.value; });
+  }
+  function restoreEditBar() {
+    var bar = document.getElementById("edit-bar");
+    if (!bar || !keptEdits || bar.hasAttribute("data-restored")) return;
+    bar.setAttribute("data-restored", "");
+    bar.open = keptEdits.open;
+    Object.keys(keptEdits.values).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (!el) return;
+      if (el.tagName === "SELECT" && !Array.prototype.some.call(el.options, function (o) { return o.value === keptEdits.values[id]; })) return;
+      el.value = keptEdits.values[id];
+    });
+  }
+
   // When the colour scheme changes, redraw every diagram from its kept source text.
   function rerenderForTheme() {
     if (!initMermaid()) return;
@@ -399,8 +628,30 @@
     updateGutter();
   }
 
+  // Tab indents inside the editor, as in code editors; Escape releases it so the next Tab
+  // (or Shift+Tab) moves focus on, and the hint under the editor says so. Typing anything
+  // else takes Tab back.
+  var tabReleased = false;
+  function setTabReleased(on) {
+    tabReleased = on;
+    var hint = document.getElementById("editor-keys");
+    if (!hint) return;
+    hint.textContent = on
+      ? "Tab now moves to the next control. Type anything to make Tab indent again."
+      : "Tab indents. Press Escape, then Tab, to leave the editor.";
+    hint.classList.toggle("released", on);
+  }
+
   function onEditorKey(event) {
     var ta = event.target;
+    if (event.key === "Escape") {
+      setTabReleased(true);
+      return;
+    }
+    if (tabReleased) {
+      if (event.key !== "Tab" && event.key !== "Shift") setTabReleased(false);
+      else return;
+    }
     if (event.key === "Tab" && !event.ctrlKey && !event.metaKey && !event.altKey) {
       event.preventDefault();
       var start = ta.selectionStart;
@@ -500,9 +751,12 @@
     return !!(view && !view.hidden && document.getElementById("sim-form"));
   }
 
-  function typingInField(target) {
+  // A key pressed on a control belongs to that control (Space presses a focused button,
+  // digits go into a field): the page's own shortcuts only act when no control has focus.
+  var CONTROLS = "input, textarea, select, button, a[href], summary, [contenteditable], [tabindex]:not([tabindex='-1'])";
+  function onControl(target) {
     if (!target || !target.closest) return false;
-    return !!target.closest("input, textarea, select, [contenteditable]");
+    return !!target.closest(CONTROLS);
   }
 
   function clickSim(selector) {
@@ -515,7 +769,7 @@
   }
 
   function simShortcut(event) {
-    if (!simVisible() || typingInField(event.target) || event.altKey) return;
+    if (!simVisible() || onControl(event.target) || event.altKey) return;
     var mod = event.ctrlKey || event.metaKey;
     if (mod && !event.shiftKey && (event.key === "z" || event.key === "Z")) {
       if (clickSim("#sim-undo")) event.preventDefault();
@@ -577,7 +831,25 @@
   document.addEventListener("keydown", simShortcut);
   document.addEventListener("keydown", simEnter);
 
+  document.addEventListener("mouseover", onDiagramHover);
+
   document.addEventListener("click", function (event) {
+    var control = event.target.closest && event.target.closest("[data-edge-tip], [data-spec]");
+    if (control && Date.now() - pannedAt > 300) {
+      var spec = control.getAttribute("data-spec");
+      if (picking && spec && /^states\[\d+\]$/.test(spec)) pickState(spec);
+      else if (control.hasAttribute("data-edge-do")) fireEdge(control);
+      else if (spec) jumpToSpec(spec);
+      return;
+    }
+    var pick = event.target.closest("[data-pick]");
+    if (pick) { startPicking(); return; }
+    var dismiss = event.target.closest("[data-edit-dismiss]");
+    if (dismiss) {
+      var box = dismiss.closest("#edit-result");
+      if (box) box.replaceChildren();
+      return;
+    }
     var tab = event.target.closest(".tabs [data-tab]");
     if (tab) {
       event.preventDefault();
@@ -602,13 +874,70 @@
     if (copy) copyFrom(copy);
   });
 
+  // ---- Focus across swaps ------------------------------------------------------------------
+  // A swap replaces the element that had focus (a pressed event button, a field in the
+  // simulator panel). Before it, remember which control that was; after it, focus the same
+  // control again (same id, or same name and value), or the one now at its place in the tab
+  // order of the swapped region, never <body>.
+  var FOCUSABLE = "button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled]), a[href], summary, [tabindex]:not([tabindex='-1'])";
+  var focusMemory = null;
+  function rememberFocus(target) {
+    var active = document.activeElement;
+    if (!target || !active || active === document.body || !target.contains(active)) return;
+    var all = Array.prototype.slice.call(target.querySelectorAll(FOCUSABLE));
+    focusMemory = {
+      region: target.id,
+      id: active.id,
+      name: active.getAttribute("name"),
+      value: active.getAttribute("value"),
+      index: Math.max(0, all.indexOf(active)),
+    };
+  }
+  function restoreFocus() {
+    var memory = focusMemory;
+    focusMemory = null;
+    if (!memory) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var region = memory.region ? document.getElementById(memory.region) : null;
+    var scope = region || document;
+    var found = memory.id ? document.getElementById(memory.id) : null;
+    if (!found && memory.name) {
+      found = Array.prototype.find.call(scope.querySelectorAll("[name]"), function (el) {
+        return el.getAttribute("name") === memory.name && el.getAttribute("value") === memory.value &&
+          el.matches(FOCUSABLE);
+      }) || null;
+    }
+    if (found && !found.matches(FOCUSABLE)) found = null;
+    if (!found && region) {
+      var all = region.querySelectorAll(FOCUSABLE);
+      found = all[Math.min(memory.index, all.length - 1)] || null;
+    }
+    if (found) found.focus({ preventScroll: true });
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    rememberFocus(event.detail && event.detail.target);
+  });
+
   // The textarea is never swapped, so cursor and scroll survive every response; the
   // pieces around it are redrawn here.
   document.addEventListener("htmx:afterSettle", function () {
+    applyEditResult();
+    restoreEditBar();
+    restoreFocus();
     renderDiagrams();
     updateGutter();
     var share = document.getElementById("share-result");
     if (share) share.hidden = false;
+  });
+
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    rememberFocus(target);
+    if (target && target.id === "edit-bar") keepEditBar();
+  });
+  document.addEventListener("keydown", function (event) {
+    if (picking && event.key === "Escape") stopPicking("Picking cancelled.");
   });
 
   // Whatever the editor posts (a live check, a save) reaches the server's draft.

@@ -6,6 +6,7 @@ from ``examples/`` on first start) out of small routers, one module per concern:
 =======================  ===========================================================
 ``ui.library_routes``    the library page, new, import, rename, duplicate, delete, history
 ``ui.editor_routes``     the machine page, saving, live checks and drafts, unsaved pages
+``ui.edit_routes``       structured edits: add a state, connect, rename, delete
 ``ui.simulate_routes``   the simulator panel and exporting a run
 ``ui.share_routes``      share links, read-only revisions, forks and export downloads
 ``ui.api_routes``        the REST API's routes, mounted over the same library
@@ -25,13 +26,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from pystator.api import CHECK_SECONDS, ApiCors, HostGuard, RequestLimits
 from pystator.library import Library
 from pystator.textcheck import MAX_TEXT_BYTES
-from ui import editor_routes, library_routes, share_routes, simulate_routes
+from ui import edit_routes, editor_routes, library_routes, share_routes, simulate_routes
 from ui.api_routes import api_router
+from ui.assets import AssetFiles
 from ui.designer import Designer
 from ui.errors import install_error_handlers
 from ui.examples import list_examples
@@ -85,7 +86,7 @@ def create_app(
         app.add_middleware(ApiCors, origins=trusted)
     app.add_middleware(HostGuard, allowed_hosts=[urlsplit(origin).hostname or "", *allowed_hosts])
     app.add_middleware(SecurityHeaders)
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.mount("/static", AssetFiles(directory=str(STATIC_DIR)), name="static")
     app.state.designer = Designer(
         library,
         pages,
@@ -97,7 +98,7 @@ def create_app(
     app.state.library = library
     app.state.pages = pages
     install_error_handlers(app)
-    for routes in (library_routes, editor_routes, simulate_routes, share_routes):
+    for routes in (library_routes, editor_routes, edit_routes, simulate_routes, share_routes):
         app.include_router(routes.router, dependencies=[Depends(require_same_origin)])
     app.include_router(api_router(library, trusted, check_seconds))
     return app

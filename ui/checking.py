@@ -25,8 +25,9 @@ from pystator.textcheck import TextRejected, check_text
 if TYPE_CHECKING:
     from pystator.api import Budget
     from pystator.diagram import MermaidDiagram
+    from pystator.errors import ConfigError
 
-__all__ = ["Check", "Finding", "check"]
+__all__ = ["Check", "Finding", "check", "findings_of"]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 _TARGET = re.compile(r"^(?:states\[\d+\](?:\.timeout(?![A-Za-z0-9_]))?|transitions\[\d+\])")
@@ -89,13 +90,30 @@ class Check:
     mermaid: str | None = None
     machine_name: str | None = None
     machine: Any = field(default=None, compare=False, repr=False)
-    diagram_targets: dict[str, dict[str, list[str]]] = field(default_factory=dict, compare=False)
+    diagram_targets: dict[str, dict[str, list[Any]]] = field(default_factory=dict, compare=False)
     diagram_regions_json: str = field(default="[]", compare=False)
 
     @property
     def diagram_targets_json(self) -> str:
-        """``diagram_targets`` as JSON for the page: ``{"states[0]": {"states": ["A"]}}``."""
+        """``diagram_targets`` as JSON for the page:
+        ``{"states[0]": {"states": ["A"], "at": [9, 5]}}``."""
         return json.dumps(self.diagram_targets, separators=(",", ":"), sort_keys=True)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """Every state of a valid machine, in document order (the edit bar offers them)."""
+        return tuple(self.machine.state_names) if self.machine is not None else ()
+
+    @property
+    def region_places(self) -> tuple[tuple[str, str], ...]:
+        """(parallel state, region) for every region a new state can be added to."""
+        if self.machine is None:
+            return ()
+        return tuple(
+            (state.name, region.name)
+            for state in self.machine.spec.states
+            for region in state.regions
+        )
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -126,6 +144,11 @@ def _finding(issue: Any) -> Finding:
         column=getattr(issue, "column", None),
         code=str(getattr(issue, "code", "") or ""),
     )
+
+
+def findings_of(error: ConfigError) -> tuple[Finding, ...]:
+    """Every problem a ``ConfigError`` carries, as findings in the order the page lists them."""
+    return _sorted([_finding(issue) for issue in error.issues])
 
 
 def _sorted(findings: list[Finding]) -> tuple[Finding, ...]:
@@ -179,7 +202,7 @@ def _check(text: str, budget: Budget | None) -> Check:
         stage()
         machine = StateMachine.from_spec(spec)
     except ConfigError as error:
-        return Check(False, _sorted([_finding(issue) for issue in error.issues]))
+        return Check(False, findings_of(error))
     stage()
     findings = [_finding(issue) for issue in _lint(machine)]
     stage()
@@ -201,19 +224,28 @@ def _lint(machine: Any) -> list[Any]:
     return list(lint(machine.spec))
 
 
-def _mermaid(machine: Any) -> tuple[MermaidDiagram, dict[str, dict[str, list[str]]]]:
-    """The diagram (as ``to_mermaid`` draws it) and the spec-path -> Mermaid id map."""
+def _mermaid(machine: Any) -> tuple[MermaidDiagram, dict[str, dict[str, list[Any]]]]:
+    """The diagram (as ``to_mermaid`` draws it) and the spec-path -> Mermaid id map.
+
+    Each entry also says where its YAML starts (``"at": [line, column]``), so a click on
+    the state or edge in the diagram moves the editor there.
+    """
     from pystator.diagram import build_graph, render_mermaid_diagram
 
     graph = build_graph(machine)
     drawn = render_mermaid_diagram(graph, "TB")
-    targets: dict[str, dict[str, list[str]]] = {}
+    targets: dict[str, dict[str, list[Any]]] = {}
     for i, state in enumerate(machine.spec.states):
         state_id = drawn.state_ids.get(state.name)
         if state_id is not None:
-            targets[f"states[{i}]"] = {"states": [state_id]}
+            targets[f"states[{i}]"] = {"states": [state_id], "name": state.name}
     for index, edge in enumerate(graph.edges):
         if edge.key.startswith(("transitions[", "states[")) and index in drawn.edge_ids:
             entry = targets.setdefault(edge.key, {})
             entry.setdefault("edges", []).append(drawn.edge_ids[index])
+    locations = machine.spec.locations
+    for path, entry in targets.items():
+        where = locations.get(path)
+        if where is not None:
+            entry["at"] = [where.line, where.column]
     return drawn, targets

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import yaml
 
-__all__ = ["file_stem", "python_snippet", "yaml_to_json"]
+__all__ = ["file_stem", "python_snippet", "scxml_export", "yaml_to_json"]
 
 
 def file_stem(name: str) -> str:
@@ -40,3 +41,17 @@ def python_snippet(filename: str) -> str:
         "for transition in machine.get_available_transitions(state):\n"
         "    print(state, '--', transition.trigger, '->', transition.dest)\n"
     )
+
+
+def scxml_export(machine: Any) -> tuple[str | None, str | None]:
+    """The machine as SCXML, or ``None`` and the sentence saying what SCXML cannot carry.
+
+    ``ScxmlExportError`` names the state or transition at fault; the page shows it as is.
+    """
+    from pystator.scxml import ScxmlExportError, to_scxml
+
+    try:
+        return to_scxml(machine), None
+    except ScxmlExportError as error:
+        detail = str(error).rstrip(".")
+        return None, f"This machine cannot be written as SCXML: {detail}."

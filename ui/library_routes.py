@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from pystator.errors import ConfigError
 from pystator.library import LibraryError, NotFound
 from pystator.textcheck import MAX_TEXT_BYTES, TextRejected, decode_file
-from ui.checking import Check, check
+from ui.checking import Finding, check, findings_of
 from ui.designer import Designer, DesignerDep, redirect
 from ui.examples import BLANK_MACHINE, find_example
 from ui.forms import FormDep, query
@@ -71,13 +72,27 @@ async def import_file(
     file: Annotated[UploadFile, File()],
     name: Annotated[str, Form()] = "",
 ) -> Response:
-    """A valid file becomes a machine; an invalid one opens as a draft to fix."""
+    """A valid file becomes a machine; an invalid one opens as a draft to fix.
+
+    An SCXML document (``.scxml``, or text that starts with ``<``) is read into a machine
+    and opened as YAML; one the reader refuses stays a file to fix, with each problem at
+    its line and column in the SCXML.
+    """
     data = await file.read(MAX_TEXT_BYTES + 1)
     filename = file.filename or ""
     try:
         text = decode_file(data, filename)
     except TextRejected as error:
         return _import_error(request, designer, str(error))
+    if _is_scxml(text, filename):
+        try:
+            text = _scxml_to_yaml(text, filename)
+        except ConfigError as error:
+            message = (
+                f"{filename or 'The file'} is not an SCXML document the designer can read; "
+                "fix these problems in the SCXML and import it again."
+            )
+            return _import_error(request, designer, message, findings_of(error))
     outcome = check(text, designer.budget())
     if not outcome.valid:
         try:
@@ -87,7 +102,7 @@ async def import_file(
                 f"{filename or 'The file'} is not a valid machine; fix these problems "
                 "and import it again."
             )
-            return _import_error(request, designer, message, outcome)
+            return _import_error(request, designer, message, outcome.findings)
         return redirect(request, f"/s/{token}?imported=1")
     fallback = Path(filename).stem or outcome.machine_name or "imported machine"
     try:
@@ -97,10 +112,22 @@ async def import_file(
     return redirect(request, f"/machines/{machine.id}")
 
 
+def _is_scxml(text: str, filename: str) -> bool:
+    return filename.lower().endswith(".scxml") or text.lstrip().startswith("<")
+
+
+def _scxml_to_yaml(text: str, filename: str) -> str:
+    """The machine an SCXML document describes, as YAML for the editor."""
+    from pystator.config import dump_spec
+    from pystator.scxml import read_scxml
+
+    return dump_spec(read_scxml(text, source_name=filename or None))
+
+
 def _import_error(
-    request: Request, designer: Designer, message: str, outcome: Check | None = None
+    request: Request, designer: Designer, message: str, findings: tuple[Finding, ...] = ()
 ) -> Response:
-    context = {"error": message, "findings": outcome.findings if outcome else ()}
+    context = {"error": message, "findings": findings}
     return designer.render(request, "import.html", context, block="form", status_code=400)
 
 

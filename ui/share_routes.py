@@ -13,7 +13,7 @@ from pystator.limits import JsonInputError, load_json
 from pystator.textcheck import TextRejected
 from ui.checking import check
 from ui.designer import DesignerDep, download, redirect
-from ui.exports import file_stem, python_snippet, yaml_to_json
+from ui.exports import file_stem, python_snippet, scxml_export, yaml_to_json
 from ui.forms import FormDep
 from ui.share import ShareError, TokenTooLong, encode_token
 
@@ -84,11 +84,14 @@ def export_page(request: Request, designer: DesignerDep, revision_id: str) -> Re
     text = designer.library.revision_text(revision_id)
     name = designer.library.name_for_revision(revision_id) or "machine"
     filename = f"{file_stem(name)}.yaml"
+    outcome = check(text, designer.budget())
+    scxml_problem = scxml_export(outcome.machine)[1] if outcome.valid else None
     context = {
         "revision_id": revision_id,
         "name": name,
         "text": text,
-        "check": check(text, designer.budget()),
+        "check": outcome,
+        "scxml_problem": scxml_problem,
         "filename": filename,
         "snippet": python_snippet(filename),
         "title": f"Export {name}",
@@ -111,6 +114,11 @@ def export_file(designer: DesignerDep, revision_id: str, fmt: str) -> Response:
         )
     if fmt == "json":
         return download(yaml_to_json(text), f"{stem}.json", "application/json")
+    if fmt == "scxml":
+        scxml, problem = scxml_export(outcome.machine)
+        if scxml is None:
+            raise StarletteHTTPException(409, problem or "")
+        return download(scxml, f"{stem}.scxml", "application/scxml+xml")
     if fmt == "mmd" and outcome.mermaid is not None:
         return download(outcome.mermaid, f"{stem}.mmd", "text/plain")
     raise StarletteHTTPException(404, f"There is no export format {fmt!r}.")

@@ -24,12 +24,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pystator.diagram import build_graph, render_mermaid_diagram
+from pystator.diagram import (
+    DiagramEdge,
+    DiagramGraph,
+    MermaidDiagram,
+    build_graph,
+    render_mermaid_diagram,
+)
 from pystator.durations import format_duration, parse_duration
 from pystator.errors import PystatorError
 from pystator.limits import JsonInputError, load_json
 from pystator.machine import StateMachine
-from pystator.simulator import Simulation, SimulationError, Step
+from pystator.model import Transition
+from pystator.simulator import EnabledEvent, Simulation, SimulationError, Step
 from pystator.simulator.trace import FORMAT_VERSION
 
 __all__ = [
@@ -276,6 +283,7 @@ class SimView:
     highlight_edges: tuple[str, ...] = ()
     active_composites: tuple[str, ...] = ()
     regions_json: str = "[]"
+    edge_controls_json: str = "{}"
     state: str = ""
     regions: tuple[RegionState, ...] = ()
     enabled: tuple[EventButton, ...] = ()
@@ -507,7 +515,8 @@ def _describe(
     view.clock = _clock(sim.clock_ms)
     view.actions_total = len(sim.action_log)
     view.regions = _regions(machine, sim.configuration)
-    _diagram(sim, view)
+    graph, drawn = _diagram(sim, view)
+    enabled = sim.enabled_events()
     view.enabled = tuple(
         EventButton(
             key=i + 1,
@@ -519,9 +528,10 @@ def _describe(
             assumes=e.assumes,
             timer=e.timer,
         )
-        for i, e in enumerate(sim.enabled_events())
+        for i, e in enumerate(enabled)
     )
     view.disabled = tuple(sim.disabled_events().items())
+    view.edge_controls_json = _edge_controls(sim, graph, drawn, view, enabled)
     fixed = sim.guard_outcomes
     names = dict.fromkeys(
         g.name for t in machine.transitions for g in t.guards if g.name is not None
@@ -582,7 +592,7 @@ def _edge_keys(machine: StateMachine, step: Step) -> set[tuple[str, str]]:
     return keys
 
 
-def _diagram(sim: Simulation, view: SimView) -> None:
+def _diagram(sim: Simulation, view: SimView) -> tuple[DiagramGraph, MermaidDiagram]:
     machine = sim.machine
     graph = build_graph(machine, active=sim.configuration)
     last = _last_move(sim.steps)
@@ -599,6 +609,79 @@ def _diagram(sim: Simulation, view: SimView) -> None:
     )
     view.active_composites = diagram.active_composites
     view.regions_json = diagram.regions_json
+    return graph, diagram
+
+
+def _edge_controls(
+    sim: Simulation,
+    graph: DiagramGraph,
+    drawn: MermaidDiagram,
+    view: SimView,
+    enabled: list[EnabledEvent],
+) -> str:
+    """What clicking each drawn edge does now, as JSON for the page: ``{"edge3": {...}}``.
+
+    An edge the engine would take now (one of ``sim.enabled_events()``, matched by the
+    edge key and source the engine's ``TakenTransition.edge`` carries) gets the ``do``
+    of its event button, so a click presses that very button; any other edge gets ``why``:
+    the sentence the simulator gives for it.
+    """
+    machine = sim.machine
+    active = sim.configuration
+    buttons: dict[tuple[str, str], EventButton] = {}
+    for button, event in zip(view.enabled, enabled, strict=True):
+        # A chained step also lists the edges its later microsteps take: not this click's.
+        for taken in event.edges:
+            if taken[1] in active:
+                buttons.setdefault(taken, button)
+    disabled = dict(view.disabled)
+    controls: dict[str, dict[str, str]] = {}
+    for index, drawn_edge in enumerate(graph.edges):
+        edge_id = drawn.edge_ids.get(index)
+        if edge_id is None or not drawn_edge.key.startswith(("transitions[", "states[")):
+            continue
+        found = buttons.get((drawn_edge.key, drawn_edge.source))
+        if found is not None:
+            controls[edge_id] = {"do": found.do, "label": f"Fire {found.label}"}
+        else:
+            controls[edge_id] = {"why": _why_not(machine, drawn_edge, active, disabled, view)}
+    return json.dumps(controls, separators=(",", ":"), ensure_ascii=False)
+
+
+def _why_not(
+    machine: StateMachine,
+    edge: DiagramEdge,
+    active: frozenset[str],
+    disabled: Mapping[str, str],
+    view: SimView,
+) -> str:
+    """Why the simulator would not take ``edge`` now, in one sentence."""
+    transition = _transition_at(machine, edge.key)
+    if edge.source not in active:
+        return f"State {edge.source} is not active now (the machine is in {view.state})."
+    if transition is None:  # a state's timeout
+        return f"The timeout of {edge.source} fires from the clock: use Fire next."
+    if transition.eventless:
+        return _sentence(
+            "this transition has no event: the machine takes it by itself when its guards "
+            "hold, and they do not now"
+        )
+    trigger = transition.trigger
+    if trigger in disabled:
+        return _sentence(f"Event {trigger} does nothing now: {disabled[trigger]}")
+    others = [b.label for b in view.enabled if b.event == trigger]
+    if others:
+        return f"Event {trigger} takes another transition now: {'; '.join(others)}."
+    return f"Event {trigger} does nothing here now."
+
+
+def _transition_at(machine: StateMachine, key: str) -> Transition | None:
+    """The written transition a diagram edge key names (``None`` for a state's timeout)."""
+    if not key.startswith("transitions["):
+        return None
+    index = int(key[len("transitions[") : key.index("]")])
+    transitions = machine.spec.transitions
+    return transitions[index] if 0 <= index < len(transitions) else None
 
 
 def _params(params: Mapping[str, Any]) -> str:

@@ -24,7 +24,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from pystator.runtime.timers import stop_task
+from pystator.runtime.timers import being_cancelled, stop_task
 
 if TYPE_CHECKING:
     from pystator.runtime.orchestrator import Orchestrator
@@ -92,6 +92,8 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if being_cancelled():  # a cancel that a timed read turned into an error
+                    raise asyncio.CancelledError from exc
                 if self._failures == 0:
                     log.warning("dispatcher: delivery failed (%s); retrying with backoff", exc)
                 self._failures += 1

@@ -49,6 +49,7 @@ from pystator.runtime.timers import (
     FireHandler,
     ScheduledTimer,
     attempt_firing,
+    being_cancelled,
     stop_task,
     wall_clock,
 )
@@ -334,6 +335,8 @@ class RedisScheduler:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if being_cancelled():  # a cancel that a timed read turned into an error
+                        raise asyncio.CancelledError from exc
                     if self.failures == 0:
                         log.warning(
                             "redis scheduler: Redis unavailable (%s); retrying with backoff", exc

@@ -204,8 +204,25 @@ async def attempt_firing(
 
 
 async def stop_task(task: asyncio.Task[None] | None) -> None:
-    """Cancel a scheduler's background loop (if any) and wait until it has ended."""
-    if task is not None:
+    """Cancel a background loop (if any) and wait until it has ended.
+
+    One cancel is not always enough: a client reading under its own timeout may turn
+    a cancellation that lands as the timeout expires into a ``TimeoutError``
+    (redis-py does), and a loop that survives outages then carries on. So the
+    cancel is repeated until the task has ended, and the loops themselves check
+    ``being_cancelled()`` where they catch errors.
+    """
+    if task is None:
+        return
+    while not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait((task,), timeout=0.5)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def being_cancelled() -> bool:
+    """Whether the running task has been asked to stop (Python 3.11+ can tell)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling is not None and cancelling())

@@ -275,6 +275,7 @@ class Simulation:
                         g.guard for g in step.guards if g.decided_by == "choice" and g.passed
                     ),
                     timer=option.event in timed,
+                    edges=tuple(t.edge for t in step.transitions),
                 )
             )
         return out

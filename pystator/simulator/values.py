@@ -192,7 +192,8 @@ class EnabledEvent:
 
     ``via`` is what to pass to ``Simulation.send`` to take this choice (``None``
     when the event needs no choice); ``assumes`` lists the unset named guards
-    that this choice takes as true.
+    that this choice takes as true. ``edges`` names the diagram edges the choice
+    takes (each ``TakenTransition.edge``: key and matched source).
     """
 
     event: str
@@ -202,6 +203,7 @@ class EnabledEvent:
     via: int | None = None
     assumes: tuple[str, ...] = ()
     timer: bool = False
+    edges: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:

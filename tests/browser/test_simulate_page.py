@@ -84,7 +84,9 @@ def test_simulate_the_day_trading_regions(
     open_simulator(page, app_url + "/examples/day_trading_fsm")
     assert active_states(page) == {"pre_market"}
 
-    # Number keys send the enabled events in order: 1 is market_open here.
+    # Number keys send the enabled events in order: 1 is market_open here. Shortcuts act
+    # only when no control has focus (the Simulate tab has it now), so click the clock text.
+    page.locator("#sim-clock").click()
     act(page, lambda: page.keyboard.press("1"))
     assert {"scanning", "normal", "connecting"} <= active_states(page)
     assert "pre_market" not in active_states(page)
@@ -129,6 +131,7 @@ def test_simulate_the_day_trading_regions(
     press(page, 'button[value="advance:5s"]')
     assert page.locator("#sim-clock").inner_text() == "5s"
     assert "25s" in page.locator('#sim tr[data-timer-state="analyzing"]').inner_text()
+    page.locator("#sim-clock").click()  # the +5s button kept focus after the step
     act(page, lambda: page.keyboard.press("Space"))
     assert page.locator("#sim-clock").inner_text() == "30s"
     assert "scanning" in active_states(page)
@@ -207,6 +210,7 @@ def test_simulator_in_dark_mode_and_bad_input_messages(browser: Any, app_url: st
     try:
         page = context.new_page()
         open_simulator(page, app_url + "/examples/day_trading_fsm")
+        page.locator("#sim-clock").click()
         act(page, lambda: page.keyboard.press("1"))
         press(page, 'button[value="send:-:feed_connected"]')
         press(page, 'button[value="send:-:risk_warning"]')

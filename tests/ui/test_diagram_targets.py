@@ -53,7 +53,7 @@ def test_targets_are_the_ids_the_diagram_was_drawn_with() -> None:
     waiting = targets["states[0]"]["states"][0]
     assert waiting == drawn.state_ids["waiting room"] and waiting != "waiting room"
     assert f'state "waiting room" as {waiting}' in outcome.mermaid
-    assert targets["states[2]"] == {"states": ["LONELY"]}
+    assert targets["states[2]"] == {"states": ["LONELY"], "name": "LONELY", "at": [7, 5]}
     assert targets["transitions[0]"]["edges"] == [
         drawn.edge_ids[next(i for i, e in enumerate(graph.edges) if e.key == "transitions[0]")]
     ]
@@ -74,3 +74,17 @@ def test_the_page_carries_the_map_and_the_issue_its_target(client: TestClient) -
     assert 'data-target="transitions[0]"' in answer
     # A broken text sends no new diagram: the page keeps the last good one and its map.
     assert 'id="diagram"' not in answer
+
+
+def test_each_target_says_where_its_yaml_starts() -> None:
+    """A click on a state or an edge moves the editor to the line:column given here."""
+    outcome = check(TIMED)
+    lines = TIMED.splitlines()
+    for path, expected in [
+        ("states[0]", "name: waiting room"),
+        ("states[1]", "name: DONE"),
+        ("states[0].timeout", "timeout: {seconds: 5"),
+        ("transitions[0]", "trigger: go"),
+    ]:
+        line, column = outcome.diagram_targets[path]["at"]
+        assert lines[line - 1][column - 1 :].startswith(expected), path

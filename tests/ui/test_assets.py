@@ -1,0 +1,75 @@
+"""Vendored bundles are served pre-compressed, and versioned names are cached for good."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import brotli
+import pytest
+from starlette.testclient import TestClient
+
+from ui.assets import IMMUTABLE, accepted_encodings
+from ui.paths import STATIC_DIR
+
+VENDOR = STATIC_DIR / "vendor"
+MERMAID = "/static/vendor/mermaid-12.3.0.min.js"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("gzip, deflate, br, zstd", {"gzip", "deflate", "br", "zstd"}),
+        ("br;q=0, gzip;q=0.5", {"gzip"}),
+        ("", set()),
+        ("gzip;q=nonsense", set()),
+    ],
+)
+def test_accept_encoding_is_read_with_its_qualities(header: str, expected: set[str]) -> None:
+    assert accepted_encodings(header) == expected
+
+
+@pytest.mark.parametrize(("accept", "coding"), [("gzip, br", "br"), ("gzip", "gzip")])
+def test_the_smallest_accepted_copy_is_sent(client: TestClient, accept: str, coding: str) -> None:
+    response = client.get(MERMAID, headers={"Accept-Encoding": accept})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == coding
+    assert response.headers["content-type"].startswith(
+        ("text/javascript", "application/javascript")
+    )
+    assert response.headers["cache-control"] == IMMUTABLE
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert int(response.headers["content-length"]) < 1_600_000
+    assert response.content == (VENDOR / "mermaid-12.3.0.min.js").read_bytes()
+
+
+def test_a_browser_that_accepts_no_coding_gets_the_file(client: TestClient) -> None:
+    response = client.get(MERMAID, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in response.headers
+    assert response.headers["cache-control"] == IMMUTABLE
+    assert len(response.content) == (VENDOR / "mermaid-12.3.0.min.js").stat().st_size
+
+
+def test_a_revalidation_of_the_compressed_copy_is_a_304(client: TestClient) -> None:
+    first = client.get(MERMAID, headers={"Accept-Encoding": "br"})
+    again = client.get(
+        MERMAID, headers={"Accept-Encoding": "br", "If-None-Match": first.headers["etag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_our_own_unversioned_files_are_not_cached_for_good(client: TestClient) -> None:
+    response = client.get("/static/app.js", headers={"Accept-Encoding": "gzip, br"})
+    assert response.status_code == 200
+    assert response.headers.get("cache-control") != IMMUTABLE
+    assert "content-encoding" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "source", sorted(p for p in VENDOR.iterdir() if p.suffix in (".js", ".css")), ids=str
+)
+def test_each_compressed_copy_is_of_the_file_it_sits_beside(source: Path) -> None:
+    """Re-vendoring a bundle without ``python -m ui.assets`` would serve stale code."""
+    data = source.read_bytes()
+    assert gzip.decompress(Path(f"{source}.gz").read_bytes()) == data
+    assert brotli.decompress(Path(f"{source}.br").read_bytes()) == data
