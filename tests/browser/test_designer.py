@@ -24,6 +24,19 @@ def wait_for_diagrams(page: Any) -> None:
     )
 
 
+def looks_like(page: Any, scheme: str, png: bytes) -> None:
+    """The shot is a PNG of the whole viewport, and the page is in the asked scheme."""
+    size = page.viewport_size
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (size["width"], size["height"])
+    rgb = page.evaluate(
+        "() => getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number)"
+    )
+    brightness = sum(rgb[:3]) / 3
+    assert brightness < 80 if scheme == "dark" else brightness > 180, (scheme, rgb)
+
+
 def test_library_to_rendered_diagram(offline_page: Any, app_url: str) -> None:
     page = offline_page
     open_saved(page, app_url, "order_fsm")
@@ -86,11 +99,16 @@ def test_screenshots(offline_page: Any, app_url: str, scheme: str) -> None:
     page.set_viewport_size({"width": 1440, "height": 900})
     page.emulate_media(color_scheme=scheme)
     page.goto(app_url + "/")
-    page.screenshot(path=f"{SHOTS}/library-{scheme}.png")
+    expect(page.locator("h1")).to_have_text("Machine library")
+    looks_like(page, scheme, page.screenshot(path=f"{SHOTS}/library-{scheme}.png"))
     open_saved(page, app_url, "day_trading_fsm")
     wait_for_diagrams(page)
-    page.screenshot(path=f"{SHOTS}/editor-valid-{scheme}.png")
+    expect(page.locator("#check[data-valid=true]")).to_have_count(1)
+    expect(page.locator("#diagram pre.mermaid svg")).to_contain_text("session")
+    looks_like(page, scheme, page.screenshot(path=f"{SHOTS}/editor-valid-{scheme}.png"))
     editor = page.locator("#yaml")
     editor.fill(editor.input_value().replace("initial", "initail", 1))
     page.locator("#check[data-valid=false]").wait_for()
-    page.screenshot(path=f"{SHOTS}/editor-invalid-{scheme}.png")
+    expect(page.locator("#check")).to_contain_text("initail")
+    expect(page.locator("#diagram pre.mermaid svg")).to_have_count(1)  # the last good one stays
+    looks_like(page, scheme, page.screenshot(path=f"{SHOTS}/editor-invalid-{scheme}.png"))

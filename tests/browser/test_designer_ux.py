@@ -276,6 +276,19 @@ def test_clicking_a_state_warning_marks_the_state(offline_page: Any, app_url: st
 # -- how it looks -----------------------------------------------------------------------------
 
 
+def looks_like(page: Any, scheme: str, png: bytes) -> None:
+    """The shot is a PNG of the whole viewport, and the page is in the asked scheme."""
+    size = page.viewport_size
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (size["width"], size["height"])
+    rgb = page.evaluate(
+        "() => getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number)"
+    )
+    brightness = sum(rgb[:3]) / 3
+    assert brightness < 80 if scheme == "dark" else brightness > 180, (scheme, rgb)
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_screenshots(offline_page: Any, app_url: str, scheme: str) -> None:
     page = offline_page
@@ -284,18 +297,23 @@ def test_screenshots(offline_page: Any, app_url: str, scheme: str) -> None:
     page.emulate_media(color_scheme=scheme)
     page.goto(app_url + "/examples/portfolio_optimization_fsm")
     wait_drawn(page)
-    page.screenshot(path=str(SHOTS / f"portfolio-fit-{scheme}.png"))
+    looks_like(page, scheme, page.screenshot(path=str(SHOTS / f"portfolio-fit-{scheme}.png")))
 
     open_saved(page, app_url, "order_fsm")
     text = page.locator("#yaml").input_value()
     type_and_wait(page, text.replace("dest: OPEN", "dest: NOWHERE", 1))
     page.locator("#check .issue-jump", has_text="NOWHERE").first.click()
     page.locator(".issue-mark").first.wait_for()
-    page.screenshot(path=str(SHOTS / f"issue-marked-{scheme}.png"))
+    expect(page.locator("#check")).to_contain_text("NOWHERE")
+    looks_like(page, scheme, page.screenshot(path=str(SHOTS / f"issue-marked-{scheme}.png")))
     type_and_wait(page, text)
 
     page.goto(app_url + "/examples/day_trading_fsm?view=simulate")
     wait_drawn(page, "sim")
+    start = scale(page, "sim")
     page.locator('.zoom-bar[data-zoom-for="sim"]').get_by_role("button", name="Zoom in").click()
-    page.locator('.diagram-frame[data-zoom="sim"]').focus()
-    page.screenshot(path=str(SHOTS / f"simulate-zoomed-{scheme}.png"))
+    frame = page.locator('.diagram-frame[data-zoom="sim"]')
+    frame.focus()
+    expect(frame).to_be_focused()
+    assert scale(page, "sim") == pytest.approx(start * 1.25, rel=0.002)
+    looks_like(page, scheme, page.screenshot(path=str(SHOTS / f"simulate-zoomed-{scheme}.png")))

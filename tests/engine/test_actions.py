@@ -1,4 +1,9 @@
-"""ActionExecutor: what runs, in which order, with which params, and how failures read."""
+"""ActionExecutor: what runs, in which order, with which params, and how failures read.
+
+What the plan promises (order, params, failures) holds for ``execute`` and every
+``async_execute_*``: those tests run on each. Overlap is shown with events the
+actions wait for, never with sleeps of chosen lengths.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from pystator.actions import (
 from pystator.errors import InvalidTransitionError
 from pystator.model import ActionSpec
 from pystator.result import TransitionResult
+from tests.drivers import ACTION_DRIVERS, ActionDriver
 
 
 def step(
@@ -53,21 +59,34 @@ def recording_registry(log: list[str], *names: str) -> ActionRegistry:
 ORDER = step(exit=("leave_open",), transition=("update_positions", "notify"), enter=("arrive",))
 
 
-def test_execute_runs_exit_then_transition_then_enter() -> None:
+MODES = {
+    "execute": ExecutionMode.SEQUENTIAL,
+    "async_execute": ExecutionMode.SEQUENTIAL,  # the executor's default mode
+    "async_execute_sequential": ExecutionMode.SEQUENTIAL,
+    "async_execute_parallel": ExecutionMode.PARALLEL,
+    "async_execute_phased": ExecutionMode.PHASED,
+}
+
+
+@pytest.mark.parametrize("drive", ACTION_DRIVERS)
+def test_execute_runs_exit_then_transition_then_enter(drive: ActionDriver) -> None:
     log: list[str] = []
     actions = recording_registry(log, "leave_open", "update_positions", "notify", "arrive")
-    outcome = ActionExecutor(actions).execute(ORDER, {"order_id": 7})
+    outcome = drive.execute(ActionExecutor(actions), ORDER, {"order_id": 7})
     assert log == ["leave_open", "update_positions", "notify", "arrive"]
     assert [r.action_name for r in outcome.results] == log
     assert [r.phase for r in outcome.results] == ["exit", "transition", "transition", "enter"]
     assert [r.result for r in outcome.results] == [name.upper() for name in log]
     assert outcome.all_succeeded and outcome.failed_actions == []
     assert outcome.succeeded_actions == log and outcome.action_count == 4
-    assert outcome.mode is ExecutionMode.SEQUENTIAL and not outcome.skipped
+    assert outcome.mode is MODES[drive.method] and not outcome.skipped
     assert outcome.duration_ms >= 0 and all(r.duration_ms >= 0 for r in outcome.results)
 
 
-def test_each_action_gets_only_its_own_params_and_its_own_copy_of_the_context() -> None:
+@pytest.mark.parametrize("drive", ACTION_DRIVERS)
+def test_each_action_gets_only_its_own_params_and_its_own_copy_of_the_context(
+    drive: ActionDriver,
+) -> None:
     seen: dict[str, dict[str, Any]] = {}
     actions = ActionRegistry()
 
@@ -89,7 +108,7 @@ def test_each_action_gets_only_its_own_params_and_its_own_copy_of_the_context() 
     metrics = ActionSpec("update_metrics", {"metric_name": "fills", "increment": 1})
     context = {"message": "filled"}
     result = step(transition=(notify, "log_fill", metrics))
-    ActionExecutor(actions).execute(result, context)
+    drive.execute(ActionExecutor(actions), result, context)
 
     assert seen["send_notification"][ACTION_PARAMS_KEY] == {"channel": "slack", "priority": "high"}
     assert seen["log_fill"][ACTION_PARAMS_KEY] == {}
@@ -100,7 +119,8 @@ def test_each_action_gets_only_its_own_params_and_its_own_copy_of_the_context() 
     assert notify.params == {"channel": "slack", "priority": "high"}  # so is the definition
 
 
-def test_failures_are_reported_by_name_and_do_not_stop_the_others() -> None:
+@pytest.mark.parametrize("drive", ACTION_DRIVERS)
+def test_failures_are_reported_by_name_and_do_not_stop_the_others(drive: ActionDriver) -> None:
     log: list[str] = []
     actions = recording_registry(log, "first", "last")
 
@@ -108,8 +128,10 @@ def test_failures_are_reported_by_name_and_do_not_stop_the_others() -> None:
     def explode(ctx: dict[str, Any]) -> None:
         raise ValueError("broker unreachable")
 
-    outcome = ActionExecutor(actions).execute(
-        step(exit=("first",), transition=("explode", "not_registered"), enter=("last",)), {}
+    outcome = drive.execute(
+        ActionExecutor(actions),
+        step(exit=("first",), transition=("explode", "not_registered"), enter=("last",)),
+        {},
     )
     assert log == ["first", "last"]
     assert outcome.failed_actions == ["explode", "not_registered"]
@@ -190,15 +212,26 @@ def test_sync_action_returning_a_coroutine_fails_cleanly_in_sync_execute() -> No
 
 
 def timeline_registry(
-    events: list[tuple[str, str]], names: list[str], delays: dict[str, float] | None = None
+    events: list[tuple[str, str]], names: list[str], ends_after: dict[str, str] | None = None
 ) -> ActionRegistry:
+    """Async actions that log their start and end, each yielding to the loop in between.
+
+    ``ends_after[a] = b``: action ``a`` ends only after ``b`` has ended. When ``a`` starts
+    first, a run that gets through shows the two overlapped (one that could not overlap
+    them would wait forever: the tests guard with ``wait_for``).
+    """
+    ended = {name: asyncio.Event() for name in names}
     actions = ActionRegistry()
     for name in names:
 
         async def action(ctx: dict[str, Any], name: str = name) -> str:
             events.append(("start", name))
-            await asyncio.sleep((delays or {}).get(name, 0.01))
+            await asyncio.sleep(0)
+            other = (ends_after or {}).get(name)
+            if other is not None:
+                await ended[other].wait()
             events.append(("end", name))
+            ended[name].set()
             return name
 
         actions.register(name, action)
@@ -231,6 +264,34 @@ def _rendezvous_registry() -> tuple[ActionRegistry, dict[str, asyncio.Event]]:
     return actions, flags
 
 
+def _probe_registry() -> tuple[ActionRegistry, dict[str, bool]]:
+    """Actions that report whether their partner had started by the time they yielded.
+
+    Nothing waits, so every mode finishes; ``saw[me]`` is True exactly when the two
+    actions were running at the same time.
+    """
+    started: set[str] = set()
+    saw: dict[str, bool] = {}
+    actions = ActionRegistry()
+
+    async def probe(ctx: dict[str, Any]) -> str:
+        me: str = ctx[ACTION_PARAMS_KEY]["me"]
+        started.add(me)
+        for _ in range(5):  # let every other ready task run its first step
+            await asyncio.sleep(0)
+        saw[me] = ctx[ACTION_PARAMS_KEY]["other"] in started
+        return me
+
+    actions.register("probe", probe)
+    return actions, saw
+
+
+PAIR = step(
+    exit=(ActionSpec("probe", {"me": "a", "other": "b"}),),
+    enter=(ActionSpec("probe", {"me": "b", "other": "a"}),),
+)
+
+
 def test_parallel_mode_really_overlaps() -> None:
     actions, _ = _rendezvous_registry()
     result = step(
@@ -240,22 +301,26 @@ def test_parallel_mode_really_overlaps() -> None:
     executor = ActionExecutor(actions)
 
     async def run(mode: ExecutionMode) -> ExecutionResult:
-        return await asyncio.wait_for(executor.async_execute_with_mode(result, {}, mode), 2)
+        return await asyncio.wait_for(executor.async_execute_with_mode(result, {}, mode), 5)
 
     outcome = asyncio.run(run(ExecutionMode.PARALLEL))
     assert outcome.all_succeeded and [r.result for r in outcome.results] == ["a", "b"]
-    # The same pair cannot finish one after the other: it proves the overlap above.
-    actions2, _ = _rendezvous_registry()
-    sequential = ActionExecutor(actions2)
-    with pytest.raises(asyncio.TimeoutError):
-        asyncio.run(asyncio.wait_for(sequential.async_execute_sequential(result, {}), 0.2))
+    # The same probe pair overlaps in parallel mode and not in sequential mode.
+    probes, saw = _probe_registry()
+    asyncio.run(ActionExecutor(probes).async_execute_parallel(PAIR, {}))
+    assert saw == {"a": True, "b": True}
+    probes, saw = _probe_registry()
+    asyncio.run(ActionExecutor(probes).async_execute_sequential(PAIR, {}))
+    assert saw == {"a": False, "b": True}
 
 
 def test_parallel_results_keep_plan_order_whatever_finishes_first() -> None:
     events: list[tuple[str, str]] = []
-    actions = timeline_registry(events, ["slow", "fast"], {"slow": 0.05, "fast": 0.0})
+    actions = timeline_registry(events, ["slow", "fast"], {"slow": "fast"})
     outcome = asyncio.run(
-        ActionExecutor(actions).async_execute_parallel(step(("slow",), ("fast",)), {})
+        asyncio.wait_for(
+            ActionExecutor(actions).async_execute_parallel(step(("slow",), ("fast",)), {}), 5
+        )
     )
     assert events.index(("end", "fast")) < events.index(("end", "slow"))
     assert [r.action_name for r in outcome.results] == ["slow", "fast"]
@@ -264,8 +329,9 @@ def test_parallel_results_keep_plan_order_whatever_finishes_first() -> None:
 
 def test_phased_mode_overlaps_within_a_phase_and_respects_phase_boundaries() -> None:
     events: list[tuple[str, str]] = []
+    # x1 can end only once x2 has ended, t1 once t2 has: only overlap gets them through
     actions = timeline_registry(
-        events, ["x1", "x2", "t1", "t2", "e1", "e2"], {"x1": 0.03, "x2": 0.01, "t1": 0.02}
+        events, ["x1", "x2", "t1", "t2", "e1", "e2"], {"x1": "x2", "t1": "t2"}
     )
     rendezvous, _ = _rendezvous_registry()
     actions.register("meet", rendezvous.get("meet"))
@@ -281,7 +347,7 @@ def test_phased_mode_overlaps_within_a_phase_and_respects_phase_boundaries() -> 
         enter=("e1", "e2"),
     )
     executor = ActionExecutor(actions, default_mode=ExecutionMode.PHASED)
-    outcome = asyncio.run(asyncio.wait_for(executor.async_execute(result, {}), 2))
+    outcome = asyncio.run(asyncio.wait_for(executor.async_execute(result, {}), 5))
 
     def when(kind: str, name: str) -> int:
         return events.index((kind, name))
@@ -298,16 +364,11 @@ def test_phased_mode_overlaps_within_a_phase_and_respects_phase_boundaries() -> 
 
 
 def test_phased_mode_does_not_let_phases_overlap() -> None:
-    # a rendezvous split across the exit and enter phases can never complete
-    actions, flags = _rendezvous_registry()
-    result = step(
-        exit=(ActionSpec("meet", {"me": "a", "other": "b"}),),
-        enter=(ActionSpec("meet", {"me": "b", "other": "a"}),),
-    )
-    executor = ActionExecutor(actions)
-    with pytest.raises(asyncio.TimeoutError):
-        asyncio.run(asyncio.wait_for(executor.async_execute_phased(result, {}), 0.2))
-    assert not flags["b"].is_set()  # the enter action never started
+    # the exit probe runs to its end before the enter probe starts
+    probes, saw = _probe_registry()
+    outcome = asyncio.run(ActionExecutor(probes).async_execute_phased(PAIR, {}))
+    assert outcome.all_succeeded and [r.phase for r in outcome.results] == ["exit", "enter"]
+    assert saw == {"a": False, "b": True}
 
 
 def test_async_failures_are_reported_in_every_mode() -> None:

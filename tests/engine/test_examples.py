@@ -38,10 +38,21 @@ def test_example_machine(path: Path) -> None:
     assert load_spec(dump_spec(spec)) == spec
 
 
+LAST_LINES = {
+    "basic_usage.py": "cancel in FILLED: 'FILLED' is a terminal state: it accepts no event",
+    "day_trading_example.py": "leaving runs: stop_scanners, close_positions",
+    "portfolio_optimization_example.py": (
+        "actions ['unlock_portfolio', 'cancel_orders', 'page_on_call']"
+    ),
+}
+
+
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
 def test_example_script_runs(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runpy.run_path(str(path), run_name="__main__")
-    assert capsys.readouterr().out.strip()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert path.name in LAST_LINES, f"say what {path.name} ends by printing"
+    assert lines[-1].strip() == LAST_LINES[path.name], "the script did not run to its end"
 
 
 def test_basic_usage_walks_the_order_to_filled() -> None:

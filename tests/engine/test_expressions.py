@@ -271,11 +271,14 @@ def test_columns_count_characters_and_leading_whitespace() -> None:
     assert caught.value.column == 19  # the "x" of x.y, counting é as one
 
 
-def test_allowed_limits_at_the_edge_compile() -> None:
-    compile_expression("x ** 100 > 0")
-    compile_expression("x ** -2.5 > 0")
-    compile_expression("'ab' * 50000 == x")
-    compile_expression("a" * MAX_EXPRESSION_LENGTH)
+def test_allowed_limits_at_the_edge_compile_and_evaluate() -> None:
+    assert compile_expression("x ** 100 > 0").evaluate_bool({"x": 2})
+    assert not compile_expression("x ** 100 > 0").evaluate_bool({"x": 0})
+    assert compile_expression("x ** -2.5 > 0").evaluate_bool({"x": 4})
+    assert compile_expression("'ab' * 50000 == x").evaluate_bool({"x": "ab" * 50000})
+    longest = "a" * MAX_EXPRESSION_LENGTH
+    assert compile_expression(longest).evaluate_bool({longest: True})
+    assert compile_expression(longest).names == (longest,)
 
 
 def test_non_string_expression_is_refused() -> None:

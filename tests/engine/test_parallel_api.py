@@ -1,4 +1,8 @@
-"""The parallel view's helpers agree with what a full step through the engine does."""
+"""The parallel view's helpers agree with what a full step through the engine does.
+
+The steps are taken on both drivers (``process``/``process_parallel`` and their
+``async_`` twins): the helpers must agree with either.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pystator import StateMachine, UndefinedStateError
+from tests.drivers import ENGINE_DRIVERS, EngineDriver
 
 TRADING = Path(__file__).parents[2] / "examples" / "day_trading_fsm.yaml"
 
@@ -16,17 +21,22 @@ def machine() -> StateMachine:
     return StateMachine.from_yaml(TRADING)
 
 
-def test_enter_actions_match_entering_the_session(machine: StateMachine) -> None:
-    entered = machine.process("pre_market", "market_open")
+@pytest.mark.parametrize("drive", ENGINE_DRIVERS)
+def test_enter_actions_match_entering_the_session(
+    machine: StateMachine, drive: EngineDriver
+) -> None:
+    entered = drive.process(machine, "pre_market", "market_open")
     expected = tuple(a.name for a in entered.on_enter_actions)
     assert expected == ("open_session", "start_scanners", "reset_risk_alerts")
     assert machine.get_parallel_enter_actions("session") == expected
 
 
-def test_exit_helpers_match_leaving_the_session(machine: StateMachine) -> None:
+@pytest.mark.parametrize("drive", ENGINE_DRIVERS)
+def test_exit_helpers_match_leaving_the_session(machine: StateMachine, drive: EngineDriver) -> None:
     config = machine.enter_parallel_state("session")
-    config, _ = machine.process_parallel(config, "signal_detected")
-    left = machine.process(config.to_string(), "market_close")
+    config, (signal,) = drive.process_parallel(machine, config, "signal_detected")
+    assert signal.success and signal.region == "trading"
+    left = drive.process(machine, config.to_string(), "market_close")
     assert machine.exit_parallel_state(config) == list(left.exited_states)
     assert machine.get_parallel_exit_actions(config) == tuple(a.name for a in left.on_exit_actions)
     assert machine.exit_parallel_state(config)[-1] == "session"

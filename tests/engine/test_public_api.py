@@ -38,7 +38,16 @@ SPEC_IMPORTS = [
 def test_all_is_sorted_and_complete() -> None:
     assert list(pystator.__all__) == sorted(pystator.__all__)
     for name in pystator.__all__:
-        assert getattr(pystator, name) is not None, name
+        value = getattr(pystator, name)
+        assert value.__name__ == name and value.__module__.startswith("pystator."), name
+    imported = {
+        name
+        for name, value in vars(pystator).items()
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith("pystator")
+    }
+    assert imported - set(pystator.__all__) == set(), "public names missing from __all__"
+    with pytest.raises(AttributeError, match="has no attribute 'Orchestra'"):
+        pystator.Orchestra  # noqa: B018
 
 
 @pytest.mark.parametrize(("module", "names"), SPEC_IMPORTS, ids=[m for m, _ in SPEC_IMPORTS])

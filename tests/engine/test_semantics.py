@@ -2,7 +2,8 @@
 
 A case starts in ``start`` (a state string, default: the initial configuration),
 sends each step's event and checks whatever the step states: the resulting state
-string, exited/entered states, the action order, success and error text.
+string, exited/entered states, the action order, success and error text. Every case
+runs through ``process`` and through ``async_process``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from pystator import Event, StateMachine
 from pystator.config.source import read_source
+from tests.drivers import ENGINE_DRIVERS, EngineDriver
 
 HERE = Path(__file__).parent / "semantics"
 
@@ -27,15 +29,16 @@ def _cases() -> list[Any]:
     return out
 
 
+@pytest.mark.parametrize("drive", ENGINE_DRIVERS)
 @pytest.mark.parametrize(("definition", "case"), _cases())
-def test_semantics(definition: dict[str, Any], case: dict[str, Any]) -> None:
+def test_semantics(drive: EngineDriver, definition: dict[str, Any], case: dict[str, Any]) -> None:
     machine = StateMachine.from_dict(definition)
     state = case.get("start") or machine.initial_state_string()
     for step in case["steps"]:
         event: str | Event = step["event"]
         if "payload" in step:
             event = Event(step["event"], step["payload"])
-        result = machine.process(state, event, step.get("context", {}))
+        result = drive.process(machine, state, event, step.get("context", {}))
         assert result.success is step.get("success", True), result.error
         if "error" in step:
             assert step["error"] in str(result.error)

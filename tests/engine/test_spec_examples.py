@@ -506,7 +506,14 @@ def test_context_for_guards() -> None:
         overrides={"position_count": 3},  # or len(trading_context["positions"])
     )
     result = machine.process(current_state, "signal", ctx)
-    assert result.success
+    assert result.success and result.target_state == "next"
+    assert (ctx["position_count"], ctx["buying_power"]) == (3, 10000)
+    crowded = flatten_context_for_guards(
+        {"trading_context": {"positions": [...], "buying_power": 10000}},
+        overrides={"position_count": 5},
+    )
+    refused = machine.process(current_state, "signal", crowded)
+    assert not refused.success and "position_count < 5" in str(refused.error)
 
 
 def test_action_parameters() -> None:

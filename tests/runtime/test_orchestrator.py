@@ -1,4 +1,9 @@
-"""The orchestrator: load -> decide -> commit -> act, timers, retries, idempotency, invoke."""
+"""The orchestrator: load -> decide -> commit -> act, timers, retries, idempotency, invoke.
+
+Whatever has a sync and an async path runs on both (``drive``: process_event or
+async_process_event, and their create / get_state / service_done twins); timers
+need the scheduler, whose calls are coroutines, so those tests are async only.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +23,15 @@ from pystator.runtime import (
     ConflictRetriesExhausted,
     InMemoryIdempotencyStore,
     Orchestrator,
+    OrchestratorResult,
     OrchestratorUsageError,
     RetryPolicy,
     SQLiteIdempotencyStore,
 )
+from tests.drivers import ORCHESTRATOR_DRIVERS, OrchestratorDriver
 from tests.runtime.machines import CYCLE, GUARDED_TIMER, MONITORING, ORDERS, TRADING
+
+DRIVE = pytest.mark.parametrize("drive", ORCHESTRATOR_DRIVERS)
 
 
 class FakeClock:
@@ -43,13 +52,16 @@ def recording_actions(log: list[str], store: Any = None) -> ActionRegistry:
 # ---------------------------------------------------------------- sandwich
 
 
-def test_a_new_entity_starts_in_the_initial_state_and_moves_on_events() -> None:
+@DRIVE
+def test_a_new_entity_starts_in_the_initial_state_and_moves_on_events(
+    drive: OrchestratorDriver,
+) -> None:
     log: list[str] = []
     store = InMemoryStateStore()
     orch = Orchestrator(
         StateMachine.from_string(ORDERS), store, GuardRegistry(), recording_actions(log)
     )
-    result = orch.process_event("o1", "submit")
+    result = drive.process_event(orch, "o1", "submit")
     assert result.success and result.state == "waiting" and result.version == 2
     assert log == ["record_submit", "note_waiting"]
     assert result.execution is not None and result.execution.all_succeeded
@@ -60,51 +72,55 @@ def test_a_new_entity_starts_in_the_initial_state_and_moves_on_events() -> None:
     ]
 
 
-def test_actions_run_after_the_commit() -> None:
+@DRIVE
+def test_actions_run_after_the_commit(drive: OrchestratorDriver) -> None:
     store = InMemoryStateStore()
     seen: list[str] = []
     actions = ActionRegistry()
     for name in ("note_waiting", "notify", "record_submit"):
         actions.register(name, lambda ctx: seen.append(store.load(ctx["entity_id"]).state))
     orch = Orchestrator(StateMachine.from_string(ORDERS), store, GuardRegistry(), actions)
-    orch.process_event("o1", "submit")
+    drive.process_event(orch, "o1", "submit")
     assert seen == ["waiting", "waiting"], "actions must see the committed state"
 
 
-def test_a_rejected_event_commits_nothing_and_explains_why() -> None:
+@DRIVE
+def test_a_rejected_event_commits_nothing_and_explains_why(drive: OrchestratorDriver) -> None:
     store = InMemoryStateStore()
     orch = Orchestrator(
         StateMachine.from_string(ORDERS), store, GuardRegistry(), recording_actions([])
     )
-    orch.process_event("o1", "submit")
-    orch.process_event("o1", "ack")
-    result = orch.process_event("o1", "fill", {"fill_qty": 50, "order_qty": 100})
+    drive.process_event(orch, "o1", "submit")
+    drive.process_event(orch, "o1", "ack")
+    result = drive.process_event(orch, "o1", "fill", {"fill_qty": 50, "order_qty": 100})
     assert not result.success and result.state == "open" and result.version == 3
     assert result.transition is not None and result.transition.error is not None
     assert "fill_qty >= order_qty" in str(result.transition.error)
     assert len(store.audit_trail("o1")) == 3
-    done = orch.process_event("o1", Event.simple("fill", fill_qty=100, order_qty=100))
+    done = drive.process_event(orch, "o1", Event.simple("fill", fill_qty=100, order_qty=100))
     assert done.success and done.state == "filled"
 
 
-def test_an_event_a_lenient_machine_ignores_commits_nothing() -> None:
+@DRIVE
+def test_an_event_a_lenient_machine_ignores_commits_nothing(drive: OrchestratorDriver) -> None:
     store = InMemoryStateStore()
     lenient = CYCLE.replace("{machine_name: cycle}", "{machine_name: cycle, strict_mode: false}")
     orch = Orchestrator(StateMachine.from_string(lenient), store)
-    orch.create("c1")
-    result = orch.process_event("c1", "unknown_event")
+    drive.create(orch, "c1")
+    result = drive.process_event(orch, "c1", "unknown_event")
     assert result.transition is not None and result.transition.ignored
     assert (result.state, result.version) == ("A", 1)
     assert len(store.audit_trail("c1")) == 1
 
 
-def test_event_payload_reaches_guards_and_actions() -> None:
+@DRIVE
+def test_event_payload_reaches_guards_and_actions(drive: OrchestratorDriver) -> None:
     got: dict[str, Any] = {}
     actions = recording_actions([])
     actions.register("notify", lambda ctx: got.update(ctx))
     orch = Orchestrator(StateMachine.from_string(ORDERS), InMemoryStateStore(), None, actions)
-    orch.process_event("o1", "submit")
-    orch.process_event("o1", Event.simple("ack", exchange_id="X1"), {"user": "ann"})
+    drive.process_event(orch, "o1", "submit")
+    drive.process_event(orch, "o1", Event.simple("ack", exchange_id="X1"), {"user": "ann"})
     assert got["exchange_id"] == "X1" and got["user"] == "ann" and got["entity_id"] == "o1"
 
 
@@ -116,19 +132,22 @@ def test_sync_calls_with_a_scheduler_are_refused_clearly() -> None:
         orch.process_event("o1", "submit")
 
 
-def test_parallel_configurations_persist_and_reload_exactly(tmp_path: Path) -> None:
+@DRIVE
+def test_parallel_configurations_persist_and_reload_exactly(
+    drive: OrchestratorDriver, tmp_path: Path
+) -> None:
     path = tmp_path / "state.db"
     machine = StateMachine.from_string(TRADING)
     orch = Orchestrator(machine, SQLiteStateStore(path))
-    orch.process_event("t1", "start")
-    orch.process_event("t1", "signal_detected")
-    state = orch.process_event("t1", "risk_warning").state
+    drive.process_event(orch, "t1", "start")
+    drive.process_event(orch, "t1", "signal_detected")
+    state = drive.process_event(orch, "t1", "risk_warning").state
     assert state == "active:trading=analyzing,risk_monitor=elevated"
     reopened = Orchestrator(StateMachine.from_string(TRADING), SQLiteStateStore(path))
-    stored = reopened.get_state("t1")
+    stored = drive.get_state(reopened, "t1")
     assert stored is not None and stored.state == state
     assert machine.configuration_of(stored.state) == frozenset({"active", "analyzing", "elevated"})
-    assert reopened.process_event("t1", "rescan").state == (
+    assert drive.process_event(reopened, "t1", "rescan").state == (
         "active:trading=scanning,risk_monitor=elevated"
     )
 
@@ -136,7 +155,19 @@ def test_parallel_configurations_persist_and_reload_exactly(tmp_path: Path) -> N
 # ---------------------------------------------------------------- retry
 
 
-def test_failed_actions_are_retried_with_backoff_and_the_state_stays() -> None:
+def recording_sleeps(sleeps: list[float]) -> dict[str, Any]:
+    """RetryPolicy sleeps (sync and async) that record the delay instead of waiting."""
+
+    async def async_sleep(delay: float) -> None:
+        sleeps.append(delay)
+
+    return {"sleep": sleeps.append, "async_sleep": async_sleep}
+
+
+@DRIVE
+def test_failed_actions_are_retried_with_backoff_and_the_state_stays(
+    drive: OrchestratorDriver,
+) -> None:
     calls: list[str] = []
     sleeps: list[float] = []
     flaky_failures = [2]
@@ -150,12 +181,12 @@ def test_failed_actions_are_retried_with_backoff_and_the_state_stays() -> None:
     actions = recording_actions(calls)
     actions.register("record_submit", flaky)
     retry = RetryPolicy(
-        max_attempts=4, base_delay=0.5, max_delay=10, jitter=0.0, sleep=sleeps.append
+        max_attempts=4, base_delay=0.5, max_delay=10, jitter=0.0, **recording_sleeps(sleeps)
     )
     orch = Orchestrator(
         StateMachine.from_string(ORDERS), InMemoryStateStore(), None, actions, retry=retry
     )
-    result = orch.process_event("o1", "submit")
+    result = drive.process_event(orch, "o1", "submit")
     assert result.state == "waiting" and result.failed_actions == ()
     assert result.action_attempts == 3 and sleeps == [0.5, 1.0]
     assert calls == ["record_submit", "note_waiting", "record_submit", "record_submit"], (
@@ -163,10 +194,13 @@ def test_failed_actions_are_retried_with_backoff_and_the_state_stays() -> None:
     )
 
 
-def test_an_action_that_keeps_failing_is_reported_not_rolled_back() -> None:
+@DRIVE
+def test_an_action_that_keeps_failing_is_reported_not_rolled_back(
+    drive: OrchestratorDriver,
+) -> None:
     sleeps: list[float] = []
 
-    async def always_fails(ctx: dict[str, Any]) -> None:
+    def always_fails(ctx: dict[str, Any]) -> None:
         raise RuntimeError("nope")
 
     actions = recording_actions([])
@@ -178,14 +212,11 @@ def test_an_action_that_keeps_failing_is_reported_not_rolled_back() -> None:
         )
     )
 
-    async def fake_sleep(delay: float) -> None:
-        sleeps.append(delay)
-
     policy = RetryPolicy.from_error_policy(machine.spec.error_policy, base_delay=1.0, jitter=0.0)
-    policy = RetryPolicy(policy.max_attempts, 1.0, 10.0, 0.0, async_sleep=fake_sleep)
+    policy = RetryPolicy(policy.max_attempts, 1.0, 10.0, 0.0, **recording_sleeps(sleeps))
     store = InMemoryStateStore()
     orch = Orchestrator(machine, store, None, actions, retry=policy)
-    result = asyncio.run(orch.async_process_event("o1", "submit"))
+    result = drive.process_event(orch, "o1", "submit")
     assert result.failed_actions == ("note_waiting",) and result.action_attempts == 3
     assert sleeps == [1.0, 2.0]
     assert store.load("o1") is not None and store.load("o1").state == "waiting"  # type: ignore[union-attr]
@@ -200,9 +231,10 @@ def test_the_default_retry_policy_comes_from_error_policy() -> None:
 # ---------------------------------------------------------------- idempotency
 
 
+@DRIVE
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_a_duplicate_event_id_gets_the_first_outcome_and_changes_nothing(
-    backend: str, tmp_path: Path
+    drive: OrchestratorDriver, backend: str, tmp_path: Path
 ) -> None:
     log: list[str] = []
     idem = (
@@ -214,26 +246,28 @@ def test_a_duplicate_event_id_gets_the_first_outcome_and_changes_nothing(
     orch = Orchestrator(
         StateMachine.from_string(ORDERS), store, None, recording_actions(log), idempotency=idem
     )
-    first = orch.process_event("o1", "submit", event_id="evt-1")
-    again = orch.process_event("o1", "submit", event_id="evt-1")
+    first = drive.process_event(orch, "o1", "submit", event_id="evt-1")
+    again = drive.process_event(orch, "o1", "submit", event_id="evt-1")
     assert not first.duplicate and again.duplicate
     assert again.success and again.state == "waiting" and again.version == first.version
     assert again.first_outcome == first.summary()
     assert log == ["record_submit", "note_waiting"], "actions ran once"
     assert len(store.audit_trail("o1")) == 2
-    other = orch.process_event("o2", "submit", event_id="evt-1")
+    other = drive.process_event(orch, "o2", "submit", event_id="evt-1")
     assert not other.duplicate, "event ids are scoped to their entity"
 
 
-def test_an_event_object_carries_its_own_id() -> None:
+@DRIVE
+def test_an_event_object_carries_its_own_id(drive: OrchestratorDriver) -> None:
     orch = Orchestrator(
         StateMachine.from_string(ORDERS),
         InMemoryStateStore(),
         idempotency=InMemoryIdempotencyStore(),
     )
     event = Event("submit", {})
-    assert not asyncio.run(orch.async_process_event("o1", event)).duplicate
-    assert asyncio.run(orch.async_process_event("o1", event)).duplicate
+    assert not drive.process_event(orch, "o1", event).duplicate
+    assert drive.process_event(orch, "o1", event).duplicate
+    assert not drive.process_event(orch, "o1", Event("ack", {})).duplicate, "a new event, a new id"
 
 
 # ---------------------------------------------------------------- timers
@@ -335,20 +369,29 @@ def test_the_scheduler_loop_fires_timers_on_the_wall_clock() -> None:
     guards.register("may_expire", lambda ctx: True)
     scheduler = AsyncioScheduler()
     orch = Orchestrator(machine, InMemoryStateStore(), guards, scheduler=scheduler)
+    deliver = scheduler.on_fire
+    assert deliver is not None
+    fired: list[OrchestratorResult] = []
+    done = asyncio.Event()
+
+    async def on_fire(entity_id: str, event: str, timer_id: str) -> OrchestratorResult:
+        fired.append(await deliver(entity_id, event, timer_id))
+        done.set()
+        return fired[-1]
+
+    scheduler.on_fire = on_fire  # nobody calls fire_due: the scheduler's own loop must
 
     async def main() -> str:
         await orch.start()
-        await orch.async_create("g1")
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            stored = await orch.async_get_state("g1")
-            if stored is not None and stored.state == "expired":
-                break
+        created = await orch.async_create("g1")
+        await asyncio.wait_for(done.wait(), timeout=10)
         await orch.stop()
+        assert scheduler.clock() >= created.timers[0].due_at, "a timer never fires early"
         stored = await orch.async_get_state("g1")
         return stored.state if stored else ""
 
     assert asyncio.run(main()) == "expired"
+    assert [(r.trigger, r.state) for r in fired] == [("expire", "expired")]
 
 
 # ---------------------------------------------------------------- concurrency (in-process)
@@ -394,15 +437,17 @@ GUARDED_CYCLE = CYCLE.replace(
 )
 
 
-def test_a_lost_race_is_recomputed_on_the_new_version() -> None:
+@DRIVE
+def test_a_lost_race_is_recomputed_on_the_new_version(drive: OrchestratorDriver) -> None:
     store = InMemoryStateStore()
     orch = Orchestrator(StateMachine.from_string(GUARDED_CYCLE), store, interfering_guard(store, 2))
-    orch.create("c1")
-    result = orch.process_event("c1", "inc")
+    drive.create(orch, "c1")
+    result = drive.process_event(orch, "c1", "inc")
     assert result.conflicts == 2 and result.state == "B" and result.version == 4
 
 
-def test_running_out_of_conflict_retries_is_a_clear_error() -> None:
+@DRIVE
+def test_running_out_of_conflict_retries_is_a_clear_error(drive: OrchestratorDriver) -> None:
     store = InMemoryStateStore()
     orch = Orchestrator(
         StateMachine.from_string(GUARDED_CYCLE),
@@ -410,19 +455,21 @@ def test_running_out_of_conflict_retries_is_a_clear_error() -> None:
         interfering_guard(store, 5),
         max_conflict_retries=2,
     )
-    orch.create("c1")
+    drive.create(orch, "c1")
     with pytest.raises(ConflictRetriesExhausted, match="gave up after 3 attempts"):
-        orch.process_event("c1", "inc")
+        drive.process_event(orch, "c1", "inc")
+    stored = drive.get_state(orch, "c1")
+    assert stored is not None and stored.state == "A", "the lost event committed nothing"
 
 
 # ---------------------------------------------------------------- invoke
 
 
-class RecordingAdapter:
+class SyncRecordingAdapter:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
 
-    async def start_services(
+    def start_services(
         self,
         entity_id: str,
         state_name: str,
@@ -437,8 +484,24 @@ class RecordingAdapter:
         self.calls.append(("stop", entity_id, state_name))
 
 
-def test_services_start_on_entry_stop_on_exit_and_on_done_reenters() -> None:
-    adapter = RecordingAdapter()
+class RecordingAdapter(SyncRecordingAdapter):
+    """Half async, as adapters may be: the orchestrator awaits what needs awaiting."""
+
+    async def start_services(  # type: ignore[override]
+        self,
+        entity_id: str,
+        state_name: str,
+        invoke_specs: Sequence[InvokeSpec],
+        context: Mapping[str, Any],
+    ) -> None:
+        super().start_services(entity_id, state_name, invoke_specs, context)
+
+
+@DRIVE
+def test_services_start_on_entry_stop_on_exit_and_on_done_reenters(
+    drive: OrchestratorDriver,
+) -> None:
+    adapter = RecordingAdapter() if drive.is_async else SyncRecordingAdapter()
     actions = recording_actions([])
     orch = Orchestrator(
         StateMachine.from_string(MONITORING),
@@ -447,22 +510,18 @@ def test_services_start_on_entry_stop_on_exit_and_on_done_reenters() -> None:
         actions,
         invoke_adapter=adapter,
     )
-
-    async def main() -> None:
-        watched = await orch.async_process_event("m1", "watch")
-        assert watched.services_started == ("monitoring",)
-        assert adapter.calls == [("start", "m1", "monitoring", "price_feed:websocket")]
-        await orch.async_process_event("m1", "halt")
-        assert adapter.calls[-1] == ("stop", "m1", "monitoring")
-        assert await orch.async_service_done("m1", "price_feed") is None, (
-            "a service of a state already left cannot send on_done"
-        )
-        await orch.async_process_event("m1", "watch")
-        done = await orch.async_service_done("m1", "price_feed")
-        assert done is not None and done.trigger == "feed_ended" and done.state == "ended"
-        assert adapter.calls[-1] == ("stop", "m1", "monitoring")
-
-    asyncio.run(main())
+    watched = drive.process_event(orch, "m1", "watch")
+    assert watched.services_started == ("monitoring",)
+    assert adapter.calls == [("start", "m1", "monitoring", "price_feed:websocket")]
+    drive.process_event(orch, "m1", "halt")
+    assert adapter.calls[-1] == ("stop", "m1", "monitoring")
+    assert drive.service_done(orch, "m1", "price_feed") is None, (
+        "a service of a state already left cannot send on_done"
+    )
+    drive.process_event(orch, "m1", "watch")
+    done = drive.service_done(orch, "m1", "price_feed")
+    assert done is not None and done.trigger == "feed_ended" and done.state == "ended"
+    assert adapter.calls[-1] == ("stop", "m1", "monitoring")
     assert [c[0] for c in adapter.calls] == ["start", "stop", "start", "stop"]
 
 

@@ -29,9 +29,29 @@ def test_from_error_policy_counts_retries_on_top_of_the_first_try() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"max_attempts": 0}, {"base_delay": -1.0}, {"jitter": 1.5}],
+    ("kwargs", "message"),
+    [
+        ({"max_attempts": 0}, "max_attempts must be at least 1, got 0"),
+        ({"base_delay": -1.0}, "retry delays cannot be negative"),
+        ({"max_delay": -0.5}, "retry delays cannot be negative"),
+        ({"jitter": 1.5}, "jitter is a fraction between 0 and 1, got 1.5"),
+        ({"jitter": -0.1}, "jitter is a fraction between 0 and 1, got -0.1"),
+    ],
 )
-def test_nonsense_settings_are_refused_with_a_message(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match=r"\w"):
+def test_nonsense_settings_are_refused_with_a_message(
+    kwargs: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_the_edges_of_each_setting_are_accepted() -> None:
+    policy = RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, jitter=1.0)
+    assert (policy.retries, policy.delay_for(1)) == (0, 0.0)
+    assert RetryPolicy(jitter=0.0).delay_for(1) == 0.1
+
+
+def test_attempts_are_numbered_from_one() -> None:
+    with pytest.raises(ValueError, match="attempts are numbered from 1"):
+        RetryPolicy().delay_for(0)

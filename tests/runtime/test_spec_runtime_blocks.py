@@ -97,12 +97,19 @@ def test_delayed_transitions_block(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         # When the delay expires, the event fires automatically
         # --- end of the spec ----------------------------------------------------
         assert result.success and [t.event for t in result.armed_timers] == ["timeout"]
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            stored = store.load("order-123")
-            if stored is not None and stored.state == "retry":
-                break
-        await scheduler.stop()
+        # Wait for the scheduler's own loop to deliver the timer (nobody calls fire_due).
+        deliver, fired = scheduler.on_fire, asyncio.Event()
+        assert deliver is not None
+
+        async def on_fire(entity_id: str, event: str, timer_id: str) -> Any:
+            outcome = await deliver(entity_id, event, timer_id)
+            fired.set()
+            return outcome
+
+        scheduler.on_fire = on_fire
+        await asyncio.wait_for(fired.wait(), timeout=10)
+        # bounded: see test_stop_right_after_a_firing_that_armed_a_timer_returns
+        await asyncio.wait_for(scheduler.stop(), timeout=10)
         return store.load("order-123")
 
     stored = asyncio.run(snippet())
@@ -162,6 +169,7 @@ def test_invoke_block() -> None:
             self.orchestrator: Orchestrator | None = None
             self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
             self.log: list[str] = []
+            self.closed = asyncio.Event()  # set by the test: the websocket closes
 
         async def start_services(
             self, entity_id: str, state_name: str, invoke_specs: Any, context: Any
@@ -173,7 +181,7 @@ def test_invoke_block() -> None:
                 )
 
         async def feed(self, entity_id: str, on_done: str) -> None:
-            await asyncio.sleep(0.05)  # the websocket closes
+            await self.closed.wait()
             assert self.orchestrator is not None
             await self.orchestrator.async_process_event(entity_id, on_done)
 
@@ -192,10 +200,10 @@ def test_invoke_block() -> None:
 
     async def run() -> None:
         await orchestrator.async_process_event("feed-1", "watch")
-        for _ in range(100):
-            await asyncio.sleep(0.01)
-            if store.load("feed-1").state == "feed_closed":  # type: ignore[union-attr]
-                break
+        (feed,) = adapter.tasks.values()
+        assert store.load("feed-1").state == "monitoring"  # type: ignore[union-attr]
+        adapter.closed.set()
+        await asyncio.wait_for(feed, timeout=10)
 
     asyncio.run(run())
     assert store.load("feed-1").state == "feed_closed"  # type: ignore[union-attr]

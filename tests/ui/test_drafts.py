@@ -199,11 +199,20 @@ def test_saving_a_draft_to_the_library_drops_it(client: TestClient) -> None:
     assert gone.status_code == 404 and "not kept for this browser" in gone.text
 
 
-@pytest.mark.parametrize("draft_id", ["nothere", "0123456789abcdef", "../machine"])
-def test_unknown_or_malformed_draft_addresses_are_404(client: TestClient, draft_id: str) -> None:
+@pytest.mark.parametrize(
+    ("draft_id", "message"),
+    [
+        ("nothere", "There is no draft &#39;nothere&#39;: the address is not a draft address."),
+        ("0123456789abcdef", "This draft is not kept for this browser"),
+        ("../machine", "There is nothing at this address."),  # the client resolves the ..
+    ],
+)
+def test_unknown_or_malformed_draft_addresses_are_404(
+    client: TestClient, draft_id: str, message: str
+) -> None:
     response = client.get(f"/drafts/{draft_id}")
     assert response.status_code == 404
-    assert "<h1" in response.text or "error" in response.text
+    assert f'<p class="error-message">{message}' in response.text
 
 
 def test_a_malformed_draft_id_in_a_post_stores_nothing(client: TestClient) -> None:
