@@ -196,3 +196,29 @@ def test_exported_pytest_files_pass_under_pytest_in_a_subprocess(tmp_path: Path)
     summary = done.stdout.strip().splitlines()[-1]
     assert f"1 failed, {len(files)} passed" in summary, done.stdout + done.stderr
     assert "test_replay_broken.py" in done.stdout
+
+
+GATED_START = """
+meta: {machine_name: gate}
+states:
+  - {name: A, type: initial}
+  - {name: B}
+  - {name: C}
+transitions:
+  - {source: A, dest: B, always: true, guards: [ready]}
+  - {trigger: on, source: [A, B], dest: C}
+"""
+
+
+@pytest.mark.parametrize("ready", [True, False])
+def test_exported_pytest_replays_a_start_that_asks_a_named_guard(ready: bool) -> None:
+    """An eventless move at the start asks its guard: the run records it, the test replays it."""
+    machine = StateMachine.from_yaml(GATED_START)
+    guards = GuardRegistry()
+    guards.register("ready", lambda ctx: ready)
+    machine.bind_guards(guards)
+    sim = Simulation(machine)
+    assert sim.steps[0].state == ("B" if ready else "A")
+    assert [(c.guard, c.passed) for c in sim.steps[0].guards] == [("ready", ready)]
+    sim.send("on")
+    run_exported(export_pytest(sim, GATED_START))

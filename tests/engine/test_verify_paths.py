@@ -106,12 +106,6 @@ def test_history_is_covered_both_ways_when_it_can_be() -> None:
     replays(found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the simulator's export_pytest replays through machine.process(state, ...), which "
-    "starts each event from a state string without history, so a run that restores history "
-    "replays to the default instead (pystator/simulator/export.py; reported)",
-)
 def test_the_exported_pytest_of_a_history_restoring_run_passes() -> None:
     found = paths(StateMachine.from_yaml(HISTORY))
     restored = found.runs[found.covered[Item("history", state="back", restored=True)]]
@@ -119,12 +113,6 @@ def test_the_exported_pytest_of_a_history_restoring_run_passes() -> None:
     assert not failures, failures
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the simulator's export_pytest replays through machine.process(state, event, "
-    "context) with the host's recorded context, so the machine's own variables (data:, "
-    "assign) start over at every event (pystator/simulator/export.py; reported)",
-)
 def test_the_exported_pytest_of_a_run_with_machine_variables_passes() -> None:
     from tests.engine.test_verify_explore import RETRIES
 
