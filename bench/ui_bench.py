@@ -131,9 +131,10 @@ def server_side(runs: int, states: int) -> list[tuple[str, float, float, float |
         (f"check() valid ({size})", *median_ms(lambda: check(text), runs), SERVER_TARGET_MS)
     )
     rows.append(("check() invalid (one bad dest)", *median_ms(lambda: check(broken), runs), None))
-    with tempfile.TemporaryDirectory() as tmp, TestClient(
-        create_app(Path(tmp) / "b.db"), base_url="http://127.0.0.1:8000"
-    ) as client:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        TestClient(create_app(Path(tmp) / "b.db"), base_url="http://127.0.0.1:8000") as client,
+    ):
         # Writes carry the page token, as the designer's own pages send it.
         token = re.search(r'"X-CSRF-Token": "([0-9a-f]*)"', client.get("/").text)
         client.headers["X-CSRF-Token"] = token.group(1) if token else ""

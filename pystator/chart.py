@@ -157,9 +157,20 @@ class Chart:
             self._break_cycles()
 
     def _tree(self) -> None:
-        states, parent, children = self.states, self.parent, self.children
+        """Regions claim their members first, so a region beats a declared ``parent``."""
+        self._claim_region_members()
+        self._link_parents()
+        self._break_cycles()
+        self._list_children()
+
+    def _claim_region_members(self) -> None:
+        """``region_of`` for every state a parallel state's region lists; the first claim wins.
+
+        A repeated region name and a state listed by a second region are recorded
+        (``duplicate_regions``, ``region_overlaps``) for the config checks to report.
+        """
         region_of = self.region_of
-        for name, state in states.items():
+        for name, state in self.states.items():
             if not state.regions or not state.is_parallel:
                 continue
             seen: set[str] = set()
@@ -175,6 +186,10 @@ class Chart:
                         self.region_overlaps.append((name, r, k, other))
                         continue
                     region_of[member] = (name, region.name)
+
+    def _link_parents(self) -> None:
+        """Each state's parent: its region, else its declared parent when that exists."""
+        states, parent, region_of = self.states, self.parent, self.region_of
         for name, state in states.items():
             where = region_of.get(name)
             if where is not None and where[0] != name:
@@ -185,12 +200,15 @@ class Chart:
                 parent[name] = None
         for node in self._regions:
             parent[node] = node.parallel
-        self._break_cycles()
+
+    def _list_children(self) -> None:
+        """Children in document order; a region's in the order its ``states`` list them."""
+        parent, children = self.parent, self.children
         members: dict[RegionNode, dict[str, None]] = {}
         for node, region in self._regions.items():
             children.setdefault(node.parallel, []).append(node)
             members[node] = dict.fromkeys(m for m in region.states if parent.get(m) == node)
-        for name in states:
+        for name in self.states:
             up = parent[name]
             if isinstance(up, str):
                 children.setdefault(up, []).append(name)

@@ -68,7 +68,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, Protocol
@@ -755,22 +755,14 @@ def build_graph(
     scope_marker("", chart.initial_state, roots)
 
     index = chart.index
-    highlighted: set[int] = set()
-    for j, t in enumerate(spec.transitions):
-        if t.dest not in index:
-            continue
-        label = _edge_label(t, show_guards=show_guards, show_actions=show_actions)
-        for source in sorted((s for s in t.source if s in index), key=index.__getitem__):
-            if j == highlight_transition:
-                highlighted.add(len(edges))
-            edges.append(DiagramEdge(source, t.dest, label, f"transitions[{j}]"))
-    for i, state in enumerate(spec.states):
-        timeout = state.timeout
-        if timeout is not None and index[state.name] == i and timeout.destination in index:
-            label = f"timeout {format_duration(timeout.ms)}"
-            edges.append(
-                DiagramEdge(state.name, timeout.destination, label, f"states[{i}].timeout")
-            )
+    highlighted = _transition_edges(
+        spec,
+        edges,
+        show_guards=show_guards,
+        show_actions=show_actions,
+        highlight=highlight_transition,
+    )
+    edges.extend(_timeout_edges(spec))
 
     return DiagramGraph(
         nodes=tuple(nodes),
@@ -779,6 +771,42 @@ def build_graph(
         active=frozenset(a for a in (active or ()) if a in index),
         highlighted_edges=frozenset(highlighted),
     )
+
+
+def _transition_edges(
+    spec: MachineSpec,
+    edges: list[DiagramEdge],
+    *,
+    show_guards: bool,
+    show_actions: bool,
+    highlight: int | None,
+) -> set[int]:
+    """Append an edge per (source, transition); the positions of ``highlight``'s edges.
+
+    A name the chart does not know (a hand-built spec can hold one) gets no edge, so
+    the picture never points at a node that is not drawn.
+    """
+    index = spec.chart.index
+    highlighted: set[int] = set()
+    for j, t in enumerate(spec.transitions):
+        if t.dest not in index:
+            continue
+        label = _edge_label(t, show_guards=show_guards, show_actions=show_actions)
+        for source in sorted((s for s in t.source if s in index), key=index.__getitem__):
+            if j == highlight:
+                highlighted.add(len(edges))
+            edges.append(DiagramEdge(source, t.dest, label, f"transitions[{j}]"))
+    return highlighted
+
+
+def _timeout_edges(spec: MachineSpec) -> Iterator[DiagramEdge]:
+    """One edge per timeout, from the first state of a repeated name only."""
+    index = spec.chart.index
+    for i, state in enumerate(spec.states):
+        timeout = state.timeout
+        if timeout is not None and index[state.name] == i and timeout.destination in index:
+            label = f"timeout {format_duration(timeout.ms)}"
+            yield DiagramEdge(state.name, timeout.destination, label, f"states[{i}].timeout")
 
 
 def _leaf_kind(state: State) -> NodeKind:

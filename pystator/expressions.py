@@ -345,7 +345,6 @@ class _Validator:
             self.check(arg, depth + 1)
 
 
-
 # Which check each allowed kind of node gets; every other kind is refused.
 _NODE_CHECKS: dict[type[ast.AST], Callable[[_Validator, Any, int], None]] = {
     ast.Name: _Validator._check_name,
@@ -360,6 +359,7 @@ _NODE_CHECKS: dict[type[ast.AST], Callable[[_Validator, Any, int], None]] = {
     ast.Tuple: _Validator._check_elements,
     ast.Set: _Validator._check_elements,
 }
+
 
 def _literal_number(node: ast.AST) -> int | float | None:
     """The value of a (possibly negated) int/float literal, else ``None``."""

@@ -202,7 +202,7 @@ class Judge:
     explain: bool = False
 
 
-def select(
+def select(  # noqa: C901 - one inlined loop: the hot path bench/engine_bench.py guards time
     plan: Plan, ctx: Context, judge: Judge
 ) -> Generator[tuple[str, Awaitable[Any]], Any, Selection]:
     """Choose a transition per leaf; see the module docstring for how it is driven."""

@@ -142,32 +142,56 @@ def parse_action(do: str, fields: Mapping[str, str]) -> Action:
         return Action("show")
     if head in ("fire", "undo", "reset", "context", "advance_to"):
         return Action(head, duration=fields.get("to", "").strip())
-    if head == "send":
-        via_text, _, event = rest.partition(":")
-        via = None
-        if via_text not in ("", "-"):
-            if not via_text.isdigit():
-                raise SimulationError(f"the choice {via_text!r} is not a transition number")
-            via = int(via_text)
-        return Action("send", event=event, via=via)
-    if head == "event":
-        event = fields.get("event", "").strip()
-        if not event:
-            raise SimulationError("type the name of the event to send")
-        return Action("send", event=event)
-    if head == "advance":
-        return Action("advance", duration=rest)
-    if head == "guard":
-        value, _, name = rest.partition(":")
-        outcomes = {"true": True, "false": False, "unset": None}
-        if value not in outcomes or not name:
-            raise SimulationError(f"a guard is set to true, false or unset, not {value!r}")
-        return Action("guard", guard=name, outcome=outcomes[value])
-    if head == "jump":
-        if not rest.isdigit():
-            raise SimulationError(f"there is no step {rest!r} to go back to")
-        return Action("jump", step=int(rest))
-    raise SimulationError(f"the simulator has no action {head!r}")
+    parse = _ACTION_PARSERS.get(head)
+    if parse is None:
+        raise SimulationError(f"the simulator has no action {head!r}")
+    return parse(rest, fields)
+
+
+def _send_action(rest: str, fields: Mapping[str, str]) -> Action:
+    """``send:<via>:<event>``: ``via`` is a transition number, or ``-``/empty for any."""
+    via_text, _, event = rest.partition(":")
+    via = None
+    if via_text not in ("", "-"):
+        if not via_text.isdigit():
+            raise SimulationError(f"the choice {via_text!r} is not a transition number")
+        via = int(via_text)
+    return Action("send", event=event, via=via)
+
+
+def _typed_event_action(rest: str, fields: Mapping[str, str]) -> Action:
+    event = fields.get("event", "").strip()
+    if not event:
+        raise SimulationError("type the name of the event to send")
+    return Action("send", event=event)
+
+
+def _advance_action(rest: str, fields: Mapping[str, str]) -> Action:
+    return Action("advance", duration=rest)
+
+
+def _guard_action(rest: str, fields: Mapping[str, str]) -> Action:
+    value, _, name = rest.partition(":")
+    outcomes = {"true": True, "false": False, "unset": None}
+    if value not in outcomes or not name:
+        raise SimulationError(f"a guard is set to true, false or unset, not {value!r}")
+    return Action("guard", guard=name, outcome=outcomes[value])
+
+
+def _jump_action(rest: str, fields: Mapping[str, str]) -> Action:
+    if not rest.isdigit():
+        raise SimulationError(f"there is no step {rest!r} to go back to")
+    return Action("jump", step=int(rest))
+
+
+# The actions whose ``do`` carries more after the colon (or reads a typed field).
+_ACTION_PARSERS: dict[str, Callable[[str, Mapping[str, str]], Action]] = {
+    "send": _send_action,
+    "event": _typed_event_action,
+    "advance": _advance_action,
+    "guard": _guard_action,
+    "jump": _jump_action,
+}
 
 
 @dataclass(frozen=True)

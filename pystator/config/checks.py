@@ -103,7 +103,23 @@ def check_declarations(ctx: _Context) -> Iterator[Finding]:
 
 
 def check_references(ctx: _Context) -> Iterator[Finding]:
+    """Every state name a state, transition or the error policy mentions must exist."""
     spec, known = ctx.spec, ctx.states
+    if _mentioned_names(spec) <= known.keys():
+        return  # every name the definition mentions is a state
+    yield from _state_references(ctx)
+    yield from _transition_references(ctx)
+    fallback = spec.error_policy.default_fallback
+    if fallback is not None and fallback not in known:
+        yield (
+            "error_policy.default_fallback",
+            ctx.unknown(fallback, "default_fallback"),
+            "unknown-state",
+        )
+
+
+def _mentioned_names(spec: MachineSpec) -> set[str | None]:
+    """One set of every name mentioned, so a valid chart is checked in a single comparison."""
     states, transitions = spec.states, spec.transitions
     named: set[str | None] = {t.dest for t in transitions}
     named = named.union(*[t.source for t in transitions])
@@ -112,9 +128,12 @@ def check_references(ctx: _Context) -> Iterator[Finding]:
     named.update(s.default for s in states if s.default is not None)
     named.add(spec.error_policy.default_fallback)
     named.discard(None)
-    if named <= known.keys():
-        return  # every name the definition mentions is a state
-    for i, state in enumerate(states):
+    return named
+
+
+def _state_references(ctx: _Context) -> Iterator[Finding]:
+    known = ctx.states
+    for i, state in enumerate(ctx.spec.states):
         base = f"states[{i}]"
         if state.parent is not None and state.parent not in known:
             yield f"{base}.parent", ctx.unknown(state.parent, "parent"), "unknown-state"
@@ -132,7 +151,11 @@ def check_references(ctx: _Context) -> Iterator[Finding]:
                 ctx.unknown(state.timeout.destination, "timeout destination"),
                 "unknown-state",
             )
-    for j, transition in enumerate(transitions):
+
+
+def _transition_references(ctx: _Context) -> Iterator[Finding]:
+    known = ctx.states
+    for j, transition in enumerate(ctx.spec.transitions):
         if transition.source <= known.keys() and transition.dest in known:
             continue
         base = f"transitions[{j}]"
@@ -143,13 +166,6 @@ def check_references(ctx: _Context) -> Iterator[Finding]:
                 yield path, ctx.unknown(source, "source"), "unknown-state"
         if transition.dest not in known:
             yield f"{base}.dest", ctx.unknown(transition.dest, "dest"), "unknown-state"
-    fallback = spec.error_policy.default_fallback
-    if fallback is not None and fallback not in known:
-        yield (
-            "error_policy.default_fallback",
-            ctx.unknown(fallback, "default_fallback"),
-            "unknown-state",
-        )
 
 
 def check_parents(ctx: _Context) -> Iterator[Finding]:

@@ -351,43 +351,53 @@ def add_transition(text: str, source: str, dest: str, trigger: str) -> str:
 def _name_nodes(doc: _Doc, name: str) -> Iterator[tuple[str, ScalarNode, str]]:
     """(path, node, what) for every scalar in the text that names state ``name``."""
     for i, state in enumerate(doc.states):
-        if not isinstance(state, MappingNode):
-            continue
-        here = f"states[{i}]"
-        label = _scalar(_get(state, "name")) or here
-        for key, what in (
-            ("name", "the state itself"),
-            ("parent", f"the parent of {label}"),
-            ("initial_child", f"the initial child of {label}"),
-            ("default", f"the default of history state {label}"),
-        ):
-            node = _get(state, key)
-            if isinstance(node, ScalarNode) and node.value == name:
-                yield f"{here}.{key}", node, what
-        timeout = _get(state, "timeout")
-        node = _get(timeout, "destination") if timeout is not None else None
-        if isinstance(node, ScalarNode) and node.value == name:
-            yield f"{here}.timeout.destination", node, f"where {label}'s timeout goes"
-        for r, region in enumerate(_items(_get(state, "regions"))):
-            rname = _scalar(_get(region, "name")) or str(r)
-            node = _get(region, "initial")
-            if isinstance(node, ScalarNode) and node.value == name:
-                yield f"{here}.regions[{r}].initial", node, f"the initial state of region {rname}"
-            for k, member in enumerate(_names(_get(region, "states"))):
-                if member.value == name:
-                    yield f"{here}.regions[{r}].states[{k}]", member, f"a state of region {rname}"
+        if isinstance(state, MappingNode):
+            yield from _state_name_nodes(state, f"states[{i}]", name)
     for j, transition in enumerate(doc.transitions):
-        trigger = _scalar(_get(transition, "trigger")) or "an eventless transition"
-        sources = _get(transition, "source")
-        for k, node in enumerate(_names(sources)):
-            if node.value == name:
-                path = f"transitions[{j}].source" + (
-                    f"[{k}]" if isinstance(sources, SequenceNode) else ""
-                )
-                yield path, node, f"the source of {trigger}"
-        node = _get(transition, "dest")
+        yield from _transition_name_nodes(transition, f"transitions[{j}]", name)
+
+
+def _state_name_nodes(
+    state: MappingNode, here: str, name: str
+) -> Iterator[tuple[str, ScalarNode, str]]:
+    """The scalars of one state's mapping (its regions included) that name ``name``."""
+    label = _scalar(_get(state, "name")) or here
+    for key, what in (
+        ("name", "the state itself"),
+        ("parent", f"the parent of {label}"),
+        ("initial_child", f"the initial child of {label}"),
+        ("default", f"the default of history state {label}"),
+    ):
+        node = _get(state, key)
         if isinstance(node, ScalarNode) and node.value == name:
-            yield f"transitions[{j}].dest", node, f"the target of {trigger}"
+            yield f"{here}.{key}", node, what
+    timeout = _get(state, "timeout")
+    node = _get(timeout, "destination") if timeout is not None else None
+    if isinstance(node, ScalarNode) and node.value == name:
+        yield f"{here}.timeout.destination", node, f"where {label}'s timeout goes"
+    for r, region in enumerate(_items(_get(state, "regions"))):
+        rname = _scalar(_get(region, "name")) or str(r)
+        node = _get(region, "initial")
+        if isinstance(node, ScalarNode) and node.value == name:
+            yield f"{here}.regions[{r}].initial", node, f"the initial state of region {rname}"
+        for k, member in enumerate(_names(_get(region, "states"))):
+            if member.value == name:
+                yield f"{here}.regions[{r}].states[{k}]", member, f"a state of region {rname}"
+
+
+def _transition_name_nodes(
+    transition: Node, here: str, name: str
+) -> Iterator[tuple[str, ScalarNode, str]]:
+    """The scalars of one transition (its sources and target) that name ``name``."""
+    trigger = _scalar(_get(transition, "trigger")) or "an eventless transition"
+    sources = _get(transition, "source")
+    for k, node in enumerate(_names(sources)):
+        if node.value == name:
+            path = f"{here}.source" + (f"[{k}]" if isinstance(sources, SequenceNode) else "")
+            yield path, node, f"the source of {trigger}"
+    dest = _get(transition, "dest")
+    if isinstance(dest, ScalarNode) and dest.value == name:
+        yield f"{here}.dest", dest, f"the target of {trigger}"
 
 
 def rename_state(text: str, old: str, new: str) -> str:

@@ -40,7 +40,7 @@ import copy
 import functools
 import itertools
 import random
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal, TypeAlias
@@ -268,35 +268,54 @@ def _linear(node: ast.expr) -> _Lin | None:
         sign = -1 if isinstance(node.op, ast.USub) else 1
         return _Lin({k: sign * v for k, v in inner.coeffs.items()}, sign * inner.const, True)
     if isinstance(node, ast.BinOp):
+        combine = _LINEAR_OPERATORS.get(type(node.op))
+        if combine is None:
+            return None
         left, right = _linear(node.left), _linear(node.right)
         if left is None or right is None:
             return None
-        if isinstance(node.op, (ast.Add, ast.Sub)):
-            sign = 1 if isinstance(node.op, ast.Add) else -1
-            coeffs = dict(left.coeffs)
-            for k, v in right.coeffs.items():
-                coeffs[k] = coeffs.get(k, Fraction(0)) + sign * v
-            coeffs = {k: v for k, v in coeffs.items() if v}
-            # a + b on two plain names may be string concatenation: not numeric
-            numeric = left.numeric or right.numeric or sign == -1
-            return _Lin(coeffs, left.const + sign * right.const, numeric)
-        if isinstance(node.op, ast.Mult):
-            if not left.coeffs:
-                left, right = right, left
-            if right.coeffs:
-                return None  # a product of variables is not linear
-            if not right.numeric:
-                return None
-            return _Lin(
-                {k: v * right.const for k, v in left.coeffs.items()}, left.const * right.const, True
-            )
-        if isinstance(node.op, ast.Div):
-            if right.coeffs or right.const == 0:
-                return None
-            return _Lin(
-                {k: v / right.const for k, v in left.coeffs.items()}, left.const / right.const, True
-            )
+        return combine(left, right)
     return None
+
+
+def _linear_sum(left: _Lin, right: _Lin, sign: int) -> _Lin:
+    """``left + right`` (``sign`` 1) or ``left - right`` (``sign`` -1)."""
+    coeffs = dict(left.coeffs)
+    for k, v in right.coeffs.items():
+        coeffs[k] = coeffs.get(k, Fraction(0)) + sign * v
+    coeffs = {k: v for k, v in coeffs.items() if v}
+    # a + b on two plain names may be string concatenation: not numeric
+    numeric = left.numeric or right.numeric or sign == -1
+    return _Lin(coeffs, left.const + sign * right.const, numeric)
+
+
+def _linear_product(left: _Lin, right: _Lin) -> _Lin | None:
+    """``left * right`` when one side is a number; a product of variables is not linear."""
+    if not left.coeffs:
+        left, right = right, left
+    if right.coeffs or not right.numeric:
+        return None
+    return _Lin(
+        {k: v * right.const for k, v in left.coeffs.items()}, left.const * right.const, True
+    )
+
+
+def _linear_quotient(left: _Lin, right: _Lin) -> _Lin | None:
+    """``left / right`` when ``right`` is a number other than zero."""
+    if right.coeffs or right.const == 0:
+        return None
+    return _Lin(
+        {k: v / right.const for k, v in left.coeffs.items()}, left.const / right.const, True
+    )
+
+
+# The arithmetic a linear term can be built with; any other operator is outside it.
+_LINEAR_OPERATORS: dict[type[ast.operator], Callable[[_Lin, _Lin], _Lin | None]] = {
+    ast.Add: functools.partial(_linear_sum, sign=1),
+    ast.Sub: functools.partial(_linear_sum, sign=-1),
+    ast.Mult: _linear_product,
+    ast.Div: _linear_quotient,
+}
 
 
 def _reads(node: ast.AST) -> set[VarKey]:
@@ -434,16 +453,7 @@ def _comparison(
 ) -> _Literal | None:
     kind = type(op)
     if kind in (ast.In, ast.NotIn):
-        ok, container = _constant(right)
-        path = _path(left)
-        if ok and path is not None and isinstance(container, (list, tuple, set, frozenset, str)):
-            values = tuple(container) if not isinstance(container, str) else (container,)
-            return _Literal(node, "member", frozenset({("path", path)}), values)
-        ok, element = _constant(left)
-        path = _path(right)
-        if ok and path is not None:
-            return _Literal(node, "contains", frozenset({("seq", path)}), (element,))
-        return None
+        return _membership(node, left, right)
     if kind in (ast.Is, ast.IsNot):
         path, (ok, value) = _path(left), _constant(right)
         if path is not None and ok and value in (None, True, False):
@@ -451,34 +461,7 @@ def _comparison(
         return None
     lin_left, lin_right = _linear(left), _linear(right)
     if lin_left is not None and lin_right is not None:
-        coeffs = dict(lin_left.coeffs)
-        for k, v in lin_right.coeffs.items():
-            coeffs[k] = coeffs.get(k, Fraction(0)) - v
-        coeffs = {k: v for k, v in coeffs.items() if v}
-        difference = _Lin(
-            coeffs, lin_left.const - lin_right.const, lin_left.numeric or lin_right.numeric
-        )
-        plain = (
-            len(lin_left.coeffs) == 1
-            and len(lin_right.coeffs) == 1
-            and not lin_left.const
-            and not lin_right.const
-        )
-        if not (difference.numeric or plain):
-            return None
-        keys = frozenset(set(lin_left.coeffs) | set(lin_right.coeffs))
-        if not keys:
-            return _Literal(node, "const", keys)
-        symbol = _SYMBOL[kind]
-        bound = None
-        if len(coeffs) == 1:
-            ((_key, a),) = coeffs.items()
-            value = -difference.const / a
-            bound = (value, symbol if a > 0 else _MIRROR[kind])
-        literal = _Literal(node, "lin", keys, lin=(difference, symbol), bound=bound)
-        if not coeffs:  # the variables cancel out: "x - x > 0"
-            literal.keys = keys
-        return literal
+        return _linear_comparison(node, kind, lin_left, lin_right)
     # x == 'text', x != None ...: equality with a constant that is not a number
     for var_side, const_side in ((left, right), (right, left)):
         path = _path(var_side)
@@ -486,6 +469,54 @@ def _comparison(
         if path is not None and ok and kind in (ast.Eq, ast.NotEq):
             return _Literal(node, "value", frozenset({("path", path)}), (value,))
     return None
+
+
+def _membership(node: ast.Compare, left: ast.expr, right: ast.expr) -> _Literal | None:
+    """``x in [constants]`` ("member") or ``constant in xs`` ("contains")."""
+    ok, container = _constant(right)
+    path = _path(left)
+    if ok and path is not None and isinstance(container, (list, tuple, set, frozenset, str)):
+        values = tuple(container) if not isinstance(container, str) else (container,)
+        return _Literal(node, "member", frozenset({("path", path)}), values)
+    ok, element = _constant(left)
+    path = _path(right)
+    if ok and path is not None:
+        return _Literal(node, "contains", frozenset({("seq", path)}), (element,))
+    return None
+
+
+def _linear_comparison(
+    node: ast.Compare, kind: type[ast.cmpop], lin_left: _Lin, lin_right: _Lin
+) -> _Literal | None:
+    """``left op right`` as ``left - right op 0``, with a bound when one variable is left."""
+    coeffs = dict(lin_left.coeffs)
+    for k, v in lin_right.coeffs.items():
+        coeffs[k] = coeffs.get(k, Fraction(0)) - v
+    coeffs = {k: v for k, v in coeffs.items() if v}
+    difference = _Lin(
+        coeffs, lin_left.const - lin_right.const, lin_left.numeric or lin_right.numeric
+    )
+    plain = (
+        len(lin_left.coeffs) == 1
+        and len(lin_right.coeffs) == 1
+        and not lin_left.const
+        and not lin_right.const
+    )
+    if not (difference.numeric or plain):
+        return None
+    keys = frozenset(set(lin_left.coeffs) | set(lin_right.coeffs))
+    if not keys:
+        return _Literal(node, "const", keys)
+    symbol = _SYMBOL[kind]
+    bound = None
+    if len(coeffs) == 1:
+        ((_key, a),) = coeffs.items()
+        value = -difference.const / a
+        bound = (value, symbol if a > 0 else _MIRROR[kind])
+    literal = _Literal(node, "lin", keys, lin=(difference, symbol), bound=bound)
+    if not coeffs:  # the variables cancel out: "x - x > 0"
+        literal.keys = keys
+    return literal
 
 
 # --------------------------------------------------------------------------- normal forms
@@ -686,9 +717,30 @@ def _holds(
 # --------------------------------------------------------------------------- proofs
 
 
+# One row: sum(coeffs) + const > 0 (strict) or >= 0.
+_Row: TypeAlias = tuple[dict[VarKey, Fraction], Fraction, bool]
+
+
 def _infeasible(literals: Sequence[_Literal]) -> bool:
     """Fourier-Motzkin over the linear literals: True when no real numbers satisfy them."""
-    rows: list[tuple[dict[VarKey, Fraction], Fraction, bool]] = []
+    rows = _fm_rows(literals)
+    while True:
+        for coeffs, const, strict in rows:
+            if not coeffs and (const < 0 or (strict and const == 0)):
+                return True
+        variables = {k for coeffs, _c, _s in rows for k in coeffs}
+        if not variables:
+            return False
+        var = min(variables, key=lambda k: (_elimination_cost(rows, k), repr(k)))
+        remaining = _eliminate(rows, var)
+        if remaining is None:
+            return False  # the elimination grew past _MAX_FM_CONSTRAINTS: no proof
+        rows = remaining
+
+
+def _fm_rows(literals: Sequence[_Literal]) -> list[_Row]:
+    """The linear literals as rows, plus ``len(x) >= 0`` for every length they read."""
+    rows: list[_Row] = []
     seqs: set[VarKey] = set()
     for lit in literals:
         if lit.kind != "lin" or lit.lin is None:
@@ -709,29 +761,25 @@ def _infeasible(literals: Sequence[_Literal]) -> bool:
             rows.append((negated[0], negated[1], False))
         seqs.update(k for k in coeffs if k[0] == "seq")
     rows += [({k: Fraction(1)}, Fraction(0), False) for k in seqs]  # a length is >= 0
-    while True:
-        for coeffs, const, strict in rows:
-            if not coeffs and (const < 0 or (strict and const == 0)):
-                return True
-        variables = {k for coeffs, _c, _s in rows for k in coeffs}
-        if not variables:
-            return False
+    return rows
 
-        var = min(variables, key=lambda k: (_elimination_cost(rows, k), repr(k)))
-        pos = [r for r in rows if r[0].get(var, 0) > 0]
-        neg = [r for r in rows if r[0].get(var, 0) < 0]
-        rest = [r for r in rows if var not in r[0]]
-        for (pc, pk, ps), (nc, nk, ns) in itertools.product(pos, neg):
-            a, b = pc[var], -nc[var]
-            merged: dict[VarKey, Fraction] = {}
-            for k in set(pc) | set(nc):
-                value = pc.get(k, Fraction(0)) * b + nc.get(k, Fraction(0)) * a
-                if value and k != var:
-                    merged[k] = value
-            rest.append((merged, pk * b + nk * a, ps or ns))
-            if len(rest) > _MAX_FM_CONSTRAINTS:
-                return False
-        rows = rest
+
+def _eliminate(rows: list[_Row], var: VarKey) -> list[_Row] | None:
+    """The rows without ``var`` (each lower bound against each upper); None past the cap."""
+    pos = [r for r in rows if r[0].get(var, 0) > 0]
+    neg = [r for r in rows if r[0].get(var, 0) < 0]
+    rest = [r for r in rows if var not in r[0]]
+    for (pc, pk, ps), (nc, nk, ns) in itertools.product(pos, neg):
+        a, b = pc[var], -nc[var]
+        merged: dict[VarKey, Fraction] = {}
+        for k in set(pc) | set(nc):
+            value = pc.get(k, Fraction(0)) * b + nc.get(k, Fraction(0)) * a
+            if value and k != var:
+                merged[k] = value
+        rest.append((merged, pk * b + nk * a, ps or ns))
+        if len(rest) > _MAX_FM_CONSTRAINTS:
+            return None
+    return rest
 
 
 def _elimination_cost(

@@ -17,11 +17,14 @@ def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ok (7 states" in capsys.readouterr().out
 
 
-def test_validate_reports_located_issues_on_stderr(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_reports_located_issues_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("states:\n  - {name: a, type: initial}\ntransitions:\n"
-                   "  - {trigger: t, source: a, dest: b}\n")
+    bad.write_text(
+        "states:\n  - {name: a, type: initial}\ntransitions:\n"
+        "  - {trigger: t, source: a, dest: b}\n"
+    )
     assert main(["validate", str(bad)]) == 1
     assert f"{bad}:4:" in capsys.readouterr().err
 
@@ -39,15 +42,24 @@ def test_process_prints_the_result_as_json(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_process_with_context_and_failure(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["process", str(EXAMPLES / "order_fsm.yaml"), "OPEN", "cancel",
-                 "--context", '{"locked": true}'])
+    code = main(
+        [
+            "process",
+            str(EXAMPLES / "order_fsm.yaml"),
+            "OPEN",
+            "cancel",
+            "--context",
+            '{"locked": true}',
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and "not locked" in out["error"]["message"]
 
 
 def test_process_rejects_bad_context(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["process", str(EXAMPLES / "order_fsm.yaml"), "OPEN", "cancel",
-                 "--context", "{nope"])
+    code = main(
+        ["process", str(EXAMPLES / "order_fsm.yaml"), "OPEN", "cancel", "--context", "{nope"]
+    )
     assert code == 2 and "not valid JSON" in capsys.readouterr().err
 
 
@@ -58,17 +70,20 @@ def test_unknown_state_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture
 
 def test_diagram_to_file_with_active_state(tmp_path: Path) -> None:
     out = tmp_path / "out.mmd"
-    assert main(["diagram", str(EXAMPLES / "order_fsm.yaml"), "--active", "OPEN",
-                 "-o", str(out)]) == 0
+    assert (
+        main(["diagram", str(EXAMPLES / "order_fsm.yaml"), "--active", "OPEN", "-o", str(out)]) == 0
+    )
     text = out.read_text()
     assert text.startswith("stateDiagram-v2") and "class OPEN active" in text
 
 
 def test_lint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     machine = tmp_path / "m.yaml"
-    machine.write_text("states:\n  - {name: a, type: initial}\n  - {name: lonely}\n"
-                       "  - {name: z, type: terminal}\n"
-                       "transitions:\n  - {trigger: t, source: a, dest: z}\n")
+    machine.write_text(
+        "states:\n  - {name: a, type: initial}\n  - {name: lonely}\n"
+        "  - {name: z, type: terminal}\n"
+        "transitions:\n  - {trigger: t, source: a, dest: z}\n"
+    )
     assert main(["lint", str(machine)]) == 0
     assert "unreachable" in capsys.readouterr().out
 

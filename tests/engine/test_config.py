@@ -303,6 +303,25 @@ def test_typos_get_a_suggestion() -> None:
     assert path == "transitions[0].triger" and "did you mean 'trigger'" in message
 
 
+def test_an_unknown_error_fallback_is_reported_where_it_is_written() -> None:
+    text = """\
+states:
+  - {name: idle, type: initial}
+  - {name: ERROR_STATE}
+error_policy:
+  default_fallback: ERORR_STATE
+"""
+    with pytest.raises(ConfigError) as info:
+        load_spec(text)
+    [issue] = info.value.issues
+    assert (issue.path, issue.line, issue.code) == (
+        "error_policy.default_fallback",
+        5,
+        "unknown-state",
+    )
+    assert "did you mean 'ERROR_STATE'?" in issue.message
+
+
 HISTORY_MISTAKES = """\
 meta: {machine_name: player}
 states:

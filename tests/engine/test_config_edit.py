@@ -190,6 +190,22 @@ def test_references_list_every_place_that_names_a_state() -> None:
     assert found[0].what == "the target of ack"
 
 
+def test_references_reach_a_timeout_and_step_over_entries_that_are_not_states() -> None:
+    text = """\
+states:
+  - {name: idle, type: initial, timeout: {seconds: 5, destination: gone}}
+  - just a string
+  - {name: gone}
+"""
+    found = state_references(text, "gone")
+    assert [(r.path, r.where, r.what) for r in found] == [
+        ("states[0].timeout.destination", "2:68", "where idle's timeout goes"),
+    ]
+    after = rename_state(text, "gone", "away")
+    assert "destination: away}}" in after and "{name: away}" in after
+    assert "just a string" in after
+
+
 def test_delete_takes_the_state_its_transitions_and_its_mentions() -> None:
     after = delete_state(BLOCK, "OPEN")
     assert "# Orders, as the desk describes them." in after and "# waits for the exchange" in after

@@ -421,3 +421,20 @@ def test_hand_built_history_nodes_are_marked_and_styled() -> None:
     assert "    s_end_3 --> [*]" in text  # at the top level, where it is declared
     with pytest.raises(ValueError, match="unknown node kind 'shallow'"):
         DiagramNode("x", "x", "shallow")  # type: ignore[arg-type]
+
+
+def test_a_hand_built_transition_naming_an_unknown_state_draws_no_edge() -> None:
+    machine = spec_of([State("a", type="initial"), State("b")])
+    hand = MachineSpec(
+        meta=machine.meta,
+        states=machine.states,
+        transitions=(
+            Transition("lost", "a", "nowhere"),
+            Transition("go", frozenset({"ghost", "a"}), "b"),
+        ),
+    )
+    graph = build_graph(hand, highlight_transition=1)
+    drawn = [(e.source, e.target, e.key) for e in graph.edges if e.key.startswith("t")]
+    assert drawn == [("a", "b", "transitions[1]")]
+    assert [graph.edges[k].key for k in graph.highlighted_edges] == ["transitions[1]"]
+    assert "nowhere" not in to_mermaid(hand) and "ghost" not in to_mermaid(hand)

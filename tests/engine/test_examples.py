@@ -19,8 +19,14 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
 def test_the_examples_are_there() -> None:
     names = {p.name for p in MACHINES} | {p.name for p in SCRIPTS}
-    assert {"order_fsm.yaml", "basic_usage.py", "day_trading_fsm.yaml", "day_trading_example.py",
-            "portfolio_optimization_fsm.yaml", "portfolio_optimization_example.py"} <= names
+    assert {
+        "order_fsm.yaml",
+        "basic_usage.py",
+        "day_trading_fsm.yaml",
+        "day_trading_example.py",
+        "portfolio_optimization_fsm.yaml",
+        "portfolio_optimization_example.py",
+    } <= names
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)

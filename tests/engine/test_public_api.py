@@ -10,9 +10,23 @@ import pytest
 import pystator
 
 SPEC_IMPORTS = [
-    ("pystator", ["StateMachine", "State", "StateType", "Timeout", "Transition", "Event",
-                  "GuardRegistry", "ActionRegistry", "Orchestrator", "AsyncioScheduler",
-                  "ParallelStateConfig", "TransitionResult"]),
+    (
+        "pystator",
+        [
+            "StateMachine",
+            "State",
+            "StateType",
+            "Timeout",
+            "Transition",
+            "Event",
+            "GuardRegistry",
+            "ActionRegistry",
+            "Orchestrator",
+            "AsyncioScheduler",
+            "ParallelStateConfig",
+            "TransitionResult",
+        ],
+    ),
     ("pystator.actions", ["ActionExecutor", "ExecutionMode", "ACTION_PARAMS_KEY"]),
     ("pystator.recipes", ["flatten_context_for_guards"]),
     ("pystator.core.state_store", ["InMemoryStateStore"]),

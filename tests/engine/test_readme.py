@@ -52,9 +52,13 @@ def test_python_blocks_run_in_order(workdir: Path) -> None:
 
 
 def test_command_lines_run(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    commands = [line.split("#")[0].strip()
-                for lang, body in BLOCKS if lang == "bash"
-                for line in body.splitlines() if line.startswith("pystator ")]
+    commands = [
+        line.split("#")[0].strip()
+        for lang, body in BLOCKS
+        if lang == "bash"
+        for line in body.splitlines()
+        if line.startswith("pystator ")
+    ]
     assert len(commands) >= 4
     for command in commands:
         argv = shlex.split(command)[1:]

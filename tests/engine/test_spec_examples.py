@@ -88,9 +88,7 @@ def test_quick_start(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
     # Process event (pure computation)
     result = machine.process(
-        current_state="OPEN",
-        event="execution_report",
-        context={"fill_qty": 100, "order_qty": 100}
+        current_state="OPEN", event="execution_report", context={"fill_qty": 100, "order_qty": 100}
     )
 
     # Execute actions after persistence
@@ -186,14 +184,29 @@ def test_core_concepts_guards_and_actions() -> None:
 
     from pystator import StateMachine
 
-    machine = StateMachine.from_dict({
-        "states": [{"name": "a", "type": "initial", "on_exit": ["send_notification"]},
-                   {"name": "b", "on_enter": ["update_position"]}],
-        "transitions": [{"trigger": "go", "source": "a", "dest": "b",
-                         "guards": ["has_buying_power", "check_external"]}],
-    }).bind_guards(guards)
-    context = {"buying_power": 1000, "order_value": 100, "user_email": "u@example.test",
-               "symbol": "ACME", "quantity": 3}
+    machine = StateMachine.from_dict(
+        {
+            "states": [
+                {"name": "a", "type": "initial", "on_exit": ["send_notification"]},
+                {"name": "b", "on_enter": ["update_position"]},
+            ],
+            "transitions": [
+                {
+                    "trigger": "go",
+                    "source": "a",
+                    "dest": "b",
+                    "guards": ["has_buying_power", "check_external"],
+                }
+            ],
+        }
+    ).bind_guards(guards)
+    context = {
+        "buying_power": 1000,
+        "order_value": 100,
+        "user_email": "u@example.test",
+        "symbol": "ACME",
+        "quantity": 3,
+    }
     transition_result = asyncio.run(machine.async_process("a", "go", context))
     assert transition_result.success
 
@@ -314,8 +327,11 @@ def test_parallel_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         # Enter parallel state - initializes all regions
         config = machine.enter_parallel_state("active")
         # config.region_states = {"trading": "scanning", "risk_monitor": "normal", "data_feed": "connecting"}
-        assert config.region_states == {"trading": "scanning", "risk_monitor": "normal",
-                                        "data_feed": "connecting"}
+        assert config.region_states == {
+            "trading": "scanning",
+            "risk_monitor": "normal",
+            "data_feed": "connecting",
+        }
 
         # Process events that affect specific regions
         config, results = machine.process_parallel(config, "signal_detected", context)
@@ -333,9 +349,12 @@ def test_parallel_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         return config, results, exit_actions
 
     config, results, exit_actions = asyncio.run(block())
-    assert config.to_string() == "active:trading=analyzing,risk_monitor=elevated,data_feed=connecting"
+    assert (
+        config.to_string() == "active:trading=analyzing,risk_monitor=elevated,data_feed=connecting"
+    )
     assert [(r.region, r.source_state, r.target_state) for r in results] == [
-        ("risk_monitor", "normal", "elevated")]
+        ("risk_monitor", "normal", "elevated")
+    ]
     assert exit_actions == ()
     assert config.get_region_state("trading") == "analyzing"
     assert config.is_in_state("elevated") and config.get_all_active()[1] == "elevated"
@@ -372,8 +391,12 @@ transitions:
     after: 500ms
 """)
     delays = {t.trigger: t.after for t in machine.transitions}
-    assert delays == {"timeout": 5000, "expire": 1_800_000, "daily_close": 3_600_000,
-                      "after:500ms:retry": 500}
+    assert delays == {
+        "timeout": 5000,
+        "expire": 1_800_000,
+        "daily_close": 3_600_000,
+        "after:500ms:retry": 500,
+    }
     [implicit] = machine.delayed_transitions("retry")
     assert machine.process("retry", implicit.trigger).target_state == "waiting"
 
@@ -408,14 +431,34 @@ transitions:
     assert machine.process("open", "fill", ctx).target_state == "filled"
     assert machine.process("open", "partial_fill", {**ctx, "fill_qty": 10}).success
 
-    context = {"qty": 100, "filled": 50, "price": 10.5, "status": "active", "item": 1,
-               "items": [1, 2], "is_cancelled": False, "positions": [1], "max_positions": 3}
-    for expr in ["qty > 0", "filled < qty", "price * qty < 2000", "status == 'active'",
-                 "item in items", "not is_cancelled", "len(positions) < max_positions"]:
-        m = StateMachine.from_dict({
-            "states": [{"name": "a", "type": "initial"}, {"name": "b"}],
-            "transitions": [{"trigger": "t", "source": "a", "dest": "b",
-                             "guards": [{"expr": expr}]}]})
+    context = {
+        "qty": 100,
+        "filled": 50,
+        "price": 10.5,
+        "status": "active",
+        "item": 1,
+        "items": [1, 2],
+        "is_cancelled": False,
+        "positions": [1],
+        "max_positions": 3,
+    }
+    for expr in [
+        "qty > 0",
+        "filled < qty",
+        "price * qty < 2000",
+        "status == 'active'",
+        "item in items",
+        "not is_cancelled",
+        "len(positions) < max_positions",
+    ]:
+        m = StateMachine.from_dict(
+            {
+                "states": [{"name": "a", "type": "initial"}, {"name": "b"}],
+                "transitions": [
+                    {"trigger": "t", "source": "a", "dest": "b", "guards": [{"expr": expr}]}
+                ],
+            }
+        )
         assert m.process("a", "t", context).success, expr
 
 
@@ -441,10 +484,19 @@ transitions:
 def test_context_for_guards() -> None:
     from pystator import StateMachine
 
-    machine = StateMachine.from_dict({
-        "states": [{"name": "current", "type": "initial"}, {"name": "next"}],
-        "transitions": [{"trigger": "signal", "source": "current", "dest": "next",
-                         "guards": [{"expr": "position_count < 5 and buying_power > 0"}]}]})
+    machine = StateMachine.from_dict(
+        {
+            "states": [{"name": "current", "type": "initial"}, {"name": "next"}],
+            "transitions": [
+                {
+                    "trigger": "signal",
+                    "source": "current",
+                    "dest": "next",
+                    "guards": [{"expr": "position_count < 5 and buying_power > 0"}],
+                }
+            ],
+        }
+    )
     current_state = "current"
     from pystator.recipes import flatten_context_for_guards
 
@@ -504,7 +556,7 @@ transitions:
         params = context.get(ACTION_PARAMS_KEY, {})
         channel = params.get("channel", "email")  # "slack"
         priority = params.get("priority", "normal")  # "high"
-        
+
         notify(channel=channel, priority=priority, message=context["message"])
 
     result = machine.process("open", "order_filled", {})
@@ -554,15 +606,35 @@ def test_async_support() -> None:
         async with db.transaction():
             await db.update_position(ctx["symbol"], ctx["qty"])
 
-    machine = StateMachine.from_dict({
-        "states": [{"name": "OPEN", "type": "initial"}, {"name": "FILLED"},
-                   {"name": "p", "type": "parallel",
-                    "regions": [{"name": "r", "initial": "x", "states": ["x", "y"]}]}],
-        "transitions": [
-            {"trigger": "execution_report", "source": "OPEN", "dest": "FILLED",
-             "guards": ["check_buying_power"], "actions": ["update_position"]},
-            {"trigger": "go", "source": "x", "dest": "y", "region": "r",
-             "guards": ["check_buying_power"]}]})
+    machine = StateMachine.from_dict(
+        {
+            "states": [
+                {"name": "OPEN", "type": "initial"},
+                {"name": "FILLED"},
+                {
+                    "name": "p",
+                    "type": "parallel",
+                    "regions": [{"name": "r", "initial": "x", "states": ["x", "y"]}],
+                },
+            ],
+            "transitions": [
+                {
+                    "trigger": "execution_report",
+                    "source": "OPEN",
+                    "dest": "FILLED",
+                    "guards": ["check_buying_power"],
+                    "actions": ["update_position"],
+                },
+                {
+                    "trigger": "go",
+                    "source": "x",
+                    "dest": "y",
+                    "region": "r",
+                    "guards": ["check_buying_power"],
+                },
+            ],
+        }
+    )
     machine.bind_guards(guards)
     executor = ActionExecutor(actions)
     context = {"order_value": 10, "symbol": "ACME", "qty": 5}
@@ -620,7 +692,9 @@ def test_api_reference(tmp_path: Path) -> None:
 
     # TransitionResult
     assert result.success is True and result.source_state == current_state
-    assert result.target_state == "active:trading=analyzing,risk_monitor=normal,data_feed=connecting"
+    assert (
+        result.target_state == "active:trading=analyzing,risk_monitor=normal,data_feed=connecting"
+    )
     assert result.trigger == "signal_detected"
     assert isinstance(result.all_actions, tuple) and result.error is None
 
@@ -630,4 +704,6 @@ def test_api_reference(tmp_path: Path) -> None:
     assert config.get_region_state("trading") == "analyzing"
     assert config.is_in_state("analyzing")
     assert config.get_all_active() == ["analyzing", "elevated", "connecting"]
-    assert config.to_string() == "active:trading=analyzing,risk_monitor=elevated,data_feed=connecting"
+    assert (
+        config.to_string() == "active:trading=analyzing,risk_monitor=elevated,data_feed=connecting"
+    )

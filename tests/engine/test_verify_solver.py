@@ -84,6 +84,40 @@ def test_unsat_is_a_proof(constraints: list[tuple[str, bool]]) -> None:
     assert solution.method == "proved" and solution.reason.startswith("no context can make")
 
 
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "-(x % 4) < -2",  # a sign in front of a term that is not linear
+        "x % 4 + 1 > 3",  # a sum with one side that is not linear
+        "a * (b + 1) > 5 and a < 1 and b < -1",  # a product of variables
+        "x / (y + 1) > 1 and x < 0 and y < -1",  # a division by a variable
+    ],
+)
+def test_terms_that_are_not_linear_are_sampled_never_refuted(expr: str) -> None:
+    solution = solve([(expr, True)])
+    assert (solution.status, solution.method) == ("sat", "sampled"), solution
+    assert solution.context is not None and holds(expr, solution.context)
+
+
+def test_a_sum_of_plain_names_may_be_strings_so_it_is_no_proof() -> None:
+    # as numbers a + b > b + a is never true; as strings ('b' + 'a' > 'a' + 'b') it is
+    solution = solve([("a + b > b + a", True)])
+    assert solution.status == "unknown" and "a + b > b + a" in solution.reason
+
+
+def test_an_elimination_too_large_to_finish_proves_nothing() -> None:
+    # every variable bounded by every other: eliminating any one multiplies the rows
+    # past the solver's cap, and a search that gave up is no proof of unsat
+    names = [f"x{i}" for i in range(12)]
+    constraints = [(f"{a} - {b} > -1", True) for a in names for b in names if a != b]
+    solution = solve(constraints)
+    assert solution.status == "sat" and solution.context == dict.fromkeys(names, 0)
+
+
+def test_a_division_by_zero_is_left_to_the_evaluator() -> None:
+    assert solve([("x / 0 > 1", True)]).status == "unknown"
+
+
 def test_outside_the_solver_is_unknown_and_says_which_part() -> None:
     solution = satisfiable("x % 2 == 1 and x % 2 == 0")
     assert solution.status == "unknown"

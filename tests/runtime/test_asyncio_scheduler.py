@@ -54,8 +54,12 @@ def test_cancelled_timers_never_fire() -> None:
     scheduler.on_fire = on_fire
 
     async def main() -> None:
-        for t in (timer("x", 101, "e1", "A"), timer("y", 101, "e1", "B"),
-                  timer("z", 101, "e2", "A"), timer("w", 101, "e1", "A")):
+        for t in (
+            timer("x", 101, "e1", "A"),
+            timer("y", 101, "e1", "B"),
+            timer("z", 101, "e2", "A"),
+            timer("w", 101, "e1", "A"),
+        ):
             await scheduler.schedule(t)
         await scheduler.cancel("x")
         await scheduler.cancel_entity("e1", state="B")

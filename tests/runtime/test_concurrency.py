@@ -29,9 +29,25 @@ def test_processes_racing_on_shared_entities_lose_and_double_nothing(tmp_path: P
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.runtime.workers", "hammer", "--db", db,
-             "--entities", str(entities), "--events", str(events), "--name", f"p{p}"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.runtime.workers",
+                "hammer",
+                "--db",
+                db,
+                "--entities",
+                str(entities),
+                "--events",
+                str(events),
+                "--name",
+                f"p{p}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for p in range(processes)
     ]

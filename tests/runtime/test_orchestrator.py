@@ -58,8 +58,9 @@ def test_a_new_entity_starts_in_the_initial_state_and_moves_on_events(
 ) -> None:
     log: list[str] = []
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(ORDERS), store, GuardRegistry(),
-                        recording_actions(log))
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), store, GuardRegistry(), recording_actions(log)
+    )
     result = drive.process_event(orch, "o1", "submit")
     assert result.success and result.state == "waiting" and result.version == 2
     assert log == ["record_submit", "note_waiting"]
@@ -86,8 +87,9 @@ def test_actions_run_after_the_commit(drive: OrchestratorDriver) -> None:
 @DRIVE
 def test_a_rejected_event_commits_nothing_and_explains_why(drive: OrchestratorDriver) -> None:
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(ORDERS), store, GuardRegistry(),
-                        recording_actions([]))
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), store, GuardRegistry(), recording_actions([])
+    )
     drive.process_event(orch, "o1", "submit")
     drive.process_event(orch, "o1", "ack")
     result = drive.process_event(orch, "o1", "fill", {"fill_qty": 50, "order_qty": 100})
@@ -123,8 +125,9 @@ def test_event_payload_reaches_guards_and_actions(drive: OrchestratorDriver) -> 
 
 
 def test_sync_calls_with_a_scheduler_are_refused_clearly() -> None:
-    orch = Orchestrator(StateMachine.from_string(ORDERS), InMemoryStateStore(),
-                        scheduler=AsyncioScheduler())
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), InMemoryStateStore(), scheduler=AsyncioScheduler()
+    )
     with pytest.raises(OrchestratorUsageError, match="async_process_event"):
         orch.process_event("o1", "submit")
 
@@ -143,9 +146,7 @@ def test_parallel_configurations_persist_and_reload_exactly(
     reopened = Orchestrator(StateMachine.from_string(TRADING), SQLiteStateStore(path))
     stored = drive.get_state(reopened, "t1")
     assert stored is not None and stored.state == state
-    assert machine.configuration_of(stored.state) == frozenset(
-        {"active", "analyzing", "elevated"}
-    )
+    assert machine.configuration_of(stored.state) == frozenset({"active", "analyzing", "elevated"})
     assert drive.process_event(reopened, "t1", "rescan").state == (
         "active:trading=scanning,risk_monitor=elevated"
     )
@@ -179,10 +180,12 @@ def test_failed_actions_are_retried_with_backoff_and_the_state_stays(
 
     actions = recording_actions(calls)
     actions.register("record_submit", flaky)
-    retry = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=10, jitter=0.0,
-                        **recording_sleeps(sleeps))
-    orch = Orchestrator(StateMachine.from_string(ORDERS), InMemoryStateStore(), None,
-                        actions, retry=retry)
+    retry = RetryPolicy(
+        max_attempts=4, base_delay=0.5, max_delay=10, jitter=0.0, **recording_sleeps(sleeps)
+    )
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), InMemoryStateStore(), None, actions, retry=retry
+    )
     result = drive.process_event(orch, "o1", "submit")
     assert result.state == "waiting" and result.failed_actions == ()
     assert result.action_attempts == 3 and sleeps == [0.5, 1.0]
@@ -202,11 +205,14 @@ def test_an_action_that_keeps_failing_is_reported_not_rolled_back(
 
     actions = recording_actions([])
     actions.register("note_waiting", always_fails)
-    machine = StateMachine.from_string(ORDERS.replace("meta: {machine_name: orders}", (
-        "meta: {machine_name: orders}\nerror_policy: {retry_attempts: 2}")))
+    machine = StateMachine.from_string(
+        ORDERS.replace(
+            "meta: {machine_name: orders}",
+            ("meta: {machine_name: orders}\nerror_policy: {retry_attempts: 2}"),
+        )
+    )
 
-    policy = RetryPolicy.from_error_policy(machine.spec.error_policy, base_delay=1.0,
-                                           jitter=0.0)
+    policy = RetryPolicy.from_error_policy(machine.spec.error_policy, base_delay=1.0, jitter=0.0)
     policy = RetryPolicy(policy.max_attempts, 1.0, 10.0, 0.0, **recording_sleeps(sleeps))
     store = InMemoryStateStore()
     orch = Orchestrator(machine, store, None, actions, retry=policy)
@@ -231,11 +237,15 @@ def test_a_duplicate_event_id_gets_the_first_outcome_and_changes_nothing(
     drive: OrchestratorDriver, backend: str, tmp_path: Path
 ) -> None:
     log: list[str] = []
-    idem = (InMemoryIdempotencyStore() if backend == "memory"
-            else SQLiteIdempotencyStore(tmp_path / "i.db"))
+    idem = (
+        InMemoryIdempotencyStore()
+        if backend == "memory"
+        else SQLiteIdempotencyStore(tmp_path / "i.db")
+    )
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(ORDERS), store, None,
-                        recording_actions(log), idempotency=idem)
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS), store, None, recording_actions(log), idempotency=idem
+    )
     first = drive.process_event(orch, "o1", "submit", event_id="evt-1")
     again = drive.process_event(orch, "o1", "submit", event_id="evt-1")
     assert not first.duplicate and again.duplicate
@@ -249,8 +259,11 @@ def test_a_duplicate_event_id_gets_the_first_outcome_and_changes_nothing(
 
 @DRIVE
 def test_an_event_object_carries_its_own_id(drive: OrchestratorDriver) -> None:
-    orch = Orchestrator(StateMachine.from_string(ORDERS), InMemoryStateStore(),
-                        idempotency=InMemoryIdempotencyStore())
+    orch = Orchestrator(
+        StateMachine.from_string(ORDERS),
+        InMemoryStateStore(),
+        idempotency=InMemoryIdempotencyStore(),
+    )
     event = Event("submit", {})
     assert not drive.process_event(orch, "o1", event).duplicate
     assert drive.process_event(orch, "o1", event).duplicate
@@ -260,13 +273,15 @@ def test_an_event_object_carries_its_own_id(drive: OrchestratorDriver) -> None:
 # ---------------------------------------------------------------- timers
 
 
-def make_timed(yaml: str, guards: GuardRegistry | None = None
-               ) -> tuple[Orchestrator, AsyncioScheduler, FakeClock, InMemoryStateStore]:
+def make_timed(
+    yaml: str, guards: GuardRegistry | None = None
+) -> tuple[Orchestrator, AsyncioScheduler, FakeClock, InMemoryStateStore]:
     clock = FakeClock()
     scheduler = AsyncioScheduler(clock=clock)
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(yaml), store, guards,
-                        recording_actions([]), scheduler=scheduler)
+    orch = Orchestrator(
+        StateMachine.from_string(yaml), store, guards, recording_actions([]), scheduler=scheduler
+    )
     return orch, scheduler, clock, store
 
 
@@ -417,15 +432,15 @@ def interfering_guard(store: InMemoryStateStore, times: int) -> GuardRegistry:
     return guards
 
 
-GUARDED_CYCLE = CYCLE.replace("{trigger: inc, source: A, dest: B}",
-                              "{trigger: inc, source: A, dest: B, guards: [sneaky]}")
+GUARDED_CYCLE = CYCLE.replace(
+    "{trigger: inc, source: A, dest: B}", "{trigger: inc, source: A, dest: B, guards: [sneaky]}"
+)
 
 
 @DRIVE
 def test_a_lost_race_is_recomputed_on_the_new_version(drive: OrchestratorDriver) -> None:
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(GUARDED_CYCLE), store,
-                        interfering_guard(store, 2))
+    orch = Orchestrator(StateMachine.from_string(GUARDED_CYCLE), store, interfering_guard(store, 2))
     drive.create(orch, "c1")
     result = drive.process_event(orch, "c1", "inc")
     assert result.conflicts == 2 and result.state == "B" and result.version == 4
@@ -434,8 +449,12 @@ def test_a_lost_race_is_recomputed_on_the_new_version(drive: OrchestratorDriver)
 @DRIVE
 def test_running_out_of_conflict_retries_is_a_clear_error(drive: OrchestratorDriver) -> None:
     store = InMemoryStateStore()
-    orch = Orchestrator(StateMachine.from_string(GUARDED_CYCLE), store,
-                        interfering_guard(store, 5), max_conflict_retries=2)
+    orch = Orchestrator(
+        StateMachine.from_string(GUARDED_CYCLE),
+        store,
+        interfering_guard(store, 5),
+        max_conflict_retries=2,
+    )
     drive.create(orch, "c1")
     with pytest.raises(ConflictRetriesExhausted, match="gave up after 3 attempts"):
         drive.process_event(orch, "c1", "inc")
@@ -450,10 +469,16 @@ class SyncRecordingAdapter:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
 
-    def start_services(self, entity_id: str, state_name: str,
-                       invoke_specs: Sequence[InvokeSpec], context: Mapping[str, Any]) -> None:
-        self.calls.append(("start", entity_id, state_name,
-                           *(f"{s.id}:{s.src}" for s in invoke_specs)))
+    def start_services(
+        self,
+        entity_id: str,
+        state_name: str,
+        invoke_specs: Sequence[InvokeSpec],
+        context: Mapping[str, Any],
+    ) -> None:
+        self.calls.append(
+            ("start", entity_id, state_name, *(f"{s.id}:{s.src}" for s in invoke_specs))
+        )
 
     def stop_services(self, entity_id: str, state_name: str) -> None:
         self.calls.append(("stop", entity_id, state_name))
@@ -463,7 +488,10 @@ class RecordingAdapter(SyncRecordingAdapter):
     """Half async, as adapters may be: the orchestrator awaits what needs awaiting."""
 
     async def start_services(  # type: ignore[override]
-        self, entity_id: str, state_name: str, invoke_specs: Sequence[InvokeSpec],
+        self,
+        entity_id: str,
+        state_name: str,
+        invoke_specs: Sequence[InvokeSpec],
         context: Mapping[str, Any],
     ) -> None:
         super().start_services(entity_id, state_name, invoke_specs, context)
@@ -475,8 +503,13 @@ def test_services_start_on_entry_stop_on_exit_and_on_done_reenters(
 ) -> None:
     adapter = RecordingAdapter() if drive.is_async else SyncRecordingAdapter()
     actions = recording_actions([])
-    orch = Orchestrator(StateMachine.from_string(MONITORING), InMemoryStateStore(), None,
-                        actions, invoke_adapter=adapter)
+    orch = Orchestrator(
+        StateMachine.from_string(MONITORING),
+        InMemoryStateStore(),
+        None,
+        actions,
+        invoke_adapter=adapter,
+    )
     watched = drive.process_event(orch, "m1", "watch")
     assert watched.services_started == ("monitoring",)
     assert adapter.calls == [("start", "m1", "monitoring", "price_feed:websocket")]
@@ -493,7 +526,10 @@ def test_services_start_on_entry_stop_on_exit_and_on_done_reenters(
 
 
 def test_an_async_adapter_needs_the_async_path() -> None:
-    orch = Orchestrator(StateMachine.from_string(MONITORING), InMemoryStateStore(),
-                        invoke_adapter=RecordingAdapter())
+    orch = Orchestrator(
+        StateMachine.from_string(MONITORING),
+        InMemoryStateStore(),
+        invoke_adapter=RecordingAdapter(),
+    )
     with pytest.raises(OrchestratorUsageError, match="async"):
         orch.process_event("m1", "watch")

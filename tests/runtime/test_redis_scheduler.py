@@ -34,8 +34,7 @@ def timer(timer_id: str, due: float, entity: str = "e1", state: str = "S") -> Sc
     return ScheduledTimer(timer_id, entity, state, "tick", due)
 
 
-def test_several_workers_fire_each_due_timer_exactly_once(redis_url: str,
-                                                          key_prefix: str) -> None:
+def test_several_workers_fire_each_due_timer_exactly_once(redis_url: str, key_prefix: str) -> None:
     clock = FakeClock()
     fired: Counter[str] = Counter()
 
@@ -76,8 +75,12 @@ def test_cancel_and_cancel_entity_remove_timers(redis_url: str, key_prefix: str)
             fired.append(timer_id)
 
         scheduler.on_fire = on_fire
-        for t in (timer("a", 5001, "e1", "X"), timer("b", 5001, "e1", "Y"),
-                  timer("c", 5001, "e2", "X"), timer("d", 5001, "e1", "X")):
+        for t in (
+            timer("a", 5001, "e1", "X"),
+            timer("b", 5001, "e1", "Y"),
+            timer("c", 5001, "e2", "X"),
+            timer("d", 5001, "e1", "X"),
+        ):
             await scheduler.schedule(t)
         await scheduler.cancel("a")
         await scheduler.cancel_entity("e1", state="X")
@@ -91,8 +94,9 @@ def test_cancel_and_cancel_entity_remove_timers(redis_url: str, key_prefix: str)
     assert fired == ["b"]
 
 
-def test_a_claim_whose_worker_died_is_released_after_its_lease(redis_url: str,
-                                                              key_prefix: str) -> None:
+def test_a_claim_whose_worker_died_is_released_after_its_lease(
+    redis_url: str, key_prefix: str
+) -> None:
     clock = FakeClock()
     fired: list[str] = []
 
@@ -126,7 +130,11 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "tests.runtime.workers", *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -144,8 +152,18 @@ def test_timers_survive_a_killed_process_and_fire_once_on_time(
 ) -> None:
     db = str(tmp_path / "state.db")
     entities, poll = 6, 0.1
-    common = ["--redis", redis_url, "--prefix", key_prefix, "--db", db,
-              "--entities", str(entities), "--poll", str(poll)]
+    common = [
+        "--redis",
+        redis_url,
+        "--prefix",
+        key_prefix,
+        "--db",
+        db,
+        "--entities",
+        str(entities),
+        "--poll",
+        str(poll),
+    ]
     spawned: list[subprocess.Popen[str]] = []
     try:
         first = _spawn("schedule", *common)
@@ -189,14 +207,17 @@ def test_timers_survive_a_killed_process_and_fire_once_on_time(
     store.close()
 
 
-def test_a_long_firing_keeps_its_lease_and_is_not_taken_over(redis_url: str,
-                                                              key_prefix: str) -> None:
+def test_a_long_firing_keeps_its_lease_and_is_not_taken_over(
+    redis_url: str, key_prefix: str
+) -> None:
     fired: list[str] = []
 
     async def main() -> None:
         clients = [redis.asyncio.Redis.from_url(redis_url) for _ in range(2)]
-        workers = [RedisScheduler(c, key_prefix=key_prefix, poll_interval=0.02,
-                                  lease_seconds=0.3) for c in clients]
+        workers = [
+            RedisScheduler(c, key_prefix=key_prefix, poll_interval=0.02, lease_seconds=0.3)
+            for c in clients
+        ]
 
         async def slow(entity: str, event: str, timer_id: str) -> None:
             fired.append(timer_id)
@@ -255,9 +276,12 @@ def test_a_failing_firing_is_put_back_with_backoff_then_handed_to_on_dead(
 
     async def main() -> None:
         client = redis.asyncio.Redis.from_url(redis_url)
-        scheduler = RedisScheduler(client, key_prefix=key_prefix, clock=clock,
-                                   retry=RetryPolicy(max_attempts=3, base_delay=1.0,
-                                                     jitter=0.0))
+        scheduler = RedisScheduler(
+            client,
+            key_prefix=key_prefix,
+            clock=clock,
+            retry=RetryPolicy(max_attempts=3, base_delay=1.0, jitter=0.0),
+        )
 
         async def on_fire(entity: str, event: str, timer_id: str) -> None:
             tries.append(clock.now)
@@ -292,8 +316,9 @@ def test_an_unreachable_redis_is_retried_with_backoff_and_reported_once(
 
     async def main() -> int:
         # No retries inside the client (redis-py's own take seconds): the loop's count.
-        client = redis.asyncio.Redis(port=free_port(), socket_connect_timeout=0.2,
-                                     retry=Retry(NoBackoff(), 0))
+        client = redis.asyncio.Redis(
+            port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+        )
         scheduler = RedisScheduler(client, poll_interval=0.01, max_backoff=0.1)
         await scheduler.start()
         await asyncio.sleep(1.0)
@@ -309,8 +334,7 @@ def test_an_unreachable_redis_is_retried_with_backoff_and_reported_once(
     assert len(reports) == 1 and not any(r.exc_info for r in caplog.records)
 
 
-def test_scheduling_a_timer_redis_holds_changes_nothing(redis_url: str,
-                                                        key_prefix: str) -> None:
+def test_scheduling_a_timer_redis_holds_changes_nothing(redis_url: str, key_prefix: str) -> None:
     clock = FakeClock()
 
     async def main() -> None:

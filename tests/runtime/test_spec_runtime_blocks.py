@@ -123,12 +123,14 @@ def test_scheduler_adapters_block(redis_url: str) -> None:
     async def snippet() -> None:
         # Zero infrastructure (asyncio)
         from pystator.scheduler import AsyncioScheduler
+
         scheduler = AsyncioScheduler()
 
         # With Redis (production)
         from redis.asyncio import Redis
 
         from pystator.scheduler import RedisScheduler
+
         redis = Redis.from_url(redis_url)  # the spec: "redis://localhost:6379"
         scheduler = RedisScheduler(redis)
         await scheduler.start()  # Start polling loop
@@ -137,7 +139,8 @@ def test_scheduler_adapters_block(redis_url: str) -> None:
         from celery import Celery
 
         from pystator.scheduler import CeleryScheduler
-        celery_app = Celery('tasks', broker=redis_url)
+
+        celery_app = Celery("tasks", broker=redis_url)
         scheduler2 = CeleryScheduler(celery_app)
         scheduler2.register_task()  # Register with Celery
 
@@ -168,12 +171,14 @@ def test_invoke_block() -> None:
             self.log: list[str] = []
             self.closed = asyncio.Event()  # set by the test: the websocket closes
 
-        async def start_services(self, entity_id: str, state_name: str, invoke_specs: Any,
-                                 context: Any) -> None:
+        async def start_services(
+            self, entity_id: str, state_name: str, invoke_specs: Any, context: Any
+        ) -> None:
             for spec in invoke_specs:
                 self.log.append(f"start {spec.id} ({spec.src})")
                 self.tasks[(entity_id, state_name)] = asyncio.create_task(
-                    self.feed(entity_id, spec.on_done))
+                    self.feed(entity_id, spec.on_done)
+                )
 
         async def feed(self, entity_id: str, on_done: str) -> None:
             await self.closed.wait()
@@ -188,8 +193,9 @@ def test_invoke_block() -> None:
     assert isinstance(adapter, InvokeAdapter)
     assert isinstance(NoOpInvokeAdapter(), InvokeAdapter)
     store = InMemoryStateStore()
-    orchestrator = Orchestrator(StateMachine.from_string(MONITORING_FSM), store, None, actions,
-                                invoke_adapter=adapter)
+    orchestrator = Orchestrator(
+        StateMachine.from_string(MONITORING_FSM), store, None, actions, invoke_adapter=adapter
+    )
     adapter.orchestrator = orchestrator
 
     async def run() -> None:

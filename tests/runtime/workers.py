@@ -24,8 +24,9 @@ from tests.runtime.machines import CYCLE, EXPIRING
 async def schedule(args: argparse.Namespace) -> None:
     client = redis.asyncio.Redis.from_url(args.redis)
     scheduler = RedisScheduler(client, key_prefix=args.prefix, poll_interval=args.poll)
-    orch = Orchestrator(StateMachine.from_string(EXPIRING), SQLiteStateStore(args.db),
-                        scheduler=scheduler)
+    orch = Orchestrator(
+        StateMachine.from_string(EXPIRING), SQLiteStateStore(args.db), scheduler=scheduler
+    )
     for i in range(args.entities):
         await orch.async_process_event(f"e{i}", "arm")
         await asyncio.sleep(args.stagger)
@@ -50,9 +51,12 @@ async def work(args: argparse.Namespace) -> None:
             due = await client.zcard(f"{args.prefix}:due")
             inflight = await client.zcard(f"{args.prefix}:inflight")
             seen = {f"e{i}": s.state if s else None for i, s in enumerate(states)}
-            print(f"gave up after {args.deadline}s: states {seen}, fired here "
-                  f"{scheduler.fired_count}, redis due={due} inflight={inflight}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"gave up after {args.deadline}s: states {seen}, fired here "
+                f"{scheduler.fired_count}, redis due={due} inflight={inflight}",
+                file=sys.stderr,
+                flush=True,
+            )
             await orch.stop()
             await client.aclose()
             sys.exit(1)
@@ -64,8 +68,9 @@ async def work(args: argparse.Namespace) -> None:
 
 
 def hammer(args: argparse.Namespace) -> None:
-    orch = Orchestrator(StateMachine.from_string(CYCLE), SQLiteStateStore(args.db),
-                        max_conflict_retries=1000)
+    orch = Orchestrator(
+        StateMachine.from_string(CYCLE), SQLiteStateStore(args.db), max_conflict_retries=1000
+    )
     for n in range(args.events):
         for i in range(args.entities):
             orch.process_event(f"c{i}", "inc", event_id=f"{args.name}-{i}-{n}")

@@ -449,7 +449,9 @@ def test_mermaid_export(client: TestClient) -> None:
 
 
 def test_info_findings_are_counted_as_notes_not_warnings(client: TestClient) -> None:
-    text = ("states:\n  - name: first\n  - name: second\n"
-            "transitions:\n  - {trigger: go, source: first, dest: second}\n")
+    text = (
+        "states:\n  - name: first\n  - name: second\n"
+        "transitions:\n  - {trigger: go, source: first, dest: second}\n"
+    )
     page = client.post("/validate", data={"yaml": text}, headers=HTMX).text
     assert "1 warning" in page and "1 note" in page and "2 warnings" not in page

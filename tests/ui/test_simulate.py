@@ -296,6 +296,8 @@ def test_nonsense_actions_are_messages(client: TestClient) -> None:
         ("jump:abc", "no step"),
         ("jump:99", "no step 99"),
         ("guard:maybe:is_unlocked", "true, false or unset"),
+        ("guard:true:", "true, false or unset"),
+        ("event", "type the name of the event"),
         ("guard:true:no_such_guard", "no transition uses a named guard"),
         ("send:x:push", "not a transition number"),
         ("send:7:push", "not a choice"),
