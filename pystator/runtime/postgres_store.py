@@ -32,10 +32,10 @@ from pystator.runtime.outbox import (
     CommitResult,
     DeadLetter,
     FailedAction,
-    PendingAction,
     StepCommit,
 )
-from pystator.runtime.state_store import AuditRecord, Claimed, StoreConveniences, StoredState
+from pystator.runtime.sql_store import SqlStore
+from pystator.runtime.state_store import AuditRecord, Claimed, StoredState
 
 __all__ = ["PostgreSQLStateStore"]
 
@@ -160,7 +160,7 @@ class _AsyncPool:
             self.available.notify()
 
 
-class PostgreSQLStateStore(StoreConveniences):
+class PostgreSQLStateStore(SqlStore):
     """State, audit, dedup, timers and outbox in PostgreSQL, one transaction per step.
 
     ``conninfo`` is a libpq connection string or URL
@@ -168,6 +168,8 @@ class PostgreSQLStateStore(StoreConveniences):
     commit waits for another worker's row lock before the store counts as
     unavailable; ``pool_size`` is the number of async connections per event loop.
     """
+
+    dialect = _sql.POSTGRES
 
     def __init__(
         self,
@@ -280,52 +282,6 @@ class PostgreSQLStateStore(StoreConveniences):
             raise self._unavailable(exc) from exc
         finally:
             await pool.release(conn, broken)
-
-    # ---------------------------------------------------------------- the protocol
-    def load_with_outcome(
-        self, entity_id: str, event_id: str | None
-    ) -> tuple[StoredState | None, dict[str, Any] | None]:
-        result: tuple[StoredState | None, dict[str, Any] | None] = self._read(
-            _sql.load(entity_id, event_id)
-        )
-        return result
-
-    def commit_many(self, commits: Sequence[StepCommit]) -> list[CommitResult]:
-        if not commits:
-            return []
-        return self._write(_sql.commit_many(_sql.POSTGRES, commits, time.time()))
-
-    def claim(self, owner: str, now: float, lease_until: float, limit: int) -> Claimed:
-        result: Claimed = self._write(_sql.claim(_sql.POSTGRES, owner, now, lease_until, limit))
-        return result
-
-    def renew(self, owner: str, keys: Sequence[str], lease_until: float) -> set[str]:
-        return self._write(_sql.renew(owner, keys, lease_until)) if keys else set()
-
-    def settle(
-        self,
-        owner: str,
-        *,
-        done: Sequence[str] = (),
-        failed: Sequence[FailedAction] = (),
-        armed: Mapping[str, float] | None = None,
-        dead: Sequence[DeadLetter] = (),
-    ) -> None:
-        if done or failed or armed or dead:
-            self._write(_sql.settle(owner, done, failed, armed or {}, dead))
-
-    def audit_trail(self, entity_id: str) -> list[AuditRecord]:
-        result: list[AuditRecord] = self._read(_sql.audit_trail(entity_id))
-        return result
-
-    def dead_letters(self, entity_id: str | None = None) -> list[DeadLetter]:
-        return self._read(_sql.dead_letters(entity_id))
-
-    def pending_actions(self, entity_id: str | None = None) -> list[PendingAction]:
-        return self._read(_sql.pending_actions(entity_id))
-
-    def purge_outcomes(self, before: float) -> int:
-        return self._write(_sql.purge_outcomes(before))
 
     # The async forms talk to the server directly instead of hopping to a thread.
     async def async_load(self, entity_id: str) -> StoredState | None:
