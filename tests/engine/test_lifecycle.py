@@ -59,3 +59,21 @@ def test_transition_index_follows_the_definition_with_timeouts_last() -> None:
     stranger = StateMachine.from_dict({"states": [{"name": "a"}]})
     with pytest.raises(ValueError, match="not a transition of this machine"):
         stranger.transition_index(machine.transitions[0])
+
+
+def test_transition_key_names_where_each_transition_is_written() -> None:
+    machine = StateMachine.from_dict(
+        {
+            "states": [
+                {"name": "a", "type": "initial"},
+                {"name": "b", "timeout": {"seconds": 1, "destination": "a"}},
+                {"name": "c"},
+                {"name": "d", "timeout": {"seconds": 2, "destination": "c"}},
+            ],
+            "transitions": [{"trigger": "go", "source": "a", "dest": "b"}],
+        }
+    )
+    keys = [machine.transition_key(i) for i in range(len(machine.all_transitions))]
+    assert keys == ["transitions[0]", "states[1].timeout", "states[3].timeout"]
+    (late,) = machine.delayed_transitions("d")
+    assert machine.transition_key(machine.transition_index(late)) == "states[3].timeout"
