@@ -90,13 +90,14 @@ class Chart:
     """
 
     def __init__(self, spec: MachineSpec) -> None:
-        self.spec = spec
+        # The chart keeps no reference to ``spec``: the spec caches its chart, so one
+        # would be a cycle, and a dropped machine would wait for the cycle collector.
         self.duplicates: list[tuple[int, int]] = []
         states: dict[str, State] = {s.name: s for s in spec.states}
         if len(states) == len(spec.states):  # no name repeats: positions in one C pass
             index = dict(zip(states, range(len(states)), strict=True))
         else:
-            states, index = self._first_declarations()
+            states, index = self._first_declarations(spec)
         self.states = states
         self.index = index
         self._by_type: dict[StateType, frozenset[str]] = Memo(
@@ -143,11 +144,11 @@ class Chart:
         first (SCXML's rule; the spec's own hierarchical examples rely on it)."""
 
     # ------------------------------------------------------------------ building
-    def _first_declarations(self) -> tuple[dict[str, State], dict[str, int]]:
+    def _first_declarations(self, spec: MachineSpec) -> tuple[dict[str, State], dict[str, int]]:
         """Each name's first declaration and its position; ``duplicates`` records the rest."""
         states: dict[str, State] = {}
         index: dict[str, int] = {}
-        for i, state in enumerate(self.spec.states):
+        for i, state in enumerate(spec.states):
             first = index.get(state.name)
             if first is None:
                 states[state.name] = state

@@ -35,9 +35,12 @@ def test_a_dropped_machine_is_freed_without_the_cycle_collector(
         if result.success:
             state = result.target_state
     machine.get_available_transitions(state)
-    ref = weakref.ref(machine)
+    ref, spec = weakref.ref(machine), weakref.ref(machine.spec)
     del machine, result
     assert ref() is None, "the machine is held by a reference cycle"
+    # The spec, its states and transitions and the chart go with it: garbage left for
+    # the collector would make every next build allocate fresh memory.
+    assert spec() is None, "the spec is held by a reference cycle (spec <-> chart?)"
 
 
 def test_transition_index_follows_the_definition_with_timeouts_last() -> None:
