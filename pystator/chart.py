@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any, TypeAlias
 
-from pystator.model import MachineSpec, State
+from pystator.model import MachineSpec, State, StateType
 
 __all__ = ["Chart", "Memo", "Node", "RegionNode"]
 
@@ -90,19 +90,19 @@ class Chart:
     """
 
     def __init__(self, spec: MachineSpec) -> None:
-        self.spec = spec
-        states: dict[str, State] = {}
-        index: dict[str, int] = {}
+        # The chart keeps no reference to ``spec``: the spec caches its chart, so one
+        # would be a cycle, and a dropped machine would wait for the cycle collector.
         self.duplicates: list[tuple[int, int]] = []
-        for i, state in enumerate(spec.states):
-            first = index.get(state.name)
-            if first is None:
-                states[state.name] = state
-                index[state.name] = i
-            else:
-                self.duplicates.append((i, first))
+        states: dict[str, State] = {s.name: s for s in spec.states}
+        if len(states) == len(spec.states):  # no name repeats: positions in one C pass
+            index = dict(zip(states, range(len(states)), strict=True))
+        else:
+            states, index = self._first_declarations(spec)
         self.states = states
         self.index = index
+        self._by_type: dict[StateType, frozenset[str]] = Memo(
+            partial(_of_type, states, [s.type for s in spec.states])
+        )
         self.region_of: dict[str, tuple[str, str]] = {}
         self.region_overlaps: list[tuple[str, int, int, tuple[str, str]]] = []
         self.duplicate_regions: list[tuple[str, int]] = []
@@ -110,28 +110,33 @@ class Chart:
         self.parent: dict[Node, Node | None] = {}
         self.children: dict[Node, list[Node]] = {}
         self.cycles: list[tuple[str, ...]] = []
-        if len(states) == len(spec.states) and not any(s.regions for s in spec.states):
+        if len(states) == len(spec.states) and not any([s.regions for s in spec.states]):
             self._flat_tree()  # the common case: one pass, no region bookkeeping
         else:
             self._tree()
-        self.roots: list[str] = [n for n in states if self.parent[n] is None]
+        self.roots: list[str] = (
+            [n for n in states if self.parent[n] is None] if self.children else list(states)
+        )
         self.order: dict[Node, int] = self._document_order()
         self.ancestors: dict[Node, tuple[Node, ...]] = Memo(partial(_walk_up, self.parent))
         self.ancestor_set: dict[Node, frozenset[Node]] = Memo(partial(_as_set, self.ancestors))
         self.state_ancestors: dict[str, tuple[str, ...]] = Memo(
             partial(_states_only, self.ancestors)
         )
-        self.history: frozenset[str] = frozenset(n for n, s in states.items() if s.is_history)
+        self.history: frozenset[str] = self.of_type(StateType.HISTORY)
         self.atomic: frozenset[str] = frozenset(states.keys() - self.children.keys() - self.history)
-        self.ends: frozenset[str] = frozenset(
-            n for n, s in states.items() if s.is_terminal or (s.is_final and self.parent[n] is None)
-        )
+        top_finals = [n for n in self.of_type(StateType.FINAL) if self.parent[n] is None]
+        self.ends: frozenset[str] = self.of_type(StateType.TERMINAL).union(top_finals)
         """States that end the machine: ``terminal`` ones, and ``final`` ones at the top level.
         An active one accepts no event."""
         self.completion: dict[Node, frozenset[str]] = Memo(
             partial(_complete, states, self.children, self.parent, self._regions)
         )
-        initial = next((s for s in self.roots if states[s].is_initial), None)
+        initial = (
+            next((s for s in self.roots if states[s].is_initial), None)
+            if self.of_type(StateType.INITIAL)
+            else None
+        )
         if initial is None and self.roots:
             initial = self.roots[0]
         self.initial_state: str | None = initial
@@ -139,9 +144,25 @@ class Chart:
         first (SCXML's rule; the spec's own hierarchical examples rely on it)."""
 
     # ------------------------------------------------------------------ building
+    def _first_declarations(self, spec: MachineSpec) -> tuple[dict[str, State], dict[str, int]]:
+        """Each name's first declaration and its position; ``duplicates`` records the rest."""
+        states: dict[str, State] = {}
+        index: dict[str, int] = {}
+        for i, state in enumerate(spec.states):
+            first = index.get(state.name)
+            if first is None:
+                states[state.name] = state
+                index[state.name] = i
+            else:
+                self.duplicates.append((i, first))
+        return states, index
+
     def _flat_tree(self) -> None:
         """No duplicates and no regions: parents as declared, unknown ones made top-level."""
         states, parent, children = self.states, self.parent, self.children
+        if [s.parent for s in states.values()].count(None) == len(states):
+            parent.update(dict.fromkeys(states))  # no nesting at all: every state top-level
+            return
         for name, state in states.items():
             up = state.parent
             if up is not None and up in states:
@@ -265,6 +286,15 @@ class Chart:
         return order
 
     # ------------------------------------------------------------------ questions
+    def of_type(self, kind: StateType) -> frozenset[str]:
+        """The states of type ``kind`` (first declarations), computed on first ask.
+
+        Answered by one search of the declarations' types (in C) before any loop, so
+        asking about a kind no state has costs nothing per state: most machines have
+        no history, final or parallel state, and the engine and checks ask about each.
+        """
+        return self._by_type[kind]
+
     @cached_property
     def initial_configuration(self) -> frozenset[str]:
         """The states active when the machine starts (empty for a chart with no states)."""
@@ -376,6 +406,15 @@ class Chart:
     def in_exit_order(self, states: Iterable[str]) -> tuple[str, ...]:
         """Inner before outer, regions in reverse document order: how states are left."""
         return tuple(sorted(states, key=self.order.__getitem__, reverse=True))
+
+
+def _of_type(
+    states: dict[str, State], types: list[StateType], _table: Memo, kind: StateType
+) -> frozenset[str]:
+    """The (first-declared) states of ``kind``; ``types`` lists every declaration's type."""
+    if kind not in types:
+        return frozenset()
+    return frozenset(n for n, s in states.items() if s.type is kind)
 
 
 # The per-node answers behind ``Chart``'s memo tables: functions of the plain tables

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pystator.chart import Chart
@@ -18,7 +19,7 @@ from pystator.config import timeout_trigger
 from pystator.datamodel import Datamodel
 from pystator.expressions import CompiledExpression, compile_expression
 from pystator.microstep import Transfer, microstep
-from pystator.model import MachineSpec, Transition
+from pystator.model import ActionSpec, MachineSpec, StateType, Transition
 from pystator.selection import Candidate, Plan
 
 __all__ = ["Delayed", "Tables"]
@@ -50,39 +51,27 @@ class Tables:
         self.normalize = (
             str.lower if normalizer == "lower" else str.upper if normalizer == "upper" else None
         )
-        self.transitions, self.keys = _numbered(spec, self.chart)
-        self.index: dict[int, int] = {id(t): i for i, t in enumerate(self.transitions)}
+        self.transitions, self._timeout_states = _numbered(spec, self.chart)
         self.by_trigger, self.eventless, self.delayed = self._tables()
-        written = spec.transitions
-        actions = [
-            a
-            for group in (
-                *(t.actions for t in written),
-                *(st.on_enter for st in spec.states),
-                *(st.on_exit for st in spec.states),
-                *(st.default_actions for st in spec.states),
-            )
-            for a in group
-        ]
+        actions = _top_level_actions(spec)
         uses_datamodel = bool(spec.data) or any(a.is_datamodel for a in actions)
         self.datamodel: Datamodel | None = Datamodel(spec) if uses_datamodel else None
         """The machine's variables and executable content (None when it has neither:
         then no step evaluates anything but guards)."""
-        nested_final = any(
-            s.is_final and self.chart.parent.get(s.name) is not None
-            for s in self.chart.states.values()
-        )
+        parent = self.chart.parent
+        nested_final = any(parent[s] is not None for s in self.chart.of_type(StateType.FINAL))
         raises = any(a.kind == "raise" for a in actions)
         self.chained = bool(self.eventless) or raises or nested_final or uses_datamodel
         """Whether an event can chain microsteps (eventless transitions, raised events,
         done events, the datamodel): then every view runs the whole macrostep."""
+        guarded = [t for t in spec.transitions if t.guards]
         self.expressions: dict[str, CompiledExpression] = {}
-        for t in written:
+        for t in guarded:
             for g in t.guards:
                 if g.expr is not None and g.expr not in self.expressions:
                     self.expressions[g.expr] = compile_expression(g.expr)
         self.named_guards: frozenset[str] = frozenset(
-            g.name for t in written for g in t.guards if g.name is not None
+            g.name for t in guarded for g in t.guards if g.name is not None
         )
         self.plans: dict[tuple[frozenset[str], str | None], Plan] = {}
         self.descriptors: dict[str, dict[str, list[int]]] = {}
@@ -92,6 +81,25 @@ class Tables:
         self.entries: dict[tuple[str, str], Any] = {}  # process(): plan or fixed result
         self.parallel_views: dict[tuple[str, frozenset[str]], Any] = {}
         self.parallel_results: dict[tuple[str, str], Any] = {}
+
+    @cached_property
+    def index(self) -> dict[int, int]:
+        """Each transition's number by the transition's identity (``transition_index``).
+
+        Built on first use: the engine's own tables carry numbers, so only a host asking
+        for one pays for this.
+        """
+        count = len(self.transitions)
+        return dict(zip(map(id, self.transitions), range(count), strict=True))
+
+    @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """Where each transition is written: ``transitions[j]``, then ``states[i].timeout``.
+
+        Built on first use (the first plan or ``transition_key``), not with the machine.
+        """
+        written = [f"transitions[{j}]" for j in range(len(self.spec.transitions))]
+        return (*written, *(f"states[{i}].timeout" for i in self._timeout_states))
 
     def _tables(
         self,
@@ -233,11 +241,16 @@ def descriptor(trigger: str) -> str:
     return trigger[:-2] if trigger.endswith(".*") else trigger
 
 
-def _numbered(spec: MachineSpec, chart: Chart) -> tuple[tuple[Transition, ...], tuple[str, ...]]:
-    """Every transition with its key: the written ones, then one per state ``timeout``."""
-    keys = [f"transitions[{j}]" for j in range(len(spec.transitions))]
+def _numbered(spec: MachineSpec, chart: Chart) -> tuple[tuple[Transition, ...], tuple[int, ...]]:
+    """Every transition: the written ones, then one per state ``timeout``; and the
+    positions of the states whose timeouts those are."""
+    timed = [i for i, state in enumerate(spec.states) if state.timeout is not None]
+    if not timed:
+        return spec.transitions, ()
     timeouts: list[Transition] = []
-    for i, state in enumerate(spec.states):
+    positions: list[int] = []
+    for i in timed:
+        state = spec.states[i]
         if state.timeout is None or chart.index.get(state.name) != i:
             continue
         timeouts.append(
@@ -249,5 +262,18 @@ def _numbered(spec: MachineSpec, chart: Chart) -> tuple[tuple[Transition, ...], 
                 metadata={"timeout": True},
             )
         )
-        keys.append(f"states[{i}].timeout")
-    return spec.transitions + tuple(timeouts), tuple(keys)
+        positions.append(i)
+    return spec.transitions + tuple(timeouts), tuple(positions)
+
+
+def _top_level_actions(spec: MachineSpec) -> list[ActionSpec]:
+    """The actions written directly on transitions and states (not those nested in one).
+
+    Most items have none, so the lists are picked out first and only those are read.
+    """
+    groups = [t.actions for t in spec.transitions if t.actions]
+    states = spec.states
+    groups += [s.on_enter for s in states if s.on_enter]
+    groups += [s.on_exit for s in states if s.on_exit]
+    groups += [s.default_actions for s in states if s.default_actions]
+    return [a for group in groups for a in group]

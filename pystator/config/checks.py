@@ -124,8 +124,10 @@ def _mentioned_names(spec: MachineSpec) -> set[str | None]:
     named: set[str | None] = {t.dest for t in transitions}
     named = named.union(*[t.source for t in transitions])
     named.update([s.parent for s in states], [s.initial_child for s in states])
-    named.update(s.timeout.destination for s in states if s.timeout is not None)
-    named.update(s.default for s in states if s.default is not None)
+    named.update([s.default for s in states])
+    timeouts = [s.timeout for s in states]
+    if timeouts.count(None) != len(timeouts):
+        named.update([t.destination for t in timeouts if t is not None])
     named.add(spec.error_policy.default_fallback)
     named.discard(None)
     return named
@@ -177,8 +179,7 @@ def check_parents(ctx: _Context) -> Iterator[Finding]:
             "parent cycle: " + " -> ".join([*cycle, cycle[0]]),
             "parent-cycle",
         )
-    parallels = {n for n, s in states.items() if s.is_parallel}
-    if not parallels and not chart.region_of:
+    if not chart.of_type(StateType.PARALLEL) and not chart.region_of:
         return
     for name, state in states.items():
         declared = states.get(state.parent or "")
@@ -204,6 +205,8 @@ def check_parents(ctx: _Context) -> Iterator[Finding]:
 def check_initial(ctx: _Context) -> Iterator[Finding]:
     """At most one top-level state is marked ``initial`` (the chart starts in the first)."""
     initial, states = StateType.INITIAL, ctx.states
+    if len(ctx.chart.of_type(initial)) < 2:
+        return  # the usual case: one state (or none) marked initial in the whole machine
     marked = [
         name
         for name in ctx.chart.roots
@@ -220,6 +223,8 @@ def check_initial(ctx: _Context) -> Iterator[Finding]:
 def check_structure(ctx: _Context) -> Iterator[Finding]:
     """Each compound state knows where it starts; parallel states have sound regions."""
     chart, parallel = ctx.chart, StateType.PARALLEL
+    if not (chart.children or chart.of_type(parallel) or _any_regions_or_initial(ctx)):
+        return  # a flat machine: no state has anything this rule looks at
     for name, state in ctx.states.items():
         if state.is_history:
             continue  # a pseudo-state: check_history says what it cannot have
@@ -235,6 +240,11 @@ def check_structure(ctx: _Context) -> Iterator[Finding]:
             yield from _parallel_findings(base, name, ctx)
         else:
             yield from _compound_findings(base, name, ctx)
+
+
+def _any_regions_or_initial(ctx: _Context) -> bool:
+    """Whether any state has regions or an ``initial_child`` (one pass, no branches)."""
+    return not all([not s.regions and s.initial_child is None for s in ctx.states.values()])
 
 
 def _parallel_findings(base: str, name: str, ctx: _Context) -> Iterator[Finding]:
@@ -432,9 +442,11 @@ def _history_outgoing(ctx: _Context) -> Iterator[Finding]:
 
 def check_transitions(ctx: _Context) -> Iterator[Finding]:
     """A region-scoped transition names an existing region and starts inside it."""
-    scoped = [(j, t) for j, t in enumerate(ctx.spec.transitions) if t.region is not None]
-    if not scoped:
-        return
+    transitions = ctx.spec.transitions
+    regions = [t.region for t in transitions]
+    if regions.count(None) == len(regions):
+        return  # no transition is scoped to a region
+    scoped = [(j, t) for j, t in enumerate(transitions) if t.region is not None]
     region_at = ctx.chart.region_at
     names = {region for _, region in ctx.chart.region_of.values()}
     hint = _Hints(sorted(names))

@@ -130,6 +130,19 @@ transitions:
             },
             "is not a child of 'p'",
         ),
+        (  # no state has children: the flat machine's shortcut must still see initial_child
+            {"states": [{"name": "a", "type": "initial", "initial_child": "b"}, {"name": "b"}]},
+            "is not a child of 'a'",
+        ),
+        (
+            {
+                "states": [
+                    {"name": "a", "type": "initial", "initial_child": "h"},
+                    {"name": "h", "type": "history"},
+                ]
+            },
+            "is a history state, which is never active",
+        ),
         (
             {
                 "states": [
@@ -141,6 +154,10 @@ transitions:
                 ]
             },
             "not among its states",
+        ),
+        (  # a parallel state without regions: no state is in a region, the rule still runs
+            {"states": [{"name": "p", "type": "parallel"}, {"name": "c", "parent": "p"}]},
+            "listed in none of its regions (none)",
         ),
         (
             {

@@ -35,9 +35,12 @@ def test_a_dropped_machine_is_freed_without_the_cycle_collector(
         if result.success:
             state = result.target_state
     machine.get_available_transitions(state)
-    ref = weakref.ref(machine)
+    ref, spec = weakref.ref(machine), weakref.ref(machine.spec)
     del machine, result
     assert ref() is None, "the machine is held by a reference cycle"
+    # The spec, its states and transitions and the chart go with it: garbage left for
+    # the collector would make every next build allocate fresh memory.
+    assert spec() is None, "the spec is held by a reference cycle (spec <-> chart?)"
 
 
 def test_transition_index_follows_the_definition_with_timeouts_last() -> None:
@@ -59,3 +62,21 @@ def test_transition_index_follows_the_definition_with_timeouts_last() -> None:
     stranger = StateMachine.from_dict({"states": [{"name": "a"}]})
     with pytest.raises(ValueError, match="not a transition of this machine"):
         stranger.transition_index(machine.transitions[0])
+
+
+def test_transition_key_names_where_each_transition_is_written() -> None:
+    machine = StateMachine.from_dict(
+        {
+            "states": [
+                {"name": "a", "type": "initial"},
+                {"name": "b", "timeout": {"seconds": 1, "destination": "a"}},
+                {"name": "c"},
+                {"name": "d", "timeout": {"seconds": 2, "destination": "c"}},
+            ],
+            "transitions": [{"trigger": "go", "source": "a", "dest": "b"}],
+        }
+    )
+    keys = [machine.transition_key(i) for i in range(len(machine.all_transitions))]
+    assert keys == ["transitions[0]", "states[1].timeout", "states[3].timeout"]
+    (late,) = machine.delayed_transitions("d")
+    assert machine.transition_key(machine.transition_index(late)) == "states[3].timeout"
