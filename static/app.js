@@ -411,6 +411,15 @@
         });
       });
     }
+    // The Tests tab's data-coverage says, per edge, whether a generated path takes it
+    // (pystator.verify's answer, by the engine's edge names) and why not.
+    var coverage = parseAttr(pre, "data-coverage", "{}");
+    Object.keys(coverage).forEach(function (id) {
+      svg.querySelectorAll('[data-id="' + id + '"]').forEach(function (el) {
+        el.classList.add(coverage[id].covered ? "edge-covered" : "edge-uncovered");
+        el.setAttribute("data-edge-tip", coverage[id].tip || "");
+      });
+    });
     var edges = parseAttr(pre, "data-edges", "{}");
     Object.keys(edges).forEach(function (id) {
       var control = edges[id];
