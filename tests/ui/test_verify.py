@@ -213,3 +213,44 @@ def test_the_tab_opens_from_the_address_and_without_javascript(client: TestClien
     plain = client.post("/verify", data={"sim_yaml": AIRLOCK, "do": "check"})
     assert plain.status_code == 200 and "<html" in plain.text
     assert 'data-code="never"' in plain.text
+
+
+def test_live_validation_lists_unsatisfiable_guards_and_deadlocks_at_their_line(
+    client: TestClient,
+) -> None:
+    stuck = GUARDED.replace("  - {trigger: back, source: review, dest: draft}\n", "").replace(
+        'guards: [{expr: "amount > 100"}]', 'guards: [{expr: "amount > 100 and amount < 7"}]'
+    )
+    response = client.post("/validate", data={"yaml": stuck}, headers=HTMX)
+    page = unescape(response.text)
+    assert response.status_code == 200 and 'data-valid="true"' in response.text
+    assert "guard 'amount > 5 and amount < 2' (on 'never' to 'done') can never be true" in page
+    assert 'data-line="9"' in response.text  # the guard's line
+    assert "deadlock: in 'review' nothing can happen" in page
+    assert 'data-line="4"' in response.text  # the state's line
+
+
+COUNTERS = """\
+data: {a: 0, b: 0, c: 0}
+states:
+  - {name: counting, type: initial}
+transitions:
+  - {trigger: a, source: counting, dest: counting, actions: [{assign: a, expr: "a + 1"}]}
+  - {trigger: b, source: counting, dest: counting, actions: [{assign: b, expr: "b + 1"}]}
+  - {trigger: c, source: counting, dest: counting, actions: [{assign: c, expr: "c + 1"}]}
+"""
+
+
+def test_the_time_bound_keeps_the_tab_responsive_and_is_said(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three counters have ever more configurations: the search ends at its time bound
+    (shortened here) and the panel says that is why it stopped."""
+    import ui.verifying
+
+    monkeypatch.setattr(ui.verifying, "VERIFY_SECONDS", 0.3)
+    html = unescape(post(client, COUNTERS, do="check", max_steps="100", max_states="100000"))
+    assert "The exploration stopped at its time (0.3 s)" in html
+    assert "'pystator check' has no time bound" in html
+    html = unescape(post(client, COUNTERS, do="paths", max_steps="100", max_states="100000"))
+    assert "stopped at its time (0.3 s)" in html
