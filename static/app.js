@@ -755,6 +755,13 @@
     renderDiagrams();
   }
 
+  // The Tests tab's results belong to the text they were computed from (their links and
+  // downloads carry it): once the editor's text changes, say so rather than rerun them.
+  function markVerifyStale() {
+    var note = document.querySelector('#verify[data-ran="true"] .verify-stale');
+    if (note) note.hidden = false;
+  }
+
   function simVisible() {
     var view = document.getElementById("sim-view");
     return !!(view && !view.hidden && document.getElementById("sim-form"));
@@ -813,7 +820,7 @@
       updateGutter();
       sentText = parts.textarea.value;
       parts.textarea.addEventListener("keydown", onEditorKey);
-      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); });
+      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); markVerifyStale(); });
       parts.textarea.addEventListener("scroll", function () {
         if (parts.gutter) parts.gutter.scrollTop = parts.textarea.scrollTop;
       });

@@ -32,9 +32,9 @@ router = APIRouter()
 def verify(request: Request, designer: DesignerDep, form: FormDep) -> Response:
     """Generate tests (``do=paths``) or check (``do=check``) the posted machine."""
     text, machine_id = machine_text(form), form.get("machine_id", "")
-    view = verify_view(
-        text, form.get("do", "paths"), form.get("max_steps", ""), form.get("max_states", "")
-    )
+    # a button says what to run; the tab, reopened, runs what the panel last showed
+    mode = form.get("do") or form.get("mode", "paths")
+    view = verify_view(text, mode, form.get("max_steps", ""), form.get("max_states", ""))
     if is_htmx(request):
         context = {"verify": view, "verify_yaml": text, "machine_id": machine_id}
         return designer.render(request, "partials/verify.html", context)

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from pystator import StateMachine
 from pystator.verify import check, paths
@@ -69,6 +70,13 @@ def test_covered_and_uncovered_transitions_are_marked_on_the_diagram(
     assert "Not covered (unsatisfiable)" in tip.inner_text()
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "tests-tab.png"))
+    # the results belong to the text they came from: an edit says they are out of date
+    stale = page.locator("#verify .verify-stale")
+    assert not stale.is_visible()
+    page.locator("#yaml").focus()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("# edited\n")
+    expect(stale).to_be_visible()
     assert not page.console_errors
 
 

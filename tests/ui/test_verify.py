@@ -141,6 +141,13 @@ def test_a_violation_downloads_as_a_failing_pytest_file(client: TestClient) -> N
     assert response.text == violation.pytest(AIRLOCK, "airlock.yaml")
 
 
+def test_the_tab_reopened_runs_what_the_panel_last_showed(client: TestClient) -> None:
+    """The tab posts the panel's form without a button: its ``mode`` decides."""
+    assert 'data-mode="check"' in post(client, AIRLOCK, mode="check")
+    assert 'data-mode="paths"' in post(client, AIRLOCK, mode="paths")
+    assert 'data-mode="paths"' in post(client, AIRLOCK, do="paths", mode="check")
+
+
 def test_a_sound_machine_checks_ok(client: TestClient) -> None:
     text = (EXAMPLES / "traffic_light.yaml").read_text()
     html = post(client, text, do="check")
