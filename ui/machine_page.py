@@ -59,7 +59,7 @@ def editor_context(
         "saved": False,
         "view": "simulate" if simulating else ("tests" if tests else "diagram"),
         "sim": sim,
-        "verify": verify_view(text, "paths") if tests else None,
+        "verify": verify_view(text, "paths", outcome=outcome) if tests else None,
         "sim_yaml": text,
         "machine_id": machine_id,
         "draft_id": draft_id,

@@ -34,12 +34,14 @@ def verify(request: Request, designer: DesignerDep, form: FormDep) -> Response:
     text, machine_id = machine_text(form), form.get("machine_id", "")
     # a button says what to run; the tab, reopened, runs what the panel last showed
     mode = form.get("do") or form.get("mode", "paths")
-    view = verify_view(text, mode, form.get("max_steps", ""), form.get("max_states", ""))
+    outcome = check(text, designer.budget())
+    bounds = form.get("max_steps", ""), form.get("max_states", "")
+    view = verify_view(text, mode, *bounds, outcome=outcome)
     if is_htmx(request):
         context = {"verify": view, "verify_yaml": text, "machine_id": machine_id}
         return designer.render(request, "partials/verify.html", context)
     saved = designer.library.get(machine_id) if machine_id else None
-    editor = editor_context(text, check(text, designer.budget()), machine_id=machine_id)
+    editor = editor_context(text, outcome, machine_id=machine_id)
     editor.update(view="tests", verify=view)
     context = machine_page_context(designer, editor, saved, "shared machine")
     return designer.render(request, "machine.html", context)
@@ -56,7 +58,7 @@ def export(request: Request, designer: DesignerDep, form: FormDep) -> Response:
         index = int(form.get("index", "")) if form.get("index", "").isdigit() else -1
     except BoundsError as error:
         return designer.error_page(request, 400, str(error))
-    machine, problem, _issues = machine_of(text)
+    machine, problem, _issues = machine_of(text, check(text, designer.budget()))
     if machine is None:
         return designer.error_page(request, 400, problem or "This is not a machine.")
     stem = file_stem(machine.name or "machine")

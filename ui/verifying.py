@@ -24,7 +24,7 @@ from pystator.diagram import build_graph, render_mermaid_diagram
 from pystator.errors import ConfigError
 from pystator.machine import StateMachine
 from pystator.verify import DEFAULT_MAX_STATES, DEFAULT_MAX_STEPS, PathSet, Report, check, paths
-from ui.checking import Finding, findings_of
+from ui.checking import Check, Finding, findings_of
 from ui.checking import check as check_text
 
 __all__ = [
@@ -128,8 +128,15 @@ def _whole(text: str, name: str, default: int, limit: int) -> int:
     return value
 
 
-def verify_view(text: str, mode: str, max_steps: str = "", max_states: str = "") -> VerifyView:
-    """The Tests panel for ``text``: ``mode`` is ``"paths"`` or ``"check"``."""
+def verify_view(
+    text: str,
+    mode: str,
+    max_steps: str = "",
+    max_states: str = "",
+    outcome: Check | None = None,
+) -> VerifyView:
+    """The Tests panel for ``text``: ``mode`` is ``"paths"`` or ``"check"``; ``outcome`` is
+    the editor's check of the same text when the caller has it already."""
     view = VerifyView(
         mode=mode if mode in MODES else "paths",
         max_steps=max_steps.strip()[:20] or str(DEFAULT_MAX_STEPS),
@@ -140,7 +147,7 @@ def verify_view(text: str, mode: str, max_steps: str = "", max_states: str = "")
     except BoundsError as error:
         view.problem = str(error)
         return view
-    machine, problem, issues = machine_of(text)
+    machine, problem, issues = machine_of(text, outcome)
     if machine is None:
         view.problem, view.issues = problem, issues
         return view
@@ -158,9 +165,15 @@ def verify_view(text: str, mode: str, max_steps: str = "", max_states: str = "")
     return view
 
 
-def machine_of(text: str) -> tuple[StateMachine | None, str | None, tuple[Finding, ...]]:
-    """The compiled machine, or why there is none (a sentence and the editor's findings)."""
-    outcome = check_text(text)
+def machine_of(
+    text: str, outcome: Check | None = None
+) -> tuple[StateMachine | None, str | None, tuple[Finding, ...]]:
+    """The compiled machine, or why there is none (a sentence and the editor's findings).
+
+    ``outcome`` is the editor's check of ``text`` when the caller has made it (with the
+    designer's time budget); otherwise the text is checked here."""
+    if outcome is None:
+        outcome = check_text(text)
     if outcome.valid and outcome.machine is not None:
         return outcome.machine, None, ()
     count = len(outcome.errors)
