@@ -19,6 +19,13 @@ code                     severity  meaning
 ``eventless-cycle``      warning   eventless transitions (``always: true``) that can
                                    take each other for ever: the engine refuses the
                                    step that gets caught in them (a livelock)
+``unsatisfiable-guard``  warning   an ``expr`` guard no context can make true, or guards of
+                                   one transition that are never true together (the guard
+                                   solver proves it; ``pystator.verify.findings``)
+``deadlock``             warning   a reachable unfinished configuration where nothing can
+                                   happen, with the shortest run to it (a bounded search)
+``deadlock-unchecked``   info      that search stopped at its bound before it saw every
+                                   configuration
 ``unknown-guard``        error     a named guard the given guard registry does not have
 ``unknown-action``       error     an action the given action registry does not have
 =======================  ========  =====================================================
@@ -26,7 +33,9 @@ code                     severity  meaning
 Each check is one small function over the spec and its ``Chart`` (the structure the
 engine, the config checks and the diagram read too, so lint starts the machine where
 the engine does), and a new rule is one more function in ``CHECKS``. Every check is
-one pass over the states and transitions, whatever the nesting depth.
+one pass over the states and transitions, whatever the nesting depth; the two checks
+of ``pystator.verify.findings`` ask the guard solver and a bounded exploration, and
+keep their answers per machine so that live validation stays cheap.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from pystator.chart import Chart, Node
 from pystator.errors import Issue
 from pystator.microstep import effective_targets
 from pystator.model import ActionSpec, MachineSpec, Transition
+from pystator.verify.findings import check_deadlocks, check_unsatisfiable_guards
 
 __all__ = ["CHECKS", "Finding", "Registry", "lint"]
 
@@ -470,6 +480,8 @@ CHECKS: tuple[Callable[[_Context], Iterator[Finding]], ...] = (
     check_shadowed_and_nondeterministic,
     check_terminal_outgoing,
     check_eventless_cycles,
+    check_unsatisfiable_guards,
+    check_deadlocks,
     check_unknown_guards,
     check_unknown_actions,
 )

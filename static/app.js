@@ -411,6 +411,15 @@
         });
       });
     }
+    // The Tests tab's data-coverage says, per edge, whether a generated path takes it
+    // (pystator.verify's answer, by the engine's edge names) and why not.
+    var coverage = parseAttr(pre, "data-coverage", "{}");
+    Object.keys(coverage).forEach(function (id) {
+      svg.querySelectorAll('[data-id="' + id + '"]').forEach(function (el) {
+        el.classList.add(coverage[id].covered ? "edge-covered" : "edge-uncovered");
+        el.setAttribute("data-edge-tip", coverage[id].tip || "");
+      });
+    });
     var edges = parseAttr(pre, "data-edges", "{}");
     Object.keys(edges).forEach(function (id) {
       var control = edges[id];
@@ -746,6 +755,13 @@
     renderDiagrams();
   }
 
+  // The Tests tab's results belong to the text they were computed from (their links and
+  // downloads carry it): once the editor's text changes, say so rather than rerun them.
+  function markVerifyStale() {
+    var note = document.querySelector('#verify[data-ran="true"] .verify-stale');
+    if (note) note.hidden = false;
+  }
+
   function simVisible() {
     var view = document.getElementById("sim-view");
     return !!(view && !view.hidden && document.getElementById("sim-form"));
@@ -804,7 +820,7 @@
       updateGutter();
       sentText = parts.textarea.value;
       parts.textarea.addEventListener("keydown", onEditorKey);
-      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); });
+      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); markVerifyStale(); });
       parts.textarea.addEventListener("scroll", function () {
         if (parts.gutter) parts.gutter.scrollTop = parts.textarea.scrollTop;
       });

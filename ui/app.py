@@ -9,6 +9,7 @@ from ``examples/`` on first start) out of small routers, one module per concern:
 ``ui.edit_routes``       structured edits: add a state, connect, rename, delete
 ``ui.simulate_routes``   the simulator panel and exporting a run
 ``ui.share_routes``      share links, read-only revisions, forks and export downloads
+``ui.verify_routes``     the Tests tab: generated tests, the model checker, their pytest files
 ``ui.api_routes``        the REST API's routes, mounted over the same library
 ``ui.errors``            how errors become pages (and JSON for the API)
 =======================  ===========================================================
@@ -30,7 +31,14 @@ from fastapi import Depends, FastAPI
 from pystator.api import CHECK_SECONDS, ApiCors, HostGuard, RequestLimits
 from pystator.library import Library
 from pystator.textcheck import MAX_TEXT_BYTES
-from ui import edit_routes, editor_routes, library_routes, share_routes, simulate_routes
+from ui import (
+    edit_routes,
+    editor_routes,
+    library_routes,
+    share_routes,
+    simulate_routes,
+    verify_routes,
+)
 from ui.api_routes import api_router
 from ui.assets import AssetFiles
 from ui.designer import Designer
@@ -98,7 +106,8 @@ def create_app(
     app.state.library = library
     app.state.pages = pages
     install_error_handlers(app)
-    for routes in (library_routes, editor_routes, edit_routes, simulate_routes, share_routes):
+    routers = (library_routes, editor_routes, edit_routes, simulate_routes, share_routes)
+    for routes in (*routers, verify_routes):
         app.include_router(routes.router, dependencies=[Depends(require_same_origin)])
     app.include_router(api_router(library, trusted, check_seconds))
     return app

@@ -14,6 +14,7 @@ from pystator.simulator import SimulationError
 from ui.checking import Check
 from ui.designer import Designer
 from ui.simulating import SimView, machine_for, simulate, unpack_trace
+from ui.verifying import verify_view
 
 __all__ = [
     "editor_context",
@@ -36,7 +37,8 @@ def editor_context(
     note: str | None = None,
     base: str = "",
 ) -> dict[str, Any]:
-    """The editor's values; ``view="simulate"`` (or a trace) opens the simulator.
+    """The editor's values; ``view="simulate"`` (or a trace) opens the simulator,
+    ``view="tests"`` the Tests tab with generated tests.
 
     ``draft_id`` names an unsaved draft's autosave row; ``dirty`` is true when the text
     shown is an autosaved draft rather than the machine's current revision; ``base`` is the
@@ -49,13 +51,15 @@ def editor_context(
         sim = simulation_view(text, trace or "", "show", {})
         if note:
             sim.message = note
+    tests = view == "tests" and not simulating
     return {
         "text": text,
         "check": outcome,
         "save_message": None,
         "saved": False,
-        "view": "simulate" if simulating else "diagram",
+        "view": "simulate" if simulating else ("tests" if tests else "diagram"),
         "sim": sim,
+        "verify": verify_view(text, "paths", outcome=outcome) if tests else None,
         "sim_yaml": text,
         "machine_id": machine_id,
         "draft_id": draft_id,

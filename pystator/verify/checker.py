@@ -146,7 +146,7 @@ class Report:
         e = self.exploration
         explored = (
             f"{len(e.nodes)} configurations explored"
-            + ("" if e.complete else f" (cut at {e.max_steps} moves / {e.max_states} states)")
+            + ("" if e.complete else f" (cut at {e.bound_text()})")
             if e is not None
             else "the machine does not start"
         )
@@ -163,6 +163,8 @@ class Report:
             "ok": self.ok,
             "complete": self.complete,
             "explored": len(e.nodes) if e is not None else 0,
+            "cut_by": list(e.cut_by) if e is not None else [],
+            "bound": e.bound_text() if e is not None else "",
             "violations": [v.to_dict(yaml_text) for v in self.violations],
         }
 
@@ -478,12 +480,16 @@ def check(
     *,
     max_steps: int = DEFAULT_MAX_STEPS,
     max_states: int = DEFAULT_MAX_STATES,
+    max_seconds: float | None = None,
 ) -> Report:
     """Check ``machine`` (see the module docstring); ``ConfigError`` when its
-    ``verify:`` section names a state the machine does not have."""
+    ``verify:`` section names a state the machine does not have. ``max_seconds``
+    bounds the exploration's wall-clock time (``Report.complete`` is then false)."""
     _validate(machine.spec, machine.spec.source_name)
     try:
-        exploration = explore(machine, max_steps=max_steps, max_states=max_states)
+        exploration = explore(
+            machine, max_steps=max_steps, max_states=max_states, max_seconds=max_seconds
+        )
     except LivelockError as error:
         spec = machine.spec
         loc = spec.location("states")

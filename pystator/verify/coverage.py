@@ -137,6 +137,8 @@ class PathSet:
             "history": {"covered": history[0], "total": history[1]},
             "explored": len(self.exploration.nodes),
             "complete": self.exploration.complete,
+            "cut_by": list(self.exploration.cut_by),
+            "bound": self.exploration.bound_text(),
         }
 
     def summary(self) -> str:
@@ -154,7 +156,7 @@ class PathSet:
         ]
         if f["history"]["total"]:
             parts.append(part("history", "history"))
-        bound = "" if f["complete"] else " (exploration cut short by its bound)"
+        bound = "" if f["complete"] else f" (exploration cut short at {f['bound']})"
         return f"{f['runs']} runs, {f['moves']} moves: " + ", ".join(parts) + bound
 
     # ---------------------------------------------------------------- output
@@ -271,9 +273,13 @@ def paths(
     *,
     max_steps: int = DEFAULT_MAX_STEPS,
     max_states: int = DEFAULT_MAX_STATES,
+    max_seconds: float | None = None,
 ) -> PathSet:
-    """The runs that cover ``machine`` (see the module docstring)."""
-    exploration = explore(machine, max_steps=max_steps, max_states=max_states)
+    """The runs that cover ``machine`` (see the module docstring); ``max_seconds``
+    bounds the exploration's wall-clock time (the figures then say it was cut)."""
+    exploration = explore(
+        machine, max_steps=max_steps, max_states=max_states, max_seconds=max_seconds
+    )
     items = _items(machine)
     wanted = set(items)
     # The shortest run to each item: nodes come in breadth-first order, so the
@@ -325,10 +331,7 @@ def _covered_by(exploration: Exploration, run: list[Edge]) -> set[Item]:
 def _why(
     machine: StateMachine, exploration: Exploration, reached_states: set[str], item: Item
 ) -> Uncovered:
-    bound = (
-        f"not reached within {exploration.max_steps} moves / {exploration.max_states} "
-        "explored configurations"
-    )
+    bound = f"not reached within the exploration's bound ({exploration.bound_text()})"
     if item.kind != "transition":
         if not exploration.complete:
             return Uncovered(item, "bound", bound)

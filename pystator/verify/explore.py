@@ -33,12 +33,17 @@ have the same configuration, history and machine variables (``snapshot.data``) a
 the same timers *relative to the clock* (a timer's id and the clock's absolute
 value do not change what can happen), so a machine that loops through timers has
 finitely many nodes.
-Exploration stops at ``max_steps`` moves from the start or ``max_states`` nodes;
-``Exploration.complete`` says whether either bound cut it short.
+Exploration stops at ``max_steps`` moves from the start, ``max_states`` nodes, or
+(when given) once ``max_seconds`` of wall-clock time are spent, so a designer or lint
+asking about a hostile machine gets an answer in bounded time;
+``Exploration.complete`` says whether a bound cut it short and ``cut_by`` which.
+The time bound is checked between steps: one step of the engine is never interrupted,
+and a node whose moves were cut short by it counts as not expanded.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +60,7 @@ from pystator.verify.solver import Constraint, solve
 __all__ = [
     "DEFAULT_MAX_STATES",
     "DEFAULT_MAX_STEPS",
+    "Bound",
     "Edge",
     "Exploration",
     "Move",
@@ -68,6 +74,8 @@ DEFAULT_MAX_STATES = 20_000
 _MAX_RUNS = 64  # steps tried per (configuration, trigger) while flipping guards
 
 MoveKind = Literal["event", "timer", "wait"]
+Bound = Literal["steps", "states", "time"]
+"""A bound that cut an exploration short: ``max_steps``, ``max_states`` or ``max_seconds``."""
 _DECIDED_BY = "verify"
 _DONE = "done.state."
 
@@ -156,6 +164,19 @@ class Exploration:
     livelocks: list[Refused]
     unsolved: dict[str, str]
     """Guard text -> why no context could be found for it (outside the solver)."""
+    cut_by: tuple[Bound, ...] = ()
+    """The bounds that cut the exploration short, in the order steps, states, time
+    (empty when ``complete``)."""
+    max_seconds: float | None = None
+
+    def bound_text(self) -> str:
+        """The bounds that were hit, in words: ``"20 moves, 2.0 s"`` (empty if none)."""
+        words = {
+            "steps": f"{self.max_steps} moves",
+            "states": f"{self.max_states:,} configurations",
+            "time": f"{self.max_seconds or 0:g} s",
+        }
+        return ", ".join(words[b] for b in self.cut_by)
 
     def path(self, node: int) -> list[Edge]:
         """The shortest moves from the start to ``node``."""
@@ -220,11 +241,21 @@ class _Representative:
 
 
 class _Explorer:
-    def __init__(self, machine: StateMachine, max_steps: int, max_states: int, waits: bool) -> None:
+    def __init__(
+        self,
+        machine: StateMachine,
+        max_steps: int,
+        max_states: int,
+        waits: bool,
+        max_seconds: float | None = None,
+    ) -> None:
         self.machine = machine
         self.max_steps = max_steps
         self.max_states = max_states
         self.waits = waits
+        self.max_seconds = max_seconds
+        self.deadline = None if max_seconds is None else time.perf_counter() + max_seconds
+        self.late = False
         self.external = _external_triggers(machine)
         self.listening: dict[frozenset[str], tuple[str, ...]] = {}
         self.representatives: dict[Any, list[_Representative]] = {}
@@ -235,12 +266,15 @@ class _Explorer:
         nodes: list[Node] = [Node(0, start.snapshot, 0, 0)]
         seen: dict[tuple[Any, ...], int] = {_key(start.snapshot, 0): 0}
         livelocks: list[Refused] = []
-        complete = True
+        cut: set[Bound] = set()
         queue: deque[int] = deque([0])
         while queue:
+            if self.out_of_time():
+                cut.add("time")
+                break
             node = nodes[queue.popleft()]
             if node.depth >= self.max_steps:
-                complete = False
+                cut.add("steps")
                 continue
             node.expanded = True
             here = _key(node.snapshot, node.now)
@@ -253,7 +287,7 @@ class _Explorer:
                 target = seen.get(key)
                 if target is None:
                     if len(nodes) >= self.max_states:
-                        complete = False
+                        cut.add("states")
                         continue
                     target = len(nodes)
                     seen[key] = target
@@ -263,16 +297,29 @@ class _Explorer:
                 else:
                     edge = Edge(node.id, move, step, target)
                 node.edges.append(edge)
+            if self.late:
+                node.expanded = False  # its moves were cut short: it may have more
+                cut.add("time")
+                break
+        cut_by = tuple(b for b in ("steps", "states", "time") if b in cut)
         return Exploration(
             self.machine,
             start,
             nodes,
             self.max_steps,
             self.max_states,
-            complete,
+            not cut_by,
             livelocks,
             dict(self.unsolved),
+            cut_by,
+            self.max_seconds,
         )
+
+    def out_of_time(self) -> bool:
+        """Whether the time bound has passed (remembered, so every caller agrees)."""
+        if not self.late and self.deadline is not None and time.perf_counter() >= self.deadline:
+            self.late = True
+        return self.late
 
     def moves(self, node: Node) -> Iterator[tuple[Move, Step, int, tuple[Any, ...]]]:
         """Each distinct thing a host can do from ``node``: the move, the engine's step,
@@ -280,6 +327,8 @@ class _Explorer:
         snapshot, now = node.snapshot, node.now
         seen: set[Any] = set()
         for trigger in self.triggers(snapshot.configuration):
+            if self.out_of_time():
+                return
             for rep, step in self.steps(snapshot, trigger, now):
                 key = _key(step.snapshot, now)
                 outcome = (key, _taken(step), _livelock(step))
@@ -326,6 +375,8 @@ class _Explorer:
             yield from found
             return
         for rep in cached:
+            if self.out_of_time():
+                return
             yield rep, self.step(snapshot, event, now, rep.context, dict(rep.guards), [])
 
     def step(
@@ -359,7 +410,7 @@ class _Explorer:
         tried: set[Any] = set()
         paths: set[Any] = set()
         found: list[tuple[_Representative, Step]] = []
-        while todo and len(paths) < _MAX_RUNS:
+        while todo and len(paths) < _MAX_RUNS and not self.out_of_time():
             constraints, named = todo.popleft()
             marker = (constraints, tuple(sorted(named.items())))
             if marker in tried:
@@ -421,14 +472,19 @@ def explore(
     max_states: int = DEFAULT_MAX_STATES,
     waits: bool = True,
     start: Snapshot | None = None,
+    max_seconds: float | None = None,
 ) -> Exploration:
     """The graph of snapshots ``machine`` can reach (see the module docstring).
 
     From ``machine.start({})`` by default: the simulator starts every run with an
     empty context, and contexts apply from the first move on. ``start`` explores
-    from another snapshot instead (at clock 0).
+    from another snapshot instead (at clock 0). ``max_seconds`` bounds the wall-clock
+    time (None: no time bound), counted from this call.
     """
     if max_steps < 0 or max_states < 1:
         raise ValueError("max_steps must be >= 0 and max_states >= 1")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError("max_seconds must be > 0")
+    explorer = _Explorer(machine, max_steps, max_states, waits, max_seconds)
     first = machine.start({}) if start is None else Step(None, start)
-    return _Explorer(machine, max_steps, max_states, waits).run(first)
+    return explorer.run(first)

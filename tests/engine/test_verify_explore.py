@@ -196,3 +196,34 @@ def test_the_machines_own_variables_are_read_not_chosen() -> None:
         "call_timed_out",
         "call_timed_out",
     ]
+
+
+COUNTER = """
+data: {n: 0}
+states:
+  - {name: counting, type: initial}
+transitions:
+  - trigger: tick
+    source: counting
+    dest: counting
+    actions: [{assign: n, expr: "n + 1"}]
+"""
+
+
+def test_a_time_bound_stops_an_endless_exploration_and_says_so() -> None:
+    """A counter has a new snapshot after every tick: only a bound ends the walk, and
+    the exploration names the one that did."""
+    machine = StateMachine.from_yaml(COUNTER)
+    timed = explore(machine, max_steps=10**9, max_states=10**9, max_seconds=0.05)
+    assert not timed.complete and timed.cut_by == ("time",)
+    assert timed.bound_text() == "0.05 s"
+    assert len(timed.nodes) > 5
+    # every node that counts as expanded has all its moves (the one tick) recorded
+    assert all(len(n.edges) == 1 for n in timed.nodes if n.expanded)
+    steps = explore(machine, max_steps=4)
+    assert steps.cut_by == ("steps",) and steps.bound_text() == "4 moves"
+    states = explore(machine, max_states=3)
+    assert states.cut_by == ("states",) and states.bound_text() == "3 configurations"
+    assert explore(StateMachine.from_yaml(RETRIES), max_seconds=5).cut_by == ()
+    with pytest.raises(ValueError, match="max_seconds"):
+        explore(machine, max_seconds=0)

@@ -198,7 +198,7 @@ def test_the_bound_is_a_reason() -> None:
     text = f"states:\n  - {{name: s0, type: initial}}\n{states}\ntransitions:\n{chain}\n"
     found = paths(StateMachine.from_yaml(text), max_steps=3)
     assert [u.code for u in found.uncovered] == ["bound", "bound", "bound", "bound"]
-    assert "not reached within 3 moves" in found.uncovered[0].reason
+    assert "not reached within the exploration's bound (3 moves)" in found.uncovered[0].reason
     assert "cut short" in found.summary()
 
 
