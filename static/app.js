@@ -39,6 +39,7 @@
       return window.mermaid.run({ nodes: nodes, suppressErrors: true }).then(function () {
         nodes.forEach(nameRegions);
         nodes.forEach(wireDiagram);
+        nodes.forEach(addFoldToggles);
       }).catch(function (error) {
         nodes.forEach(function (node) {
           node.setAttribute("data-processed", "error");
@@ -88,6 +89,119 @@
       label.textContent = regions[best].name;
       rect.parentNode.appendChild(label);
     });
+  }
+
+  // ---- The reader's view: direction and collapsed states ------------------------------
+  // Kept in this browser, per machine page (localStorage), never on the server: every check
+  // and simulator request carries it (diagram_direction, diagram_collapsed) and the server
+  // draws the diagram that way. The <pre>'s data-folds lists what can be collapsed or expanded.
+  var VIEW_PREFIX = "pystator.diagram-view:";
+  // Keyed by the machine's name as the page was opened (the address changes when a shared
+  // link becomes a draft, the name does not).
+  function viewKey() {
+    var holder = document.querySelector("[data-view-key]");
+    return VIEW_PREFIX + (holder ? holder.getAttribute("data-view-key") : location.pathname);
+  }
+  function readView() {
+    var view = null;
+    try { view = JSON.parse(window.localStorage.getItem(viewKey()) || "null"); } catch (ignored) { view = null; }
+    if (!view || typeof view !== "object") view = {};
+    return {
+      direction: view.direction === "LR" ? "LR" : "TB",
+      collapsed: Array.isArray(view.collapsed) ? view.collapsed.filter(function (n) { return typeof n === "string"; }) : [],
+    };
+  }
+  function writeView(view) {
+    try {
+      if (view.direction === "TB" && !view.collapsed.length) window.localStorage.removeItem(viewKey());
+      else window.localStorage.setItem(viewKey(), JSON.stringify(view));
+    } catch (ignored) { /* storage off: the view lasts until the next request only */ }
+  }
+  function isDefaultView(view) { return view.direction === "TB" && !view.collapsed.length; }
+
+  function addViewParameters(event) {
+    var path = event.detail && event.detail.path;
+    if (path !== "/validate" && path !== "/simulate") return;
+    var view = readView();
+    event.detail.parameters["diagram_direction"] = view.direction;
+    event.detail.parameters["diagram_collapsed"] = JSON.stringify(view.collapsed);
+    // A redraw for a new view is not an edit: the server keeps no draft for it.
+    var cause = event.detail.triggeringEvent;
+    if (cause && cause.type === "diagram-view") event.detail.parameters["view_only"] = "1";
+  }
+
+  // Ask the editor's check and the simulator panel (whichever the page has) to redraw.
+  function redrawForView() {
+    showDirectionButtons();
+    document.querySelectorAll("[data-diagram-refresh]").forEach(function (el) {
+      el.dispatchEvent(new CustomEvent("diagram-view"));
+    });
+  }
+
+  function showDirectionButtons() {
+    var across = readView().direction === "LR";
+    document.querySelectorAll('[data-view-do="direction"]').forEach(function (button) {
+      button.setAttribute("aria-pressed", across ? "true" : "false");
+    });
+  }
+
+  function toggleDirection() {
+    var view = readView();
+    view.direction = view.direction === "LR" ? "TB" : "LR";
+    writeView(view);
+    redrawForView();
+  }
+
+  function toggleFold(state, collapse) {
+    var view = readView();
+    view.collapsed = view.collapsed.filter(function (n) { return n !== state; });
+    if (collapse) view.collapsed.push(state);
+    writeView(view);
+    redrawForView();
+  }
+
+  // A small +/- button at the top right corner of every compound or parallel state drawn.
+  function foldElement(svg, fold) {
+    if (!fold.collapsed) return svg.querySelector('g.statediagram-cluster[data-id="' + fold.id + '"]');
+    return elementsFor(svg, { states: [fold.id] })[0] || null;
+  }
+  function addFoldToggles(pre) {
+    var svg = pre.querySelector("svg");
+    var folds;
+    try { folds = JSON.parse(pre.getAttribute("data-folds") || "[]"); } catch (ignored) { return; }
+    if (!svg || !folds.length) return;
+    folds.forEach(function (fold) {
+      var host = foldElement(svg, fold);
+      if (!host) return;
+      var box = host.getBBox();
+      var size = 18;
+      var toggle = document.createElementNS(SVG_NS, "g");
+      toggle.setAttribute("class", "fold-toggle");
+      toggle.setAttribute("role", "button");
+      toggle.setAttribute("tabindex", "0");
+      toggle.setAttribute("data-fold", fold.state);
+      toggle.setAttribute("data-folded", fold.collapsed ? "true" : "false");
+      toggle.setAttribute("aria-label", (fold.collapsed ? "Expand " : "Collapse ") + fold.state);
+      toggle.setAttribute("transform", "translate(" + (box.x + box.width - size - 3) + "," + (box.y + 3) + ")");
+      var title = document.createElementNS(SVG_NS, "title");
+      title.textContent = (fold.collapsed ? "Expand " : "Collapse ") + fold.state;
+      var rect = document.createElementNS(SVG_NS, "rect");
+      rect.setAttribute("width", String(size));
+      rect.setAttribute("height", String(size));
+      rect.setAttribute("rx", "3");
+      var sign = document.createElementNS(SVG_NS, "text");
+      sign.setAttribute("x", String(size / 2));
+      sign.setAttribute("y", String(size / 2));
+      sign.textContent = fold.collapsed ? "+" : "\u2212";
+      toggle.appendChild(title);
+      toggle.appendChild(rect);
+      toggle.appendChild(sign);
+      host.appendChild(toggle);
+    });
+  }
+
+  function pressFold(toggle) {
+    toggleFold(toggle.getAttribute("data-fold"), toggle.getAttribute("data-folded") !== "true");
   }
 
   // ---- Zoom and pan ----------------------------------------------------------------
@@ -193,6 +307,7 @@
     else if (command === "out") zoomAround(frame, 1 / ZOOM_STEP);
     else if (command === "fit") { zoomStates[key] = { mode: "fit" }; applyZoom(frame); }
     else if (command === "read") readableView(frame);
+    else if (command === "focus") focusView(frame);
     else if (command === "actual") {
       var view = currentView(frame);
       if (view) zoomAround(frame, 1 / view.scale);
@@ -237,6 +352,41 @@
       });
       panBy(frame, box.left + box.width / 2 - (left + right) / 2, box.top + box.height / 2 - (top + bottom) / 2);
     }
+  }
+
+  // "Focus": fit what matters now into the frame. In the simulator that is the active
+  // region: the innermost active compound or parallel states with the active states in
+  // them; elsewhere the state last clicked (a compound state with all it holds), else the
+  // start. Never smaller than Readable, never larger than twice the actual size.
+  var FOCUS_MAX = 2;
+  function activeRegion(svg) {
+    var clusters = Array.prototype.slice.call(svg.querySelectorAll("g.statediagram-cluster.activeComposite"));
+    var innermost = clusters.filter(function (c) {
+      return !clusters.some(function (other) { return other !== c && c.contains(other); });
+    });
+    var leaves = Array.prototype.slice.call(svg.querySelectorAll("g.node.active"));
+    return innermost.concat(leaves);
+  }
+  function focusView(frame) {
+    var svg = frameSvg(frame);
+    var view = svg && currentView(frame);
+    if (!view) return;
+    var targets = frame.closest("#sim") ? activeRegion(svg) : [];
+    if (!targets.length) targets = focusElements(frame, svg);
+    if (!targets.length) return;
+    var left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+    targets.forEach(function (el) {
+      var r = el.getBoundingClientRect();
+      left = Math.min(left, r.left); top = Math.min(top, r.top);
+      right = Math.max(right, r.right); bottom = Math.max(bottom, r.bottom);
+    });
+    var pad = 4 * FIT_PAD;
+    var fit = Math.min((frame.clientWidth - pad) / Math.max(right - left, 1), (frame.clientHeight - pad) / Math.max(bottom - top, 1));
+    var scale = Math.min(view.scale * fit, FOCUS_MAX);
+    scale = clampScale(Math.max(scale, READABLE_PX / labelPx(svg)));
+    var box = frame.getBoundingClientRect();
+    zoomAround(frame, scale / view.scale, (left + right) / 2 - box.left, (top + bottom) / 2 - box.top);
+    panBy(frame, box.left + box.width / 2 - (left + right) / 2, box.top + box.height / 2 - (top + bottom) / 2);
   }
 
   function zoomFrameOf(element) {
@@ -291,7 +441,7 @@
     drag = null;
   }
 
-  var ZOOM_KEYS = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual", r: "read", R: "read" };
+  var ZOOM_KEYS = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual", r: "read", R: "read", f: "focus", F: "focus" };
   var PAN_KEYS = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
   function onFrameKey(event) {
     var frame = event.target.matches && event.target.matches(".diagram-frame[data-zoom]") ? event.target : null;
@@ -813,6 +963,8 @@
       });
     }
     document.querySelectorAll("[data-dropzone]").forEach(wireDropzone);
+    showDirectionButtons();
+    if (!isDefaultView(readView())) setTimeout(redrawForView, 0);
     if (darkQuery && darkQuery.addEventListener) darkQuery.addEventListener("change", rerenderForTheme);
   });
 
@@ -833,7 +985,23 @@
 
   document.addEventListener("mouseover", onDiagramHover);
 
+  document.addEventListener("htmx:configRequest", addViewParameters);
+  document.addEventListener("keydown", function (event) {
+    var toggle = (event.key === "Enter" || event.key === " ") && event.target.closest && event.target.closest(".fold-toggle");
+    if (!toggle) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    pressFold(toggle);
+  }, true);
+
   document.addEventListener("click", function (event) {
+    var fold = event.target.closest && event.target.closest(".fold-toggle");
+    if (fold) {
+      if (Date.now() - pannedAt > 300) pressFold(fold);
+      return;
+    }
+    var viewButton = event.target.closest && event.target.closest('[data-view-do="direction"]');
+    if (viewButton) { toggleDirection(); return; }
     var control = event.target.closest && event.target.closest("[data-edge-tip], [data-spec]");
     if (control && Date.now() - pannedAt > 300) {
       var spec = control.getAttribute("data-spec");
@@ -925,6 +1093,7 @@
     applyEditResult();
     restoreEditBar();
     restoreFocus();
+    showDirectionButtons();
     renderDiagrams();
     updateGutter();
     var share = document.getElementById("share-result");
