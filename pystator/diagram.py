@@ -785,7 +785,7 @@ def _hidden_owners(graph: DiagramGraph, wanted: set[str]) -> dict[str, str]:
     """Every node inside a collapsed state -> the outermost collapsed state around it."""
     owner: dict[str, str] = {}
     parents = graph.parent_map()
-    for top in wanted:
+    for top in (n.id for n in graph.nodes if n.id in wanted):  # a fixed order
         up = parents.get(top, (None, None))[0]
         seen = {top}
         while up is not None and up not in seen:
