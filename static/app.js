@@ -40,6 +40,7 @@
         nodes.forEach(nameRegions);
         nodes.forEach(wireDiagram);
         nodes.forEach(addFoldToggles);
+        nodes.forEach(dropPreviousDrawing);
       }).catch(function (error) {
         nodes.forEach(function (node) {
           node.setAttribute("data-processed", "error");
@@ -202,6 +203,40 @@
 
   function pressFold(toggle) {
     toggleFold(toggle.getAttribute("data-fold"), toggle.getAttribute("data-folded") !== "true");
+  }
+
+  // ---- The last picture stays until the next one is drawn --------------------------------
+  // A swap brings a diagram as text; Mermaid needs a moment to draw it. Until it has, the
+  // frame shows the drawing it had (inert, aria-hidden) rather than an empty box.
+  var previousDrawings = {};
+  function keepDrawings(target) {
+    if (!target || !target.querySelectorAll) return;
+    var frames = Array.prototype.slice.call(target.querySelectorAll(".diagram-frame[data-zoom]"));
+    if (target.matches && target.matches(".diagram-frame[data-zoom]")) frames.push(target);
+    frames.forEach(function (frame) {
+      var svg = frameSvg(frame) || frame.querySelector(".previous-drawing > svg");
+      if (svg) previousDrawings[frame.getAttribute("data-zoom")] = svg;
+    });
+  }
+  function showPreviousDrawings() {
+    Object.keys(previousDrawings).forEach(function (key) {
+      var svg = previousDrawings[key];
+      var frame = document.querySelector('.diagram-frame[data-zoom="' + key + '"]');
+      if (!frame || svg.closest(".diagram-frame") === frame) return;
+      if (!frame.querySelector("pre.mermaid:not([data-processed])")) return;
+      var holder = document.createElement("div");
+      holder.className = "previous-drawing";
+      holder.setAttribute("aria-hidden", "true");
+      holder.setAttribute("inert", "");
+      holder.appendChild(svg);
+      frame.appendChild(holder);
+    });
+    previousDrawings = {};
+  }
+  function dropPreviousDrawing(pre) {
+    var frame = pre.closest(".diagram-frame");
+    if (!frame) return;
+    frame.querySelectorAll(".previous-drawing").forEach(function (el) { el.remove(); });
   }
 
   // ---- Zoom and pan ----------------------------------------------------------------
@@ -1085,6 +1120,7 @@
   }
   document.addEventListener("htmx:beforeSwap", function (event) {
     rememberFocus(event.detail && event.detail.target);
+    keepDrawings(event.detail && event.detail.target);
   });
 
   // The textarea is never swapped, so cursor and scroll survive every response; the
@@ -1094,6 +1130,7 @@
     restoreEditBar();
     restoreFocus();
     showDirectionButtons();
+    showPreviousDrawings();
     renderDiagrams();
     updateGutter();
     var share = document.getElementById("share-result");
@@ -1103,6 +1140,7 @@
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail && event.detail.target;
     rememberFocus(target);
+    keepDrawings(target);
     if (target && target.id === "edit-bar") keepEditBar();
   });
   document.addEventListener("keydown", function (event) {
