@@ -7,6 +7,20 @@
   // Renders are chained on one promise so two never overlap (Mermaid keeps global state
   // while it lays out a diagram).
   var mermaidQueue = Promise.resolve();
+  var lastDrawMs = Infinity; // how long the editor's last diagram took to draw
+
+  // The editor's live check waits for a pause in typing. The pause is short when the last
+  // diagram drew quickly (a small machine: the picture follows the keys) and the usual
+  // 150 ms otherwise, so a slow layout is not restarted on every key.
+  var QUICK_DRAW_MS = 120;
+  var checkTimer = null;
+  function scheduleCheck(textarea) {
+    if (checkTimer) clearTimeout(checkTimer);
+    checkTimer = setTimeout(function () {
+      checkTimer = null;
+      textarea.dispatchEvent(new CustomEvent("pystator-check"));
+    }, lastDrawMs <= QUICK_DRAW_MS ? 50 : 150);
+  }
   var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
 
   function mermaidTheme() {
@@ -36,7 +50,9 @@
       nodes.forEach(function (node) {
         if (!node.hasAttribute("data-source")) node.setAttribute("data-source", node.textContent);
       });
+      var started = performance.now();
       return window.mermaid.run({ nodes: nodes, suppressErrors: true }).then(function () {
+        if (nodes.some(function (node) { return node.closest("#diagram"); })) lastDrawMs = performance.now() - started;
         nodes.forEach(nameRegions);
         nodes.forEach(wireDiagram);
         nodes.forEach(addFoldToggles);
@@ -183,7 +199,10 @@
       toggle.setAttribute("data-fold", fold.state);
       toggle.setAttribute("data-folded", fold.collapsed ? "true" : "false");
       toggle.setAttribute("aria-label", (fold.collapsed ? "Expand " : "Collapse ") + fold.state);
-      toggle.setAttribute("transform", "translate(" + (box.x + box.width - size - 3) + "," + (box.y + 3) + ")");
+      // On a cluster: inside its title bar, at the right; on a collapsed box: just right of it.
+      var x = fold.collapsed ? box.x + box.width + 4 : box.x + box.width - size - 3;
+      var y = fold.collapsed ? box.y + (box.height - size) / 2 : box.y + 3;
+      toggle.setAttribute("transform", "translate(" + x + "," + y + ")");
       var title = document.createElementNS(SVG_NS, "title");
       title.textContent = (fold.collapsed ? "Expand " : "Collapse ") + fold.state;
       var rect = document.createElementNS(SVG_NS, "rect");
@@ -392,8 +411,8 @@
   // "Focus": fit what matters now into the frame. In the simulator that is the active
   // region: the innermost active compound or parallel states with the active states in
   // them; elsewhere the state last clicked (a compound state with all it holds), else the
-  // start. Never smaller than Readable, never larger than twice the actual size.
-  var FOCUS_MAX = 2;
+  // start. Never smaller than Readable, never larger than the actual size (or Readable).
+  var FOCUS_MAX = 1;
   function activeRegion(svg) {
     var clusters = Array.prototype.slice.call(svg.querySelectorAll("g.statediagram-cluster.activeComposite"));
     var innermost = clusters.filter(function (c) {
@@ -417,8 +436,8 @@
     });
     var pad = 4 * FIT_PAD;
     var fit = Math.min((frame.clientWidth - pad) / Math.max(right - left, 1), (frame.clientHeight - pad) / Math.max(bottom - top, 1));
-    var scale = Math.min(view.scale * fit, FOCUS_MAX);
-    scale = clampScale(Math.max(scale, READABLE_PX / labelPx(svg)));
+    var readable = READABLE_PX / labelPx(svg);
+    var scale = clampScale(Math.max(Math.min(view.scale * fit, Math.max(FOCUS_MAX, readable)), readable));
     var box = frame.getBoundingClientRect();
     zoomAround(frame, scale / view.scale, (left + right) / 2 - box.left, (top + bottom) / 2 - box.top);
     panBy(frame, box.left + box.width / 2 - (left + right) / 2, box.top + box.height / 2 - (top + bottom) / 2);
@@ -989,7 +1008,7 @@
       updateGutter();
       sentText = parts.textarea.value;
       parts.textarea.addEventListener("keydown", onEditorKey);
-      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); });
+      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); scheduleCheck(parts.textarea); });
       parts.textarea.addEventListener("scroll", function () {
         if (parts.gutter) parts.gutter.scrollTop = parts.textarea.scrollTop;
       });
@@ -1136,6 +1155,15 @@
     var share = document.getElementById("share-result");
     if (share) share.hidden = false;
   });
+
+  // Draw a swapped-in diagram as soon as it is in the page, not after htmx's settle delay:
+  // the layout is the slow part of every keystroke and every simulator step.
+  function drawSwapped() {
+    showPreviousDrawings();
+    renderDiagrams();
+  }
+  document.addEventListener("htmx:afterSwap", drawSwapped);
+  document.addEventListener("htmx:oobAfterSwap", drawSwapped);
 
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail && event.detail.target;
