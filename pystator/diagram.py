@@ -69,7 +69,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal, Protocol
 
@@ -89,11 +89,14 @@ __all__ = [
     "DiagramEdge",
     "DiagramGraph",
     "DiagramNode",
+    "DiagramView",
+    "Fold",
     "MermaidDiagram",
     "NodeKind",
     "RegionLabel",
     "active_composite_ids",
     "build_graph",
+    "collapse",
     "escape_label",
     "mermaid_ids",
     "render_mermaid",
@@ -103,13 +106,13 @@ __all__ = [
 
 NodeKind = Literal[
     "simple", "compound", "parallel", "terminal", "final", "history", "deep-history",
-    "initial-marker",
+    "initial-marker", "collapsed",
 ]  # fmt: skip
 Direction = Literal["LR", "TB", "BT", "RL"]
-_DIRECTIONS = ("LR", "TB", "BT", "RL")
+_DIRECTIONS: tuple[Direction, ...] = ("LR", "TB", "BT", "RL")
 _KINDS = (
     "simple", "compound", "parallel", "terminal", "final", "history", "deep-history",
-    "initial-marker",
+    "initial-marker", "collapsed",
 )  # fmt: skip
 _ENDS = ("terminal", "final")  # drawn with an arrow to [*] in their own block
 _HISTORY_MARKS = {"history": "(H)", "deep-history": "(H*)"}
@@ -117,6 +120,10 @@ _HISTORY_MARKS = {"history": "(H)", "deep-history": "(H*)"}
 ACTIVE_STYLE = "fill:#ffd8a8,stroke:#e8590c,stroke-width:2px"
 ACTIVE_COMPOSITE_STYLE = "stroke:#e8590c,stroke-width:3px"
 HISTORY_STYLE = "fill:#f8f9fa,stroke:#495057,stroke-dasharray:4 3"
+COLLAPSED_STYLE = "stroke-width:3px,stroke-dasharray:9 3"
+DEFAULT_DIRECTION: Direction = "TB"
+"""Top to bottom: on every example, and on a 30-state ring, it draws larger in the
+designer's frame than left to right (LR makes long rows); LR is one click away."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,9 @@ class DiagramNode:
     is derived when rendering. A ``compound`` node lists its ``children``; a
     ``parallel`` node lists ``regions`` (each a tuple of child ids) and may name
     them in ``region_names``. An ``initial-marker`` node draws nothing itself:
-    an edge from it renders as ``[*] --> target`` in the marker's scope.
+    an edge from it renders as ``[*] --> target`` in the marker's scope. A
+    ``collapsed`` node is a compound or parallel state drawn as one box, its
+    ``hidden`` descendants left out (see :func:`collapse`).
     """
 
     id: str
@@ -137,6 +146,7 @@ class DiagramNode:
     regions: tuple[tuple[str, ...], ...] = ()
     region_names: tuple[str, ...] = ()
     note: str = ""
+    hidden: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -155,12 +165,23 @@ class DiagramNode:
 
 @dataclass(frozen=True)
 class DiagramEdge:
-    """An arrow; ``key`` names what it came from (``"transitions[3]"``, ``"states[1].timeout"``)."""
+    """An arrow; ``key`` names what it came from (``"transitions[3]"``, ``"states[1].timeout"``).
+
+    ``origin`` is the state the edge leaves in the machine when :func:`collapse` moved
+    its drawn ``source`` onto a collapsed ancestor (empty otherwise): the simulator
+    still asks "is this edge's own source active", not the box it is drawn from.
+    """
 
     source: str
     target: str
     label: str = ""
     key: str = ""
+    origin: str = ""
+
+    @property
+    def state(self) -> str:
+        """The state this edge leaves in the machine (``origin``, else ``source``)."""
+        return self.origin or self.source
 
 
 @dataclass(frozen=True)
@@ -201,6 +222,9 @@ class DiagramGraph:
             if by_id[edge.target].kind == "initial-marker":
                 raise ValueError(f"diagram edge {i} points at an initial marker")
 
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self.__dict__["_by_id"]
+
     def node(self, node_id: str) -> DiagramNode:
         by_id: dict[str, DiagramNode] = self.__dict__["_by_id"]
         return by_id[node_id]
@@ -239,6 +263,22 @@ class RegionLabel:
 
 
 @dataclass(frozen=True)
+class Fold:
+    """A compound or parallel state the page can collapse (``collapsed`` False) or expand.
+
+    ``state`` is the graph node id (what the page sends back to collapse it), ``id`` its
+    Mermaid id in the drawn SVG.
+    """
+
+    state: str
+    id: str
+    collapsed: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"state": self.state, "id": self.id, "collapsed": self.collapsed}
+
+
+@dataclass(frozen=True)
 class MermaidDiagram:
     """Rendered text plus the Mermaid ids a page needs to style the SVG.
 
@@ -253,11 +293,17 @@ class MermaidDiagram:
     edge_ids: Mapping[int, str] = field(default_factory=dict)
     active_composites: tuple[str, ...] = ()
     regions: tuple[RegionLabel, ...] = ()
+    folds: tuple[Fold, ...] = ()
 
     @property
     def regions_json(self) -> str:
         """``regions`` as compact JSON, for a ``data-regions`` attribute."""
         return json.dumps([r.to_json() for r in self.regions], separators=(",", ":"))
+
+    @property
+    def folds_json(self) -> str:
+        """``folds`` as compact JSON, for a ``data-folds`` attribute."""
+        return json.dumps([f.to_json() for f in self.folds], separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- escaping
@@ -501,6 +547,7 @@ class _Renderer:
             edge_ids=dict(self.edge_ids),
             active_composites=self.active_composites(),
             regions=self.region_labels(),
+            folds=self.folds(),
         )
 
     def then(self, *steps: Callable[[], None]) -> None:
@@ -545,6 +592,8 @@ class _Renderer:
         mark = _HISTORY_MARKS.get(node.kind)
         if mark is not None:
             label = f"{mark} {label}"
+        elif node.kind == "collapsed":
+            label = f"{label} ({node.hidden} inside)"
         head = f'{pad}state "{escape_label(label)}" as {self.ids[node_id]}'
         steps: list[Callable[[], None]] = []
         if node.kind == "parallel" and node.regions:
@@ -578,6 +627,13 @@ class _Renderer:
             if name
         )
 
+    def folds(self) -> tuple[Fold, ...]:
+        return tuple(
+            Fold(n.id, self.ids[n.id], n.kind == "collapsed")
+            for n in self.graph.nodes
+            if n.kind == "collapsed" or (n.kind in _COMPOSITE and n.members)
+        )
+
     def active_composites(self) -> tuple[str, ...]:
         return tuple(
             self.ids[n.id]
@@ -606,6 +662,10 @@ class _Renderer:
         if history:
             self.lines.append(f"    classDef history {HISTORY_STYLE}")
             self.lines.append(f"    class {','.join(history)} history")
+        collapsed = [self.ids[n.id] for n in self.graph.nodes if n.kind == "collapsed"]
+        if collapsed:
+            self.lines.append(f"    classDef collapsed {COLLAPSED_STYLE}")
+            self.lines.append(f"    class {','.join(collapsed)} collapsed")
         for index in sorted(self.graph.highlighted_edges):
             if index in self.edge_ids:
                 self.lines.append(f"    %% pystator:highlight {self.edge_ids[index]}")
@@ -638,6 +698,125 @@ def render_mermaid(
 def active_composite_ids(graph: DiagramGraph) -> tuple[str, ...]:
     """Mermaid ids of the active compound/parallel states, for CSS on their cluster groups."""
     return _Renderer(graph, "TB", True).active_composites()
+
+
+# --------------------------------------------------------------------------- views
+
+MAX_COLLAPSED = 1000
+"""At most this many collapsed names are read from a page's view; the rest are ignored."""
+
+
+@dataclass(frozen=True)
+class DiagramView:
+    """How one reader wants a diagram drawn: the direction and which states are collapsed.
+
+    A view is the reader's choice, not part of the machine: the designer keeps it in the
+    browser and sends it with each request. Unknown directions fall back to
+    :data:`DEFAULT_DIRECTION`, and names the graph does not hold are ignored, so a view kept
+    from an older text never breaks drawing the new one.
+    """
+
+    direction: Direction = DEFAULT_DIRECTION
+    collapsed: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, direction: str, collapsed: Iterable[object]) -> DiagramView:
+        """A view from loosely typed input (form fields): anything unusable is dropped."""
+        names: list[str] = []
+        for name in collapsed:
+            if len(names) >= MAX_COLLAPSED:
+                break
+            if isinstance(name, str):
+                names.append(name)
+        chosen: Direction = next((d for d in _DIRECTIONS if d == direction), DEFAULT_DIRECTION)
+        return cls(chosen, frozenset(names))
+
+    def draw(self, graph: DiagramGraph) -> tuple[DiagramGraph, MermaidDiagram]:
+        """The graph as this view shows it (collapsed), and its Mermaid rendering."""
+        shown = collapse(graph, self.collapsed)
+        return shown, render_mermaid_diagram(shown, self.direction)
+
+
+def collapse(graph: DiagramGraph, states: Iterable[str]) -> DiagramGraph:
+    """``graph`` with each named compound or parallel state drawn as one box.
+
+    Its descendants are left out; every edge that starts or ends on one of them is drawn
+    from or to the collapsed box instead (the outermost one when collapsed boxes nest),
+    an edge that now starts and ends on the same box only because of that is dropped,
+    and so are the hidden scopes' start arrows. Edge keys are kept, so a page still
+    finds a transition's edges; ``origin`` keeps the state an edge really leaves. Names
+    that are not composite nodes of ``graph`` are ignored.
+    """
+    wanted = {s for s in states if s in graph and graph.node(s).kind in _COMPOSITE}
+    wanted = {s for s in wanted if graph.node(s).members}
+    if not wanted:
+        return graph
+    owner = _hidden_owners(graph, wanted)
+    hidden: dict[str, int] = {}
+    for child, top in owner.items():
+        if graph.node(child).kind != "initial-marker":
+            hidden[top] = hidden.get(top, 0) + 1
+    nodes = tuple(
+        DiagramNode(n.id, n.label, "collapsed", note=n.note, hidden=hidden.get(n.id, 0))
+        if n.id in wanted
+        else n
+        for n in graph.nodes
+        if n.id not in owner
+    )
+    edges: list[DiagramEdge] = []
+    marked: set[int] = set()
+    for index, edge in enumerate(graph.edges):
+        moved = _moved_edge(graph, edge, owner)
+        if moved is None:
+            continue
+        if index in graph.highlighted_edges:
+            marked.add(len(edges))
+        edges.append(moved)
+    return DiagramGraph(
+        nodes=nodes,
+        edges=tuple(edges),
+        roots=graph.roots,
+        active=graph.active,
+        highlighted_edges=frozenset(marked),
+    )
+
+
+def _hidden_owners(graph: DiagramGraph, wanted: set[str]) -> dict[str, str]:
+    """Every node inside a collapsed state -> the outermost collapsed state around it."""
+    owner: dict[str, str] = {}
+    parents = graph.parent_map()
+    for top in (n.id for n in graph.nodes if n.id in wanted):  # a fixed order
+        up = parents.get(top, (None, None))[0]
+        seen = {top}
+        while up is not None and up not in seen:
+            if up in wanted:
+                top = up
+            seen.add(up)
+            up = parents.get(up, (None, None))[0]
+        work = list(graph.node(top).members)
+        while work:
+            child = work.pop()
+            if child in owner or child == top:
+                continue
+            owner[child] = top
+            work.extend(graph.node(child).members)
+    return owner
+
+
+def _moved_edge(
+    graph: DiagramGraph, edge: DiagramEdge, owner: Mapping[str, str]
+) -> DiagramEdge | None:
+    """``edge`` re-pointed at collapsed boxes, or None when collapsing swallows it."""
+    if edge.source in owner and graph.node(edge.source).kind == "initial-marker":
+        return None
+    source = owner.get(edge.source, edge.source)
+    target = owner.get(edge.target, edge.target)
+    if source == edge.source and target == edge.target:
+        return edge
+    if source == target:
+        return None
+    origin = edge.state if source != edge.source else edge.origin
+    return replace(edge, source=source, target=target, origin=origin)
 
 
 # --------------------------------------------------------------------------- spec -> graph

@@ -7,6 +7,20 @@
   // Renders are chained on one promise so two never overlap (Mermaid keeps global state
   // while it lays out a diagram).
   var mermaidQueue = Promise.resolve();
+  var lastDrawMs = Infinity; // how long the editor's last diagram took to draw
+
+  // The editor's live check waits for a pause in typing. The pause is short when the last
+  // diagram drew quickly (a small machine: the picture follows the keys) and the usual
+  // 150 ms otherwise, so a slow layout is not restarted on every key.
+  var QUICK_DRAW_MS = 120;
+  var checkTimer = null;
+  function scheduleCheck(textarea) {
+    if (checkTimer) clearTimeout(checkTimer);
+    checkTimer = setTimeout(function () {
+      checkTimer = null;
+      textarea.dispatchEvent(new CustomEvent("pystator-check"));
+    }, lastDrawMs <= QUICK_DRAW_MS ? 50 : 150);
+  }
   var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
 
   function mermaidTheme() {
@@ -36,9 +50,13 @@
       nodes.forEach(function (node) {
         if (!node.hasAttribute("data-source")) node.setAttribute("data-source", node.textContent);
       });
+      var started = performance.now();
       return window.mermaid.run({ nodes: nodes, suppressErrors: true }).then(function () {
+        if (nodes.some(function (node) { return node.closest("#diagram"); })) lastDrawMs = performance.now() - started;
         nodes.forEach(nameRegions);
         nodes.forEach(wireDiagram);
+        nodes.forEach(addFoldToggles);
+        nodes.forEach(dropPreviousDrawing);
       }).catch(function (error) {
         nodes.forEach(function (node) {
           node.setAttribute("data-processed", "error");
@@ -88,6 +106,156 @@
       label.textContent = regions[best].name;
       rect.parentNode.appendChild(label);
     });
+  }
+
+  // ---- The reader's view: direction and collapsed states ------------------------------
+  // Kept in this browser, per machine page (localStorage), never on the server: every check
+  // and simulator request carries it (diagram_direction, diagram_collapsed) and the server
+  // draws the diagram that way. The <pre>'s data-folds lists what can be collapsed or expanded.
+  var VIEW_PREFIX = "pystator.diagram-view:";
+  // Keyed by the machine's name as the page was opened (the address changes when a shared
+  // link becomes a draft, the name does not).
+  function viewKey() {
+    var holder = document.querySelector("[data-view-key]");
+    return VIEW_PREFIX + (holder ? holder.getAttribute("data-view-key") : location.pathname);
+  }
+  function readView() {
+    var view = null;
+    try { view = JSON.parse(window.localStorage.getItem(viewKey()) || "null"); } catch (ignored) { view = null; }
+    if (!view || typeof view !== "object") view = {};
+    return {
+      direction: view.direction === "LR" ? "LR" : "TB",
+      collapsed: Array.isArray(view.collapsed) ? view.collapsed.filter(function (n) { return typeof n === "string"; }) : [],
+    };
+  }
+  function writeView(view) {
+    try {
+      if (view.direction === "TB" && !view.collapsed.length) window.localStorage.removeItem(viewKey());
+      else window.localStorage.setItem(viewKey(), JSON.stringify(view));
+    } catch (ignored) { /* storage off: the view lasts until the next request only */ }
+  }
+  function isDefaultView(view) { return view.direction === "TB" && !view.collapsed.length; }
+
+  function addViewParameters(event) {
+    var path = event.detail && event.detail.path;
+    if (path !== "/validate" && path !== "/simulate") return;
+    var view = readView();
+    event.detail.parameters["diagram_direction"] = view.direction;
+    event.detail.parameters["diagram_collapsed"] = JSON.stringify(view.collapsed);
+    // A redraw for a new view is not an edit: the server keeps no draft for it.
+    var cause = event.detail.triggeringEvent;
+    if (cause && cause.type === "diagram-view") event.detail.parameters["view_only"] = "1";
+  }
+
+  // Ask the editor's check and the simulator panel (whichever the page has) to redraw.
+  function redrawForView() {
+    showDirectionButtons();
+    document.querySelectorAll("[data-diagram-refresh]").forEach(function (el) {
+      el.dispatchEvent(new CustomEvent("diagram-view"));
+    });
+  }
+
+  function showDirectionButtons() {
+    var across = readView().direction === "LR";
+    document.querySelectorAll('[data-view-do="direction"]').forEach(function (button) {
+      button.setAttribute("aria-pressed", across ? "true" : "false");
+    });
+  }
+
+  function toggleDirection() {
+    var view = readView();
+    view.direction = view.direction === "LR" ? "TB" : "LR";
+    writeView(view);
+    redrawForView();
+  }
+
+  function toggleFold(state, collapse) {
+    var view = readView();
+    view.collapsed = view.collapsed.filter(function (n) { return n !== state; });
+    if (collapse) view.collapsed.push(state);
+    writeView(view);
+    redrawForView();
+  }
+
+  // A small +/- button at the top right corner of every compound or parallel state drawn.
+  function foldElement(svg, fold) {
+    if (!fold.collapsed) return svg.querySelector('g.statediagram-cluster[data-id="' + fold.id + '"]');
+    return elementsFor(svg, { states: [fold.id] })[0] || null;
+  }
+  function addFoldToggles(pre) {
+    var svg = pre.querySelector("svg");
+    var folds;
+    try { folds = JSON.parse(pre.getAttribute("data-folds") || "[]"); } catch (ignored) { return; }
+    if (!svg || !folds.length) return;
+    folds.forEach(function (fold) {
+      var host = foldElement(svg, fold);
+      if (!host) return;
+      var box = host.getBBox();
+      var size = 18;
+      var toggle = document.createElementNS(SVG_NS, "g");
+      toggle.setAttribute("class", "fold-toggle");
+      toggle.setAttribute("role", "button");
+      toggle.setAttribute("tabindex", "0");
+      toggle.setAttribute("data-fold", fold.state);
+      toggle.setAttribute("data-folded", fold.collapsed ? "true" : "false");
+      toggle.setAttribute("aria-label", (fold.collapsed ? "Expand " : "Collapse ") + fold.state);
+      // On a cluster: inside its title bar, at the right; on a collapsed box: just right of it.
+      var x = fold.collapsed ? box.x + box.width + 4 : box.x + box.width - size - 3;
+      var y = fold.collapsed ? box.y + (box.height - size) / 2 : box.y + 3;
+      toggle.setAttribute("transform", "translate(" + x + "," + y + ")");
+      var title = document.createElementNS(SVG_NS, "title");
+      title.textContent = (fold.collapsed ? "Expand " : "Collapse ") + fold.state;
+      var rect = document.createElementNS(SVG_NS, "rect");
+      rect.setAttribute("width", String(size));
+      rect.setAttribute("height", String(size));
+      rect.setAttribute("rx", "3");
+      var sign = document.createElementNS(SVG_NS, "text");
+      sign.setAttribute("x", String(size / 2));
+      sign.setAttribute("y", String(size / 2));
+      sign.textContent = fold.collapsed ? "+" : "\u2212";
+      toggle.appendChild(title);
+      toggle.appendChild(rect);
+      toggle.appendChild(sign);
+      host.appendChild(toggle);
+    });
+  }
+
+  function pressFold(toggle) {
+    toggleFold(toggle.getAttribute("data-fold"), toggle.getAttribute("data-folded") !== "true");
+  }
+
+  // ---- The last picture stays until the next one is drawn --------------------------------
+  // A swap brings a diagram as text; Mermaid needs a moment to draw it. Until it has, the
+  // frame shows the drawing it had (inert, aria-hidden) rather than an empty box.
+  var previousDrawings = {};
+  function keepDrawings(target) {
+    if (!target || !target.querySelectorAll) return;
+    var frames = Array.prototype.slice.call(target.querySelectorAll(".diagram-frame[data-zoom]"));
+    if (target.matches && target.matches(".diagram-frame[data-zoom]")) frames.push(target);
+    frames.forEach(function (frame) {
+      var svg = frameSvg(frame) || frame.querySelector(".previous-drawing > svg");
+      if (svg) previousDrawings[frame.getAttribute("data-zoom")] = svg;
+    });
+  }
+  function showPreviousDrawings() {
+    Object.keys(previousDrawings).forEach(function (key) {
+      var svg = previousDrawings[key];
+      var frame = document.querySelector('.diagram-frame[data-zoom="' + key + '"]');
+      if (!frame || svg.closest(".diagram-frame") === frame) return;
+      if (!frame.querySelector("pre.mermaid:not([data-processed])")) return;
+      var holder = document.createElement("div");
+      holder.className = "previous-drawing";
+      holder.setAttribute("aria-hidden", "true");
+      holder.setAttribute("inert", "");
+      holder.appendChild(svg);
+      frame.appendChild(holder);
+    });
+    previousDrawings = {};
+  }
+  function dropPreviousDrawing(pre) {
+    var frame = pre.closest(".diagram-frame");
+    if (!frame) return;
+    frame.querySelectorAll(".previous-drawing").forEach(function (el) { el.remove(); });
   }
 
   // ---- Zoom and pan ----------------------------------------------------------------
@@ -193,6 +361,7 @@
     else if (command === "out") zoomAround(frame, 1 / ZOOM_STEP);
     else if (command === "fit") { zoomStates[key] = { mode: "fit" }; applyZoom(frame); }
     else if (command === "read") readableView(frame);
+    else if (command === "focus") focusView(frame);
     else if (command === "actual") {
       var view = currentView(frame);
       if (view) zoomAround(frame, 1 / view.scale);
@@ -237,6 +406,41 @@
       });
       panBy(frame, box.left + box.width / 2 - (left + right) / 2, box.top + box.height / 2 - (top + bottom) / 2);
     }
+  }
+
+  // "Focus": fit what matters now into the frame. In the simulator that is the active
+  // region: the innermost active compound or parallel states with the active states in
+  // them; elsewhere the state last clicked (a compound state with all it holds), else the
+  // start. Never smaller than Readable, never larger than the actual size (or Readable).
+  var FOCUS_MAX = 1;
+  function activeRegion(svg) {
+    var clusters = Array.prototype.slice.call(svg.querySelectorAll("g.statediagram-cluster.activeComposite"));
+    var innermost = clusters.filter(function (c) {
+      return !clusters.some(function (other) { return other !== c && c.contains(other); });
+    });
+    var leaves = Array.prototype.slice.call(svg.querySelectorAll("g.node.active"));
+    return innermost.concat(leaves);
+  }
+  function focusView(frame) {
+    var svg = frameSvg(frame);
+    var view = svg && currentView(frame);
+    if (!view) return;
+    var targets = frame.closest("#sim") ? activeRegion(svg) : [];
+    if (!targets.length) targets = focusElements(frame, svg);
+    if (!targets.length) return;
+    var left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+    targets.forEach(function (el) {
+      var r = el.getBoundingClientRect();
+      left = Math.min(left, r.left); top = Math.min(top, r.top);
+      right = Math.max(right, r.right); bottom = Math.max(bottom, r.bottom);
+    });
+    var pad = 4 * FIT_PAD;
+    var fit = Math.min((frame.clientWidth - pad) / Math.max(right - left, 1), (frame.clientHeight - pad) / Math.max(bottom - top, 1));
+    var readable = READABLE_PX / labelPx(svg);
+    var scale = clampScale(Math.max(Math.min(view.scale * fit, Math.max(FOCUS_MAX, readable)), readable));
+    var box = frame.getBoundingClientRect();
+    zoomAround(frame, scale / view.scale, (left + right) / 2 - box.left, (top + bottom) / 2 - box.top);
+    panBy(frame, box.left + box.width / 2 - (left + right) / 2, box.top + box.height / 2 - (top + bottom) / 2);
   }
 
   function zoomFrameOf(element) {
@@ -291,7 +495,7 @@
     drag = null;
   }
 
-  var ZOOM_KEYS = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual", r: "read", R: "read" };
+  var ZOOM_KEYS = { "+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual", r: "read", R: "read", f: "focus", F: "focus" };
   var PAN_KEYS = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
   function onFrameKey(event) {
     var frame = event.target.matches && event.target.matches(".diagram-frame[data-zoom]") ? event.target : null;
@@ -820,7 +1024,7 @@
       updateGutter();
       sentText = parts.textarea.value;
       parts.textarea.addEventListener("keydown", onEditorKey);
-      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); markVerifyStale(); });
+      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); markVerifyStale(); scheduleCheck(parts.textarea); });
       parts.textarea.addEventListener("scroll", function () {
         if (parts.gutter) parts.gutter.scrollTop = parts.textarea.scrollTop;
       });
@@ -829,6 +1033,8 @@
       });
     }
     document.querySelectorAll("[data-dropzone]").forEach(wireDropzone);
+    showDirectionButtons();
+    if (!isDefaultView(readView())) setTimeout(redrawForView, 0);
     if (darkQuery && darkQuery.addEventListener) darkQuery.addEventListener("change", rerenderForTheme);
   });
 
@@ -849,7 +1055,23 @@
 
   document.addEventListener("mouseover", onDiagramHover);
 
+  document.addEventListener("htmx:configRequest", addViewParameters);
+  document.addEventListener("keydown", function (event) {
+    var toggle = (event.key === "Enter" || event.key === " ") && event.target.closest && event.target.closest(".fold-toggle");
+    if (!toggle) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    pressFold(toggle);
+  }, true);
+
   document.addEventListener("click", function (event) {
+    var fold = event.target.closest && event.target.closest(".fold-toggle");
+    if (fold) {
+      if (Date.now() - pannedAt > 300) pressFold(fold);
+      return;
+    }
+    var viewButton = event.target.closest && event.target.closest('[data-view-do="direction"]');
+    if (viewButton) { toggleDirection(); return; }
     var control = event.target.closest && event.target.closest("[data-edge-tip], [data-spec]");
     if (control && Date.now() - pannedAt > 300) {
       var spec = control.getAttribute("data-spec");
@@ -933,6 +1155,7 @@
   }
   document.addEventListener("htmx:beforeSwap", function (event) {
     rememberFocus(event.detail && event.detail.target);
+    keepDrawings(event.detail && event.detail.target);
   });
 
   // The textarea is never swapped, so cursor and scroll survive every response; the
@@ -941,15 +1164,27 @@
     applyEditResult();
     restoreEditBar();
     restoreFocus();
+    showDirectionButtons();
+    showPreviousDrawings();
     renderDiagrams();
     updateGutter();
     var share = document.getElementById("share-result");
     if (share) share.hidden = false;
   });
 
+  // Draw a swapped-in diagram as soon as it is in the page, not after htmx's settle delay:
+  // the layout is the slow part of every keystroke and every simulator step.
+  function drawSwapped() {
+    showPreviousDrawings();
+    renderDiagrams();
+  }
+  document.addEventListener("htmx:afterSwap", drawSwapped);
+  document.addEventListener("htmx:oobAfterSwap", drawSwapped);
+
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail && event.detail.target;
     rememberFocus(target);
+    keepDrawings(target);
     if (target && target.id === "edit-bar") keepEditBar();
   });
   document.addEventListener("keydown", function (event) {

@@ -24,7 +24,7 @@ from pystator.textcheck import TextRejected, check_text
 
 if TYPE_CHECKING:
     from pystator.api import Budget
-    from pystator.diagram import MermaidDiagram
+    from pystator.diagram import DiagramView, MermaidDiagram
     from pystator.errors import ConfigError
 
 __all__ = ["Check", "Finding", "check", "findings_of"]
@@ -92,6 +92,7 @@ class Check:
     machine: Any = field(default=None, compare=False, repr=False)
     diagram_targets: dict[str, dict[str, list[Any]]] = field(default_factory=dict, compare=False)
     diagram_regions_json: str = field(default="[]", compare=False)
+    diagram_folds_json: str = field(default="[]", compare=False)
 
     @property
     def diagram_targets_json(self) -> str:
@@ -160,8 +161,10 @@ def _sorted(findings: list[Finding]) -> tuple[Finding, ...]:
     )
 
 
-def check(text: str, budget: Budget | None = None) -> Check:
+def check(text: str, budget: Budget | None = None, view: DiagramView | None = None) -> Check:
     """Validate ``text`` as a machine definition and draw it when it is valid.
+
+    ``view`` is how the reader wants the diagram drawn (direction, collapsed states).
 
     ``budget`` is asked between the stages (load, compile, lint, draw): once its time is
     spent, or its client has gone, the check stops with one "too large to check" finding.
@@ -169,7 +172,7 @@ def check(text: str, budget: Budget | None = None) -> Check:
     from pystator.api import OverBudget
 
     try:
-        return _check(text, budget)
+        return _check(text, budget, view)
     except OverBudget as error:
         message = (
             f"This machine is too large to check within {error.seconds:g} seconds, so it was "
@@ -178,7 +181,7 @@ def check(text: str, budget: Budget | None = None) -> Check:
         return Check(False, (Finding("error", message, code="too-large"),))
 
 
-def _check(text: str, budget: Budget | None) -> Check:
+def _check(text: str, budget: Budget | None, view: DiagramView | None) -> Check:
     from pystator.config import load_spec
     from pystator.errors import ConfigError
     from pystator.machine import StateMachine
@@ -206,7 +209,7 @@ def _check(text: str, budget: Budget | None) -> Check:
     stage()
     findings = [_finding(issue) for issue in _lint(machine)]
     stage()
-    drawn, targets = _mermaid(machine)
+    drawn, targets = _mermaid(machine, view)
     return Check(
         valid=True,
         findings=_sorted(findings),
@@ -215,6 +218,7 @@ def _check(text: str, budget: Budget | None) -> Check:
         machine=machine,
         diagram_targets=targets,
         diagram_regions_json=drawn.regions_json,
+        diagram_folds_json=drawn.folds_json,
     )
 
 
@@ -224,16 +228,17 @@ def _lint(machine: Any) -> list[Any]:
     return list(lint(machine.spec))
 
 
-def _mermaid(machine: Any) -> tuple[MermaidDiagram, dict[str, dict[str, list[Any]]]]:
+def _mermaid(
+    machine: Any, view: DiagramView | None
+) -> tuple[MermaidDiagram, dict[str, dict[str, list[Any]]]]:
     """The diagram (as ``to_mermaid`` draws it) and the spec-path -> Mermaid id map.
 
     Each entry also says where its YAML starts (``"at": [line, column]``), so a click on
     the state or edge in the diagram moves the editor there.
     """
-    from pystator.diagram import build_graph, render_mermaid_diagram
+    from pystator.diagram import DiagramView, build_graph
 
-    graph = build_graph(machine)
-    drawn = render_mermaid_diagram(graph, "TB")
+    graph, drawn = (view or DiagramView()).draw(build_graph(machine))
     targets: dict[str, dict[str, list[Any]]] = {}
     for i, state in enumerate(machine.spec.states):
         state_id = drawn.state_ids.get(state.name)

@@ -9,11 +9,14 @@ common so each route stays "parse, call the library or engine, render":
   needs (the examples menu, the flash line, the title) already filled in;
 - :meth:`Designer.error_page`, the same error answer everywhere: a page, a fragment, or the
   API's JSON shape for clients that asked for JSON;
-- :func:`redirect`, which also works when htmx made the request.
+- :func:`redirect`, which also works when htmx made the request;
+- :func:`diagram_view`, the reader's diagram view (direction, collapsed states) as the
+  browser sends it with each check and simulator step.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +26,21 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from pystator.api import CHECK_SECONDS, Budget
+from pystator.diagram import DiagramView
 from pystator.library import Library
 from ui.examples import list_examples
 from ui.rendering import SECURITY_HEADERS, Pages, is_htmx
 from ui.security import browser_of, page_token
 
-__all__ = ["Designer", "DesignerDep", "download", "get_designer", "redirect", "wants_json"]
+__all__ = [
+    "Designer",
+    "DesignerDep",
+    "diagram_view",
+    "download",
+    "get_designer",
+    "redirect",
+    "wants_json",
+]
 
 
 @dataclass(frozen=True)
@@ -129,3 +141,19 @@ def download(text: str, filename: str, media_type: str) -> Response:
         media_type=f"{media_type}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def diagram_view(fields: Mapping[str, str]) -> DiagramView:
+    """The diagram view a request asks for: ``diagram_direction`` and ``diagram_collapsed``.
+
+    The page keeps the view in the browser (per machine page) and adds both fields to
+    every check and simulator request, so the server draws what this reader chose without
+    storing it. A view is a preference: a value that cannot be read draws the default.
+    """
+    try:
+        collapsed = json.loads(fields.get("diagram_collapsed", "") or "[]")
+    except ValueError:
+        collapsed = []
+    if not isinstance(collapsed, list):
+        collapsed = []
+    return DiagramView.parse(fields.get("diagram_direction", ""), collapsed)

@@ -20,7 +20,7 @@ from pystator.api import run_in_budget
 from pystator.library import LibraryError, NotFound, draft_key, machine_draft_key, new_draft_id
 from pystator.textcheck import TextRejected
 from ui.checking import Check, check
-from ui.designer import Designer, DesignerDep, redirect
+from ui.designer import Designer, DesignerDep, diagram_view, redirect
 from ui.examples import find_example
 from ui.forms import Fields, FormDep, query
 from ui.machine_page import editor_context, machine_page_context, save_refusal, trace_from_query
@@ -122,9 +122,12 @@ async def validate(request: Request, designer: DesignerDep, form: FormDep) -> Re
     stops at its next stage instead of running to the end.
     """
     budget = designer.budget()
-    outcome = await run_in_budget(request, budget, check, form.get("yaml", ""), budget)
+    view = diagram_view(form)
+    outcome = await run_in_budget(request, budget, check, form.get("yaml", ""), budget, view)
     headers: dict[str, str] = {}
-    autosave = await run_in_threadpool(autosave_draft, request, designer, form, headers)
+    autosave = None
+    if not form.get("view_only"):  # a redraw for another diagram view is not an edit
+        autosave = await run_in_threadpool(autosave_draft, request, designer, form, headers)
     context = {"check": outcome, "shown_key": form.get("diagram_key", ""), "autosave": autosave}
     return designer.render(request, "partials/check.html", context, headers=headers)
 

@@ -27,9 +27,9 @@ from typing import Any
 from pystator.diagram import (
     DiagramEdge,
     DiagramGraph,
+    DiagramView,
     MermaidDiagram,
     build_graph,
-    render_mermaid_diagram,
 )
 from pystator.durations import format_duration, parse_duration
 from pystator.errors import PystatorError
@@ -38,6 +38,7 @@ from pystator.machine import StateMachine
 from pystator.model import Transition
 from pystator.simulator import EnabledEvent, Simulation, SimulationError, Step
 from pystator.simulator.trace import FORMAT_VERSION
+from ui.designer import diagram_view
 
 __all__ = [
     "MAX_TRACE_CHARS",
@@ -307,6 +308,7 @@ class SimView:
     highlight_edges: tuple[str, ...] = ()
     active_composites: tuple[str, ...] = ()
     regions_json: str = "[]"
+    folds_json: str = "[]"
     edge_controls_json: str = "{}"
     state: str = ""
     regions: tuple[RegionState, ...] = ()
@@ -539,7 +541,7 @@ def _describe(
     view.clock = _clock(sim.clock_ms)
     view.actions_total = len(sim.action_log)
     view.regions = _regions(machine, sim.configuration)
-    graph, drawn = _diagram(sim, view)
+    graph, drawn = _diagram(sim, view, diagram_view(fields))
     enabled = sim.enabled_events()
     view.enabled = tuple(
         EventButton(
@@ -616,7 +618,9 @@ def _edge_keys(machine: StateMachine, step: Step) -> set[tuple[str, str]]:
     return keys
 
 
-def _diagram(sim: Simulation, view: SimView) -> tuple[DiagramGraph, MermaidDiagram]:
+def _diagram(
+    sim: Simulation, view: SimView, shown: DiagramView
+) -> tuple[DiagramGraph, MermaidDiagram]:
     machine = sim.machine
     graph = build_graph(machine, active=sim.configuration)
     last = _last_move(sim.steps)
@@ -626,13 +630,14 @@ def _diagram(sim: Simulation, view: SimView) -> tuple[DiagramGraph, MermaidDiagr
             i for i, edge in enumerate(graph.edges) if (edge.key, edge.source) in keys
         )
         graph = replace(graph, highlighted_edges=marked)
-    diagram = render_mermaid_diagram(graph, "TB")
+    graph, diagram = shown.draw(graph)
     view.mermaid = diagram.text
     view.highlight_edges = tuple(
         diagram.edge_ids[i] for i in sorted(graph.highlighted_edges) if i in diagram.edge_ids
     )
     view.active_composites = diagram.active_composites
     view.regions_json = diagram.regions_json
+    view.folds_json = diagram.folds_json
     return graph, diagram
 
 
@@ -664,7 +669,7 @@ def _edge_controls(
         edge_id = drawn.edge_ids.get(index)
         if edge_id is None or not drawn_edge.key.startswith(("transitions[", "states[")):
             continue
-        found = buttons.get((drawn_edge.key, drawn_edge.source))
+        found = buttons.get((drawn_edge.key, drawn_edge.state))
         if found is not None:
             controls[edge_id] = {"do": found.do, "label": f"Fire {found.label}"}
         else:
@@ -681,10 +686,10 @@ def _why_not(
 ) -> str:
     """Why the simulator would not take ``edge`` now, in one sentence."""
     transition = _transition_at(machine, edge.key)
-    if edge.source not in active:
-        return f"State {edge.source} is not active now (the machine is in {view.state})."
+    if edge.state not in active:
+        return f"State {edge.state} is not active now (the machine is in {view.state})."
     if transition is None:  # a state's timeout
-        return f"The timeout of {edge.source} fires from the clock: use Fire next."
+        return f"The timeout of {edge.state} fires from the clock: use Fire next."
     if transition.eventless:
         return _sentence(
             "this transition has no event: the machine takes it by itself when its guards "

@@ -140,7 +140,7 @@ def test_zoom_buttons_keys_wheel_and_drag(offline_page: Any, app_url: str) -> No
 
     # Keyboard: the frame takes focus (visibly) and + / 0 work there.
     frame = page.locator("#diagram .diagram-frame")
-    page.locator("#diagram").get_by_role("button", name="Readable").focus()
+    page.locator("#diagram").get_by_role("button", name="Left to right").focus()
     page.keyboard.press("Tab")
     expect(frame).to_be_focused()
     outline = frame.evaluate("f => getComputedStyle(f).outlineStyle")
