@@ -149,3 +149,37 @@ def test_an_async_guard_on_the_sync_path_is_a_type_error_naming_it() -> None:
     (coroutine,) = made
     assert coroutine.cr_frame is None  # closed, never left un-awaited
     assert asyncio.run(m.async_step(m.snapshot_of("open"), "fill", {"qty": 3})).refusal is None
+
+
+def test_a_rejection_before_the_chosen_transition_stays_in_the_record() -> None:
+    result = step(machine(), {"qty": 3})
+    assert result.snapshot.configuration >= {"filled"}
+    assert result.guards == (
+        GuardEvaluation("qty > 5", False, "3 > 5", FILL_OPEN, "open", "expr"),
+        GuardEvaluation("qty > 1", True, "", FILL_SHOP, "shop", "expr"),
+        GuardEvaluation("in_stock", True, "", FILL_SHOP, "shop", "registry"),
+    )
+
+
+def test_explain_records_the_reading_when_the_first_candidate_passes() -> None:
+    quiet = step(machine(), {"qty": 7})
+    explained = step(machine(), {"qty": 7}, explain=True)
+    assert quiet.snapshot.configuration >= {"held"}
+    assert quiet.guards == (GuardEvaluation("qty > 5", True, "", FILL_OPEN, "open", "expr"),)
+    assert explained.guards == (
+        GuardEvaluation("qty > 5", True, "7 > 5", FILL_OPEN, "open", "expr"),
+    )
+
+
+def test_an_awaitable_without_close_is_refused_on_the_sync_path_too() -> None:
+    class Later:
+        """Awaitable, but not a coroutine: there is nothing to close."""
+
+        def __await__(self) -> Any:
+            yield
+            return True
+
+    m = machine(in_stock=None)
+    m.guard_registry.register("in_stock", lambda _ctx: Later())
+    with pytest.raises(TypeError, match="'in_stock' is async"):
+        step(m, {"qty": 3})
