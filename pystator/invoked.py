@@ -79,19 +79,20 @@ def check_children(parent: StateMachine, machines: Mapping[str, StateMachine]) -
     ``parent`` need not be in ``machines``; when it is (under its own name), a child
     that invokes it back is a cycle.
     """
+    known = {**machines, parent.name: machines.get(parent.name, parent)}
     for parent_name, machine in [(parent.name, parent), *machines.items()]:
         for state in machine.spec.states:
             for spec in state.invoke:
                 child = child_name(spec)
-                if child is not None and child not in machines:
-                    close = difflib.get_close_matches(child, list(machines), n=1)
+                if child is not None and child not in known:
+                    close = difflib.get_close_matches(child, list(known), n=1)
                     hint = f"; did you mean {close[0]!r}?" if close else ""
                     raise InvokeError(
                         f"state {state.name!r} of {parent_name!r} invokes {spec.src!r}, "
                         f"but there is no machine {child!r}{hint}",
                         {"state": state.name, "invoke": spec.id},
                     )
-    cycle = _cycle(parent.name, {**machines, parent.name: machines.get(parent.name, parent)})
+    cycle = _cycle(parent.name, known)
     if cycle:
         raise InvokeError(
             "machines invoke each other without end: " + " -> ".join(cycle),
