@@ -44,6 +44,7 @@ __all__ = [
     "check_children",
     "child_invokes",
     "child_name",
+    "child_states",
     "is_done",
     "reconcile",
 ]
@@ -120,6 +121,19 @@ def _cycle(start: str, machines: Mapping[str, StateMachine]) -> list[str]:
         return []
 
     return visit(start)
+
+
+def child_states(machine: StateMachine, snapshot: Snapshot) -> dict[str, str]:
+    """Each running child's state string, by invoke id: what a host shows (the simulator)."""
+    out: dict[str, str] = {}
+    for pairs in machine._invokes.values():
+        for _state, spec in pairs:
+            child = snapshot.children.get(spec.id)
+            if child is not None:
+                out[spec.id] = machine._children[child_name(spec) or ""].state_string(
+                    child.configuration
+                )
+    return out
 
 
 def is_done(machine: StateMachine, snapshot: Snapshot) -> bool:
