@@ -31,7 +31,7 @@ from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pystator.errors import FSMError
-from pystator.model import InvokeSpec
+from pystator.model import InvokeSpec, State
 from pystator.step import CancelTimer, Effect, MicroStep
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ __all__ = [
     "child_invokes",
     "child_name",
     "child_states",
+    "invokes_note",
     "is_done",
     "reconcile",
 ]
@@ -121,6 +122,15 @@ def _cycle(start: str, machines: Mapping[str, StateMachine]) -> list[str]:
         return []
 
     return visit(start)
+
+
+def invokes_note(state: State, note: str = "") -> str:
+    """``note`` with ``invokes payment`` added for each child machine ``state`` invokes:
+    how the diagram shows a child without drawing it."""
+    names = [n for n in (child_name(v) for v in state.invoke) if n]
+    if not names:
+        return note
+    return "; ".join(p for p in (note, "invokes " + ", ".join(names)) if p)
 
 
 def child_states(machine: StateMachine, snapshot: Snapshot) -> dict[str, str]:

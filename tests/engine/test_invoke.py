@@ -132,3 +132,11 @@ def test_a_service_src_stays_with_the_adapter() -> None:
     step = machine.step(machine.start().snapshot, "go")
     assert step.snapshot.children == {}
     assert [m.event for m in step.microsteps] == ["go"]
+
+
+def test_the_diagram_says_which_machine_a_state_invokes() -> None:
+    from pystator.diagram import to_mermaid
+
+    text = to_mermaid(_machine("order", "machine:payment"))
+    assert "note right of b : invokes payment" in text
+    assert "invokes" not in to_mermaid(_machine("order", "payments-service"))
