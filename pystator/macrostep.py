@@ -380,21 +380,9 @@ def stepper(
     else:
         trigger, payload = split_event(event)
     configuration = machine._known(snapshot.configuration)
-    child_timer = (
-        timer is not None
-        and timer not in timers
-        and any(timer in c.timers for c in snapshot.children.values())
-    )
-    if timer is not None and not child_timer:
+    if timer is not None:
         if timer not in timers:
-            source = machine.state_string(configuration)
-            return Step(
-                trigger,
-                snapshot,
-                refusal=stale_timer(source, timer.id),
-                timer=timer,
-                context=_given(snapshot, context, tables.datamodel is not None),
-            )
+            return (yield from _not_pending(machine, snapshot, context, now, judge, timer))
         timers = tuple(t for t in timers if t is not timer)
     plan = tables.plan(configuration, tables.norm(trigger))
     rest = snapshot if timers is snapshot.timers else _with_timers(snapshot, timers)
@@ -412,10 +400,8 @@ def stepper(
         scope = guard_context(context, payload)
     selection: Selection = yield from select(plan, scope, judge)
     refused = not selection.chosen or selection.missing_guard is not None
-    if refused and (child_timer or _forwards(machine, snapshot)):
-        by_child = yield from _children_only(
-            machine, rest, context, now, judge, trigger, timer if child_timer else None
-        )
+    if refused and _forwards(machine, snapshot):
+        by_child = yield from _children_only(machine, rest, context, now, judge, trigger)
         if by_child is not None:
             return by_child
     if refused:
@@ -448,22 +434,45 @@ def stepper(
     return chain.step(trigger, selection.evaluations, timer)
 
 
+def _not_pending(
+    machine: StateMachine,
+    snapshot: Snapshot,
+    context: Context | None,
+    now: int,
+    judge: Judge,
+    timer: Timer,
+) -> Generator[tuple[str, Awaitable[Any]], Any, Step]:
+    """A timer the parent does not hold: a child's own (only that child sees it, never
+    the parent's transitions), or a stale one, refused."""
+    if any(timer in c.timers for c in snapshot.children.values()):
+        chain = _Chain(machine, snapshot, now, judge, context)
+        yield from invoked.reconcile(chain, None, timer)
+        return chain.step(timer.trigger, (), timer)
+    source = machine.state_string(machine._known(snapshot.configuration))
+    return Step(
+        timer.trigger,
+        snapshot,
+        refusal=stale_timer(source, timer.id),
+        timer=timer,
+        context=_given(snapshot, context, machine._tables.datamodel is not None),
+    )
+
+
 def _children_only(
     machine: StateMachine,
     rest: Snapshot,
     context: Context | None,
     now: int,
     judge: Judge,
-    trigger: str,
-    timer: Timer | None,
+    event: str,
 ) -> Generator[tuple[str, Awaitable[Any]], Any, Step | None]:
-    """The step of an event the parent refuses but a child may take (forwarded, or the
-    child's own timer); None when no child does anything with it either."""
+    """The step of an event the parent refuses but a forwarding child may take; None
+    when no child does anything with it either."""
     chain = _Chain(machine, rest, now, judge, context)
-    yield from invoked.reconcile(chain, None if timer is not None else trigger, timer)
+    yield from invoked.reconcile(chain, event)
     if not chain.microsteps:
         return None
-    return chain.step(trigger, (), timer)
+    return chain.step(event, (), None)
 
 
 def _forwards(machine: StateMachine, snapshot: Snapshot) -> bool:
