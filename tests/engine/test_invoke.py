@@ -140,3 +140,23 @@ def test_the_diagram_says_which_machine_a_state_invokes() -> None:
     text = to_mermaid(_machine("order", "machine:payment"))
     assert "note right of b : invokes payment" in text
     assert "invokes" not in to_mermaid(_machine("order", "payments-service"))
+
+
+def test_lint_names_a_self_invocation_at_its_line() -> None:
+    from pystator.config import load_spec
+    from pystator.lint import lint
+
+    text = (
+        "meta: {machine_name: loop, version: '1'}\n"
+        "states:\n"
+        "  - {name: a, type: initial}\n"
+        "  - name: b\n"
+        "    invoke: [{id: again, src: 'machine:loop'}]\n"
+        "transitions:\n"
+        "  - {trigger: go, source: a, dest: b}\n"
+    )
+    found = [f for f in lint(load_spec(text)) if f.code == "invoke-self"]
+    assert len(found) == 1 and found[0].line == 5, found
+    assert "invokes its own machine 'loop'" in found[0].message
+    other = text.replace("machine:loop", "machine:other")
+    assert not [f for f in lint(load_spec(other)) if f.code == "invoke-self"]
