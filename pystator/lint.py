@@ -26,6 +26,8 @@ code                     severity  meaning
                                    happen, with the shortest run to it (a bounded search)
 ``deadlock-unchecked``   info      that search stopped at its bound before it saw every
                                    configuration
+``invoke-self``          error     a state invokes its own machine (``src: machine:NAME``):
+                                   each child would start another without end
 ``unknown-guard``        error     a named guard the given guard registry does not have
 ``unknown-action``       error     an action the given action registry does not have
 =======================  ========  =====================================================
