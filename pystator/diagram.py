@@ -73,6 +73,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal, Protocol
 
+from pystator import invoked
 from pystator.chart import Chart, RegionNode
 from pystator.durations import format_duration
 from pystator.model import ActionSpec, MachineSpec, State, Transition
@@ -906,7 +907,7 @@ def build_graph(
         edges.append(DiagramEdge(marker, target, "", f"initial:{scope_name}"))
 
     for name, state in chart.states.items():
-        note = state.description if show_notes else ""
+        note = invoked.invokes_note(state, state.description if show_notes else "")
         if state.is_parallel and chart.kids(name):
             regions: list[tuple[str, ...]] = []
             drawn = _regions(chart, name)

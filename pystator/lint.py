@@ -26,6 +26,8 @@ code                     severity  meaning
                                    happen, with the shortest run to it (a bounded search)
 ``deadlock-unchecked``   info      that search stopped at its bound before it saw every
                                    configuration
+``invoke-self``          error     a state invokes its own machine (``src: machine:NAME``):
+                                   each child would start another without end
 ``unknown-guard``        error     a named guard the given guard registry does not have
 ``unknown-action``       error     an action the given action registry does not have
 =======================  ========  =====================================================
@@ -47,6 +49,7 @@ from typing import Any, Literal, Protocol
 from pystator._eventless import eventless_cycles
 from pystator.chart import Chart, Node
 from pystator.errors import Issue
+from pystator.invoked import child_name
 from pystator.microstep import effective_targets
 from pystator.model import ActionSpec, MachineSpec, Transition
 from pystator.verify.findings import check_deadlocks, check_unsatisfiable_guards
@@ -412,6 +415,22 @@ def _source_in(ctx: _Context, t: Transition, cycle: Sequence[int], k: int) -> st
 # --------------------------------------------------------------------------- registries
 
 
+def check_self_invoke(ctx: _Context) -> Iterator[Finding]:
+    """A machine that invokes itself (``src: machine:<its own name>``) never ends: each
+    child starts another. ``bind_machines`` refuses longer cycles, which need the others."""
+    name = ctx.spec.meta.machine_name
+    for i, state in enumerate(ctx.spec.states):
+        for k, spec in enumerate(state.invoke):
+            if child_name(spec) == name:
+                yield ctx.finding(
+                    "invoke-self",
+                    "error",
+                    f"state {state.name!r} invokes its own machine {name!r}: "
+                    "each child would start another without end",
+                    f"states[{i}].invoke[{k}].src",
+                )
+
+
 def check_unknown_guards(ctx: _Context) -> Iterator[Finding]:
     if ctx.guards is None:
         return
@@ -482,6 +501,7 @@ CHECKS: tuple[Callable[[_Context], Iterator[Finding]], ...] = (
     check_eventless_cycles,
     check_unsatisfiable_guards,
     check_deadlocks,
+    check_self_invoke,
     check_unknown_guards,
     check_unknown_actions,
 )

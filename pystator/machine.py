@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pystator import macrostep, views
+from pystator import invoked, macrostep, views
 from pystator import parallel as regions
 from pystator.chart import Chart
 from pystator.compiled import Tables
@@ -65,6 +65,21 @@ class StateMachine:
         self._chart = self._tables.chart
         self._guards: Any = None
         self._default_judge = self._new_judge()
+        self._children: Mapping[str, StateMachine] = {}
+        self._invokes: dict[str, Any] = {}
+
+    def bind_machines(self, machines: Mapping[str, StateMachine]) -> StateMachine:
+        """Give ``invoke`` with ``src: machine:NAME`` the machines it may name.
+
+        Checked at once: an unknown name (with a did-you-mean) or machines invoking
+        each other in a cycle raise ``InvokeError``. Until this is called, a machine's
+        ``invoke`` entries are left to the orchestrator's adapter, as before.
+        """
+        invoked.check_children(self, machines)
+        for machine in (self, *machines.values()):
+            machine._children = dict(machines)
+            machine._invokes = invoked.child_invokes(machine)
+        return self
 
     # ------------------------------------------------------------------ creation
     @classmethod

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Awaitable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pystator import invoked
 from pystator.datamodel import Executor, Queued, event_value
 from pystator.errors import FSMError
 from pystator.microstep import Action, Transfer, entry_groups
@@ -96,6 +97,7 @@ class _Chain:
         self.timers = snapshot.timers
         self.history = snapshot.history
         self.next_id = snapshot.next_timer_id
+        self.children: Mapping[str, Snapshot] = snapshot.children
         self.now = now
         self.queue: deque[Any] = deque()
         self.microsteps: list[MicroStep] = []
@@ -193,6 +195,10 @@ class _Chain:
             )
         )
 
+    def queue_event(self, name: str) -> None:
+        """Put a platform event (``done.invoke.*``) on the internal queue."""
+        self.queue.append(Queued(name, None, "platform") if self.run is not None else name)
+
     def enter(self, groups: _Groups, effects: list[Effect]) -> tuple[Timer, ...]:
         """Append each entered state's actions, then its timers; return the timers armed."""
         delayed = self.machine._tables.delayed
@@ -273,7 +279,13 @@ class _Chain:
     def snapshot(self) -> Snapshot:
         if self.run is not None:
             data = self.run.datamodel.kept(self.run.variables)
-            return Snapshot(self.configuration, self.timers, self.history, self.next_id, data)
+            return Snapshot(
+                self.configuration, self.timers, self.history, self.next_id, data, self.children
+            )
+        if self.children:
+            return Snapshot(
+                self.configuration, self.timers, self.history, self.next_id, children=self.children
+            )
         return Snapshot(self.configuration, self.timers, self.history, self.next_id)
 
     def step(self, event: str | None, guards: tuple[Any, ...], timer: Timer | None) -> Step:
@@ -343,6 +355,10 @@ def starter(machine: StateMachine, context: Context | None, now: int, judge: Jud
         yield from chain.settled()
         if chain.loop is not None:
             raise LivelockError(f"the machine cannot start: {chain.loop}")
+    if machine._invokes:
+        yield from invoked.reconcile(chain, None)
+        if chain.loop is not None:
+            raise LivelockError(f"the machine cannot start: {chain.loop}")
     return chain.step(None, (), None)
 
 
@@ -366,14 +382,7 @@ def stepper(
     configuration = machine._known(snapshot.configuration)
     if timer is not None:
         if timer not in timers:
-            source = machine.state_string(configuration)
-            return Step(
-                trigger,
-                snapshot,
-                refusal=stale_timer(source, timer.id),
-                timer=timer,
-                context=_given(snapshot, context, tables.datamodel is not None),
-            )
+            return (yield from _not_pending(machine, snapshot, context, now, judge, timer))
         timers = tuple(t for t in timers if t is not timer)
     plan = tables.plan(configuration, tables.norm(trigger))
     rest = snapshot if timers is snapshot.timers else _with_timers(snapshot, timers)
@@ -390,7 +399,12 @@ def stepper(
     else:
         scope = guard_context(context, payload)
     selection: Selection = yield from select(plan, scope, judge)
-    if not selection.chosen or selection.missing_guard is not None:
+    refused = not selection.chosen or selection.missing_guard is not None
+    if refused and _forwards(machine, snapshot):
+        by_child = yield from _children_only(machine, rest, context, now, judge, trigger)
+        if by_child is not None:
+            return by_child
+    if refused:
         refusal = refuse(tables, machine.state_string(configuration), plan, selection)
         return Step(
             trigger,
@@ -405,18 +419,71 @@ def stepper(
     chain.take(tables.transfer(plan, selection.chosen, rest.history), trigger)
     if tables.chained:
         yield from chain.settled()
-        if chain.loop is not None:
-            error = LivelockError(chain.loop, {"trigger": trigger})
-            refusal = Refusal("livelock", chain.loop, error)
-            return Step(
-                trigger,
-                rest,
-                guards=selection.evaluations,
-                refusal=refusal,
-                timer=timer,
-                context=_given(snapshot, context, tables.datamodel is not None),
-            )
+    if machine._invokes and chain.loop is None:
+        yield from invoked.reconcile(chain, trigger)
+    if chain.loop is not None:
+        error = LivelockError(chain.loop, {"trigger": trigger})
+        return Step(
+            trigger,
+            rest,
+            guards=selection.evaluations,
+            refusal=Refusal("livelock", chain.loop, error),
+            timer=timer,
+            context=_given(snapshot, context, tables.datamodel is not None),
+        )
     return chain.step(trigger, selection.evaluations, timer)
+
+
+def _not_pending(
+    machine: StateMachine,
+    snapshot: Snapshot,
+    context: Context | None,
+    now: int,
+    judge: Judge,
+    timer: Timer,
+) -> Generator[tuple[str, Awaitable[Any]], Any, Step]:
+    """A timer the parent does not hold: a child's own (only that child sees it, never
+    the parent's transitions), or a stale one, refused."""
+    if any(timer in c.timers for c in snapshot.children.values()):
+        chain = _Chain(machine, snapshot, now, judge, context)
+        yield from invoked.reconcile(chain, None, timer)
+        return chain.step(timer.trigger, (), timer)
+    source = machine.state_string(machine._known(snapshot.configuration))
+    return Step(
+        timer.trigger,
+        snapshot,
+        refusal=stale_timer(source, timer.id),
+        timer=timer,
+        context=_given(snapshot, context, machine._tables.datamodel is not None),
+    )
+
+
+def _children_only(
+    machine: StateMachine,
+    rest: Snapshot,
+    context: Context | None,
+    now: int,
+    judge: Judge,
+    event: str,
+) -> Generator[tuple[str, Awaitable[Any]], Any, Step | None]:
+    """The step of an event the parent refuses but a forwarding child may take; None
+    when no child does anything with it either."""
+    chain = _Chain(machine, rest, now, judge, context)
+    yield from invoked.reconcile(chain, event)
+    if not chain.microsteps:
+        return None
+    return chain.step(event, (), None)
+
+
+def _forwards(machine: StateMachine, snapshot: Snapshot) -> bool:
+    """Whether a running child of ``snapshot`` gets the parent's external events."""
+    if not snapshot.children:
+        return False
+    return any(
+        spec.autoforward and spec.id in snapshot.children
+        for pairs in machine._invokes.values()
+        for _state, spec in pairs
+    )
 
 
 def _given(snapshot: Snapshot, context: Context | None, datamodel: bool) -> Context:
@@ -429,7 +496,12 @@ def _given(snapshot: Snapshot, context: Context | None, datamodel: bool) -> Cont
 
 def _with_timers(snapshot: Snapshot, timers: tuple[Timer, ...]) -> Snapshot:
     return Snapshot(
-        snapshot.configuration, timers, snapshot.history, snapshot.next_timer_id, snapshot.data
+        snapshot.configuration,
+        timers,
+        snapshot.history,
+        snapshot.next_timer_id,
+        snapshot.data,
+        snapshot.children,
     )
 
 

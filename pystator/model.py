@@ -362,12 +362,19 @@ class Region:
 
 @dataclass(frozen=True)
 class InvokeSpec:
-    """A long-lived service started on entry and stopped on exit (by the orchestrator)."""
+    """A long-lived service started on entry and stopped on exit.
+
+    ``src: machine:NAME`` names a child machine the engine runs itself (see
+    ``pystator.invoked``); any other ``src`` is an external service the orchestrator's
+    ``InvokeAdapter`` starts. ``autoforward`` sends a child machine a copy of every
+    external event its parent processes.
+    """
 
     id: str
     src: str
     on_done: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    autoforward: bool = False
 
 
 def _actions(values: Iterable[str | Mapping[str, Any] | ActionSpec]) -> tuple[ActionSpec, ...]:

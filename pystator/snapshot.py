@@ -95,6 +95,7 @@ class Timer:
 
 _NO_HISTORY: Mapping[str, frozenset[str]] = MappingProxyType({})
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
+_NO_CHILDREN: Mapping[str, Snapshot] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,10 @@ class Snapshot:
     history: Mapping[str, frozenset[str]] = field(default_factory=lambda: _NO_HISTORY, hash=False)
     next_timer_id: int = 0
     data: Mapping[str, Any] = field(default_factory=lambda: _NO_DATA, hash=False)
+    children: Mapping[str, Snapshot] = field(default_factory=lambda: _NO_CHILDREN, hash=False)
+    """The snapshot of each running child machine (``invoke`` with ``src: machine:NAME``),
+    by invoke id: the engine is stateless, so a child lives inside its parent's snapshot
+    and is stored, shared and restored with it."""
 
     def timer(self, timer_id: int) -> Timer | None:
         """The pending timer with ``timer_id`` (None when it fired or was cancelled)."""
@@ -141,11 +146,14 @@ class Snapshot:
             out["history"] = {k: sorted(v) for k, v in sorted(self.history.items())}
         if self.data:
             out["data"] = dict(self.data)
+        if self.children:
+            out["children"] = {k: v.to_dict() for k, v in sorted(self.children.items())}
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Snapshot:
         history = data.get("history") or {}
+        children = data.get("children") or {}
         return cls(
             frozenset(str(s) for s in data["configuration"]),
             sorted_timers(Timer.from_dict(t) for t in data.get("timers", ())),
@@ -154,6 +162,9 @@ class Snapshot:
             else _NO_HISTORY,
             int(data.get("next_timer_id", 0)),
             MappingProxyType(dict(data["data"])) if data.get("data") else _NO_DATA,
+            MappingProxyType({str(k): cls.from_dict(v) for k, v in children.items()})
+            if children
+            else _NO_CHILDREN,
         )
 
 

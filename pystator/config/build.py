@@ -459,7 +459,7 @@ def _state_from_model(s: StateModel) -> State:
         on_enter=_action_specs(s.on_enter),
         on_exit=_action_specs(s.on_exit),
         timeout=Timeout(s.timeout.seconds, s.timeout.destination) if s.timeout else None,
-        invoke=tuple(InvokeSpec(v.id, v.src, v.on_done, v.params) for v in s.invoke),
+        invoke=tuple(InvokeSpec(v.id, v.src, v.on_done, v.params, v.autoforward) for v in s.invoke),
         description=s.description,
         metadata=s.metadata or NO_METADATA,
         history=s.history,

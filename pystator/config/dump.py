@@ -61,6 +61,7 @@ def _invoke(state: State) -> list[dict[str, Any]]:
             "src": v.src,
             **({"on_done": v.on_done} if v.on_done else {}),
             **({"params": dict(v.params)} if v.params else {}),
+            **({"autoforward": True} if v.autoforward else {}),
         }
         for v in state.invoke
     ]

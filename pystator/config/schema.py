@@ -248,6 +248,7 @@ class InvokeModel(_Strict):
     src: str = Field(min_length=1)
     on_done: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    autoforward: bool = False
 
 
 class StateModel(_Strict):

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pystator.actions import ActionExecutor, ActionRegistry, ActionResult, ExecutionResult
 from pystator.guards import GuardRegistry
+from pystator.invoked import child_name
 from pystator.model import ActionSpec, Event
 from pystator.reset import reset_to
 from pystator.result import TransitionResult
@@ -658,7 +659,8 @@ class Orchestrator:
         )
 
     def _invoke_specs(self, state: str) -> tuple[Any, ...]:
-        return tuple(self.machine.get_state(state).invoke)
+        # src: machine:NAME is a child machine the engine runs; the adapter gets services only
+        return tuple(v for v in self.machine.get_state(state).invoke if child_name(v) is None)
 
     def _service_event(self, stored: StoredState | None, service_id: str) -> str | None:
         if stored is None:

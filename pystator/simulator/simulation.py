@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pystator import invoked
 from pystator.durations import parse_duration
 from pystator.errors import PystatorError
 from pystator.machine import StateMachine
@@ -99,6 +100,12 @@ class Simulation:
     def state(self) -> str:
         """The configuration's string form (a leaf, or ``P:region=leaf,...``)."""
         return self._run.now.state
+
+    @property
+    def children(self) -> dict[str, str]:
+        """Each running child machine's state string, by invoke id (``invoke`` with
+        ``src: machine:NAME``); empty when none runs."""
+        return invoked.child_states(self._machine, self._run.now.snapshot)
 
     @property
     def clock_ms(self) -> int:
