@@ -45,6 +45,7 @@ __all__ = [
     "child_invokes",
     "child_name",
     "child_states",
+    "forwarded_triggers",
     "invokes_note",
     "is_done",
     "reconcile",
@@ -144,6 +145,24 @@ def child_states(machine: StateMachine, snapshot: Snapshot) -> dict[str, str]:
                     child.configuration
                 )
     return out
+
+
+def forwarded_triggers(machine: StateMachine, snapshot: Snapshot) -> tuple[str, ...]:
+    """The events the running ``autoforward`` children listen for (their children's
+    too), in written order: events a host may send the parent that matter only to a
+    child, so the simulator can offer them."""
+    out: dict[str, None] = {}
+    for pairs in machine._invokes.values():
+        for _state, spec in pairs:
+            running = snapshot.children.get(spec.id)
+            if running is None or not spec.autoforward:
+                continue
+            child = machine._children[child_name(spec) or ""]
+            for transition in child.all_transitions:
+                out.setdefault(transition.trigger)
+            for trigger in forwarded_triggers(child, running):
+                out.setdefault(trigger)
+    return tuple(out)
 
 
 def is_done(machine: StateMachine, snapshot: Snapshot) -> bool:

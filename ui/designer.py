@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from pystator.api import CHECK_SECONDS, Budget
 from pystator.diagram import DiagramView
 from pystator.library import Library
-from ui.examples import list_examples
+from ui.examples import find_example, list_examples
 from ui.rendering import SECURITY_HEADERS, Pages, is_htmx
 from ui.security import browser_of, page_token
 
@@ -58,6 +58,15 @@ class Designer:
     origin: str
     token_key: str
     check_seconds: float = CHECK_SECONDS
+
+    def machine_text_named(self, name: str) -> str | None:
+        """The text of the machine called ``name``: the library's (as last saved), else the
+        example of that name; how an ``invoke`` of ``machine:NAME`` finds its child."""
+        for machine in self.library.machines():
+            if machine.name == name:
+                return self.library.text(machine.id)
+        example = find_example(name, self.examples_dir)
+        return example.text() if example is not None else None
 
     def base_context(self, request: Request) -> dict[str, Any]:
         """What the page frame (``base.html``) and every form on a page need."""

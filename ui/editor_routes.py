@@ -47,7 +47,7 @@ def machine_page(
     outcome = check(text, designer.budget())
     editor = editor_context(
         text, outcome, view=view, trace=trace_text, machine_id=machine_id, note=note,
-        dirty=autosaved is not None, base=base,
+        dirty=autosaved is not None, base=base, children=designer.machine_text_named,
     )  # fmt: skip
     context = machine_page_context(designer, editor, machine)
     return designer.render(request, "machine.html", context)
@@ -245,6 +245,7 @@ def draft_page(
         draft_id=draft_id or new_draft_id(),
         dirty=draft_id is not None,
         note=note,
+        children=designer.machine_text_named,
     )
     default_name = name or outcome.machine_name or "shared machine"
     context = machine_page_context(designer, editor, None, default_name, imported=imported)

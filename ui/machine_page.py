@@ -13,7 +13,7 @@ from pystator.library import Machine
 from pystator.simulator import SimulationError
 from ui.checking import Check
 from ui.designer import Designer
-from ui.simulating import SimView, machine_for, simulate, unpack_trace
+from ui.simulating import ChildText, SimView, machine_for, simulate, unpack_trace
 from ui.verifying import verify_view
 
 __all__ = [
@@ -36,6 +36,7 @@ def editor_context(
     dirty: bool = False,
     note: str | None = None,
     base: str = "",
+    children: ChildText | None = None,
 ) -> dict[str, Any]:
     """The editor's values; ``view="simulate"`` (or a trace) opens the simulator,
     ``view="tests"`` the Tests tab with generated tests.
@@ -48,7 +49,7 @@ def editor_context(
     simulating = view == "simulate" or trace is not None
     sim: SimView | None = None
     if simulating:
-        sim = simulation_view(text, trace or "", "show", {})
+        sim = simulation_view(text, trace or "", "show", {}, children=children)
         if note:
             sim.message = note
     tests = view == "tests" and not simulating
@@ -99,10 +100,16 @@ def machine_page_context(
 
 
 def simulation_view(
-    text: str, trace: str, do: str, fields: dict[str, str], note: str | None = None
+    text: str,
+    trace: str,
+    do: str,
+    fields: dict[str, str],
+    note: str | None = None,
+    children: ChildText | None = None,
 ) -> SimView:
-    """The simulator panel for ``text`` after replaying ``trace`` and applying ``do``."""
-    machine, problem = machine_for(text)
+    """The simulator panel for ``text`` after replaying ``trace`` and applying ``do``
+    (``children`` finds the machines it invokes)."""
+    machine, problem = machine_for(text, children)
     view = simulate(machine, trace, do, fields, machine_problem=problem)
     if note:
         view.message = f"{note} {view.message or ''}".strip()

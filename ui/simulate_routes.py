@@ -32,7 +32,9 @@ router = APIRouter()
 def simulate_step(request: Request, designer: DesignerDep, form: FormDep) -> Response:
     """Replay the posted trace, apply the posted action, answer with the new panel."""
     text, machine_id = machine_text(form), form.get("machine_id", "")
-    view = simulation_view(text, form.get("trace", ""), _action(form), form)
+    view = simulation_view(
+        text, form.get("trace", ""), _action(form), form, children=designer.machine_text_named
+    )
     if not is_htmx(request):  # a plain form post: the whole editor page, simulating
         return _simulate_page(request, designer, text, machine_id, view)
     headers = {}
@@ -70,7 +72,7 @@ def export_run(request: Request, designer: DesignerDep, form: FormDep) -> Respon
     text, fmt = machine_text(form), form.get("format", "")
     if fmt not in ("json", "py"):
         return designer.error_page(request, 400, f"There is no export format {fmt!r} for a run.")
-    machine, problem = machine_for(text)
+    machine, problem = machine_for(text, designer.machine_text_named)
     if machine is None:
         return designer.error_page(request, 400, problem)
     view = simulate(machine, form.get("trace", ""), "show", {})

@@ -33,6 +33,7 @@ from pystator.diagram import (
 )
 from pystator.durations import format_duration, parse_duration
 from pystator.errors import PystatorError
+from pystator.invoked import InvokeError, child_invokes, child_name
 from pystator.limits import JsonInputError, load_json
 from pystator.machine import StateMachine
 from pystator.model import Transition
@@ -43,6 +44,7 @@ from ui.designer import diagram_view
 __all__ = [
     "MAX_TRACE_CHARS",
     "Action",
+    "ChildText",
     "SimView",
     "machine_for",
     "pack_trace",
@@ -312,6 +314,7 @@ class SimView:
     edge_controls_json: str = "{}"
     state: str = ""
     regions: tuple[RegionState, ...] = ()
+    children: tuple[tuple[str, str], ...] = ()  # (invoke id, the child's state)
     enabled: tuple[EventButton, ...] = ()
     disabled: tuple[tuple[str, str], ...] = ()
     guards: tuple[GuardToggle, ...] = ()
@@ -415,8 +418,9 @@ def _send(sim: Simulation, action: Action, fields: Mapping[str, str], view: SimV
     if isinstance(payload, JsonProblem):
         view.payload_problem = payload
         return f"Nothing was sent: {payload}."
-    if action.event not in _triggers(sim.machine):
-        known = ", ".join(_triggers(sim.machine)[:12])
+    events = [*_triggers(sim.machine), *sim.child_events]
+    if action.event not in events:
+        known = ", ".join(events[:12])
         return (
             f"Nothing was sent: {action.event!r} is not an event of this machine "
             f"(its events: {known})."
@@ -541,6 +545,7 @@ def _describe(
     view.clock = _clock(sim.clock_ms)
     view.actions_total = len(sim.action_log)
     view.regions = _regions(machine, sim.configuration)
+    view.children = tuple(sim.children.items())
     graph, drawn = _diagram(sim, view, diagram_view(fields))
     enabled = sim.enabled_events()
     view.enabled = tuple(
@@ -801,8 +806,82 @@ _MACHINES: dict[str, tuple[StateMachine | None, str]] = {}
 _MACHINES_LOCK = threading.Lock()
 
 
-def machine_for(text: str) -> tuple[StateMachine | None, str]:
-    """The machine the editor's text describes, or None and the sentence saying why not.
+ChildText = Callable[[str], "str | None"]
+"""Looks up the text of the machine an ``invoke`` names (``src: machine:NAME``)."""
+
+
+def machine_for(text: str, children: ChildText | None = None) -> tuple[StateMachine | None, str]:
+    """The machine the editor's text describes, with the child machines it invokes
+    bound (looked up by ``children``), or None and the sentence saying why not.
+
+    The engine decides what a child does; the designer only finds the texts: a machine
+    that names ``payment`` gets the library's ``payment`` (or the example of that name),
+    as last saved. Without ``children`` (or without ``invoke``) the text stands alone.
+    """
+    machine, problem = _compiled(text)
+    if machine is None or children is None or not _child_names(machine):
+        return machine, problem
+    texts: dict[str, str] = {}
+    waiting = list(_child_names(machine))
+    while waiting:
+        name = waiting.pop()
+        found = None if name in texts else children(name)
+        if found is None:
+            continue  # bind_machines names it, with a did-you-mean
+        texts[name] = found
+        child, _ = _compiled(found)
+        if child is None:
+            return None, (
+                f"The definition cannot be simulated: it invokes machine {name!r}, whose "
+                f"definition has problems; open {name!r} in the library to fix them."
+            )
+        waiting.extend(_child_names(child))
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
+    for name in sorted(texts):
+        digest.update(f"\0{name}\0{texts[name]}".encode("utf-8", "surrogatepass"))
+    key = "bound:" + digest.hexdigest()
+    found_outcome = _MACHINES.get(key)
+    if found_outcome is not None:
+        return found_outcome
+    outcome = _bound(text, texts)
+    _remember(key, outcome)
+    return outcome
+
+
+def _child_names(machine: StateMachine) -> tuple[str, ...]:
+    """The machines ``machine``'s states invoke, in written order."""
+    return tuple(
+        name
+        for pairs in child_invokes(machine).values()
+        for _state, spec in pairs
+        if (name := child_name(spec)) is not None
+    )
+
+
+def _bound(text: str, texts: Mapping[str, str]) -> tuple[StateMachine | None, str]:
+    """Fresh machines for ``text`` and its children, bound together (binding changes the
+    machines, so the cached stand-alone ones are never used for it)."""
+    from pystator.config import load_spec
+
+    parent = StateMachine.from_spec(load_spec(text))
+    machines = {name: StateMachine.from_spec(load_spec(t)) for name, t in texts.items()}
+    try:
+        parent.bind_machines(machines)
+    except InvokeError as error:
+        return None, f"The definition cannot be simulated: {error}"
+    return parent, ""
+
+
+def _remember(key: str, outcome: tuple[StateMachine | None, str]) -> None:
+    with _MACHINES_LOCK:  # routes run in a thread pool
+        while len(_MACHINES) >= 16:
+            _MACHINES.pop(next(iter(_MACHINES)))
+        _MACHINES[key] = outcome
+
+
+def _compiled(text: str) -> tuple[StateMachine | None, str]:
+    """The machine ``text`` describes on its own (no child machines bound), or None and
+    the sentence saying why not.
 
     Kept for the last few texts: every simulator request carries the text, and
     compiling it once keeps each step cheap.
@@ -831,8 +910,5 @@ def machine_for(text: str) -> tuple[StateMachine | None, str]:
             f"The definition has {count} {noun} (listed beside the editor); fix them to "
             "simulate. The run is kept and replays when the machine is valid again.",
         )
-    with _MACHINES_LOCK:  # routes run in a thread pool
-        while len(_MACHINES) >= 16:
-            _MACHINES.pop(next(iter(_MACHINES)))
-        _MACHINES[key] = outcome
+    _remember(key, outcome)
     return outcome

@@ -108,6 +108,12 @@ class Simulation:
         return invoked.child_states(self._machine, self._run.now.snapshot)
 
     @property
+    def child_events(self) -> tuple[str, ...]:
+        """Events only a running ``autoforward`` child listens for: the parent takes them
+        and passes them on (the simulator offers them beside the parent's)."""
+        return invoked.forwarded_triggers(self._machine, self._run.now.snapshot)
+
+    @property
     def clock_ms(self) -> int:
         return self._run.now.clock_ms
 
@@ -312,7 +318,14 @@ class Simulation:
         if self._options_of is not None and self._options_of[0] is now:
             return self._options_of[1]
         machine = self._machine
-        triggers = list(dict.fromkeys(t.trigger for t in machine.all_transitions))
+        triggers = list(
+            dict.fromkeys(
+                [
+                    *(t.trigger for t in machine.all_transitions),
+                    *invoked.forwarded_triggers(machine, now.snapshot),
+                ]
+            )
+        )
         choices = {e: self._run.choices(now, e) for e in triggers}
         plain = [e for e in triggers if not choices[e]]
         resolver = resolver_for(machine, now.guards, None, False) if machine.named_guards else None
