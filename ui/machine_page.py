@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import Response
+
 from pystator.library import Machine
 from pystator.simulator import SimulationError
-from ui.checking import Check
+from ui.checking import Check, check
 from ui.designer import Designer
 from ui.simulating import ChildText, SimView, machine_for, simulate, unpack_trace
 from ui.verifying import verify_view
 
 __all__ = [
     "editor_context",
+    "editor_page",
     "machine_page_context",
     "save_refusal",
     "simulation_view",
@@ -133,3 +137,23 @@ def save_refusal(outcome: Check) -> str | None:
     count = len(outcome.errors)
     noun = "problem" if count == 1 else "problems"
     return f"Not saved: fix the {count} {noun} listed first. Your text is still in the editor."
+
+
+def editor_page(
+    request: Request,
+    designer: Designer,
+    text: str,
+    machine_id: str,
+    view: str,
+    outcome: Check | None = None,
+    **panel: Any,
+) -> Response:
+    """The whole editor page with one panel open (``view``, its values in ``panel``): what
+    a panel's route answers a plain form post (no htmx), the simulator's and the Tests tab's."""
+    saved = designer.library.get(machine_id) if machine_id else None
+    if outcome is None:
+        outcome = check(text, designer.budget())
+    editor = editor_context(text, outcome, machine_id=machine_id)
+    editor.update(view=view, **panel)
+    context = machine_page_context(designer, editor, saved, "shared machine")
+    return designer.render(request, "machine.html", context)

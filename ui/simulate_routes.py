@@ -15,11 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pystator.limits import MAX_INT_DIGITS, long_number
 from pystator.simulator import Simulation, SimulationError, export_pytest, export_trace_json
-from ui.checking import check
 from ui.designer import Designer, DesignerDep, download
 from ui.exports import file_stem
 from ui.forms import Fields, FormDep, machine_text, query
-from ui.machine_page import editor_context, machine_page_context, simulation_view
+from ui.machine_page import editor_page, simulation_view
 from ui.rendering import is_htmx
 from ui.simulating import SimView, machine_for, simulate
 
@@ -59,11 +58,7 @@ def _action(form: Fields) -> str:
 def _simulate_page(
     request: Request, designer: Designer, text: str, machine_id: str, view: SimView
 ) -> Response:
-    saved = designer.library.get(machine_id) if machine_id else None
-    editor = editor_context(text, check(text, designer.budget()), machine_id=machine_id)
-    editor.update(view="simulate", sim=view)
-    context = machine_page_context(designer, editor, saved, "shared machine")
-    return designer.render(request, "machine.html", context)
+    return editor_page(request, designer, text, machine_id, "simulate", sim=view)
 
 
 @router.post("/simulate/export")

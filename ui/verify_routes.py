@@ -19,7 +19,7 @@ from ui.checking import check
 from ui.designer import DesignerDep, download
 from ui.exports import file_stem
 from ui.forms import FormDep, machine_text
-from ui.machine_page import editor_context, machine_page_context
+from ui.machine_page import editor_page
 from ui.rendering import is_htmx
 from ui.verifying import BoundsError, machine_of, parse_bounds, run_check, run_paths, verify_view
 
@@ -40,11 +40,7 @@ def verify(request: Request, designer: DesignerDep, form: FormDep) -> Response:
     if is_htmx(request):
         context = {"verify": view, "verify_yaml": text, "machine_id": machine_id}
         return designer.render(request, "partials/verify.html", context)
-    saved = designer.library.get(machine_id) if machine_id else None
-    editor = editor_context(text, outcome, machine_id=machine_id)
-    editor.update(view="tests", verify=view)
-    context = machine_page_context(designer, editor, saved, "shared machine")
-    return designer.render(request, "machine.html", context)
+    return editor_page(request, designer, text, machine_id, "tests", outcome=outcome, verify=view)
 
 
 @router.post("/verify/export")
