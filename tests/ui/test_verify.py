@@ -14,29 +14,12 @@ from starlette.testclient import TestClient
 
 from pystator import StateMachine
 from pystator.verify import check, paths
+from tests.engine.test_verify_check import MUTUAL_EXCLUSION
 from tests.ui.conftest import HTMX, INVALID, LIGHT
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-AIRLOCK = """\
-meta: {machine_name: airlock}
-states:
-  - {name: parked, type: initial}
-  - name: cycling
-    type: parallel
-    regions:
-      - {name: inner, initial: inner_closed, states: [inner_closed, inner_open]}
-      - {name: outer, initial: outer_closed, states: [outer_closed, outer_open]}
-transitions:
-  - {trigger: power, source: parked, dest: cycling}
-  - {trigger: open_inner, source: inner_closed, dest: inner_open,
-     guards: [{expr: "In('outer_closed')"}]}
-  - {trigger: close_inner, source: inner_open, dest: inner_closed}
-  - {trigger: open_outer, source: outer_closed, dest: outer_open}
-  - {trigger: close_outer, source: outer_open, dest: outer_closed}
-verify:
-  never: [inner_open, outer_open]
-"""
+AIRLOCK = MUTUAL_EXCLUSION  # two doors that must never be open together
 
 GUARDED = """\
 meta: {machine_name: review}
@@ -124,7 +107,7 @@ def test_check_lists_each_violation_with_its_counterexample(client: TestClient) 
     assert violation.run is not None
     for line in violation.run.describe():
         assert line in unescape(html)
-    assert 'data-line="17"' in html  # the property's line, a jump into the editor
+    assert 'data-line="19"' in html  # the property's line, a jump into the editor
     link = re.search(r'class="button verify-open" href="(/s/[^"]+)"', html)
     assert link and link.group(1) == violation.share_path(AIRLOCK)
     page = client.get(link.group(1)).text
@@ -181,7 +164,7 @@ def test_a_verify_section_naming_unknown_states_is_located(client: TestClient) -
     html = post(client, text, do="check")
     assert "names states this machine does not have" in html
     assert "outer_opne" in html and "outer_open" in html  # did you mean
-    assert 'data-line="17" data-column="23"' in html
+    assert 'data-line="19" data-column="23"' in html
 
 
 def test_the_bound_that_cut_the_exploration_is_said(client: TestClient) -> None:
