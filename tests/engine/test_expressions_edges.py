@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+import simpleeval
 
 from pystator.expressions import (
     MAX_NESTING_DEPTH,
@@ -119,7 +120,8 @@ def test_literal_repetition_is_bounded_by_its_signed_count(expr: str, refused: b
 
 def test_repetition_at_run_time_is_bounded_by_the_length_it_would_build() -> None:
     count = MAX_SEQUENCE_LENGTH // 2 + 1
-    with pytest.raises(Exception, match=f"longer than {MAX_SEQUENCE_LENGTH} items"):
+    too_long = f"longer than {MAX_SEQUENCE_LENGTH} items"
+    with pytest.raises(simpleeval.IterableTooLong, match=too_long):
         bounded_multiply(count, "ab")
     assert bounded_multiply(count - 1, "ab") == "ab" * (count - 1)
 
