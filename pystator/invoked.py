@@ -84,23 +84,50 @@ def check_children(parent: StateMachine, machines: Mapping[str, StateMachine]) -
     """
     known = {**machines, parent.name: machines.get(parent.name, parent)}
     for parent_name, machine in [(parent.name, parent), *machines.items()]:
-        for state in machine.spec.states:
-            for spec in state.invoke:
+        for i, state in enumerate(machine.spec.states):
+            for k, spec in enumerate(state.invoke):
                 child = child_name(spec)
                 if child is not None and child not in known:
                     close = difflib.get_close_matches(child, list(known), n=1)
                     hint = f"; did you mean {close[0]!r}?" if close else ""
+                    path = f"states[{i}].invoke[{k}].src"
+                    where = _where(machine, path)
                     raise InvokeError(
-                        f"state {state.name!r} of {parent_name!r} invokes {spec.src!r}, "
+                        f"{where}state {state.name!r} of {parent_name!r} invokes {spec.src!r}, "
                         f"but there is no machine {child!r}{hint}",
-                        {"state": state.name, "invoke": spec.id},
+                        {"state": state.name, "invoke": spec.id, "path": path},
                     )
     cycle = _cycle(parent.name, known)
     if cycle:
+        path = _invoke_path(known[cycle[0]], cycle[1])
         raise InvokeError(
-            "machines invoke each other without end: " + " -> ".join(cycle),
-            {"cycle": cycle},
+            _where(known[cycle[0]], path)
+            + "machines invoke each other without end: "
+            + " -> ".join(cycle),
+            {"cycle": cycle, "path": path},
         )
+
+
+def _invoke_path(machine: StateMachine, child: str) -> str:
+    """The path of the first invoke in ``machine`` that starts ``child``."""
+    for i, state in enumerate(machine.spec.states):
+        for k, spec in enumerate(state.invoke):
+            if child_name(spec) == child:
+                return f"states[{i}].invoke[{k}].src"
+    return ""
+
+
+def _where(machine: StateMachine, path: str) -> str:
+    """``file:line:column: `` of ``path`` in the machine's source, as far as it is known.
+
+    The invoke is checked when machines are bound, long after loading, so the message
+    has to say which file and line to open: the name alone can be in several files.
+    """
+    loc = machine.spec.location(path)
+    parts = [machine.spec.source_name] if machine.spec.source_name else []
+    if loc is not None:
+        parts += [str(loc.line), str(loc.column)]
+    return ":".join(parts) + ": " if parts else ""
 
 
 def _cycle(start: str, machines: Mapping[str, StateMachine]) -> list[str]:

@@ -864,7 +864,10 @@ def _bound(text: str, texts: Mapping[str, str]) -> tuple[StateMachine | None, st
     from pystator.config import load_spec
 
     parent = StateMachine.from_spec(load_spec(text))
-    machines = {name: StateMachine.from_spec(load_spec(t)) for name, t in texts.items()}
+    # A child's problem is located in the child's own text: its name leads the location.
+    machines = {
+        name: StateMachine.from_spec(load_spec(t, source_name=name)) for name, t in texts.items()
+    }
     try:
         parent.bind_machines(machines)
     except InvokeError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,39 @@ def test_machines_invoking_each_other_are_refused_with_the_cycle_named() -> None
         a.bind_machines({"a": a, "b": _machine("b", "machine:a")})
     with pytest.raises(InvokeError, match=r"self -> self"):
         _machine("self", "machine:self").bind_machines({})
+
+
+CHILD_BY_TYPO = """\
+meta: {machine_name: order}
+states:
+  - {name: a, type: initial}
+  - name: b
+    invoke:
+      - {id: kid, src: "machine:paymnet"}
+transitions:
+  - {trigger: go, source: a, dest: b}
+"""
+
+
+def test_an_unknown_child_is_located_in_the_file_that_names_it(tmp_path: Path) -> None:
+    """Binding happens long after loading: the error says which file and line to open."""
+    path = tmp_path / "order.yaml"
+    path.write_text(CHILD_BY_TYPO, encoding="utf-8")
+    with pytest.raises(InvokeError) as caught:
+        StateMachine.from_yaml(path).bind_machines({"payment": _machine("payment", "svc")})
+    assert str(caught.value).startswith(f"{path}:6:19: state 'b' of 'order' invokes")
+    assert caught.value.context["path"] == "states[1].invoke[0].src"
+    # from text there is no file name, still the line and column
+    with pytest.raises(InvokeError, match=r"^6:19: state 'b'"):
+        StateMachine.from_yaml(CHILD_BY_TYPO).bind_machines({"payment": _machine("payment", "s")})
+
+
+def test_an_invoke_cycle_is_located_at_the_invoke_that_starts_it(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(CHILD_BY_TYPO.replace("order", "a").replace("paymnet", "b"), "utf-8")
+    a = StateMachine.from_yaml(path)
+    with pytest.raises(InvokeError, match=rf"^{re.escape(str(path))}:6:19: .* a -> b -> a$"):
+        a.bind_machines({"a": a, "b": _machine("b", "machine:a")})
 
 
 def test_a_service_src_stays_with_the_adapter() -> None:

@@ -92,6 +92,7 @@ def test_an_unknown_child_is_said_not_crashed(client: TestClient) -> None:
     said = html.unescape(problem.group(1))
     assert "'paying' of 'checkout' invokes 'machine:paymnt'" in said
     assert "there is no machine 'paymnt'" in said
+    assert said.startswith("The definition cannot be simulated: 18:23: ")  # the editor's line
 
 
 def test_a_broken_child_is_named(tmp_path: Path) -> None:
