@@ -226,3 +226,285 @@ def test_a_done_event_reaches_the_datamodel_as_a_platform_event() -> None:
         "platform",
         "done.state.job",
     )
+
+
+def test_an_internal_event_carries_its_send_id_origin_and_data_and_its_data_is_read_first() -> None:
+    """A ``send`` to ``#_internal`` is queued with its id: ``_event`` says who sent it,
+    and a guard reads the event's data before the variable of the same name."""
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "fields"},
+            "data": {"seen": None, "plain": None, "amount": 0},
+            "states": [
+                {"name": "a", "type": "initial"},
+                {
+                    "name": "b",
+                    "on_enter": [
+                        {"send": "ping", "id": "p1", "target": "#_internal", "data": {"amount": 7}}
+                    ],
+                },
+                {"name": "c", "on_enter": [{"raise": "pong"}]},
+                {"name": "d"},
+            ],
+            "transitions": [
+                {"trigger": "go", "source": "a", "dest": "b"},
+                {
+                    "trigger": "ping",
+                    "source": "b",
+                    "dest": "c",
+                    "guards": [{"expr": "amount == 7"}],
+                    "actions": [{"assign": "seen", "expr": "_event"}],
+                },
+                {
+                    "trigger": "pong",
+                    "source": "c",
+                    "dest": "d",
+                    "actions": [{"assign": "plain", "expr": "_event"}],
+                },
+            ],
+        }
+    )
+    step = machine.step(machine.start().snapshot, "go")
+    assert [m.event for m in step.microsteps] == ["go", "ping", "pong"]
+    assert [m.internal for m in step.microsteps] == [False, True, True]
+    processor = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"
+    assert step.snapshot.data["seen"] == {
+        "name": "ping",
+        "type": "internal",
+        "sendid": "p1",
+        "origin": "#_scxml_pystator",
+        "origintype": processor,
+        "invokeid": None,
+        "data": {"amount": 7},
+    }
+    assert step.snapshot.data["plain"] == {
+        "name": "pong",
+        "type": "internal",
+        "sendid": None,
+        "origin": None,
+        "origintype": None,
+        "invokeid": None,
+        "data": None,
+    }
+    assert step.snapshot.data["amount"] == 0
+
+
+def test_an_internal_event_nothing_handles_is_an_empty_internal_microstep() -> None:
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "unheard"},
+            "data": {"k": 0},
+            "states": [
+                {"name": "a", "type": "initial"},
+                {"name": "b", "on_enter": [{"raise": "echo"}]},
+            ],
+            "transitions": [{"trigger": "go", "source": "a", "dest": "b"}],
+        }
+    )
+    step = machine.step(machine.start().snapshot, "go")
+    (_, echo) = step.microsteps
+    assert (
+        echo.event,
+        echo.transitions,
+        echo.exited,
+        echo.entered,
+        echo.effects,
+        echo.internal,
+    ) == ("echo", (), (), (), (), True)
+
+
+def test_each_transition_of_a_microstep_runs_its_actions_as_a_block_of_its_own() -> None:
+    """An error stops the rest of its own transition's actions, not another region's."""
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "blocks"},
+            "data": {"a": 0, "b": 0, "c": 0},
+            "states": [
+                {
+                    "name": "both",
+                    "type": "parallel",
+                    "regions": [
+                        {"name": "left", "initial": "l0", "states": ["l0", "l1"]},
+                        {"name": "right", "initial": "r0", "states": ["r0", "r1"]},
+                    ],
+                }
+            ],
+            "transitions": [
+                {
+                    "trigger": "go",
+                    "source": "l0",
+                    "dest": "l1",
+                    "actions": [{"assign": "a", "expr": "1 / 0"}, {"assign": "b", "expr": "1"}],
+                },
+                {
+                    "trigger": "go",
+                    "source": "r0",
+                    "dest": "r1",
+                    "actions": [{"assign": "c", "expr": "2"}],
+                },
+            ],
+        }
+    )
+    step = machine.step(machine.start().snapshot, "go")
+    assert dict(step.snapshot.data) == {"a": 0, "b": 0, "c": 2}
+
+
+def _ring(size: int, laps: int) -> StateMachine:
+    """``size`` states in a ring, gone round eventlessly while ``k < laps``."""
+    names = [f"s{i}" for i in range(size)]
+    return StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "ring"},
+            "data": {"k": 0},
+            "states": [{"name": "idle", "type": "initial"}, *({"name": n} for n in names)],
+            "transitions": [
+                {"trigger": "go", "source": "idle", "dest": names[0]},
+                *(
+                    {
+                        "source": n,
+                        "dest": names[(i + 1) % size],
+                        "always": True,
+                        "guards": [{"expr": f"k < {laps}"}],
+                        "actions": [{"assign": "k", "expr": "k + 1"}],
+                    }
+                    for i, n in enumerate(names)
+                ),
+            ],
+        }
+    )
+
+
+def test_a_datamodel_chain_may_take_exactly_the_microstep_limit_and_no_more() -> None:
+    from pystator.macrostep import MAX_DATAMODEL_MICROSTEPS as LIMIT
+
+    machine = _ring(1, LIMIT - 1)  # the event's microstep and LIMIT - 1 more: LIMIT
+    settled = machine.step(machine.start().snapshot, "go")
+    assert settled.refusal is None and len(settled.microsteps) == LIMIT
+    assert settled.snapshot.data["k"] == LIMIT - 1
+    machine = _ring(12, LIMIT)
+    refused = machine.step(machine.start().snapshot, "go")
+    assert refused.refusal is not None and refused.refusal.code == "livelock"
+    # no configuration came back (the counter moved on): the last ten microsteps are named
+    last = [(LIMIT - 10 + j) % 12 for j in range(10)]
+    hops = ", then ".join(f"s{i} -> s{(i + 1) % 12}" for i in last)
+    assert refused.refusal.message == (
+        f"eventless transitions or internal events loop without settling: {hops}, and again "
+        f"(stopped after {LIMIT + 1} microsteps)"
+    )
+    assert refused.snapshot.data["k"] == 0  # nothing of the chain applies
+
+
+SPIN = {
+    "meta": {"machine_name": "spin"},
+    "states": [
+        {"name": "A", "type": "initial"},
+        {"name": "B"},
+        {"name": "C", "on_enter": [{"raise": "again"}]},
+    ],
+    "transitions": [
+        {"trigger": "go", "source": "A", "dest": "B"},
+        {"source": "B", "dest": "A", "always": True, "guards": [{"expr": "looping"}]},
+        {"source": "A", "dest": "B", "always": True, "guards": [{"expr": "looping"}]},
+        {"trigger": "echo", "source": "A", "dest": "C"},
+        {"trigger": "again", "source": "C", "dest": "C", "kind": "external"},
+    ],
+}
+
+
+@pytest.mark.parametrize("datamodel", [False, True], ids=["plain", "datamodel"])
+def test_a_loop_is_named_from_where_it_first_came_back(datamodel: bool) -> None:
+    machine = StateMachine.from_dict({**SPIN, "data": {"v": 1}} if datamodel else SPIN)
+    start = machine.start({"looping": False}).snapshot
+    loop = "eventless transitions or internal events loop without settling: "
+    spun = machine.step(start, "go", {"looping": True})
+    assert spun.refusal is not None
+    assert (
+        spun.refusal.message == f"{loop}B -> A, then A -> B, and again (stopped after 3 microsteps)"
+    )
+    echoed = machine.step(start, "echo", {"looping": False})
+    assert echoed.refusal is not None
+    assert echoed.refusal.message == f"{loop}again: C -> C, and again (stopped after 2 microsteps)"
+    assert echoed.snapshot == start
+
+
+@pytest.mark.parametrize("datamodel", [False, True], ids=["plain", "datamodel"])
+def test_a_timer_that_already_fired_is_refused_and_changes_nothing(datamodel: bool) -> None:
+    definition: dict[str, Any] = {
+        "meta": {"machine_name": "once"},
+        "states": [{"name": "a", "type": "initial"}, {"name": "b"}],
+        "transitions": [{"after": "1s", "source": "a", "dest": "b"}],
+    }
+    if datamodel:
+        definition["data"] = {"v": 3}
+    machine = StateMachine.from_dict(definition)
+    (timer,) = machine.start().snapshot.timers
+    fired = machine.step(machine.start().snapshot, timer, now=1000)
+    again = machine.step(fired.snapshot, timer, {"w": 1}, now=1000)
+    assert again.refusal is not None and again.refusal.code == "stale-timer"
+    assert again.refusal.message == (
+        f"timer {timer.id} is not pending in 'b' (it fired, or its state was left)"
+    )
+    assert (again.event, again.timer, again.snapshot) == (timer.trigger, timer, fired.snapshot)
+    assert dict(again.context) == ({"v": 3, "w": 1} if datamodel else {"w": 1})
+
+
+PAYMENT = {
+    "meta": {"machine_name": "payment"},
+    "states": [
+        {"name": "authorising", "type": "initial"},
+        {"name": "capturing", "on_enter": ["capture"]},
+        {"name": "timed_out"},
+    ],
+    "transitions": [
+        {"trigger": "authorised", "source": "authorising", "dest": "capturing"},
+        {"after": "2s", "source": "authorising", "dest": "timed_out"},
+        {"after": "1s", "source": "capturing", "dest": "timed_out"},
+    ],
+}
+CHECKOUT = {
+    "meta": {"machine_name": "checkout"},
+    "states": [
+        {"name": "cart", "type": "initial"},
+        {
+            "name": "paying",
+            "invoke": [{"id": "pay", "src": "machine:payment", "autoforward": True}],
+        },
+        {"name": "paid"},
+    ],
+    "transitions": [
+        {"trigger": "checkout", "source": "cart", "dest": "paying"},
+        {"trigger": "done.invoke.pay", "source": "paying", "dest": "paid"},
+    ],
+}
+
+
+def _paying() -> tuple[StateMachine, Any]:
+    parent = StateMachine.from_dict(CHECKOUT)
+    parent.bind_machines({"payment": StateMachine.from_dict(PAYMENT)})
+    return parent, parent.step(parent.start().snapshot, "checkout", now=100).snapshot
+
+
+def test_an_event_only_a_forwarding_child_takes_is_a_step_of_the_child() -> None:
+    parent, paying = _paying()
+    step = parent.step(paying, "authorised", {"who": "me"}, now=500)
+    assert step.refusal is None and step.event == "authorised"
+    assert parent.state_string(step.configuration) == "paying"
+    child = step.snapshot.children["pay"]
+    assert child.configuration == frozenset({"capturing"})
+    (armed,) = child.timers
+    assert (armed.armed_at_ms, armed.due_ms) == (500, 1500)  # on the step's clock
+    assert [type(e).__name__ for e in step.effects] == ["CancelTimer", "RunAction", "ScheduleTimer"]
+    assert dict(step.context) == {"who": "me"}
+    assert step.timer is None
+
+
+def test_a_childs_own_timer_moves_only_the_child() -> None:
+    parent, paying = _paying()
+    (timer,) = paying.children["pay"].timers
+    assert paying.timers == ()  # the parent holds none of it
+    step = parent.step(paying, timer, {"who": "me"}, now=timer.due_ms)
+    assert step.refusal is None
+    assert (step.event, step.timer) == (timer.trigger, timer)
+    assert parent.state_string(step.configuration) == "paying"
+    assert step.snapshot.children["pay"].configuration == frozenset({"timed_out"})
+    assert dict(step.context) == {"who": "me"}
