@@ -508,3 +508,35 @@ def test_a_childs_own_timer_moves_only_the_child() -> None:
     assert parent.state_string(step.configuration) == "paying"
     assert step.snapshot.children["pay"].configuration == frozenset({"timed_out"})
     assert dict(step.context) == {"who": "me"}
+
+
+def test_transition_actions_see_the_states_left_gone_and_the_other_regions_still_active() -> None:
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "between"},
+            "data": {"source_active": None, "sibling_active": None},
+            "states": [
+                {
+                    "name": "both",
+                    "type": "parallel",
+                    "regions": [
+                        {"name": "left", "initial": "l0", "states": ["l0", "l1"]},
+                        {"name": "right", "initial": "r0", "states": ["r0"]},
+                    ],
+                }
+            ],
+            "transitions": [
+                {
+                    "trigger": "go",
+                    "source": "l0",
+                    "dest": "l1",
+                    "actions": [
+                        {"assign": "source_active", "expr": "In('l0')"},
+                        {"assign": "sibling_active", "expr": "In('r0')"},
+                    ],
+                }
+            ],
+        }
+    )
+    step = machine.step(machine.start().snapshot, "go")
+    assert dict(step.snapshot.data) == {"source_active": False, "sibling_active": True}
