@@ -51,6 +51,10 @@ Active configuration and the last transition
     and label with ``data-id="edge<N>"``; ``MermaidDiagram.edge_ids`` maps each
     graph edge to that id so the page can style ``[data-id="edge<N>"]``. A
     ``%% pystator:highlight edge<N>`` comment records it in the text as well.
+    With ``marks_in_text=False`` none of these marks is written: the text then
+    depends only on the chart's structure, so a page that marks the states itself
+    (from ``MermaidDiagram.active_states`` and ``active_composites``) keeps one
+    layout across every step that changes only what is active (the simulator).
 
 Known Mermaid limit worked around (mermaid-js/mermaid#4052)
     Mermaid versions before 12 crash (``Cannot set properties of undefined
@@ -295,6 +299,8 @@ class MermaidDiagram:
     active_composites: tuple[str, ...] = ()
     regions: tuple[RegionLabel, ...] = ()
     folds: tuple[Fold, ...] = ()
+    active_states: tuple[str, ...] = ()
+    """Mermaid ids of the active simple states (a page marks them when the text does not)."""
 
     @property
     def regions_json(self) -> str:
@@ -442,10 +448,13 @@ class _Renderer:
     the graph at any nesting depth.
     """
 
-    def __init__(self, graph: DiagramGraph, direction: str, redirect: bool) -> None:
+    def __init__(
+        self, graph: DiagramGraph, direction: str, redirect: bool, marks: bool = True
+    ) -> None:
         self.graph = graph
         self.direction = direction
         self.redirect = redirect
+        self.marks = marks
         real = [n.id for n in graph.nodes if n.kind != "initial-marker"]
         self.ids = mermaid_ids(real)
         self.parents = graph.parent_map()
@@ -549,6 +558,7 @@ class _Renderer:
             active_composites=self.active_composites(),
             regions=self.region_labels(),
             folds=self.folds(),
+            active_states=tuple(self.active_simple()),
         )
 
     def then(self, *steps: Callable[[], None]) -> None:
@@ -642,16 +652,19 @@ class _Renderer:
             if n.id in self.graph.active and n.kind in ("compound", "parallel") and n.members
         )
 
-    def styles(self) -> None:
+    def active_simple(self) -> list[str]:
         active = self.graph.active
-        simple = [
+        return [
             self.ids[n.id]
             for n in self.graph.nodes
             if n.id in active
             and n.kind != "initial-marker"
             and not (n.kind in ("compound", "parallel") and n.members)
         ]
-        composite = self.active_composites()
+
+    def styles(self) -> None:
+        simple = self.active_simple() if self.marks else []
+        composite = self.active_composites() if self.marks else ()
         if simple or composite:
             self.lines.append(f"    classDef active {ACTIVE_STYLE}")
             self.lines.append(f"    classDef activeComposite {ACTIVE_COMPOSITE_STYLE}")
@@ -667,7 +680,7 @@ class _Renderer:
         if collapsed:
             self.lines.append(f"    classDef collapsed {COLLAPSED_STYLE}")
             self.lines.append(f"    class {','.join(collapsed)} collapsed")
-        for index in sorted(self.graph.highlighted_edges):
+        for index in sorted(self.graph.highlighted_edges) if self.marks else ():
             if index in self.edge_ids:
                 self.lines.append(f"    %% pystator:highlight {self.edge_ids[index]}")
 
@@ -677,11 +690,17 @@ def render_mermaid_diagram(
     direction: str = "LR",
     *,
     redirect_parallel_compounds: bool = True,
+    marks_in_text: bool = True,
 ) -> MermaidDiagram:
-    """Render ``graph`` and return the text with the ids a page needs for styling."""
+    """Render ``graph`` and return the text with the ids a page needs for styling.
+
+    ``marks_in_text=False`` leaves the active states and the highlighted edges out of
+    the text (the ids are still returned), so the text is the same for every
+    configuration of one chart: see "Active configuration" above.
+    """
     if direction not in _DIRECTIONS:
         raise ValueError(f"direction must be one of {', '.join(_DIRECTIONS)}, not {direction!r}")
-    return _Renderer(graph, direction, redirect_parallel_compounds).render()
+    return _Renderer(graph, direction, redirect_parallel_compounds, marks_in_text).render()
 
 
 def render_mermaid(
@@ -732,10 +751,12 @@ class DiagramView:
         chosen: Direction = next((d for d in _DIRECTIONS if d == direction), DEFAULT_DIRECTION)
         return cls(chosen, frozenset(names))
 
-    def draw(self, graph: DiagramGraph) -> tuple[DiagramGraph, MermaidDiagram]:
+    def draw(
+        self, graph: DiagramGraph, *, marks_in_text: bool = True
+    ) -> tuple[DiagramGraph, MermaidDiagram]:
         """The graph as this view shows it (collapsed), and its Mermaid rendering."""
         shown = collapse(graph, self.collapsed)
-        return shown, render_mermaid_diagram(shown, self.direction)
+        return shown, render_mermaid_diagram(shown, self.direction, marks_in_text=marks_in_text)
 
 
 def collapse(graph: DiagramGraph, states: Iterable[str]) -> DiagramGraph:

@@ -53,6 +53,10 @@
       var started = performance.now();
       return window.mermaid.run({ nodes: nodes, suppressErrors: true }).then(function () {
         if (nodes.some(function (node) { return node.closest("#diagram"); })) lastDrawMs = performance.now() - started;
+        nodes.forEach(function (node) {
+          var svg = node.querySelector("svg");
+          if (svg) drawnFrom.set(svg, node.getAttribute("data-source"));
+        });
         nodes.forEach(nameRegions);
         nodes.forEach(wireDiagram);
         nodes.forEach(addFoldToggles);
@@ -227,7 +231,30 @@
   // ---- The last picture stays until the next one is drawn --------------------------------
   // A swap brings a diagram as text; Mermaid needs a moment to draw it. Until it has, the
   // frame shows the drawing it had (inert, aria-hidden) rather than an empty box.
+  // When the new text is the very text that drawing was made from (a simulator step only
+  // changes what is active, and the server leaves those marks out of the text), the
+  // drawing itself is kept: no layout at all, only the marks are put on again.
   var previousDrawings = {};
+  var drawnFrom = new WeakMap(); // svg -> the Mermaid text it was drawn from
+  function reuseDrawings() {
+    var reused = false;
+    Object.keys(previousDrawings).forEach(function (key) {
+      var svg = previousDrawings[key];
+      var frame = document.querySelector('.diagram-frame[data-zoom="' + key + '"]');
+      if (!frame || svg.closest(".diagram-frame") === frame) return;
+      var pre = frame.querySelector("pre.mermaid:not([data-processed])");
+      if (!pre || pre.closest("[hidden]") || drawnFrom.get(svg) !== pre.textContent) return;
+      pre.setAttribute("data-source", pre.textContent);
+      pre.textContent = "";
+      pre.appendChild(svg);
+      pre.setAttribute("data-processed", "true");
+      unwireDiagram(svg);
+      wireDiagram(pre);
+      delete previousDrawings[key];
+      reused = true;
+    });
+    if (reused) applyAllZooms();
+  }
   function keepDrawings(target) {
     if (!target || !target.querySelectorAll) return;
     var frames = Array.prototype.slice.call(target.querySelectorAll(".diagram-frame[data-zoom]"));
@@ -379,7 +406,7 @@
     return parseFloat(getComputedStyle(label).fontSize) || 14;
   }
   function focusElements(frame, svg) {
-    var active = svg.querySelectorAll("g.node.active");
+    var active = svg.querySelectorAll("g.node.sim-active");
     if (frame.closest("#sim") && active.length) return Array.prototype.slice.call(active);
     if (focusState) {
       var chosen = svg.querySelectorAll('[data-spec="' + focusState + '"]');
@@ -414,11 +441,11 @@
   // start. Never smaller than Readable, never larger than the actual size (or Readable).
   var FOCUS_MAX = 1;
   function activeRegion(svg) {
-    var clusters = Array.prototype.slice.call(svg.querySelectorAll("g.statediagram-cluster.activeComposite"));
+    var clusters = Array.prototype.slice.call(svg.querySelectorAll("g.statediagram-cluster.sim-active"));
     var innermost = clusters.filter(function (c) {
       return !clusters.some(function (other) { return other !== c && c.contains(other); });
     });
-    var leaves = Array.prototype.slice.call(svg.querySelectorAll("g.node.active"));
+    var leaves = Array.prototype.slice.call(svg.querySelectorAll("g.node.sim-active"));
     return innermost.concat(leaves);
   }
   function focusView(frame) {
@@ -598,9 +625,26 @@
     return holder ? parseAttr(holder, "data-targets", "{}") : {};
   }
 
+  // What wireDiagram put on a drawing, taken off before a kept drawing is wired again.
+  var WIRED_CLASSES = ["spec-link", "edge-enabled", "edge-disabled", "edge-covered", "edge-uncovered", "sim-active"];
+  var WIRED_ATTRIBUTES = ["data-spec", "data-edge-do", "data-edge-tip"];
+  function unwireDiagram(svg) {
+    svg.querySelectorAll("." + WIRED_CLASSES.join(",.")).forEach(function (el) {
+      WIRED_CLASSES.forEach(function (name) { el.classList.remove(name); });
+    });
+    svg.querySelectorAll("[" + WIRED_ATTRIBUTES.join("],[") + "]").forEach(function (el) {
+      WIRED_ATTRIBUTES.forEach(function (name) { el.removeAttribute(name); });
+    });
+  }
+
   function wireDiagram(pre) {
     var svg = pre.querySelector("svg");
     if (!svg) return;
+    // The simulator's active states, by the ids the engine gave (data-active).
+    var active = (pre.getAttribute("data-active") || "").split(" ").filter(Boolean);
+    if (active.length) {
+      elementsFor(svg, { states: active }).forEach(function (el) { el.classList.add("sim-active"); });
+    }
     if (editorParts()) {
       var map = targetsMap();
       var inSim = !!pre.closest("#sim");
@@ -1175,6 +1219,7 @@
   // Draw a swapped-in diagram as soon as it is in the page, not after htmx's settle delay:
   // the layout is the slow part of every keystroke and every simulator step.
   function drawSwapped() {
+    reuseDrawings();
     showPreviousDrawings();
     renderDiagrams();
   }

@@ -309,6 +309,7 @@ class SimView:
     mermaid: str = ""
     highlight_edges: tuple[str, ...] = ()
     active_composites: tuple[str, ...] = ()
+    active_states: tuple[str, ...] = ()
     regions_json: str = "[]"
     folds_json: str = "[]"
     edge_controls_json: str = "{}"
@@ -635,8 +636,11 @@ def _diagram(
             i for i, edge in enumerate(graph.edges) if (edge.key, edge.source) in keys
         )
         graph = replace(graph, highlighted_edges=marked)
-    graph, diagram = shown.draw(graph)
+    # The marks stay out of the text, so a step that changes only what is active keeps
+    # the text, and the page keeps the drawing it has: it re-marks it from these ids.
+    graph, diagram = shown.draw(graph, marks_in_text=False)
     view.mermaid = diagram.text
+    view.active_states = diagram.active_states
     view.highlight_edges = tuple(
         diagram.edge_ids[i] for i in sorted(graph.highlighted_edges) if i in diagram.edge_ids
     )

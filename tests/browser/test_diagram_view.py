@@ -166,7 +166,7 @@ def test_focus_fits_the_active_region_in_the_simulator(browser: Any, app_url: st
         page.locator("#sim").get_by_role("button", name="Focus").click()
         frame = "#sim .diagram-frame"
         inside, share = page.evaluate(
-            INSIDE_SHARE, [frame, 'g.statediagram-cluster.activeComposite[data-id="both"]']
+            INSIDE_SHARE, [frame, 'g.statediagram-cluster.sim-active[data-id="both"]']
         )
         assert inside and share > 0.5, f"the active region fills {share:.0%} of the frame"
         assert page.evaluate(SCREEN_PX, frame) >= 11

@@ -97,6 +97,6 @@ def test_readable_centres_the_simulators_active_states(browser: Any, app_url: st
         page.locator("#sim").get_by_role("button", name="Readable").click()
         frame = "#sim .diagram-frame"
         assert page.evaluate(LABEL_PX, frame) >= 11
-        assert page.evaluate(INSIDE, [frame, "g.node.active"])
+        assert page.evaluate(INSIDE, [frame, "g.node.sim-active"])
     finally:
         context.close()

@@ -7,6 +7,7 @@ share link reopens the same step elsewhere, and the exported pytest file passes.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -41,9 +42,9 @@ def act(page: Any, do: Any) -> None:
 
 
 def active_states(page: Any) -> set[str]:
-    """State names highlighted in the SVG (Mermaid puts class "active" on their nodes)."""
+    """State names marked active in the SVG (the page marks them from the engine's ids)."""
     ids = page.eval_on_selector_all(
-        "#sim pre.mermaid svg g.node.active", "nodes => nodes.map(n => n.id)"
+        "#sim pre.mermaid svg g.node.sim-active", "nodes => nodes.map(n => n.id)"
     )
     out = set()
     for node_id in ids:
@@ -242,3 +243,39 @@ def test_simulator_in_dark_mode_and_bad_input_messages(browser: Any, app_url: st
 def shoot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+PROBE_SVG = "() => { document.querySelector('#sim pre.mermaid svg').dataset.probe = 'kept'; }"
+SAME_SVG = "() => document.querySelector('#sim pre.mermaid svg').dataset.probe === 'kept'"
+
+
+def test_a_step_keeps_the_drawing_and_marks_it_again(offline_page: Any, app_url: str) -> None:
+    """A step changes only what is active: the page keeps its SVG (no layout, the
+    simulator's speed) and moves the marks; a change of structure draws anew."""
+    page = offline_page
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    open_simulator(page, app_url + "/examples/day_trading_fsm")
+    page.evaluate(PROBE_SVG)
+    press(page, 'button[value="send:-:market_open"]')
+    assert page.evaluate(SAME_SVG), "the step laid the chart out again"
+    assert active_states(page) == {"scanning", "normal", "connecting"}  # pre_market unmarked
+    session = page.locator('#sim g.statediagram-cluster[data-id="session"]')
+    assert "sim-active" in (session.get_attribute("class") or "")
+    fill = page.eval_on_selector(
+        "#sim g.node.sim-active > :is(rect, path)", "shape => getComputedStyle(shape).fill"
+    )
+    assert fill == "rgb(255, 216, 168)"
+    # The kept drawing is wired for the new step: its enabled edges fire what the panel says.
+    edges = json.loads(page.locator("#sim pre.mermaid").get_attribute("data-edges") or "{}")
+    doing = {k for k, v in edges.items() if v.get("do")}
+    wired = page.eval_on_selector_all(
+        "#sim path.edge-enabled[data-id]", "paths => paths.map(p => p.dataset.id)"
+    )
+    assert doing and set(wired) == doing
+    press(page, 'button[value="send:-:feed_connected"]')
+    assert page.evaluate(SAME_SVG)
+    assert active_states(page) == {"scanning", "normal", "connected"}
+    # Collapsing a state changes the chart: it is drawn again, still marked.
+    act(page, lambda: page.locator("#sim").get_by_role("button", name="Collapse session").click())
+    assert not page.evaluate(SAME_SVG)
+    assert active_states(page) == {"session"}

@@ -240,6 +240,20 @@ def test_edge_ids_follow_mermaid_numbering_and_mark_the_last_transition() -> Non
     assert diagram.text.count("%% pystator:highlight") == 2
 
 
+def test_without_marks_in_the_text_every_configuration_draws_the_same_text() -> None:
+    """The simulator marks states on the page: one layout serves every step."""
+    first = build_graph(order_spec(), active={"PENDING"})
+    later = build_graph(order_spec(), active={"OPEN"}, highlight_transition=1)
+    a = render_mermaid_diagram(first, "TB", marks_in_text=False)
+    b = render_mermaid_diagram(later, "TB", marks_in_text=False)
+    assert a.text == b.text
+    assert "active" not in a.text and "pystator:highlight" not in b.text
+    assert (a.active_states, b.active_states) == (("PENDING",), ("OPEN",))
+    marked = render_mermaid_diagram(later, "TB")
+    assert "class OPEN active" in marked.text and marked.active_states == ("OPEN",)
+    assert marked.text != b.text
+
+
 def test_notes_come_from_descriptions_only_when_asked() -> None:
     assert "note right of OPEN : accepted by the exchange" in to_mermaid(
         order_spec(), show_notes=True
