@@ -540,3 +540,100 @@ def test_transition_actions_see_the_states_left_gone_and_the_other_regions_still
     )
     step = machine.step(machine.start().snapshot, "go")
     assert dict(step.snapshot.data) == {"source_active": False, "sibling_active": True}
+
+
+def test_an_eventless_guard_reads_in_with_the_states_just_entered() -> None:
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "entered"},
+            "data": {"k": 0},
+            "states": [{"name": "a", "type": "initial"}, {"name": "b"}, {"name": "c"}],
+            "transitions": [
+                {"trigger": "go", "source": "a", "dest": "b"},
+                {"source": "b", "dest": "c", "always": True, "guards": [{"expr": "In('b')"}]},
+            ],
+        }
+    )
+    step = machine.step(machine.start().snapshot, "go")
+    assert machine.state_string(step.configuration) == "c"
+
+
+def test_a_childs_done_event_reaches_a_parents_datamodel_as_a_platform_event() -> None:
+    parent = StateMachine.from_dict(
+        {
+            **CHECKOUT,
+            "data": {"kind": None, "name": None},
+            "transitions": [
+                {"trigger": "checkout", "source": "cart", "dest": "paying"},
+                {
+                    "trigger": "done.invoke.pay",
+                    "source": "paying",
+                    "dest": "paid",
+                    "actions": [
+                        {"assign": "kind", "expr": "_event['type']"},
+                        {"assign": "name", "expr": "_event['name']"},
+                    ],
+                },
+            ],
+        }
+    )
+    quick = {
+        **PAYMENT,
+        "states": [{"name": "authorising", "type": "initial"}, {"name": "ok", "type": "terminal"}],
+    }
+    quick["transitions"] = [{"trigger": "authorised", "source": "authorising", "dest": "ok"}]
+    parent.bind_machines({"payment": StateMachine.from_dict(quick)})
+    paying = parent.step(parent.start().snapshot, "checkout").snapshot
+    step = parent.step(paying, "authorised")
+    assert parent.state_string(step.configuration) == "paid"
+    assert (step.snapshot.data["kind"], step.snapshot.data["name"]) == (
+        "platform",
+        "done.invoke.pay",
+    )
+
+
+def test_an_internal_event_whose_named_guard_is_missing_is_not_taken() -> None:
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "unguarded"},
+            "states": [
+                {"name": "a", "type": "initial"},
+                {"name": "b", "on_enter": [{"raise": "onward"}]},
+                {"name": "c"},
+            ],
+            "transitions": [
+                {"trigger": "go", "source": "a", "dest": "b"},
+                {"trigger": "onward", "source": "b", "dest": "c", "guards": ["nobody_registered"]},
+            ],
+        }
+    )
+    step = machine.step(machine.start().snapshot, "go")
+    assert machine.state_string(step.configuration) == "b"
+    assert [(m.event, m.transitions) for m in step.microsteps][-1] == ("onward", ())
+
+
+def test_an_internal_event_into_a_history_state_restores_what_was_remembered() -> None:
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "resume"},
+            "states": [
+                {"name": "on", "type": "initial", "initial_child": "one"},
+                {"name": "one", "parent": "on"},
+                {"name": "two", "parent": "on"},
+                {"name": "back", "parent": "on", "type": "history", "default": "one"},
+                {"name": "off"},
+                {"name": "waking", "on_enter": [{"raise": "wake"}]},
+            ],
+            "transitions": [
+                {"trigger": "next", "source": "one", "dest": "two"},
+                {"trigger": "sleep", "source": "on", "dest": "off"},
+                {"trigger": "nudge", "source": "off", "dest": "waking"},
+                {"trigger": "wake", "source": "waking", "dest": "back"},
+            ],
+        }
+    )
+    snapshot = machine.start().snapshot
+    for event in ("next", "sleep"):
+        snapshot = machine.step(snapshot, event).snapshot
+    step = machine.step(snapshot, "nudge")
+    assert machine.state_string(step.configuration) == "two"
