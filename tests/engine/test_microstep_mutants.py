@@ -55,7 +55,7 @@ def test_a_raised_event_is_reported_with_the_phase_and_owner_it_came_from(path: 
         ("ping", "enter", "B"),
         ("log_b", "enter", "B"),
     ]
-    assert result.transitions[0].label == m.transition_key(0) == "transitions[0]"
+    assert result.transitions[0].label == "A -> B"
 
 
 HISTORY = """
@@ -81,3 +81,45 @@ def test_a_history_with_nothing_remembered_and_no_default_enters_the_initial_chi
     first = step(path, m, "off", "power")
     assert first.entered == ("on", "play")
     assert first.snapshot.configuration == {"on", "play"}
+
+
+NESTED_KINDS = """
+meta: {machine_name: kinds}
+states:
+  - {name: top, type: initial, initial_child: a, on_enter: [enter_top], on_exit: [exit_top]}
+  - {name: a, parent: top}
+  - {name: b, parent: top}
+  - {name: group, parent: top, initial_child: one, on_enter: [enter_group], on_exit: [exit_group]}
+  - {name: one, parent: group}
+  - {name: two, parent: group}
+  - name: P
+    type: parallel
+    regions:
+      - {name: r1, initial: x1, states: [x1, x2]}
+      - {name: r2, initial: y1, states: [y1]}
+transitions:
+  - {trigger: hop, source: a, dest: b, kind: external}
+  - {trigger: climb, source: one, dest: b, kind: external}
+  - {trigger: dive, source: b, dest: two, kind: external}
+  - {trigger: swap, source: x1, dest: x2, kind: external}
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("start", "event", "exited", "entered"),
+    [
+        ("a", "hop", ("a",), ("b",)),  # the parent is the domain: it stays
+        ("one", "climb", ("one", "group"), ("b",)),  # the domain holds the target too
+        ("b", "dive", ("b",), ("group", "two")),  # the domain holds the source too
+        ("P:r1=x1,r2=y1", "swap", ("x1",), ("x2",)),  # a region of two states is a domain
+    ],
+    ids=["siblings", "out-of-a-child", "into-a-child", "in-a-region"],
+)
+def test_an_external_transition_exits_and_enters_below_the_least_common_compound_ancestor(
+    path: str, start: str, event: str, exited: tuple[str, ...], entered: tuple[str, ...]
+) -> None:
+    m = StateMachine.from_string(NESTED_KINDS)
+    result = step(path, m, start, event)
+    assert result.refusal is None
+    assert (result.exited, result.entered) == (exited, entered)
