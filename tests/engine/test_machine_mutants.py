@@ -152,3 +152,126 @@ def test_an_awaitable_without_close_is_refused_too() -> None:
 
     m = machine().bind_guards(HasGet({"in_stock": lambda _ctx: Later()}))
     assert m.explain_guard(named_guard(m), {}).detail == "async guard: use async_process"
+
+
+# --- phase 2: configurations, state strings, sources and ``outcomes`` -------------------
+
+NESTED = """
+meta: {machine_name: nested}
+states:
+  - {name: shop, type: initial, initial_child: open}
+  - {name: open, parent: shop}
+  - {name: filled, parent: shop}
+  - {name: idle}
+  - {name: checking, type: initial, parent: idle}
+  - {name: gone}
+transitions:
+  - {trigger: fill, source: open, dest: filled, guards: [{expr: "qty > 1"}]}
+  - {trigger: quit, source: shop, dest: gone}
+  - {trigger: rest, source: gone, dest: idle}
+  - {always: true, source: idle, dest: open}
+  - {trigger: back, source: filled, dest: open, after: 250}
+"""
+
+PARALLELS = """
+meta: {machine_name: parallels}
+states:
+  - name: zeta
+    type: parallel
+    regions:
+      - {name: left, initial: alpha, states: [alpha, done]}
+      - {name: right, initial: y1, states: [y1]}
+  - name: alpha
+    type: parallel
+    regions:
+      - {name: a, initial: a1, states: [a1]}
+      - {name: b, initial: b1, states: [b1]}
+  - {name: done}
+transitions:
+  - {trigger: go, source: a1, dest: done}
+"""
+
+
+def steps(m: StateMachine, snapshot: Any, event: Any, *args: Any, **options: Any) -> list[Any]:
+    """The same step on both drivers (they must agree; a test reads the first)."""
+    sync = m.step(snapshot, event, *args, **options)
+    other = asyncio.run(m.async_step(snapshot, event, *args, **options))
+    return [sync, other]
+
+
+def test_a_snapshot_naming_only_a_leaf_is_closed_over_its_ancestors() -> None:
+    from pystator.snapshot import Snapshot
+
+    m = StateMachine.from_string(NESTED)
+    for refused in steps(m, Snapshot(frozenset({"open"})), "fill", {"qty": 0}):
+        assert refused.refusal is not None and refused.refusal.code == "guard-false"
+    for moved in steps(m, Snapshot(frozenset({"open"})), "quit"):
+        assert moved.exited == ("open", "shop")  # shop was active: it is left too
+        assert moved.snapshot.configuration == {"gone"}
+
+
+def test_an_unknown_state_is_named_with_a_hint_wherever_it_is_given() -> None:
+    from pystator.errors import UndefinedStateError
+    from pystator.snapshot import Snapshot
+
+    m = StateMachine.from_string(NESTED)
+    with pytest.raises(UndefinedStateError, match=r"^state 'opne' is not defined.*'open'") as e:
+        m.step(Snapshot(frozenset({"opne", "shop"})), "fill")
+    assert e.value.state == "opne"
+    with pytest.raises(UndefinedStateError, match=r"^state 'fillled' is not defined.*'filled'"):
+        m.configuration_of("fillled")
+    p = StateMachine.from_string(PARALLELS)
+    bad = "zeta:left=alpah,right=y1"
+    with pytest.raises(UndefinedStateError, match=r"^state 'zeta:left=alpah,right=y1' is not"):
+        p.configuration_of(bad)
+    with pytest.raises(UndefinedStateError, match=r"^state 'zeta:left=' is not defined"):
+        p.configuration_of("zeta:left=")
+
+
+def test_a_nested_parallel_configuration_is_named_from_the_outermost_parallel() -> None:
+    m = StateMachine.from_string(PARALLELS)
+    text = "zeta:left=alpha{a=a1,b=b1},right=y1"
+    assert m.initial_state_string() == text
+    assert m.state_string(m.initial_configuration()) == text
+    assert m.configuration_of(text) == {"zeta", "alpha", "a1", "b1", "y1"}
+    assert m.snapshot_of(text).configuration == m.initial_configuration()
+    moved = m.step(m.snapshot_of(text), "go")
+    assert m.state_string(moved.snapshot.configuration) == "zeta:left=done,right=y1"
+    assert m.state_string(frozenset({"done", "zeta", "y1"})) == ("zeta:left=done,right=y1")
+
+
+def test_definition_text_is_told_from_a_path_by_its_first_character_or_a_newline() -> None:
+    import json
+
+    from pystator.errors import ConfigError
+
+    definition = {"meta": {"machine_name": "j"}, "states": [{"name": "a", "type": "initial"}]}
+    assert StateMachine.from_json("  " + json.dumps(definition)).name == "j"
+    assert StateMachine.from_yaml("meta: {machine_name: y}\nstates: [{name: a}]").name == "y"
+    with pytest.raises(ConfigError, match="a machine definition is a mapping"):
+        StateMachine.from_json("  [1]")
+    with pytest.raises(ConfigError, match=r"cannot read nofile\.yaml"):
+        StateMachine.from_yaml("nofile.yaml")
+
+
+def test_outcomes_steps_each_written_trigger_with_the_callers_context_and_clock() -> None:
+    m = StateMachine.from_string(NESTED)
+    out = m.outcomes(m.snapshot_of("open"), {"qty": 3}, now=1000)
+    assert list(out) == ["fill", "quit", "rest", "back"]  # as written; an eventless one is no event
+    fill = out["fill"]
+    assert fill.refusal is None and fill.snapshot.configuration == {"shop", "filled"}
+    assert [t.due_ms for t in fill.snapshot.timers] == [1250]
+    assert fill.guards == (GuardEvaluation("qty > 1", True, "", 0, "open", "expr"),)
+    assert out["quit"].snapshot.configuration == {"gone"}
+    rested = m.outcomes(m.snapshot_of("gone"))["rest"]
+    assert rested.snapshot.configuration == {"shop", "open"}  # idle moved on at once
+    at_zero = m.outcomes(m.snapshot_of("open"), {"qty": 3})["fill"]
+    assert [t.due_ms for t in at_zero.snapshot.timers] == [250]
+    explained = m.outcomes(m.snapshot_of("open"), {"qty": 3}, explain=True, events=["fill"])
+    assert list(explained) == ["fill"]
+    assert explained["fill"].guards[0].detail == "3 > 1"
+    resolved = m.outcomes(
+        m.snapshot_of("open"), {"qty": 3}, guard_resolver=lambda t, g, c: False, events=["fill"]
+    )
+    assert resolved["fill"].refusal is not None
+    assert resolved["fill"].guards[0].decided_by == "resolver"

@@ -183,3 +183,89 @@ def test_an_awaitable_without_close_is_refused_on_the_sync_path_too() -> None:
     m.guard_registry.register("in_stock", lambda _ctx: Later())
     with pytest.raises(TypeError, match="'in_stock' is async"):
         step(m, {"qty": 3})
+
+
+# --- what ``select`` decides (phase 2: the body of ``select`` and ``Plan``) -------------
+
+STEPPERS = ["sync", "async"]
+
+
+def step_on(path: str, m: StateMachine, context: dict[str, Any], **options: Any) -> Any:
+    """``step`` or ``async_step`` from ``open`` on ``fill``: one test, both drivers."""
+    if path == "sync":
+        return step(m, context, **options)
+    return asyncio.run(m.async_step(m.snapshot_of("open"), "fill", context, **options))
+
+
+def refuse_all(_transition: Any, _guard: Any, _ctx: Any) -> bool:
+    return False
+
+
+@pytest.mark.parametrize("path", STEPPERS)
+@pytest.mark.parametrize(
+    ("options", "detail"),
+    [({}, "0 > 5"), ({"explain": True}, "0 > 5"), ({"guard_resolver": refuse_all}, "0 > 5")],
+    ids=["evaluated", "explained", "resolved"],
+)
+def test_a_rejection_is_refused_as_guard_false_whoever_decided_it(
+    path: str, options: dict[str, Any], detail: str
+) -> None:
+    """Every guard false: the refusal says the guards refused (not "no transition")."""
+    result = step_on(path, machine(), {"qty": 0}, **options)
+    assert result.refusal is not None
+    assert result.refusal.code == "guard-false"
+    assert f"qty > 5 is false ({detail})" in result.refusal.message
+    assert result.snapshot.configuration >= {"open"}
+
+
+@pytest.mark.parametrize("path", STEPPERS)
+def test_a_resolver_is_handed_the_transition_its_guard_belongs_to(path: str) -> None:
+    m = machine()
+    seen: list[Any] = []
+
+    def resolve(transition: Any, guard: Any, _ctx: Any) -> None:
+        seen.append((transition, guard.label))
+
+    step_on(path, m, {"qty": 3}, guard_resolver=resolve)
+    transitions = m.all_transitions
+    assert seen == [
+        (transitions[FILL_OPEN], "qty > 5"),
+        (transitions[FILL_SHOP], "qty > 1"),
+        (transitions[FILL_SHOP], "in_stock"),
+    ]
+    assert seen[0][0] is transitions[FILL_OPEN]
+
+
+@pytest.mark.parametrize("path", STEPPERS)
+def test_a_named_guard_is_handed_the_callers_context_itself(path: str) -> None:
+    """No guard calls ``In()``: the context is passed as given, not wrapped."""
+    seen: list[Any] = []
+    m = machine()
+    m.guard_registry.register("in_stock", lambda ctx: seen.append(ctx) or True)
+    context = {"qty": 3}
+    result = step_on(path, m, context)
+    assert result.snapshot.configuration >= {"filled"}
+    assert len(seen) == 1 and seen[0] is context
+
+
+@pytest.mark.parametrize("path", STEPPERS)
+def test_a_missing_guard_is_refused_with_the_guards_checked_before_it(path: str) -> None:
+    m = StateMachine.from_string(MACHINE)  # no registry: in_stock is missing
+    result = step_on(path, m, {"qty": 3})
+    assert result.refusal is not None
+    assert result.refusal.code == "missing-guard"
+    assert "in_stock" in result.refusal.message
+    assert result.guards == (
+        GuardEvaluation("qty > 5", False, "3 > 5", FILL_OPEN, "open", "expr"),
+        GuardEvaluation("qty > 1", True, "", FILL_SHOP, "shop", "expr"),
+    )
+
+
+@pytest.mark.parametrize("path", STEPPERS)
+@pytest.mark.parametrize(("answer", "passes"), [(1, True), ("yes", True), (0, False), ([], False)])
+def test_a_named_guards_answer_counts_by_its_truth(path: str, answer: Any, passes: bool) -> None:
+    result = step_on(path, machine(in_stock=answer), {"qty": 3})
+    assert (result.refusal is None) is passes
+    assert result.guards[-1] == GuardEvaluation(
+        "in_stock", passes, "", FILL_SHOP, "shop", "registry"
+    )

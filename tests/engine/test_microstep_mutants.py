@@ -1,0 +1,125 @@
+"""What one microstep does, read through ``step`` (mutation run of ``microstep.py``).
+
+``microstep`` works out what a set of chosen transitions exits, enters and runs;
+the statechart cases check where a machine ends up. These pin the rest of what a
+step reports: each raised event's phase and owner (a host shows them), a history
+state entered for the first time with no default, and the other details the first
+mutation run of the module found unchecked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from pystator import StateMachine
+from pystator.step import RaiseEvent, RunAction
+
+PATHS = ["sync", "async"]
+
+
+def step(path: str, m: StateMachine, state: str, event: str, **options: Any) -> Any:
+    """``step`` or ``async_step`` from the state string ``state``: both drivers."""
+    snapshot = m.snapshot_of(state)
+    if path == "sync":
+        return m.step(snapshot, event, **options)
+    return asyncio.run(m.async_step(snapshot, event, **options))
+
+
+RELAY = """
+meta: {machine_name: relay}
+states:
+  - {name: A, type: initial, on_exit: [{raise: left_a}, log_a]}
+  - {name: B, on_enter: [{raise: ping}, log_b]}
+transitions:
+  - {trigger: go, source: A, dest: B, actions: [{raise: moved}, log_go]}
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_raised_event_is_reported_with_the_phase_and_owner_it_came_from(path: str) -> None:
+    m = StateMachine.from_string(RELAY)
+    result = step(path, m, "A", "go")
+    effects = [
+        (e.event, e.phase, e.owner) if isinstance(e, RaiseEvent) else (e.name, e.phase, e.owner)
+        for e in result.effects
+        if isinstance(e, RaiseEvent | RunAction)
+    ]
+    assert effects == [
+        ("left_a", "exit", "A"),
+        ("log_a", "exit", "A"),
+        ("moved", "transition", result.transitions[0].label),
+        ("log_go", "transition", result.transitions[0].label),
+        ("ping", "enter", "B"),
+        ("log_b", "enter", "B"),
+    ]
+    assert result.transitions[0].label == "A -> B"
+
+
+HISTORY = """
+meta: {machine_name: player}
+states:
+  - {name: off, type: initial}
+  - {name: on, initial_child: play}
+  - {name: play, parent: on}
+  - {name: pause, parent: on}
+  - {name: last, parent: on, type: history}
+transitions:
+  - {trigger: power, source: off, dest: last}
+  - {trigger: hold, source: play, dest: pause}
+  - {trigger: stop, source: on, dest: off}
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_history_with_nothing_remembered_and_no_default_enters_the_initial_child(
+    path: str,
+) -> None:
+    m = StateMachine.from_string(HISTORY)
+    first = step(path, m, "off", "power")
+    assert first.entered == ("on", "play")
+    assert first.snapshot.configuration == {"on", "play"}
+
+
+NESTED_KINDS = """
+meta: {machine_name: kinds}
+states:
+  - {name: top, type: initial, initial_child: a, on_enter: [enter_top], on_exit: [exit_top]}
+  - {name: a, parent: top}
+  - {name: b, parent: top}
+  - {name: group, parent: top, initial_child: one, on_enter: [enter_group], on_exit: [exit_group]}
+  - {name: one, parent: group}
+  - {name: two, parent: group}
+  - name: P
+    type: parallel
+    regions:
+      - {name: r1, initial: x1, states: [x1, x2]}
+      - {name: r2, initial: y1, states: [y1]}
+transitions:
+  - {trigger: hop, source: a, dest: b, kind: external}
+  - {trigger: climb, source: one, dest: b, kind: external}
+  - {trigger: dive, source: b, dest: two, kind: external}
+  - {trigger: swap, source: x1, dest: x2, kind: external}
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("start", "event", "exited", "entered"),
+    [
+        ("a", "hop", ("a",), ("b",)),  # the parent is the domain: it stays
+        ("one", "climb", ("one", "group"), ("b",)),  # the domain holds the target too
+        ("b", "dive", ("b",), ("group", "two")),  # the domain holds the source too
+        ("P:r1=x1,r2=y1", "swap", ("x1",), ("x2",)),  # a region of two states is a domain
+    ],
+    ids=["siblings", "out-of-a-child", "into-a-child", "in-a-region"],
+)
+def test_an_external_transition_exits_and_enters_below_the_least_common_compound_ancestor(
+    path: str, start: str, event: str, exited: tuple[str, ...], entered: tuple[str, ...]
+) -> None:
+    m = StateMachine.from_string(NESTED_KINDS)
+    result = step(path, m, start, event)
+    assert result.refusal is None
+    assert (result.exited, result.entered) == (exited, entered)
