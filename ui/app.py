@@ -51,7 +51,7 @@ from ui.security import BrowserId, require_same_origin
 __all__ = ["create_app"]
 
 HTMX_JS = "vendor/htmx-2.0.11.min.js"
-MERMAID_JS = "vendor/mermaid-12.3.0.min.js"
+MERMAID_JS = "vendor/mermaid-12.3.0-p1.min.js"
 DEFAULT_ORIGIN = "http://127.0.0.1:8000"
 
 

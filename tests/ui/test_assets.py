@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import brotli
 import pytest
 from starlette.testclient import TestClient
 
+from ui import mermaid_patch
 from ui.assets import IMMUTABLE, accepted_encodings
+from ui.mermaid_patch import PATCHED_NAME, STOCK_SHA256
 from ui.paths import STATIC_DIR
 
 VENDOR = STATIC_DIR / "vendor"
-MERMAID = "/static/vendor/mermaid-12.3.0.min.js"
+MERMAID = f"/static/vendor/{PATCHED_NAME}"
 
 
 @pytest.mark.parametrize(
@@ -40,14 +43,14 @@ def test_the_smallest_accepted_copy_is_sent(client: TestClient, accept: str, cod
     assert response.headers["cache-control"] == IMMUTABLE
     assert response.headers["vary"] == "Accept-Encoding"
     assert int(response.headers["content-length"]) < 1_600_000
-    assert response.content == (VENDOR / "mermaid-12.3.0.min.js").read_bytes()
+    assert response.content == (VENDOR / PATCHED_NAME).read_bytes()
 
 
 def test_a_browser_that_accepts_no_coding_gets_the_file(client: TestClient) -> None:
     response = client.get(MERMAID, headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in response.headers
     assert response.headers["cache-control"] == IMMUTABLE
-    assert len(response.content) == (VENDOR / "mermaid-12.3.0.min.js").stat().st_size
+    assert len(response.content) == (VENDOR / PATCHED_NAME).stat().st_size
 
 
 def test_a_revalidation_of_the_compressed_copy_is_a_304(client: TestClient) -> None:
@@ -73,3 +76,20 @@ def test_each_compressed_copy_is_of_the_file_it_sits_beside(source: Path) -> Non
     data = source.read_bytes()
     assert gzip.decompress(Path(f"{source}.gz").read_bytes()) == data
     assert brotli.decompress(Path(f"{source}.br").read_bytes()) == data
+
+
+def test_the_vendored_mermaid_is_upstream_plus_our_one_change() -> None:
+    """Undoing ``ui.mermaid_patch`` gives back Mermaid 12.3.0's file byte for byte."""
+    patched = (VENDOR / PATCHED_NAME).read_bytes()
+    assert patched.count(mermaid_patch.PATCHED) == 1
+    assert hashlib.sha256(mermaid_patch.revert(patched)).hexdigest() == STOCK_SHA256
+    assert STOCK_SHA256 in (VENDOR / "THIRD-PARTY-NOTICES.md").read_text()
+    assert mermaid_patch.apply(mermaid_patch.revert(patched)) == patched
+
+
+def test_the_patch_refuses_a_file_it_was_not_made_for() -> None:
+    stock = mermaid_patch.revert((VENDOR / PATCHED_NAME).read_bytes())
+    with pytest.raises(ValueError, match=r"not the Mermaid 12\.3\.0 bundle"):
+        mermaid_patch.apply(stock + b"\n")
+    with pytest.raises(ValueError, match="patched getConfig is missing"):
+        mermaid_patch.revert(stock)

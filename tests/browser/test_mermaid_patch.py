@@ -1,0 +1,94 @@
+"""Our one change to the vendored Mermaid (``ui/mermaid_patch.py``) draws what Mermaid drew.
+
+The patched ``getConfig`` hands out one copy of the configuration per render instead of
+a fresh one per call; if some Mermaid code wrote into its copy, the next caller would now
+see the write and the picture would change. So every example and the 30-state machine
+are drawn, light and dark, by the stock bundle (the patch undone) and by ours, and the
+SVGs compared. Mermaid draws some shapes with rough.js, which jitters their outlines with
+``Math.random``; both pages get the same seeded generator, reset before each drawing, and
+the random part of Mermaid's element ids is taken out.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.test_diagram_view import EXAMPLES, THIRTY, source, wait_drawn
+from ui import mermaid_patch
+from ui.paths import STATIC_DIR
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+BUNDLE = STATIC_DIR / "vendor" / mermaid_patch.PATCHED_NAME
+ADDRESSES = [THIRTY, *(f"/examples/{p.stem}" for p in EXAMPLES)]
+RANDOM_ID = re.compile(r"-id-[a-z0-9]{6,14}-")
+
+# A small seeded generator (mulberry32) in place of Math.random, reset per drawing.
+SEEDED = """() => {
+  let state = 0;
+  window.seedRandom = seed => { state = seed >>> 0; };
+  Math.random = () => {
+    state = (state + 0x6D2B79F5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}"""
+
+DRAW = """async sources => {
+  const out = [];
+  for (const [i, text] of sources.entries()) {
+    window.seedRandom(i + 1);
+    out.push((await mermaid.render('same' + i, text)).svg);
+  }
+  return out;
+}"""
+
+
+def sources(browser: Any, app_url: str) -> list[str]:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    texts = []
+    for address in ADDRESSES:
+        page.goto(app_url + address)
+        wait_drawn(page, "#diagram")
+        texts.append(source(page, "#diagram"))
+    context.close()
+    assert len(texts) == len(ADDRESSES) and all(t.startswith("stateDiagram") for t in texts)
+    return texts
+
+
+def drawn(browser: Any, app_url: str, texts: list[str], scheme: str, stock: bool) -> list[str]:
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, color_scheme=scheme)
+    page = context.new_page()
+    page.add_init_script(f"({SEEDED})()")
+    if stock:
+        body = mermaid_patch.revert(BUNDLE.read_bytes())
+        page.route(
+            f"**/{mermaid_patch.PATCHED_NAME}",
+            lambda route: route.fulfill(body=body, content_type="text/javascript"),
+        )
+    page.goto(app_url + "/examples/" + Path(EXAMPLES[0]).stem)
+    wait_drawn(page, "#diagram")
+    patched = page.evaluate("() => document.querySelector('script[src*=mermaid]').src")
+    assert mermaid_patch.PATCHED_NAME in patched
+    svgs: list[str] = page.evaluate(DRAW, texts)
+    context.close()
+    return [RANDOM_ID.sub("-id-X-", svg) for svg in svgs]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_patched_bundle_draws_every_diagram_as_the_stock_one(
+    browser: Any, app_url: str, scheme: str
+) -> None:
+    texts = sources(browser, app_url)
+    ours = drawn(browser, app_url, texts, scheme, stock=False)
+    theirs = drawn(browser, app_url, texts, scheme, stock=True)
+    for address, mine, upstream in zip(ADDRESSES, ours, theirs, strict=True):
+        assert mine == upstream, f"{address} is drawn differently by the patched Mermaid"
+    assert ours[0] != ours[1]  # the comparison sees the drawings, not empty strings
