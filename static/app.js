@@ -9,16 +9,27 @@
   var mermaidQueue = Promise.resolve();
   var lastDrawMs = Infinity; // how long the editor's last diagram took to draw
 
-  // The editor's live check waits for a pause in typing. The pause is short when the last
-  // diagram drew quickly (a small machine: the picture follows the keys) and the usual
-  // 150 ms otherwise, so a slow layout is not restarted on every key.
+  // The editor's live check runs on the first key after a pause (the picture follows a
+  // single edit at once), then waits for the next pause in typing: keys typed meanwhile are
+  // checked once, when the pause comes, so a slow layout is not restarted on every key. The
+  // pause is short when the last diagram drew quickly (a small machine) and 150 ms otherwise.
+  // hx-sync="this:replace" on the editor drops a check still in flight when the next starts.
   var QUICK_DRAW_MS = 120;
   var checkTimer = null;
+  var keysSinceCheck = false;
   function scheduleCheck(textarea) {
-    if (checkTimer) clearTimeout(checkTimer);
+    function check() { textarea.dispatchEvent(new CustomEvent("pystator-check")); }
+    if (checkTimer) {
+      clearTimeout(checkTimer);
+      keysSinceCheck = true;
+    } else {
+      check();
+      keysSinceCheck = false;
+    }
     checkTimer = setTimeout(function () {
       checkTimer = null;
-      textarea.dispatchEvent(new CustomEvent("pystator-check"));
+      if (keysSinceCheck) check();
+      keysSinceCheck = false;
     }, lastDrawMs <= QUICK_DRAW_MS ? 50 : 150);
   }
   var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;

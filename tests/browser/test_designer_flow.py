@@ -359,3 +359,41 @@ def test_typing_each_awkward_machine_redraws_live(offline_page: Any, app_url: st
         marker = next(name for name in machine.states if name not in {"start", "idle", "setup"})
         wait_rendered(page, containing=" ".join(marker.split()))
         assert_drawn_safely(page, machine)
+
+
+# Counts the editor's live checks as htmx starts them (before any request leaves).
+COUNT_CHECKS = """() => {
+  window.checksStarted = 0;
+  document.body.addEventListener('htmx:beforeRequest', event => {
+    if (event.target.id === 'yaml') window.checksStarted += 1;
+  });
+}"""
+
+# Types `keys` as separate input events in one turn of the page's event loop: a burst.
+TYPE_BURST = """keys => {
+  const ta = document.getElementById('yaml');
+  ta.focus();
+  ta.setSelectionRange(ta.value.length, ta.value.length);
+  for (const key of keys) document.execCommand('insertText', false, key);
+  return window.checksStarted;
+}"""
+
+
+def test_one_edit_is_checked_at_once_and_a_burst_of_keys_once_more_after_it(
+    offline_page: Any, app_url: str
+) -> None:
+    page = offline_page
+    page.goto(app_url + "/examples/traffic_light")
+    wait_rendered(page)
+    page.evaluate(COUNT_CHECKS)
+    # A single edit after a pause starts its check before the key's handler returns:
+    # no debounce wait stands between one edit and its diagram.
+    assert page.evaluate(TYPE_BURST, ["\n# one edit"]) == 1
+    page.wait_for_function("() => document.getElementById('yaml').value.endsWith('# one edit')")
+    page.wait_for_timeout(400)  # let the pause after that edit pass (nothing else is typed)
+    assert page.evaluate("() => window.checksStarted") == 1
+    # A burst: the first key is checked at once, the other eleven once, after the pause.
+    assert page.evaluate(TYPE_BURST, list("\n# and more")) == 2
+    page.wait_for_function("() => window.checksStarted === 3", timeout=5_000)
+    page.wait_for_timeout(400)
+    assert page.evaluate("() => window.checksStarted") == 3
