@@ -17,6 +17,7 @@ history there passed every engine test.
 from __future__ import annotations
 
 import copy
+import datetime
 import random
 from pathlib import Path
 from typing import Any
@@ -637,3 +638,172 @@ def test_an_internal_event_into_a_history_state_restores_what_was_remembered() -
         snapshot = machine.step(snapshot, event).snapshot
     step = machine.step(snapshot, "nudge")
     assert machine.state_string(step.configuration) == "two"
+
+
+BOTH_SPIN = {
+    "meta": {"machine_name": "both_spin"},
+    "states": [
+        {"name": "idle", "type": "initial"},
+        {
+            "name": "both",
+            "type": "parallel",
+            "regions": [
+                {"name": "a", "initial": "a1", "states": ["a1", "a2"]},
+                {"name": "b", "initial": "b1", "states": ["b1", "b2"]},
+            ],
+        },
+    ],
+    "transitions": [
+        {"trigger": "go", "source": "idle", "dest": "both"},
+        {"source": "a1", "dest": "a2", "always": True, "region": "a"},
+        {"source": "a2", "dest": "a1", "always": True, "region": "a"},
+        {"source": "b1", "dest": "b2", "always": True, "region": "b"},
+        {"source": "b2", "dest": "b1", "always": True, "region": "b"},
+    ],
+}
+NOISE = {
+    "meta": {"machine_name": "noise"},
+    "states": [{"name": "A", "type": "initial"}],
+    "transitions": [
+        {"trigger": "start", "source": "A", "dest": "A", "actions": [{"raise": "tick"}]},
+        {
+            "trigger": "tick",
+            "source": "A",
+            "dest": "A",
+            "kind": "external",
+            "actions": [{"raise": "noise"}, {"raise": "tick"}],
+        },
+    ],
+}
+LOOP = "eventless transitions or internal events loop without settling: "
+
+
+@pytest.mark.parametrize("datamodel", [False, True], ids=["plain", "datamodel"])
+def test_a_loop_through_two_regions_names_both_transitions_of_each_microstep(
+    datamodel: bool,
+) -> None:
+    machine = StateMachine.from_dict({**BOTH_SPIN, "data": {"v": 1}} if datamodel else BOTH_SPIN)
+    spun = machine.step(machine.start().snapshot, "go")
+    assert spun.refusal is not None
+    assert spun.refusal.message == (
+        f"{LOOP}a1 -> a2, b1 -> b2, then a2 -> a1, b2 -> b1, and again (stopped after 3 microsteps)"
+    )
+
+
+@pytest.mark.parametrize("datamodel", [False, True], ids=["plain", "datamodel"])
+def test_a_loop_names_the_internal_event_nothing_handles(datamodel: bool) -> None:
+    machine = StateMachine.from_dict({**NOISE, "data": {"v": 1}} if datamodel else NOISE)
+    spun = machine.step(machine.start().snapshot, "start")
+    assert spun.refusal is not None
+    assert spun.refusal.message == (
+        f"{LOOP}tick: A -> A, then noise: nothing handles it, and again "
+        "(stopped after 3 microsteps)"
+    )
+
+
+def test_a_datamodel_loop_is_found_with_values_json_cannot_write_in_the_context() -> None:
+    definition = {
+        **SPIN,
+        "data": {"v": 1},
+        "transitions": [
+            {"trigger": "go", "source": "A", "dest": "B"},
+            {"source": "B", "dest": "A", "always": True, "guards": [{"expr": "when"}]},
+            {"source": "A", "dest": "B", "always": True, "guards": [{"expr": "when"}]},
+        ],
+    }
+    machine = StateMachine.from_dict(definition)
+    when = datetime.date(2026, 12, 3)
+    spun = machine.step(machine.start().snapshot, "go", {"when": when, "tags": {"x"}})
+    assert spun.refusal is not None and spun.refusal.code == "livelock"
+    assert spun.refusal.message == (
+        f"{LOOP}B -> A, then A -> B, and again (stopped after 3 microsteps)"
+    )
+
+
+# A child that keeps time on its own, then finishes; its host approves the result with a
+# named guard, and keeps a timer of its own inside the invoking state.
+TICKER = {
+    "meta": {"machine_name": "ticker"},
+    "states": [
+        {"name": "waiting", "type": "initial"},
+        {"name": "again"},
+        {"name": "finished", "type": "final"},
+    ],
+    "transitions": [
+        {"after": "1s", "source": "waiting", "dest": "again"},
+        {"after": "1s", "source": "again", "dest": "finished"},
+        {"trigger": "finish", "source": "again", "dest": "finished"},
+    ],
+}
+HOST = {
+    "meta": {"machine_name": "host"},
+    "states": [
+        {"name": "idle", "type": "initial"},
+        {
+            "name": "running",
+            "initial_child": "r1",
+            "invoke": [{"id": "tick", "src": "machine:ticker", "autoforward": True}],
+        },
+        {"name": "r1", "parent": "running"},
+        {"name": "r2", "parent": "running"},
+        {"name": "accepted"},
+        {"name": "rejected"},
+    ],
+    "transitions": [
+        {"trigger": "go", "source": "idle", "dest": "running"},
+        {"after": "500ms", "source": "r1", "dest": "r2"},
+        {"trigger": "done.invoke.tick", "source": "running", "dest": "accepted",
+         "guards": ["approve"]},
+        {"trigger": "done.invoke.tick", "source": "running", "dest": "rejected"},
+    ],
+}  # fmt: skip
+
+
+def _hosting() -> tuple[StateMachine, Any]:
+    host = StateMachine.from_dict(HOST)
+    host.bind_machines({"ticker": StateMachine.from_dict(TICKER)})
+    registry = GuardRegistry()
+    registry.register("approve", lambda ctx: bool(ctx.get("ok")))
+    host.bind_guards(registry)
+    return host, host.step(host.start().snapshot, "go", now=100).snapshot
+
+
+def test_a_childs_timer_arms_the_childs_next_timer_on_the_steps_clock() -> None:
+    host, running = _hosting()
+    (first,) = running.children["tick"].timers
+    step = host.step(running, first, now=first.due_ms)
+    assert step.snapshot.children["tick"].configuration == frozenset({"again"})
+    (following,) = step.snapshot.children["tick"].timers
+    assert (following.armed_at_ms, following.due_ms) == (1100, 2100)
+    assert host.state_string(step.configuration) == "r1"
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_a_child_finished_by_its_own_timer_lets_the_hosts_named_guard_decide(ok: bool) -> None:
+    host, running = _hosting()
+    (first,) = running.children["tick"].timers
+    ticked = host.step(running, first, now=first.due_ms).snapshot
+    (last,) = ticked.children["tick"].timers
+    step = host.step(ticked, last, {"ok": ok}, now=last.due_ms)
+    assert step.refusal is None
+    assert host.state_string(step.configuration) == ("accepted" if ok else "rejected")
+    assert [g.guard for g in step.guards] == ["approve"]
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_a_child_finished_by_a_forwarded_event_lets_the_hosts_named_guard_decide(ok: bool) -> None:
+    host, running = _hosting()
+    (first,) = running.children["tick"].timers
+    ticked = host.step(running, first, now=first.due_ms).snapshot
+    step = host.step(ticked, "finish", {"ok": ok}, now=1500)
+    assert step.refusal is None
+    assert host.state_string(step.configuration) == ("accepted" if ok else "rejected")
+
+
+def test_the_hosts_own_timer_leaves_its_running_child_as_it_was() -> None:
+    host, running = _hosting()
+    (own,) = running.timers
+    step = host.step(running, own, now=own.due_ms)
+    assert host.state_string(step.configuration) == "r2"
+    assert step.snapshot.children == running.children  # not restarted: same state, same timer
+    assert not any(m.event and m.event.startswith("start.invoke") for m in step.microsteps)
