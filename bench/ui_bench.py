@@ -310,6 +310,8 @@ def keystrokes(browser: Any, url: str, runs: int, stock_mermaid: bool) -> list[f
         )
     page.goto(url)
     page.wait_for_function("() => !!document.querySelector('#diagram pre.mermaid > svg')")
+    keeps = page.evaluate("() => mermaid.mermaidAPI.getConfig.toString().includes('__s')")
+    assert keeps is not stock_mermaid, "the page did not run the bundle asked for"
     times = []
     for index in range(runs + 2):
         elapsed = float(page.evaluate(KEYSTROKE, f"key{index}"))

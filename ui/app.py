@@ -44,6 +44,7 @@ from ui.assets import AssetFiles
 from ui.designer import Designer
 from ui.errors import install_error_handlers
 from ui.examples import list_examples
+from ui.mermaid_patch import PATCHED_NAME
 from ui.paths import EXAMPLES_DIR, STATIC_DIR, TEMPLATES_DIR
 from ui.rendering import Pages, SecurityHeaders
 from ui.security import BrowserId, require_same_origin
@@ -51,7 +52,7 @@ from ui.security import BrowserId, require_same_origin
 __all__ = ["create_app"]
 
 HTMX_JS = "vendor/htmx-2.0.11.min.js"
-MERMAID_JS = "vendor/mermaid-12.3.0-p1.min.js"
+MERMAID_JS = f"vendor/{PATCHED_NAME}"
 DEFAULT_ORIGIN = "http://127.0.0.1:8000"
 
 

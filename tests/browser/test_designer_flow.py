@@ -389,11 +389,14 @@ def test_one_edit_is_checked_at_once_and_a_burst_of_keys_once_more_after_it(
     # A single edit after a pause starts its check before the key's handler returns:
     # no debounce wait stands between one edit and its diagram.
     assert page.evaluate(TYPE_BURST, ["\n# one edit"]) == 1
-    page.wait_for_function("() => document.getElementById('yaml').value.endsWith('# one edit')")
-    page.wait_for_timeout(400)  # let the pause after that edit pass (nothing else is typed)
+    wait_rendered(page)
+    # Let the pause after that edit pass (nothing else is typed; the pause is at most
+    # 150 ms, so a second is ample even on a loaded machine).
+    page.wait_for_timeout(1000)
     assert page.evaluate("() => window.checksStarted") == 1
     # A burst: the first key is checked at once, the other eleven once, after the pause.
     assert page.evaluate(TYPE_BURST, list("\n# and more")) == 2
     page.wait_for_function("() => window.checksStarted === 3", timeout=5_000)
-    page.wait_for_timeout(400)
+    wait_rendered(page)
+    page.wait_for_timeout(1000)
     assert page.evaluate("() => window.checksStarted") == 3

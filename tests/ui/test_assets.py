@@ -82,6 +82,7 @@ def test_the_vendored_mermaid_is_upstream_plus_our_one_change() -> None:
     """Undoing ``ui.mermaid_patch`` gives back Mermaid 12.3.0's file byte for byte."""
     patched = (VENDOR / PATCHED_NAME).read_bytes()
     assert patched.count(mermaid_patch.PATCHED) == 1
+    assert mermaid_patch.revert(patched).count(mermaid_patch.ORIGINAL) == 1
     assert hashlib.sha256(mermaid_patch.revert(patched)).hexdigest() == STOCK_SHA256
     assert STOCK_SHA256 in (VENDOR / "THIRD-PARTY-NOTICES.md").read_text()
     assert mermaid_patch.apply(mermaid_patch.revert(patched)) == patched
