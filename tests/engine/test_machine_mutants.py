@@ -275,3 +275,44 @@ def test_outcomes_steps_each_written_trigger_with_the_callers_context_and_clock(
     )
     assert resolved["fill"].refusal is not None
     assert resolved["fill"].guards[0].decided_by == "resolver"
+
+
+def test_a_named_source_is_where_every_config_error_points() -> None:
+    from pystator.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        StateMachine.from_string("states: [", source_name="orders.yaml")
+    assert "\n  orders.yaml:2:1: YAML syntax error" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("ask", "message"),
+    [
+        (lambda m: m.get_state("opn"), "state 'opn' is not defined: did you mean 'open'?"),
+        (lambda m: m.configuration_of("fillled"),
+         "state 'fillled' is not defined: did you mean 'filled'?"),
+    ],
+    ids=["get_state", "configuration_of"],
+)  # fmt: skip
+def test_an_unknown_state_is_named_with_the_nearest_known_one(ask: Any, message: str) -> None:
+    from pystator.errors import UndefinedStateError
+
+    with pytest.raises(UndefinedStateError) as raised:
+        ask(StateMachine.from_string(NESTED))
+    assert str(raised.value) == message
+
+
+def test_a_state_without_timers_has_no_delayed_transitions() -> None:
+    m = StateMachine.from_string(NESTED)
+    assert m.delayed_transitions("open") == ()
+    (back,) = m.delayed_transitions("filled")
+    assert (back.trigger, back.dest, back.after) == ("back", "open", 250)
+
+
+def test_async_step_keeps_the_clock_at_zero_unless_told_and_explains_when_asked() -> None:
+    m = StateMachine.from_string(NESTED)
+    filled = asyncio.run(m.async_step(m.snapshot_of("open"), "fill", {"qty": 3}))
+    assert [(t.armed_at_ms, t.due_ms) for t in filled.snapshot.timers] == [(0, 250)]
+    assert filled.guards[0].detail == ""
+    explained = asyncio.run(m.async_step(m.snapshot_of("open"), "fill", {"qty": 3}, explain=True))
+    assert explained.guards[0].detail == "3 > 1"

@@ -123,3 +123,62 @@ def test_an_external_transition_exits_and_enters_below_the_least_common_compound
     result = step(path, m, start, event)
     assert result.refusal is None
     assert (result.exited, result.entered) == (exited, entered)
+
+
+DEEP_IN_A_REGION = """
+meta: {machine_name: deep_in_a_region}
+states:
+  - name: both
+    type: parallel
+    regions:
+      - {name: left, initial: player, states: [player, idle]}
+      - {name: right, initial: x1, states: [x1, x2]}
+  - {name: player, initial_child: fm}
+  - {name: fm, parent: player}
+  - {name: am, parent: player}
+  - {name: exact, parent: player, type: history, history: deep}
+transitions:
+  - {trigger: band, source: fm, dest: am}
+  - {trigger: pause, source: player, dest: idle, region: left}
+  - {trigger: resume, source: idle, dest: exact, region: left}
+  - {trigger: flip, source: x1, dest: x2, region: right}
+"""
+
+SHALLOW_OF_A_PARALLEL = """
+meta: {machine_name: shallow_of_a_parallel}
+states:
+  - name: both
+    type: parallel
+    regions:
+      - {name: left, initial: l1, states: [l1, l2]}
+      - {name: right, initial: r1, states: [r1, r2]}
+  - {name: back, parent: both, type: history, history: shallow}
+  - {name: away}
+transitions:
+  - {trigger: go, source: l1, dest: l2, region: left}
+  - {trigger: go, source: r1, dest: r2, region: right}
+  - {trigger: leave, source: both, dest: away}
+  - {trigger: return, source: away, dest: back}
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_deep_history_remembers_only_what_was_active_below_its_parent(path: str) -> None:
+    m = StateMachine.from_string(DEEP_IN_A_REGION)
+    paused = step(path, m, "both:left=am,right=x1", "pause")
+    # The other region's x1 was active too, but is not below `player`.
+    assert dict(paused.snapshot.history) == {"exact": frozenset({"am"})}
+    flipped = m.step(paused.snapshot, "flip")
+    resumed = m.step(flipped.snapshot, "resume")
+    assert m.state_string(resumed.configuration) == "both:left=am,right=x2"
+    assert resumed.entered == ("player", "am") and resumed.exited == ("idle",)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_parallel_states_shallow_history_remembers_each_regions_state(path: str) -> None:
+    m = StateMachine.from_string(SHALLOW_OF_A_PARALLEL)
+    left = step(path, m, "both:left=l2,right=r2", "leave")
+    assert dict(left.snapshot.history) == {"back": frozenset({"l2", "r2"})}
+    returned = m.step(left.snapshot, "return")
+    assert m.state_string(returned.configuration) == "both:left=l2,right=r2"
+    assert returned.entered == ("both", "l2", "r2")

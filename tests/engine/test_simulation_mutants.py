@@ -289,3 +289,37 @@ def test_bad_inputs_are_refused_with_what_was_wrong_and_change_nothing(
         send(sim)
     assert str(raised.value) == message
     assert len(sim.steps) == 1 and not sim.can_undo and sim.state == "waiting"
+
+
+# --------------------------------------------------------------------------- JSON
+def test_the_trace_names_its_machine_and_where_it_started() -> None:
+    sim = sim_of(CHAIN, {"n": 1})
+    sim.send("begin")
+    document = json.loads(sim.to_json())
+    assert (document["machine"], document["start"]) == ("chain", "idle")
+    assert document["context"] == {"n": 1}
+
+
+def test_a_trace_that_starts_elsewhere_diverges_before_its_first_input() -> None:
+    sim = sim_of(CHAIN)
+    sim.send("begin")
+    moved = StateMachine.from_string(
+        CHAIN.replace("{name: idle, type: initial}", "{name: idle}").replace(
+            "{name: s4}", "{name: s4, type: initial}"
+        )
+    )
+    replayed = Simulation.from_json(moved, sim.to_json())
+    assert replayed.divergence is not None
+    assert (replayed.divergence.step_index, replayed.divergence.input_index) == (0, -1)
+    assert replayed.divergence.explanation == (
+        "the trace starts in 'idle', the machine now in 's4'"
+    )
+    assert len(replayed.steps) == 1
+
+
+def test_after_a_replay_an_unneeded_choice_is_an_error_again() -> None:
+    sim = sim_of(CHAIN)
+    sim.send("begin")
+    replayed = Simulation.from_json(sim.machine, sim.to_json())
+    with pytest.raises(SimulationError, match="needs no choice here"):
+        replayed.send("more", via=1)
