@@ -26,9 +26,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pystator import StateMachine
+from pystator import Event, StateMachine
 from pystator.config.source import read_source
 from pystator.guards import GuardRegistry
+from pystator.macrostep import LivelockError
 from pystator.step import Step
 from tests.engine.test_properties import machines
 
@@ -807,3 +808,139 @@ def test_the_hosts_own_timer_leaves_its_running_child_as_it_was() -> None:
     assert host.state_string(step.configuration) == "r2"
     assert step.snapshot.children == running.children  # not restarted: same state, same timer
     assert not any(m.event and m.event.startswith("start.invoke") for m in step.microsteps)
+
+
+EXTERNAL = {
+    "meta": {"machine_name": "external"},
+    "data": {"seen": None, "timed": None, "amount": 0},
+    "states": [
+        {"name": "a", "type": "initial"},
+        {
+            "name": "b",
+            "on_enter": [{"send": "ping", "id": "t1", "delay": "1s", "data": {"amount": 9}}],
+        },
+        {"name": "c"},
+    ],
+    "transitions": [
+        {"trigger": "go", "source": "a", "dest": "b", "guards": [{"expr": "amount == 3"}],
+         "actions": [{"assign": "seen", "expr": "_event"}]},
+        {"trigger": "ping", "source": "b", "dest": "c", "guards": [{"expr": "amount == 9"}],
+         "actions": [{"assign": "timed", "expr": "_event"}]},
+    ],
+}  # fmt: skip
+PROCESSOR = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"
+
+
+def test_an_external_event_and_a_sent_timer_reach_the_datamodel_with_their_data() -> None:
+    machine = StateMachine.from_dict(EXTERNAL)
+    went = machine.step(machine.start().snapshot, Event("go", {"amount": 3}))
+    assert went.refusal is None  # the guard read the event's data, not the variable (0)
+    assert went.snapshot.data["seen"] == {
+        "name": "go", "type": "external", "sendid": None, "origin": None,
+        "origintype": None, "invokeid": None, "data": {"amount": 3},
+    }  # fmt: skip
+    (timer,) = went.snapshot.timers
+    fired = machine.step(went.snapshot, timer, now=timer.due_ms)
+    assert fired.refusal is None and fired.snapshot.configuration == frozenset({"c"})
+    assert fired.snapshot.data["timed"] == {
+        "name": "ping", "type": "external", "sendid": "t1", "origin": "#_scxml_pystator",
+        "origintype": PROCESSOR, "invokeid": None, "data": {"amount": 9},
+    }  # fmt: skip
+    assert fired.snapshot.data["amount"] == 0
+
+
+@pytest.mark.parametrize("datamodel", [False, True], ids=["plain", "datamodel"])
+def test_a_refused_event_or_timer_says_which_and_gives_the_context_back(datamodel: bool) -> None:
+    definition = {**GUARDED, "data": {"v": 2}} if datamodel else GUARDED
+    machine = StateMachine.from_dict(definition)
+    start = machine.start().snapshot
+    refused = machine.step(start, "nope", {"w": 1})
+    assert (refused.event, refused.timer, refused.refusal and refused.refusal.code) == (
+        "nope", None, "unknown-trigger",
+    )  # fmt: skip
+    assert dict(refused.context) == ({"v": 2, "w": 1} if datamodel else {"w": 1})
+    assert dict(machine.step(start, "nope").context) == ({"v": 2} if datamodel else {})
+    (timer,) = start.timers
+    held = machine.step(start, timer, {"ready": False}, now=timer.due_ms)
+    assert held.refusal is not None and held.refusal.code == "guard-false"
+    assert (held.event, held.timer) == (timer.trigger, timer)
+    assert dict(held.context) == ({"v": 2, "ready": False} if datamodel else {"ready": False})
+
+
+GUARDED = {
+    "meta": {"machine_name": "guarded"},
+    "states": [{"name": "armed", "type": "initial"}, {"name": "fired"}],
+    "transitions": [
+        {"trigger": "ring", "source": "armed", "dest": "fired", "after": "1s",
+         "guards": [{"expr": "ready"}]},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("datamodel", [False, True], ids=["plain", "datamodel"])
+def test_a_livelock_is_refused_with_its_error_the_guards_read_and_the_context(
+    datamodel: bool,
+) -> None:
+    guarded_go = [
+        {**t, "guards": [{"expr": "looping"}]} if t.get("trigger") == "go" else t
+        for t in SPIN["transitions"]
+    ]
+    definition: dict[str, Any] = {**SPIN, "transitions": guarded_go}
+    if datamodel:
+        definition["data"] = {"v": 2}
+    machine = StateMachine.from_dict(definition)
+    spun = machine.step(machine.start({"looping": False}).snapshot, "go", {"looping": True})
+    assert spun.refusal is not None and spun.refusal.code == "livelock"
+    assert (spun.event, spun.timer) == ("go", None)
+    assert isinstance(spun.refusal.error, LivelockError)
+    assert spun.refusal.error.message == spun.refusal.message
+    assert spun.refusal.error.context == {"trigger": "go"}
+    assert [(g.guard, g.passed) for g in spun.guards][:1] == [("looping", True)]
+    assert dict(spun.context) == ({"v": 2, "looping": True} if datamodel else {"looping": True})
+
+
+def test_a_machine_that_cannot_settle_cannot_start() -> None:
+    looping = {
+        **SPIN,
+        "transitions": [
+            {"source": "A", "dest": "B", "always": True},
+            {"source": "B", "dest": "A", "always": True},
+        ],
+    }
+    with pytest.raises(LivelockError) as raised:
+        StateMachine.from_dict(looping).start()
+    assert str(raised.value) == (
+        f"the machine cannot start: {LOOP}A -> B, then B -> A, and again "
+        "(stopped after 3 microsteps)"
+    )
+
+
+def test_a_datamodel_start_keeps_the_given_context_beside_its_variables() -> None:
+    machine = StateMachine.from_dict({**SPIN, "data": {"v": 2}})
+    started = machine.start({"looping": False, "x": 1})
+    assert dict(started.context) == {"looping": False, "x": 1, "v": 2}
+    assert dict(started.snapshot.data) == {"v": 2}
+
+
+def test_a_host_with_a_running_child_keeps_counting_its_timer_ids() -> None:
+    _host, running = _hosting()
+    assert [t.id for t in running.timers] == [0] and running.next_timer_id == 1
+
+
+def test_an_event_the_host_and_its_forwarding_child_both_take_moves_both() -> None:
+    inner = {"trigger": "finish", "source": "r1", "dest": "r2"}
+    both = {**HOST, "transitions": [*HOST["transitions"], inner]}
+    host = StateMachine.from_dict(both)
+    host.bind_machines({"ticker": StateMachine.from_dict(TICKER)})
+    registry = GuardRegistry()
+    registry.register("approve", lambda ctx: bool(ctx.get("ok")))
+    host.bind_guards(registry)
+    running = host.step(host.start().snapshot, "go", now=100).snapshot
+    (first,) = running.children["tick"].timers
+    ticked = host.step(running, first, now=first.due_ms).snapshot
+    step = host.step(ticked, "finish", {"ok": True}, now=1500)
+    assert [m.event for m in step.microsteps] == [
+        "finish", "finish", "done.invoke.tick", "cancel.invoke.tick",
+    ]  # fmt: skip
+    assert step.microsteps[0].transitions[0].label == "r1 -> r2"  # the host's own, first
+    assert host.state_string(step.configuration) == "accepted"
