@@ -323,3 +323,30 @@ def test_after_a_replay_an_unneeded_choice_is_an_error_again() -> None:
     replayed = Simulation.from_json(sim.machine, sim.to_json())
     with pytest.raises(SimulationError, match="needs no choice here"):
         replayed.send("more", via=1)
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ([1], "the context must be a dict, not list"),
+        ({"x": {1}},
+         "the context must be plain JSON data (dict, list, str, number, bool, null), not set at x"),
+    ],
+    ids=["list", "set"],
+)  # fmt: skip
+def test_a_simulation_refuses_a_starting_context_that_is_not_json(
+    context: Any, message: str
+) -> None:
+    with pytest.raises(SimulationError) as raised:
+        Simulation(StateMachine.from_string(CHAIN), context)
+    assert str(raised.value) == message
+
+
+def test_a_choice_named_by_a_destination_no_choice_has_names_the_event() -> None:
+    sim = sim_of(CHOICES, {"x": 0, "y": 0})
+    with pytest.raises(SimulationError) as raised:
+        sim.send("go", via="nowhere")
+    assert str(raised.value) == (
+        "no choice goes to 'nowhere' for 'go'; the choices are: "
+        "via=0 (-> b [p, x > 1]), via=1 (-> c [q, y > 1])"
+    )
