@@ -944,3 +944,49 @@ def test_an_event_the_host_and_its_forwarding_child_both_take_moves_both() -> No
     ]  # fmt: skip
     assert step.microsteps[0].transitions[0].label == "r1 -> r2"  # the host's own, first
     assert host.state_string(step.configuration) == "accepted"
+
+
+TIMED_SPIN = {
+    "meta": {"machine_name": "timed_spin"},
+    "states": [{"name": "A", "type": "initial"}, {"name": "B"}, {"name": "C"}],
+    "transitions": [
+        {"after": "1s", "source": "A", "dest": "B"},
+        {"source": "B", "dest": "C", "always": True},
+        {"source": "C", "dest": "B", "always": True},
+    ],
+}
+
+
+@pytest.mark.parametrize("datamodel", [False, True], ids=["plain", "datamodel"])
+def test_a_timer_that_starts_a_loop_is_refused_as_that_timer(datamodel: bool) -> None:
+    machine = StateMachine.from_dict({**TIMED_SPIN, "data": {"v": 1}} if datamodel else TIMED_SPIN)
+    start = machine.start().snapshot
+    (timer,) = start.timers
+    spun = machine.step(start, timer, now=1000)
+    assert spun.refusal is not None and spun.refusal.code == "livelock"
+    assert (spun.event, spun.timer) == (timer.trigger, timer)
+    # Nothing is applied; the timer is spent, as a refused timer is.
+    assert spun.snapshot.configuration == start.configuration and spun.snapshot.timers == ()
+
+
+def test_a_host_with_a_running_child_keeps_what_its_history_remembers() -> None:
+    remembering = {
+        **HOST,
+        "states": [
+            *(s for s in HOST["states"] if s["name"] != "r1"),
+            {"name": "r1", "parent": "running", "initial_child": "r1a"},
+            {"name": "r1a", "parent": "r1"},
+            {"name": "r1b", "parent": "r1"},
+            {"name": "r1h", "parent": "r1", "type": "history", "history": "shallow"},
+        ],
+        "transitions": [*HOST["transitions"], {"trigger": "flip", "source": "r1a", "dest": "r1b"}],
+    }
+    host = StateMachine.from_dict(remembering)
+    host.bind_machines({"ticker": StateMachine.from_dict(TICKER)})
+    running = host.step(host.start().snapshot, "go", now=100).snapshot
+    flipped = host.step(running, "flip", now=200).snapshot
+    (own,) = flipped.timers
+    step = host.step(flipped, own, now=own.due_ms)  # r1 -> r2, the child still running
+    assert host.state_string(step.configuration) == "r2"
+    assert list(step.snapshot.children) == ["tick"]
+    assert dict(step.snapshot.history) == {"r1h": frozenset({"r1b"})}
