@@ -760,8 +760,9 @@ HOST = {
 }  # fmt: skip
 
 
-def _hosting() -> tuple[StateMachine, Any]:
-    host = StateMachine.from_dict(HOST)
+def _hosting(definition: dict[str, Any] = HOST) -> tuple[StateMachine, Any]:
+    """The host bound to its child and its guard, and its snapshot once running."""
+    host = StateMachine.from_dict(definition)
     host.bind_machines({"ticker": StateMachine.from_dict(TICKER)})
     registry = GuardRegistry()
     registry.register("approve", lambda ctx: bool(ctx.get("ok")))
@@ -930,12 +931,7 @@ def test_a_host_with_a_running_child_keeps_counting_its_timer_ids() -> None:
 def test_an_event_the_host_and_its_forwarding_child_both_take_moves_both() -> None:
     inner = {"trigger": "finish", "source": "r1", "dest": "r2"}
     both = {**HOST, "transitions": [*HOST["transitions"], inner]}
-    host = StateMachine.from_dict(both)
-    host.bind_machines({"ticker": StateMachine.from_dict(TICKER)})
-    registry = GuardRegistry()
-    registry.register("approve", lambda ctx: bool(ctx.get("ok")))
-    host.bind_guards(registry)
-    running = host.step(host.start().snapshot, "go", now=100).snapshot
+    host, running = _hosting(both)
     (first,) = running.children["tick"].timers
     ticked = host.step(running, first, now=first.due_ms).snapshot
     step = host.step(ticked, "finish", {"ok": True}, now=1500)
@@ -981,9 +977,7 @@ def test_a_host_with_a_running_child_keeps_what_its_history_remembers() -> None:
         ],
         "transitions": [*HOST["transitions"], {"trigger": "flip", "source": "r1a", "dest": "r1b"}],
     }
-    host = StateMachine.from_dict(remembering)
-    host.bind_machines({"ticker": StateMachine.from_dict(TICKER)})
-    running = host.step(host.start().snapshot, "go", now=100).snapshot
+    host, running = _hosting(remembering)
     flipped = host.step(running, "flip", now=200).snapshot
     (own,) = flipped.timers
     step = host.step(flipped, own, now=own.due_ms)  # r1 -> r2, the child still running
