@@ -300,23 +300,6 @@ def test_the_trace_names_its_machine_and_where_it_started() -> None:
     assert document["context"] == {"n": 1}
 
 
-def test_a_trace_that_starts_elsewhere_diverges_before_its_first_input() -> None:
-    sim = sim_of(CHAIN)
-    sim.send("begin")
-    moved = StateMachine.from_string(
-        CHAIN.replace("{name: idle, type: initial}", "{name: idle}").replace(
-            "{name: s4}", "{name: s4, type: initial}"
-        )
-    )
-    replayed = Simulation.from_json(moved, sim.to_json())
-    assert replayed.divergence is not None
-    assert (replayed.divergence.step_index, replayed.divergence.input_index) == (0, -1)
-    assert replayed.divergence.explanation == (
-        "the trace starts in 'idle', the machine now in 's4'"
-    )
-    assert len(replayed.steps) == 1
-
-
 def test_after_a_replay_an_unneeded_choice_is_an_error_again() -> None:
     sim = sim_of(CHAIN)
     sim.send("begin")

@@ -529,7 +529,11 @@ def test_a_changed_initial_state_diverges_at_the_start() -> None:
         )
     )
     replayed = Simulation.from_json(edited, sim.to_json())
-    assert replayed.divergence is not None and replayed.divergence.step_index == 0
+    assert replayed.divergence is not None
+    assert (replayed.divergence.step_index, replayed.divergence.input_index) == (0, -1)
+    assert replayed.divergence.explanation == (
+        "the trace starts in 'idle', the machine now in 'done'"
+    )
     assert len(replayed.steps) == 1
 
 
