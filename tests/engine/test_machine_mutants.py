@@ -192,6 +192,20 @@ transitions:
 """
 
 
+NEAR_MAIN = """
+meta: {machine_name: near}
+states:
+  - name: m
+    type: parallel
+    regions:
+      - {name: ain, initial: x, states: [x]}
+      - {name: other, initial: y, states: [y]}
+  - {name: main}
+  - {name: x}
+  - {name: y}
+"""
+
+
 def steps(m: StateMachine, snapshot: Any, event: Any, *args: Any, **options: Any) -> list[Any]:
     """The same step on both drivers (they must agree; a test reads the first)."""
     sync = m.step(snapshot, event, *args, **options)
@@ -226,6 +240,15 @@ def test_an_unknown_state_is_named_with_a_hint_wherever_it_is_given() -> None:
         p.configuration_of(bad)
     with pytest.raises(UndefinedStateError, match=r"^state 'zeta:left=' is not defined"):
         p.configuration_of("zeta:left=")
+    near = StateMachine.from_string(NEAR_MAIN)  # a parallel string that reads like a state
+    with pytest.raises(
+        UndefinedStateError, match=r"^state 'm:ain=q' is not defined: did you mean 'main'\?$"
+    ):
+        near.configuration_of("m:ain=q")  # parses, names no state of region ain
+    with pytest.raises(
+        UndefinedStateError, match=r"^state 'mian' is not defined: did you mean 'main'\?$"
+    ):
+        near.configuration_of("mian")  # no parallel string at all
 
 
 def test_a_nested_parallel_configuration_is_named_from_the_outermost_parallel() -> None:
