@@ -370,9 +370,10 @@ class InMemoryStateStore(StoreConveniences):
                     entity_id,
                     row.state,
                     row.version,
-                    row.context,
+                    # Copies, as the SQL stores hand out: only a commit changes the entity.
+                    copy.deepcopy(row.context),
                     tuple(sorted(timers, key=lambda t: t.due_at)),
-                    row.snapshot,
+                    copy.deepcopy(row.snapshot),
                 ),
                 outcome,
             )

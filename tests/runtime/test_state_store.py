@@ -112,6 +112,18 @@ def test_parallel_state_strings_timers_context_and_snapshot_round_trip(
     assert again.timers == () and again.snapshot is None
 
 
+def test_what_a_load_returns_is_the_callers_to_change(store: StateStore) -> None:
+    # Only a commit changes an entity: editing what was loaded must not reach the store.
+    store.save("e1", "A", 0, context={"n": [1]}, snapshot={"x": [1]})
+    loaded = store.load("e1")
+    assert loaded is not None and loaded.context is not None and loaded.snapshot is not None
+    loaded.context["n"].append(2)
+    loaded.snapshot["x"].append(2)
+    again = store.load("e1")
+    assert again is not None
+    assert again.context == {"n": [1]} and again.snapshot == {"x": [1]}
+
+
 def test_a_step_is_written_whole_with_its_dedup_record_timers_and_outbox(
     store: StateStore,
 ) -> None:
