@@ -13,6 +13,7 @@ forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import sqlite3
@@ -118,7 +119,12 @@ class InMemoryIdempotencyStore:
 
 
 class SQLiteIdempotencyStore:
-    """A table in a SQLite file (it may share the file with ``SQLiteStateStore``)."""
+    """A table in a SQLite file (it may share the file with ``SQLiteStateStore``).
+
+    Each thread has its own connection to a file. ``":memory:"`` is a new, empty
+    database on every connection, so there the store keeps one connection for all
+    threads (the ``async_`` methods run in worker threads) behind a lock.
+    """
 
     def __init__(
         self,
@@ -133,65 +139,80 @@ class SQLiteIdempotencyStore:
         self.claim_ttl_seconds = claim_ttl_seconds
         self.clock = clock
         self._local = threading.local()
+        self._shared: sqlite3.Connection | None = None
+        # One connection shared by threads needs one transaction at a time.
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self.path == ":memory:" else contextlib.nullcontext()
+        )
         self._conn().execute(
             "CREATE TABLE IF NOT EXISTS pystator_idempotency ("
             "key TEXT PRIMARY KEY, outcome TEXT, expires_at REAL NOT NULL)"
         )
 
     def _conn(self) -> sqlite3.Connection:
+        if self._shared is not None:
+            return self._shared
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(
                 self.path, timeout=10.0, isolation_level=None, check_same_thread=False
             )
             conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn = conn
+            if self.path == ":memory:":
+                self._shared = conn
+            else:
+                self._local.conn = conn
         return conn
 
     def get(self, key: str) -> Outcome | None:
-        row = (
-            self._conn()
-            .execute(
-                "SELECT outcome FROM pystator_idempotency WHERE key = ? AND expires_at > ?",
-                (key, self.clock()),
+        with self._lock:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT outcome FROM pystator_idempotency WHERE key = ? AND expires_at > ?",
+                    (key, self.clock()),
+                )
+                .fetchone()
             )
-            .fetchone()
-        )
         if row is None or row[0] is None:
             return None
         outcome: Outcome = json.loads(row[0])
         return outcome
 
     def claim(self, key: str) -> bool:
-        conn = self._conn()
-        now = self.clock()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(
-                "DELETE FROM pystator_idempotency WHERE key = ? AND expires_at <= ?", (key, now)
-            )
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO pystator_idempotency (key, outcome, expires_at) "
-                "VALUES (?, NULL, ?)",
-                (key, now + self.claim_ttl_seconds),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return cur.rowcount == 1
+        with self._lock:
+            conn = self._conn()
+            now = self.clock()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "DELETE FROM pystator_idempotency WHERE key = ? AND expires_at <= ?",
+                    (key, now),
+                )
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO pystator_idempotency (key, outcome, expires_at) "
+                    "VALUES (?, NULL, ?)",
+                    (key, now + self.claim_ttl_seconds),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return cur.rowcount == 1
 
     def complete(self, key: str, outcome: Mapping[str, Any]) -> None:
-        self._conn().execute(
-            "INSERT OR REPLACE INTO pystator_idempotency (key, outcome, expires_at) "
-            "VALUES (?, ?, ?)",
-            (key, json.dumps(dict(outcome)), self.clock() + self.ttl_seconds),
-        )
+        with self._lock:
+            self._conn().execute(
+                "INSERT OR REPLACE INTO pystator_idempotency (key, outcome, expires_at) "
+                "VALUES (?, ?, ?)",
+                (key, json.dumps(dict(outcome)), self.clock() + self.ttl_seconds),
+            )
 
     def release(self, key: str) -> None:
-        self._conn().execute(
-            "DELETE FROM pystator_idempotency WHERE key = ? AND outcome IS NULL", (key,)
-        )
+        with self._lock:
+            self._conn().execute(
+                "DELETE FROM pystator_idempotency WHERE key = ? AND outcome IS NULL", (key,)
+            )
 
     async def async_get(self, key: str) -> Outcome | None:
         return await asyncio.to_thread(self.get, key)

@@ -91,17 +91,41 @@ def test_the_in_memory_store_counts_live_entries_only(drive: IdempotencyDriver) 
     assert len(store) == 0
 
 
-def test_a_sqlite_store_keeps_one_connection_per_thread() -> None:
-    # ":memory:" is a new empty database for every connection, so the store works
-    # only if it keeps using the connection that created its table.
+@DRIVE
+def test_a_sqlite_store_in_memory_is_one_database_for_every_thread(
+    drive: IdempotencyDriver,
+) -> None:
+    # ":memory:" is a new empty database for every connection, and the async methods
+    # run in worker threads: the store works only if all of them use the connection
+    # that created its table.
     clock = FakeClock()
     store = SQLiteIdempotencyStore(":memory:", ttl_seconds=10, clock=clock)
-    assert store.claim("k") is True
-    assert store.claim("k") is False
-    store.complete("k", {"n": 1})
-    assert store.get("k") == {"n": 1}
-    store.release("k")
-    assert store.get("k") == {"n": 1}
+    assert drive.claim(store, "k") is True
+    assert drive.claim(store, "k") is False
+    drive.complete(store, "k", {"n": 1})
+    assert drive.get(store, "k") == {"n": 1}
+    drive.release(store, "k")
+    assert drive.get(store, "k") == {"n": 1}
+    assert store.get("k") == {"n": 1}, "the sync methods read the same database"
+
+
+@pytest.mark.parametrize("where", ["memory", "file"])
+def test_sqlite_claims_from_many_threads_let_one_caller_win(where: str, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = ":memory:" if where == "memory" else tmp_path / "idem.db"
+    store = SQLiteIdempotencyStore(path, clock=FakeClock())
+
+    keys = [f"k{i}" for i in range(20)]
+    claims = [k for k in keys for _ in range(4)]  # four callers race for each key
+
+    async def race() -> list[bool]:
+        return list(await asyncio.gather(*(store.async_claim(k) for k in claims)))
+
+    with ThreadPoolExecutor(4) as pool:
+        won = [k for k, w in zip(claims, pool.map(store.claim, claims), strict=True) if w]
+    assert not any(asyncio.run(race())), "the async methods see the same claims"
+    assert sorted(won) == sorted(keys), "each key claimed exactly once"
 
 
 def test_a_sqlite_claim_that_fails_rolls_back_and_the_next_one_works(tmp_path: Path) -> None:
