@@ -26,7 +26,7 @@ ones and ``done.state.*``). It depends on nothing else, so the machine caches it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 from pystator.chart import Chart, Node, RegionNode
@@ -39,6 +39,7 @@ __all__ = [
     "Transfer",
     "compute_entry_set",
     "compute_exit_set",
+    "fallback_transfer",
     "find_lcca",
     "microstep",
     "remove_conflicting_transitions",
@@ -320,12 +321,63 @@ def microstep(
                 tuple(sorted(entry_set, key=order)),
             )
         )
-    exited = tuple(sorted(exits, key=order, reverse=True))
-    entered = tuple(sorted(entries, key=order))
     taken = sorted((item[0] for item in kept), key=lambda c: c.index)
     transition_actions = tuple(
         effect(a, "transition", c.taken.label) for c in taken for a in c.transition.actions
     ) + tuple(defaults)
+    return _assemble(
+        chart,
+        configuration,
+        exits,
+        entries,
+        tuple(c.taken for c in taken),
+        transition_actions,
+        tuple(pieces),
+    )
+
+
+def fallback_transfer(chart: Chart, configuration: frozenset[str], target: str) -> Transfer:
+    """The move to ``target`` no transition makes (the runtime's fallback).
+
+    It is entered as a transition into it would be: its ancestors, its default
+    completion, and every region of a parallel ancestor. What lies beside it in
+    another region of such an ancestor stays as it is; everything else active is left.
+    """
+    path = chart.ancestor_set[target]
+    kept = {s for s in configuration if s in path or _beside(chart, s, target)}
+    entry = compute_entry_set(chart, (target,), None)
+    covered = {a for s in kept for a in chart.ancestors[s] if isinstance(a, RegionNode)}
+    reached = {a for a in chart.ancestors[target] if isinstance(a, RegionNode)}
+    entry = {  # a region kept as it is is not entered afresh
+        s for s in entry if not any(a in covered and a not in reached for a in chart.ancestors[s])
+    }
+    after = entry | kept
+    return _assemble(chart, configuration, configuration - after, after - configuration, (), (), ())
+
+
+def _beside(chart: Chart, state: str, target: str) -> bool:
+    """Whether ``state`` lies in another region than ``target`` of a parallel state."""
+    meet = chart.lca([state, target])
+    if meet in (None, state, target) or not isinstance(meet, str):
+        return False
+    return chart.states[meet].is_parallel
+
+
+def _assemble(
+    chart: Chart,
+    configuration: frozenset[str],
+    exits: Set[str],
+    entries: Set[str],
+    taken: tuple[TakenTransition, ...],
+    transition_actions: tuple[Action, ...],
+    pieces: tuple[Piece, ...],
+) -> Transfer:
+    """The microstep that leaves ``exits`` and enters ``entries``: hooks, raised and
+    done events, history, in SCXML's order."""
+    order = chart.order.__getitem__
+    states = chart.states
+    exited = tuple(sorted(exits, key=order, reverse=True))
+    entered = tuple(sorted(entries, key=order))
     exit_groups = tuple((s, tuple(effect(a, "exit", s) for a in states[s].on_exit)) for s in exited)
     enter_groups = tuple(
         (s, tuple(effect(a, "enter", s) for a in states[s].on_enter)) for s in entered
@@ -348,11 +400,11 @@ def microstep(
         configuration=frozenset(after),
         exited=exited,
         entered=entered,
-        taken=tuple(c.taken for c in taken),
+        taken=taken,
         exit_groups=exit_groups,
         transition_actions=transition_actions,
         enter_groups=enter_groups,
-        pieces=tuple(pieces),
+        pieces=pieces,
         recorded=record_history(chart, configuration, exited) if chart.history else (),
         queued=tuple(queued),
         done=tuple(done),

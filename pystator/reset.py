@@ -4,7 +4,8 @@
 action keeps failing. No transition of the machine says so, but the move is still
 a step like any other: what is active and not part of the fallback configuration
 is exited (``on_exit`` actions, timers cancelled, history recorded), what the
-fallback adds is entered (``on_enter`` actions, timers armed). It is computed here,
+fallback adds is entered (``on_enter`` actions, timers armed), and regions of a
+parallel ancestor beside the fallback state stay as they are. It is computed here,
 with the engine's own microstep pieces, so the runtime never tabulates exits,
 entries or timers itself.
 """
@@ -15,7 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pystator.macrostep import _Chain
-from pystator.microstep import Transfer, effect, record_history
+from pystator.microstep import fallback_transfer
+from pystator.selection import run_sync
 from pystator.snapshot import Snapshot
 from pystator.step import Step
 
@@ -34,29 +36,18 @@ def reset_to(
     *,
     now: int = 0,
 ) -> Step:
-    """The step that leaves ``snapshot`` for ``target`` (entered by its default entry)."""
-    chart = machine.chart
+    """The step that leaves ``snapshot`` for ``target`` (entered by its default entry),
+    then goes on as any step does: eventless transitions and raised events are taken.
+
+    The fallback is the move of last resort, so it lands even when what follows the
+    entry never settles: then only the entry is taken (a step would be refused)."""
     machine.get_state(target)  # an unknown target fails here, named
-    before = snapshot.configuration
-    after = chart.closure(chart.completion[target])
-    exited = chart.in_exit_order(before - after)
-    entered = chart.in_entry_order(after - before)
-    states = chart.states
-    transfer = Transfer(
-        configuration=after,
-        exited=exited,
-        entered=entered,
-        taken=(),
-        exit_groups=tuple(
-            (s, tuple(effect(a, "exit", s) for a in states[s].on_exit)) for s in exited
-        ),
-        transition_actions=(),
-        enter_groups=tuple(
-            (s, tuple(effect(a, "enter", s) for a in states[s].on_enter)) for s in entered
-        ),
-        pieces=(),
-        recorded=record_history(chart, before, exited) if chart.history else (),
-    )
+    transfer = fallback_transfer(machine.chart, snapshot.configuration, target)
     chain = _Chain(machine, snapshot, now, machine._default_judge, context)
     chain.take(transfer, event)
+    if machine._tables.chained:
+        run_sync(chain.settled())
+        if chain.loop is not None:
+            chain = _Chain(machine, snapshot, now, machine._default_judge, context)
+            chain.take(transfer, event)
     return chain.step(event, (), None)

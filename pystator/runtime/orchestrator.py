@@ -771,8 +771,14 @@ class Orchestrator:
             outcome = yield from self._run_inline(outcome, items, retry_at)
         elif retry_at:
             yield _Settle(self.owner, armed=retry_at)
-        for name in plan.started:
+        # Services start once the step's actions ran; a fallback among them may have
+        # left a state already, and its services are not started at all.
+        left = outcome.fallback.services_stopped if outcome.fallback is not None else ()
+        started = tuple(name for name in plan.started if name not in left)
+        for name in started:
             yield _Services(True, entity_id, name, plan.action_context)
+        if started != plan.started:
+            outcome = replace(outcome, services_started=started)
         return outcome
 
     def _run_inline(
