@@ -764,7 +764,7 @@ class Orchestrator:
                 except Exception as exc:  # harmless: a stale firing is refused anyway
                     log.warning("could not cancel timer %s: %s", timer.timer_id, exc)
         retry_at = yield from self._arm_timers(plan.armed)
-        for name in reversed(plan.stopped):
+        for name in plan.stopped:  # innermost first, as the states are exited
             yield _Services(False, entity_id, name, {})
         items = tuple(zip(plan.commit.action_keys(), plan.commit.actions, strict=True))
         if items:
