@@ -296,6 +296,14 @@ def _scheduled(entity_id: str, timer: Timer) -> ScheduledTimer:
     )
 
 
+def _front_key(entity_id: str, event_id: str) -> str:
+    """The idempotency store's key of an event, ``<entity>:<event>``. A ``:`` or ``\\``
+    in the entity id is escaped, so that entity ``a:b`` with event ``c`` and entity
+    ``a`` with event ``b:c`` stay apart; ids without them keep the plain key."""
+    escaped = entity_id.replace("\\", "\\\\").replace(":", "\\:")
+    return f"{escaped}:{event_id}"
+
+
 def _trigger_of(event: str | Event) -> str:
     return event.trigger if isinstance(event, Event) else event
 
@@ -705,7 +713,9 @@ class Orchestrator:
         trigger = _trigger_of(event)
         if event_id is None and isinstance(event, Event):
             event_id = event.event_id
-        front = f"{entity_id}:{event_id}" if self.idempotency is not None and event_id else None
+        front = (
+            _front_key(entity_id, event_id) if self.idempotency is not None and event_id else None
+        )
         if front is not None:
             first = yield _Remember(front, None)
             if first is not None:
