@@ -51,6 +51,16 @@ transitions:
 """
 """``pay`` commits version 2 of an entity with two actions: ``p1:2:0`` (charge), ``p1:2:1``."""
 
+SERVING = """
+meta: {machine_name: serving}
+states:
+  - {name: idle, type: initial}
+  - {name: open, invoke: [{id: feed, src: prices}]}
+transitions:
+  - {trigger: open, source: idle, dest: open, actions: [greet]}
+"""
+"""A step with an action and a service started after it."""
+
 TIMED = """
 meta: {machine_name: timed}
 states:
@@ -423,6 +433,49 @@ def test_actions_that_cannot_be_run_are_left_to_the_dispatcher_and_reported(
     (record,) = [r for r in caplog.records if r.name == "pystator.runtime"]
     assert record.levelno == logging.ERROR and record.exc_info is not None
     assert record.getMessage() == "actions for p1 failed to run"
+
+
+@DRIVE
+def test_actions_that_cannot_be_run_still_let_the_step_start_its_services(
+    drive: OrchestratorDriver,
+) -> None:
+    # the refused run is handed back to the step, which goes on to its services
+    class OfflineRegistry(ActionRegistry):
+        def has(self, name: str) -> bool:
+            raise LookupError("registry offline")
+
+    adapter = ServiceLog()
+    orch = Orchestrator(
+        StateMachine.from_string(SERVING),
+        InMemoryStateStore(),
+        actions=OfflineRegistry(),
+        invoke_adapter=adapter,
+    )
+    result = drive.process_event(orch, "v1", "open")
+    assert result is not None and result.action_error == repr(LookupError("registry offline"))
+    assert result.services_started == ("open",)
+    assert [c[:3] for c in adapter.calls] == [("start", "v1", "open")]
+
+
+@pytest.mark.parametrize("answer", [True, 0, "started"])
+def test_a_sync_adapter_may_answer_anything_on_the_async_path(answer: Any) -> None:
+    # only an awaitable answer is awaited: a plain method's return value is ignored
+    class Answering(ServiceLog):
+        def start_services(self, *args: Any) -> Any:
+            super().start_services(*args)
+            return answer
+
+        def stop_services(self, *args: Any) -> Any:
+            super().stop_services(*args)
+            return answer
+
+    adapter = Answering()
+    orch = Orchestrator(
+        StateMachine.from_string(SESSIONS), InMemoryStateStore(), invoke_adapter=adapter
+    )
+    asyncio.run(orch.async_process_event("s1", "login"))
+    asyncio.run(orch.async_process_event("s1", "logout"))
+    assert [c[0] for c in adapter.calls] == ["start", "start", "stop", "stop"]
 
 
 # ---------------------------------------------------------------- inline: timers and services
