@@ -336,18 +336,28 @@ def microstep(
     )
 
 
-def fallback_transfer(chart: Chart, configuration: frozenset[str], target: str) -> Transfer:
+def fallback_transfer(
+    chart: Chart, configuration: frozenset[str], target: str, history: History = _NONE
+) -> Transfer:
     """The move to ``target`` no transition makes (the runtime's fallback).
 
     It is entered as a transition into it would be: its ancestors, its default
-    completion, and every region of a parallel ancestor. What lies beside it in
-    another region of such an ancestor stays as it is; everything else active is left.
+    completion (for a history state, what it restores), and every region of a
+    parallel ancestor. What lies beside it in another region of such an ancestor
+    stays as it is; everything else active is left.
     """
-    path = chart.ancestor_set[target]
-    kept = {s for s in configuration if s in path or _beside(chart, s, target)}
-    entry = compute_entry_set(chart, (target,), None)
+    targets = effective_targets(chart, target, history)
+    if not targets:  # a top-level history state with nothing to restore
+        targets = (chart.initial_state,) if chart.initial_state is not None else (target,)
+    path = frozenset[Node]().union(*(chart.ancestor_set[t] for t in targets))
+    kept = {
+        s
+        for s in configuration
+        if s in path or all(_beside(chart, s, t) for t in targets if t != s)
+    }
+    entry = compute_entry_set(chart, targets, None)
     covered = {a for s in kept for a in chart.ancestors[s] if isinstance(a, RegionNode)}
-    reached = {a for a in chart.ancestors[target] if isinstance(a, RegionNode)}
+    reached = {a for t in targets for a in chart.ancestors[t] if isinstance(a, RegionNode)}
     entry = {  # a region kept as it is is not entered afresh
         s for s in entry if not any(a in covered and a not in reached for a in chart.ancestors[s])
     }

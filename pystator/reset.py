@@ -12,6 +12,7 @@ entries or timers itself.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from pystator.machine import StateMachine
 
 __all__ = ["reset_to"]
+
+log = logging.getLogger(__name__)
 
 
 def reset_to(
@@ -40,14 +43,25 @@ def reset_to(
     then goes on as any step does: eventless transitions and raised events are taken.
 
     The fallback is the move of last resort, so it lands even when what follows the
-    entry never settles: then only the entry is taken (a step would be refused)."""
+    entry cannot be taken (it never settles, a guard there is async or raises): then
+    only the entry is taken."""
     machine.get_state(target)  # an unknown target fails here, named
-    transfer = fallback_transfer(machine.chart, snapshot.configuration, target)
-    chain = _Chain(machine, snapshot, now, machine._default_judge, context)
-    chain.take(transfer, event)
+    transfer = fallback_transfer(machine.chart, snapshot.configuration, target, snapshot.history)
+
+    def entered() -> _Chain:
+        chain = _Chain(machine, snapshot, now, machine._default_judge, context)
+        chain.take(transfer, event)
+        return chain
+
+    chain = entered()
     if machine._tables.chained:
-        run_sync(chain.settled())
-        if chain.loop is not None:
-            chain = _Chain(machine, snapshot, now, machine._default_judge, context)
-            chain.take(transfer, event)
+        try:
+            run_sync(chain.settled())
+        except Exception:
+            log.warning("fallback to %s: what follows its entry failed", target, exc_info=True)
+            chain = entered()
+        else:
+            if chain.loop is not None:
+                log.warning("fallback to %s: %s; taken without it", target, chain.loop)
+                chain = entered()
     return chain.step(event, (), None)

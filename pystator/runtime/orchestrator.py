@@ -594,7 +594,9 @@ class Orchestrator:
     ) -> _Plan:
         """Move to ``retry.fallback``: the engine's step out of what is not part of it."""
         target = str(self.retry.fallback)
-        ctx = {"entity_id": stored.entity_id, "dead_letters": [d.key for d in dead]}
+        ctx = self._guard_context(
+            stored, {"entity_id": stored.entity_id, "dead_letters": [d.key for d in dead]}
+        )
         snapshot = self._snapshot(stored)
         step = reset_to(self.machine, snapshot, target, FALLBACK_TRIGGER, ctx, now=self._now_ms())
         commit, cancelled, armed = self._commit_of(
@@ -764,7 +766,11 @@ class Orchestrator:
                 retry_at[timer.timer_id] = self.clock() + self.retry.delay_for(1)
         return retry_at
 
-    def _deliver(self, plan: _Plan, outcome: OrchestratorResult) -> _Gen[OrchestratorResult]:
+    def _deliver(
+        self, plan: _Plan, outcome: OrchestratorResult, unstarted: tuple[str, ...] = ()
+    ) -> _Gen[OrchestratorResult]:
+        """Carry out a committed plan. ``unstarted`` are services of the step a fallback
+        cut short: never started, so the fallback does not stop them."""
         assert plan.commit is not None
         entity_id = plan.stored.entity_id
         for timer in plan.cancelled:
@@ -774,21 +780,24 @@ class Orchestrator:
                 except Exception as exc:  # harmless: a stale firing is refused anyway
                     log.warning("could not cancel timer %s: %s", timer.timer_id, exc)
         retry_at = yield from self._arm_timers(plan.armed)
-        for name in plan.stopped:  # innermost first, as the states are exited
+        stopped = tuple(name for name in plan.stopped if name not in unstarted)
+        for name in stopped:  # innermost first, as the states are exited
             yield _Services(False, entity_id, name, {})
         items = tuple(zip(plan.commit.action_keys(), plan.commit.actions, strict=True))
         if items:
-            outcome = yield from self._run_inline(outcome, items, retry_at)
+            outcome = yield from self._run_inline(outcome, items, retry_at, plan.started)
         elif retry_at:
             yield _Settle(self.owner, armed=retry_at)
         # Services start once the step's actions ran; a fallback among them may have
         # left a state already, and its services are not started at all.
-        left = outcome.fallback.services_stopped if outcome.fallback is not None else ()
-        started = tuple(name for name in plan.started if name not in left)
+        started = plan.started
+        if outcome.fallback is not None:
+            active = self.machine.configuration_of(outcome.fallback.state)
+            started = tuple(name for name in started if name in active)
         for name in started:
             yield _Services(True, entity_id, name, plan.action_context)
-        if started != plan.started:
-            outcome = replace(outcome, services_started=started)
+        if started != plan.started or stopped != plan.stopped:
+            outcome = replace(outcome, services_started=started, services_stopped=stopped)
         return outcome
 
     def _run_inline(
@@ -796,6 +805,7 @@ class Orchestrator:
         outcome: OrchestratorResult,
         items: tuple[tuple[str, ActionEffect], ...],
         armed: Mapping[str, float],
+        unstarted: tuple[str, ...] = (),
     ) -> _Gen[OrchestratorResult]:
         """Run the step's actions now, retrying with backoff; every try is on record."""
         try:
@@ -845,7 +855,9 @@ class Orchestrator:
         )
         fallback = None
         if dead and self.retry.fallback is not None:
-            fallback = yield from self._fall_back(outcome.entity_id, dead, tuple(done), armed)
+            fallback = yield from self._fall_back(
+                outcome.entity_id, dead, tuple(done), armed, unstarted
+            )
         elif dead or armed:
             yield _Settle(self.owner, tuple(done), (), armed, dead)
         elif done:
@@ -884,6 +896,7 @@ class Orchestrator:
         dead: tuple[DeadLetter, ...],
         done: tuple[str, ...],
         armed: Mapping[str, float],
+        unstarted: tuple[str, ...] = (),
     ) -> _Gen[OrchestratorResult | None]:
         """Record the dead letters and move the entity to the fallback state, together."""
         target = str(self.retry.fallback)
@@ -904,7 +917,7 @@ class Orchestrator:
             yield _Settle(self.owner, armed=armed)
         log.warning("entity %s moved to fallback state %s", entity_id, target)
         outcome = self._result(plan, FALLBACK_TRIGGER, None, written.version, conflicts)
-        return (yield from self._deliver(plan, outcome))
+        return (yield from self._deliver(plan, outcome, unstarted))
 
     def _bury_timer(self, timer: ScheduledTimer, error: str, attempts: int) -> _Gen[bool]:
         """A timer firing that failed every attempt: a dead letter, and no longer pending."""

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pystator import ActionRegistry, InvokeSpec, StateMachine
+from pystator import ActionRegistry, GuardRegistry, InvokeSpec, StateMachine
 from pystator.runtime import (
     FALLBACK_TRIGGER,
     IDEMPOTENCY_KEY,
@@ -552,7 +552,8 @@ def test_an_action_that_keeps_failing_is_a_dead_letter_and_the_entity_falls_back
     armed = ScheduledTimer("p1#3@1002000", "p1", "broken", "repair", 1011.0)
     assert fallback.armed_timers == (armed,)
     assert [x.event for x in fallback.cancelled_timers] == ["overheat", "service"]
-    assert (fallback.services_started, fallback.services_stopped) == (("broken",), ("doing",))
+    # doing's service was never started (the step fell back before its services ran)
+    assert (fallback.services_started, fallback.services_stopped) == (("broken",), ())
     assert fallback.action_keys == ("p1:3:0", "p1:3:1")
     assert fallback.execution is not None and fallback.execution.all_succeeded
 
@@ -563,10 +564,10 @@ def test_an_action_that_keeps_failing_is_a_dead_letter_and_the_entity_falls_back
         ("alert", letters, "p1:3:1"),
     ]
     assert all(ctx["entity_id"] == "p1" for _, ctx in seen)
-    assert services.calls[:2] == [
-        ("stop", "p1", "doing"),
+    assert services.calls == [
         ("start", "p1", "broken", {"entity_id": "p1", "dead_letters": letters}),
     ]
+    assert result.services_started == ()
     stored = drive.get_state(orch, "p1")
     assert stored is not None and (stored.state, stored.version) == ("broken", 3)
     assert [x.event for x in stored.timers] == ["inspect", "repair"]
@@ -776,3 +777,92 @@ def test_the_fallback_settles_like_a_step_into_the_same_state() -> None:
     assert orch.process_event("a1", "fail").state == "paged"
     result = orch.process_event("a2", "pay")
     assert result.fallback is not None and result.fallback.state == "paged"
+
+
+REMEMBERING = """
+meta: {machine_name: remembering}
+error_policy: {retry_attempts: 0, default_fallback: mem}
+states:
+  - {name: idle, type: initial}
+  - {name: work, initial_child: w1}
+  - {name: w1, parent: work}
+  - {name: w2, parent: work}
+  - {name: mem, parent: work, type: history}
+transitions:
+  - {trigger: go, source: idle, dest: work}
+  - {trigger: next, source: w1, dest: w2}
+  - {trigger: leave, source: work, dest: idle}
+  - {trigger: pay, source: idle, dest: idle, actions: [charge]}
+"""
+"""A history state as the fallback: the move restores what it remembers."""
+
+ON_CALL = """
+meta: {machine_name: on_call}
+error_policy: {retry_attempts: 0, default_fallback: broken}
+states:
+  - {name: idle, type: initial}
+  - {name: broken}
+  - {name: paged}
+transitions:
+  - {trigger: pay, source: idle, dest: idle, actions: [charge]}
+  - {trigger: note, source: idle, dest: idle}
+  - {source: broken, dest: paged, always: true, guards: [on_call]}
+"""
+"""The fallback state's eventless way out is guarded by a named guard."""
+
+
+def failing_charge() -> ActionRegistry:
+    actions = ActionRegistry()
+    actions.register("charge", lambda ctx: 1 / 0)
+    return actions
+
+
+def test_a_history_state_as_the_fallback_restores_what_it_remembers() -> None:
+    store = InMemoryStateStore()
+    orch = Orchestrator(StateMachine.from_string(REMEMBERING), store, actions=failing_charge())
+    for event in ("go", "next", "leave"):
+        orch.process_event("h1", event)
+    moved = orch.process_event("h1", "pay").fallback
+    assert moved is not None and moved.state == "w2"
+    assert [d.key for d in store.dead_letters()] == ["h1:5:0"]
+    fresh = orch.process_event("h2", "pay").fallback  # nothing remembered: the default
+    assert fresh is not None and fresh.state == "w1"
+
+
+@DRIVE
+def test_the_fallback_states_guards_read_the_stored_context(drive: OrchestratorDriver) -> None:
+    guards = GuardRegistry()
+    guards.register("on_call", lambda ctx: ctx["vip"])
+    orch = Orchestrator(
+        StateMachine.from_string(ON_CALL),
+        InMemoryStateStore(),
+        guards=guards,
+        actions=failing_charge(),
+        persist_context=True,
+    )
+    drive.process_event(orch, "v1", "note", {"vip": True})  # remembered by the entity
+    moved = drive.process_event(orch, "v1", "pay").fallback
+    assert moved is not None and moved.state == "paged"
+
+
+def test_a_fallback_whose_way_on_cannot_be_taken_lands_with_its_entry_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # an async guard cannot be evaluated by the fallback's move, nor can one that
+    # raises: the move still lands, and the dead letter is on record
+    async def on_call(ctx: Mapping[str, Any]) -> bool:
+        return True
+
+    for guard in (on_call, lambda ctx: ctx["missing"]):
+        guards = GuardRegistry()
+        guards.register("on_call", guard)
+        store = InMemoryStateStore()
+        orch = Orchestrator(
+            StateMachine.from_string(ON_CALL), store, guards=guards, actions=failing_charge()
+        )
+        with caplog.at_level(logging.WARNING, logger="pystator.reset"):
+            result = asyncio.run(orch.async_process_event("a1", "pay"))
+        assert result.fallback is not None and result.fallback.state == "broken"
+        assert [d.key for d in store.dead_letters()] == ["a1:2:0"]
+        assert "fallback to broken: what follows its entry failed" in caplog.text
+        caplog.clear()
