@@ -13,7 +13,6 @@ forever.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import json
 import sqlite3
@@ -22,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from pystator.runtime._sqlite import Connections
 from pystator.runtime.errors import OrchestratorUsageError
 from pystator.runtime.timers import Clock, wall_clock
 
@@ -121,9 +121,9 @@ class InMemoryIdempotencyStore:
 class SQLiteIdempotencyStore:
     """A table in a SQLite file (it may share the file with ``SQLiteStateStore``).
 
-    Each thread has its own connection to a file. ``":memory:"`` is a new, empty
-    database on every connection, so there the store keeps one connection for all
-    threads (the ``async_`` methods run in worker threads) behind a lock.
+    Each thread has its own connection to a file; ``":memory:"`` is one connection
+    all threads share (the ``async_`` methods run in worker threads), as in
+    ``SQLiteStateStore`` (``pystator.runtime._sqlite``).
     """
 
     def __init__(
@@ -138,31 +138,15 @@ class SQLiteIdempotencyStore:
         self.ttl_seconds = ttl_seconds
         self.claim_ttl_seconds = claim_ttl_seconds
         self.clock = clock
-        self._local = threading.local()
-        self._shared: sqlite3.Connection | None = None
-        # One connection shared by threads needs one transaction at a time.
-        self._lock: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if self.path == ":memory:" else contextlib.nullcontext()
-        )
+        self._connections = Connections(self.path, 10.0, ("PRAGMA journal_mode=WAL",))
+        self._lock = self._connections.lock
         self._conn().execute(
             "CREATE TABLE IF NOT EXISTS pystator_idempotency ("
             "key TEXT PRIMARY KEY, outcome TEXT, expires_at REAL NOT NULL)"
         )
 
     def _conn(self) -> sqlite3.Connection:
-        if self._shared is not None:
-            return self._shared
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            if self.path == ":memory:":
-                self._shared = conn
-            else:
-                self._local.conn = conn
-        return conn
+        return self._connections.get()
 
     def get(self, key: str) -> Outcome | None:
         with self._lock:

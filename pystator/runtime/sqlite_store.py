@@ -2,8 +2,9 @@
 
 Every write is one ``BEGIN IMMEDIATE`` transaction: the write lock is taken before
 the versions and dedup records are checked, so the checks hold until the commit.
-Each thread gets its own connection (sqlite3 connections are not shareable), which
-lets the async methods run the blocking calls in worker threads. A lock held past
+Each thread gets its own connection to a file, which lets the async methods run the
+blocking calls in worker threads; ``":memory:"`` is one connection all threads share
+(``pystator.runtime._sqlite``). A lock held past
 ``busy_timeout`` seconds, or a file that cannot be opened, is a
 ``StoreUnavailableError``: transient, nothing written.
 """
@@ -11,11 +12,11 @@ lets the async methods run the blocking calls in worker threads. A lock held pas
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pystator.runtime import _sql
+from pystator.runtime._sqlite import Connections
 from pystator.runtime.errors import StoreUnavailableError
 from pystator.runtime.sql_store import SqlStore
 
@@ -32,32 +33,22 @@ class SQLiteStateStore(SqlStore):
     def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
         self.path = str(path)
         self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
-        self._guard(self._create_schema)
+        self._connections = self._guard(
+            Connections,
+            self.path,
+            busy_timeout,
+            ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"),
+        )
+        with self._connections.lock:
+            self._guard(self._create_schema)
 
     # ---------------------------------------------------------------- connections
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
+        return self._guard(self._connections.get)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""
-        with self._all_lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     def _create_schema(self) -> None:
         conn = self._conn()
@@ -89,14 +80,14 @@ class SQLiteStateStore(SqlStore):
         return execute
 
     def _read(self, op: _sql.Op[T]) -> T:
-        conn = self._conn()
-        result: T = self._guard(_sql.run_sync, op, self._execute(conn))
+        with self._connections.lock:
+            conn = self._conn()
+            result: T = self._guard(_sql.run_sync, op, self._execute(conn))
         return result
 
     def _write(self, op: _sql.Op[T]) -> T:
-        conn = self._conn()
-
         def transaction() -> T:
+            conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = _sql.run_sync(op, self._execute(conn))
@@ -107,7 +98,8 @@ class SQLiteStateStore(SqlStore):
                     conn.execute("ROLLBACK")
                 raise
 
-        result: T = self._guard(transaction)
+        with self._connections.lock:
+            result: T = self._guard(transaction)
         return result
 
 

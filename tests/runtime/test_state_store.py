@@ -37,6 +37,7 @@ from tests.runtime.stores import close_store, open_store
 BACKENDS = [
     "memory",
     "sqlite",
+    "sqlite-memory",  # one private database, which every thread's calls must share
     pytest.param("postgres", marks=[pytest.mark.slow, pytest.mark.postgres]),
 ]
 
@@ -47,6 +48,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
         opened: StateStore = InMemoryStateStore()
     elif request.param == "sqlite":
         opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    elif request.param == "sqlite-memory":
+        opened = SQLiteStateStore(":memory:")
     else:
         opened = open_store(request.getfixturevalue("pg_url"))
     yield opened
