@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pystator import ActionRegistry, InvokeSpec, StateMachine
+from pystator import ActionRegistry, StateMachine
 from pystator.runtime import (
     IDEMPOTENCY_KEY,
     AsyncioScheduler,
@@ -34,6 +34,7 @@ from pystator.runtime import (
     StoreUnavailableError,
 )
 from tests.drivers import ORCHESTRATOR_DRIVERS, OrchestratorDriver
+from tests.runtime.adapters import ServiceLog
 
 DRIVE = pytest.mark.parametrize("drive", ORCHESTRATOR_DRIVERS)
 
@@ -661,26 +662,6 @@ def test_leaving_a_state_cancels_its_timer_and_a_refused_cancel_is_only_logged(
         await scheduler.stop()
 
     asyncio.run(main())
-
-
-class ServiceLog:
-    """A sync invoke adapter that writes down every start and stop, with the context."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-
-    def start_services(
-        self,
-        entity_id: str,
-        state_name: str,
-        invoke_specs: Sequence[InvokeSpec],
-        context: Mapping[str, Any],
-    ) -> None:
-        ids = tuple(s.id for s in invoke_specs)
-        self.calls.append(("start", entity_id, state_name, ids, dict(context)))
-
-    def stop_services(self, entity_id: str, state_name: str) -> None:
-        self.calls.append(("stop", entity_id, state_name))
 
 
 @DRIVE

@@ -38,6 +38,7 @@ from pystator.runtime import (
     StepCommit,
 )
 from tests.drivers import ORCHESTRATOR_DRIVERS, OrchestratorDriver
+from tests.runtime.adapters import AsyncServiceLog, ServiceLog, service_log_for
 
 DRIVE = pytest.mark.parametrize("drive", ORCHESTRATOR_DRIVERS)
 
@@ -101,44 +102,6 @@ def recording(log: list[tuple[str, dict[str, Any]]]) -> ActionRegistry:
     return actions
 
 
-class SyncAdapter:
-    """An invoke adapter that records what it is asked, with the specs' ids and context."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-
-    def start_services(
-        self,
-        entity_id: str,
-        state_name: str,
-        invoke_specs: Sequence[InvokeSpec],
-        context: Mapping[str, Any],
-    ) -> None:
-        ids = tuple(s.id for s in invoke_specs)
-        self.calls.append(("start", entity_id, state_name, ids, dict(context)))
-
-    def stop_services(self, entity_id: str, state_name: str) -> None:
-        self.calls.append(("stop", entity_id, state_name))
-
-
-class AsyncAdapter(SyncAdapter):
-    async def start_services(  # type: ignore[override]
-        self,
-        entity_id: str,
-        state_name: str,
-        invoke_specs: Sequence[InvokeSpec],
-        context: Mapping[str, Any],
-    ) -> None:
-        super().start_services(entity_id, state_name, invoke_specs, context)
-
-    async def stop_services(self, entity_id: str, state_name: str) -> None:  # type: ignore[override]
-        super().stop_services(entity_id, state_name)
-
-
-def adapter_for(drive: OrchestratorDriver) -> SyncAdapter:
-    return AsyncAdapter() if drive.is_async else SyncAdapter()
-
-
 class RacingStore(InMemoryStateStore):
     """An in-memory store where "another worker" may commit just before a commit.
 
@@ -195,7 +158,7 @@ def test_creating_commits_the_start_step_and_returns_what_was_stored(
 ) -> None:
     log: list[tuple[str, dict[str, Any]]] = []
     store = InMemoryStateStore()
-    adapter = adapter_for(drive)
+    adapter = service_log_for(drive)
     orch = Orchestrator(
         StateMachine.from_string(SHOP),
         store,
@@ -337,7 +300,7 @@ def test_an_event_commits_audit_timers_outbox_and_snapshot_as_the_step_says(
 def test_timers_and_services_of_a_state_left_within_the_step_are_never_delivered(
     drive: OrchestratorDriver,
 ) -> None:
-    adapter = adapter_for(drive)
+    adapter = service_log_for(drive)
     orch = Orchestrator(
         StateMachine.from_string(SHOP),
         InMemoryStateStore(),
@@ -358,7 +321,7 @@ def test_timers_and_services_of_a_state_left_within_the_step_are_never_delivered
 def test_services_start_with_their_specs_and_the_events_context(
     drive: OrchestratorDriver,
 ) -> None:
-    adapter = adapter_for(drive)
+    adapter = service_log_for(drive)
     orch = Orchestrator(
         StateMachine.from_string(SHOP),
         InMemoryStateStore(),
@@ -759,11 +722,11 @@ def test_the_sync_calls_refuse_a_scheduler_or_an_async_adapter_word_for_word() -
             call()
         assert str(raised.value) == message
 
-    class HalfAsync(SyncAdapter):
+    class HalfAsync(ServiceLog):
         async def stop_services(self, entity_id: str, state_name: str) -> None:  # type: ignore[override]
             return None
 
-    class StartsAsync(SyncAdapter):
+    class StartsAsync(ServiceLog):
         async def start_services(  # type: ignore[override]
             self,
             entity_id: str,
@@ -773,7 +736,7 @@ def test_the_sync_calls_refuse_a_scheduler_or_an_async_adapter_word_for_word() -
         ) -> None:
             return None
 
-    for adapter in (HalfAsync(), StartsAsync(), AsyncAdapter()):
+    for adapter in (HalfAsync(), StartsAsync(), AsyncServiceLog()):
         orch = Orchestrator(machine, InMemoryStateStore(), invoke_adapter=adapter)
         with pytest.raises(OrchestratorUsageError) as raised:
             orch.process_event("c1", "inc")

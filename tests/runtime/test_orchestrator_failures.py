@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pystator import ActionRegistry, GuardRegistry, InvokeSpec, StateMachine
+from pystator import ActionRegistry, GuardRegistry, StateMachine
 from pystator.runtime import (
     FALLBACK_TRIGGER,
     IDEMPOTENCY_KEY,
@@ -40,6 +40,7 @@ from pystator.runtime import (
     StoredState,
 )
 from tests.drivers import ORCHESTRATOR_DRIVERS, OrchestratorDriver
+from tests.runtime.adapters import ServiceLog
 
 DRIVE = pytest.mark.parametrize("drive", ORCHESTRATOR_DRIVERS)
 
@@ -174,25 +175,6 @@ class RecordingScheduler:
 
     async def stop(self) -> None:
         return None
-
-
-class Services:
-    """An invoke adapter that records starts (with their context) and stops."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-
-    def start_services(
-        self,
-        entity_id: str,
-        state_name: str,
-        invoke_specs: Sequence[InvokeSpec],
-        context: Mapping[str, Any],
-    ) -> None:
-        self.calls.append(("start", entity_id, state_name, dict(context)))
-
-    def stop_services(self, entity_id: str, state_name: str) -> None:
-        self.calls.append(("stop", entity_id, state_name))
 
 
 class RacingStore(InMemoryStateStore):
@@ -394,7 +376,7 @@ def test_a_buried_timer_moves_the_entity_to_the_fallback_state(
 ) -> None:
     clock = FakeClock()
     scheduler = RecordingScheduler(clock)
-    services = Services()
+    services = ServiceLog()
     seen: list[tuple[str, dict[str, Any]]] = []
     store = InMemoryStateStore()
     orch = Orchestrator(
@@ -438,7 +420,7 @@ def test_a_buried_timer_moves_the_entity_to_the_fallback_state(
     ]
     assert services.calls == [
         ("stop", "p1", "doing"),
-        ("start", "p1", "broken", {"entity_id": "p1", "dead_letters": letters}),
+        ("start", "p1", "broken", ("siren",), {"entity_id": "p1", "dead_letters": letters}),
     ]
     (letter,) = store.dead_letters("p1")
     assert (letter.kind, letter.key, letter.attempts, letter.failed_at) == (
@@ -500,7 +482,7 @@ def test_an_action_that_keeps_failing_is_a_dead_letter_and_the_entity_falls_back
     drive: OrchestratorDriver, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock()
-    services = Services()
+    services = ServiceLog()
     seen: list[tuple[str, dict[str, Any]]] = []
     store = InMemoryStateStore()
     orch = Orchestrator(
@@ -565,7 +547,7 @@ def test_an_action_that_keeps_failing_is_a_dead_letter_and_the_entity_falls_back
     ]
     assert all(ctx["entity_id"] == "p1" for _, ctx in seen)
     assert services.calls == [
-        ("start", "p1", "broken", {"entity_id": "p1", "dead_letters": letters}),
+        ("start", "p1", "broken", ("siren",), {"entity_id": "p1", "dead_letters": letters}),
     ]
     assert result.services_started == ()
     stored = drive.get_state(orch, "p1")
@@ -741,7 +723,7 @@ def test_falling_back_into_one_region_of_a_parallel_state_keeps_the_others_runni
 def test_a_step_that_falls_back_does_not_start_the_services_of_the_state_it_left(
     drive: OrchestratorDriver,
 ) -> None:
-    services = Services()
+    services = ServiceLog()
     orch = Orchestrator(
         StateMachine.from_string(PLANT),
         InMemoryStateStore(),
