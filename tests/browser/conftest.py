@@ -68,7 +68,20 @@ def offline_page(page: Any, app_url: str) -> Iterator[Any]:
             route.abort()
 
     page.route("**/*", guard)
-    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+
+    def on_console(message: Any) -> None:
+        if message.type != "error":
+            return
+        text = message.text
+        if text.startswith("htmx:sendAbort"):
+            # The editor's hx-sync="this:replace" cancels a superseded /validate on
+            # purpose, and htmx logs that as an error after the request's afterRequest.
+            if console_errors and console_errors[-1] == "htmx:afterRequest" + text[14:]:
+                console_errors.pop()
+            return
+        console_errors.append(text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda e: console_errors.append(str(e)))
     page.console_errors = console_errors
     yield page
