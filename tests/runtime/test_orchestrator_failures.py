@@ -698,9 +698,15 @@ def test_a_refused_timer_of_a_step_whose_action_dies_is_handed_over_again_soon(
 # ---------------------------------------------------------------- the fallback is a step
 
 
-def test_falling_back_into_one_region_of_a_parallel_state_keeps_the_others_running() -> None:
+def failing_charge() -> ActionRegistry:
+    """``charge`` fails every time: with ``retry_attempts: 0`` the step falls back at once."""
     actions = ActionRegistry()
     actions.register("charge", lambda ctx: 1 / 0)
+    return actions
+
+
+def test_falling_back_into_one_region_of_a_parallel_state_keeps_the_others_running() -> None:
+    actions = failing_charge()
     store = InMemoryStateStore()
     orch = Orchestrator(StateMachine.from_string(SPLIT), store, actions=actions)
     orch.process_event("s1", "start")
@@ -740,8 +746,7 @@ def test_a_step_that_falls_back_does_not_start_the_services_of_the_state_it_left
 
 
 def test_a_machine_with_a_datamodel_falls_back_too() -> None:
-    actions = ActionRegistry()
-    actions.register("charge", lambda ctx: 1 / 0)
+    actions = failing_charge()
     store = InMemoryStateStore()
     orch = Orchestrator(StateMachine.from_string(LEDGER), store, actions=actions)
     result = orch.process_event("l1", "pay")
@@ -753,8 +758,7 @@ def test_a_machine_with_a_datamodel_falls_back_too() -> None:
 
 
 def test_the_fallback_settles_like_a_step_into_the_same_state() -> None:
-    actions = ActionRegistry()
-    actions.register("charge", lambda ctx: 1 / 0)
+    actions = failing_charge()
     orch = Orchestrator(StateMachine.from_string(PAGER), InMemoryStateStore(), actions=actions)
     assert orch.process_event("a1", "fail").state == "paged"
     result = orch.process_event("a2", "pay")
@@ -791,12 +795,6 @@ transitions:
   - {source: broken, dest: paged, always: true, guards: [on_call]}
 """
 """The fallback state's eventless way out is guarded by a named guard."""
-
-
-def failing_charge() -> ActionRegistry:
-    actions = ActionRegistry()
-    actions.register("charge", lambda ctx: 1 / 0)
-    return actions
 
 
 def test_a_history_state_as_the_fallback_restores_what_it_remembers() -> None:
