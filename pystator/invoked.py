@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MACHINE_SRC",
     "InvokeError",
+    "cancel_exited",
     "check_children",
     "child_invokes",
     "child_name",
@@ -231,6 +232,17 @@ def reconcile(chain: Any, event: str | None, timer: Timer | None = None) -> Runn
         yield from chain.settled()
         if chain.loop is not None:
             return
+
+
+def cancel_exited(chain: Any) -> None:
+    """Step 1 alone: what a move that cannot go on (the runtime's fallback, landing
+    with its entry only) still owes the children of the states it left."""
+    owners: _Owners = {
+        spec.id: (st, spec) for pairs in chain.machine._invokes.values() for st, spec in pairs
+    }
+    children = dict(chain.children)
+    _cancel(chain, children, owners)
+    chain.children = children
 
 
 def _cancel(chain: Any, children: dict[str, Snapshot], owners: _Owners) -> None:

@@ -13,7 +13,7 @@ on that clock.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -132,8 +132,41 @@ class Snapshot:
         return None
 
     @property
+    def pending(self) -> tuple[tuple[str, Timer], ...]:
+        """Every pending timer, the running child machines' included, in firing order,
+        each with the path of the machine that armed it: ``""`` for this one, the invoke
+        id for a child (``"a/b"`` for a child's child).
+
+        A host that schedules real timers (the orchestrator) or fires virtual ones (the
+        simulator, the model checker) reads this, not ``timers``: a child's ``after``
+        fires only if its host arms it. Across machines the order is due time, then
+        arming time, the parent before its children (a child starts after its
+        parent's entry), then arming order; for one machine that is ``timers``'s order.
+        """
+        own = tuple(("", t) for t in self.timers)
+        if not self.children:
+            return own
+        found = list(own)
+        for inv_id, child in self.children.items():
+            found.extend((f"{inv_id}/{path}" if path else inv_id, t) for path, t in child.pending)
+        return tuple(sorted(found, key=_pending_order))
+
+    @property
     def next_timer(self) -> Timer | None:
-        return self.timers[0] if self.timers else None
+        """The timer that fires first, a child machine's included (see ``pending``)."""
+        if not self.children:
+            return self.timers[0] if self.timers else None
+        pending = self.pending
+        return pending[0][1] if pending else None
+
+    def without_timer(self, owner: str, timer: Timer) -> Snapshot:
+        """This snapshot with ``timer`` (armed by the machine at path ``owner``, as
+        ``pending`` names it) no longer pending: a host gave up on firing it."""
+        if not owner:
+            return replace(self, timers=tuple(t for t in self.timers if t != timer))
+        head, _, rest = owner.partition("/")
+        child = self.children[head].without_timer(rest, timer)
+        return replace(self, children=MappingProxyType({**self.children, head: child}))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form; ``from_dict`` reads it back into an equal snapshot."""
@@ -175,6 +208,11 @@ def sorted_timers(timers: Iterable[Timer]) -> tuple[Timer, ...]:
 
 def _firing_order(timer: Timer) -> tuple[int, int]:
     return timer.due_ms, timer.id
+
+
+def _pending_order(pending: tuple[str, Timer]) -> tuple[int, int, str, int]:
+    owner, timer = pending
+    return timer.due_ms, timer.armed_at_ms, owner, timer.id
 
 
 def _clock(ms: int) -> str:

@@ -284,16 +284,32 @@ class _Plan:
     action_context: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _timer_id(entity_id: str, timer: Timer) -> str:
-    """A scheduler's name for an engine timer: unique per entity, arming and time."""
+def _timer_id(entity_id: str, timer: Timer, owner: str = "") -> str:
+    """A scheduler's name for an engine timer: unique per entity, arming and time.
+
+    A child machine's timer (``owner`` is its path, see ``Snapshot.pending``) carries
+    that path too: parent and child number their timers each from 0, so the same
+    number armed at the same time would otherwise name two timers."""
+    if owner:
+        return f"{entity_id}#{owner}/{timer.id}@{timer.armed_at_ms}"
     return f"{entity_id}#{timer.id}@{timer.armed_at_ms}"
 
 
-def _scheduled(entity_id: str, timer: Timer) -> ScheduledTimer:
+def _scheduled(entity_id: str, timer: Timer, owner: str = "") -> ScheduledTimer:
     """An engine timer as the schedulers know it (due time in clock seconds)."""
     return ScheduledTimer(
-        _timer_id(entity_id, timer), entity_id, timer.state, timer.trigger, timer.due_ms / 1000.0
+        _timer_id(entity_id, timer, owner),
+        entity_id,
+        timer.state,
+        timer.trigger,
+        timer.due_ms / 1000.0,
     )
+
+
+def _schedule_of(entity_id: str, snapshot: Snapshot) -> dict[Timer, ScheduledTimer]:
+    """Every timer ``snapshot`` holds pending, its child machines' included, as the
+    schedulers know it, in firing order."""
+    return {t: _scheduled(entity_id, t, owner) for owner, t in snapshot.pending}
 
 
 def _front_key(entity_id: str, event_id: str) -> str:
@@ -443,8 +459,8 @@ class Orchestrator:
 
     def _engine_timer(self, stored: StoredState, snapshot: Snapshot, timer_id: str) -> Timer | None:
         """The snapshot's pending timer a scheduler's firing names (None: not pending)."""
-        for t in snapshot.timers:
-            if _timer_id(stored.entity_id, t) == timer_id:
+        for owner, t in snapshot.pending:
+            if _timer_id(stored.entity_id, t, owner) == timer_id:
                 return t
         legacy = next((t for t in stored.timers if t.timer_id == timer_id), None)
         if legacy is None or stored.snapshot:
@@ -476,12 +492,10 @@ class Orchestrator:
         same step is never scheduled).
         """
         entity = stored.entity_id
-        pending_before = {t.id for t in before.timers}
-        pending_after = {t.id for t in step.snapshot.timers}
-        cancelled = tuple(
-            _scheduled(entity, t) for t in step.timers_cancelled if t.id in pending_before
-        )
-        armed = tuple(_scheduled(entity, t) for t in step.timers_armed if t.id in pending_after)
+        pending_before = _schedule_of(entity, before)
+        pending_after = _schedule_of(entity, step.snapshot)
+        cancelled = tuple(pending_before[t] for t in step.timers_cancelled if t in pending_before)
+        armed = tuple(pending_after[t] for t in step.timers_armed if t in pending_after)
         state = self.machine.state_string(step.configuration)
         effects = tuple(
             ActionEffect(
@@ -498,7 +512,7 @@ class Orchestrator:
             stored.version,
             state,
             AuditEntry(stored.state, state, trigger, event_id, self.clock()),
-            tuple(_scheduled(entity, t) for t in step.snapshot.timers),
+            tuple(pending_after.values()),
             effects,
             snapshot=step.snapshot.to_dict(),
             event_id=event_id,
@@ -554,7 +568,7 @@ class Orchestrator:
                     stored.version,
                     stored.state,
                     None,
-                    tuple(_scheduled(stored.entity_id, t) for t in step.snapshot.timers),
+                    tuple(_schedule_of(stored.entity_id, step.snapshot).values()),
                     snapshot=step.snapshot.to_dict(),
                     event_id=event_id,
                     **self._lease(),
@@ -939,8 +953,9 @@ class Orchestrator:
             spent = self._engine_timer(stored, snapshot, timer.timer_id)
             if spent is None:
                 return False
-            left = replace(snapshot, timers=tuple(t for t in snapshot.timers if t is not spent))
-            rest = tuple(_scheduled(timer.entity_id, t) for t in left.timers)
+            owner = next(o for o, t in snapshot.pending if t is spent)
+            left = snapshot.without_timer(owner, spent)
+            rest = tuple(_schedule_of(timer.entity_id, left).values())
             outcome = {
                 "success": False,
                 "dead_letter": True,

@@ -133,8 +133,8 @@ class Simulation:
 
     @property
     def pending_timers(self) -> tuple[Timer, ...]:
-        """Armed timers, in the order they will fire."""
-        return self._run.now.snapshot.timers
+        """Armed timers, in the order they will fire (child machines' included)."""
+        return tuple(t for _owner, t in self._run.now.snapshot.pending)
 
     @property
     def snapshot(self) -> Snapshot:

@@ -8,9 +8,9 @@ selects transitions or enters states: every edge is ``machine.step``.
 What a host can do from a snapshot (the moves):
 
 * send an event: each trigger a transition of the active states listens for
-  (triggers only timers use are left to the timers, and ``done.state.*`` to the
-  engine, which raises them), with a context and outcomes for the named guards
-  the step asks;
+  (triggers only timers use are left to the timers, and ``done.state.*`` and a
+  bound child machine's ``done.invoke.<id>`` to the engine, which raises them),
+  with a context and outcomes for the named guards the step asks;
 * fire the next pending timer, at its due time (``step(snapshot, timer,
   now=timer.due_ms)``): timers fire in their order, so the only choice is when
   events come between them;
@@ -31,8 +31,10 @@ host's to choose: the solver reads them from the snapshot as constants.
 Visited-set reduction and symmetry: two snapshots are the same node when they
 have the same configuration, history and machine variables (``snapshot.data``) and
 the same timers *relative to the clock* (a timer's id and the clock's absolute
-value do not change what can happen), so a machine that loops through timers has
-finitely many nodes.
+value do not change what can happen), and their child machines the same by that
+measure, so a machine that loops through timers has finitely many nodes. A child
+machine's timer is one of the snapshot's pending timers like the parent's own
+(``Snapshot.pending``).
 Exploration stops at ``max_steps`` moves from the start, ``max_states`` nodes, or
 (when given) once ``max_seconds`` of wall-clock time are spent, so a designer or lint
 asking about a hostile machine gets an answer in bounded time;
@@ -218,6 +220,7 @@ def _key(snapshot: Snapshot, now: int) -> tuple[Any, ...]:
             for t in snapshot.timers
         ),
         _frozen(snapshot.data) if snapshot.data else (),
+        tuple((k, _key(v, now)) for k, v in sorted(snapshot.children.items())),
     )
 
 
@@ -455,12 +458,20 @@ def _livelock(step: Step) -> bool:
 
 def _external_triggers(machine: StateMachine) -> tuple[str, ...]:
     """Triggers a host may send: those of transitions that are neither delayed nor
-    eventless, less the ``done.state.*`` events only the engine raises."""
+    eventless, less the events only the engine raises: ``done.state.*``, and the
+    ``done.invoke.<id>`` of each child machine bound (an unbound one runs nothing,
+    so its end is the host's to report)."""
+    raised = {
+        f"done.invoke.{spec.id}" for pairs in machine._invokes.values() for _s, spec in pairs
+    }
     return tuple(
         dict.fromkeys(
             t.trigger
             for t in machine.all_transitions
-            if not t.is_delayed and not t.eventless and not t.trigger.startswith(_DONE)
+            if not t.is_delayed
+            and not t.eventless
+            and not t.trigger.startswith(_DONE)
+            and t.trigger not in raised
         )
     )
 

@@ -227,3 +227,40 @@ def test_a_time_bound_stops_an_endless_exploration_and_says_so() -> None:
     assert explore(StateMachine.from_yaml(RETRIES), max_seconds=5).cut_by == ()
     with pytest.raises(ValueError, match="max_seconds"):
         explore(machine, max_seconds=0)
+
+
+def test_a_child_machines_timers_are_explored_and_its_state_tells_nodes_apart() -> None:
+    parent = """
+meta: {machine_name: session}
+states:
+  - {name: browsing, type: initial}
+  - name: active
+    invoke: [{id: clock, src: "machine:ticker"}]
+  - {name: closed, type: terminal}
+transitions:
+  - {trigger: enter, source: browsing, dest: active}
+  - {trigger: done.invoke.clock, source: active, dest: closed}
+"""
+    ticker = """
+meta: {machine_name: ticker}
+states:
+  - {name: counting, type: initial}
+  - {name: ringing}
+  - {name: rang, type: terminal}
+transitions:
+  - {trigger: ding, source: counting, dest: ringing, after: 1s}
+  - {trigger: dong, source: ringing, dest: rang, after: 1s}
+"""
+    machine = StateMachine.from_string(parent).bind_machines(
+        {"ticker": StateMachine.from_string(ticker)}
+    )
+    exploration = explore(machine)
+    active = [n for n in exploration.nodes if n.configuration == {"active"}]
+    assert {n.snapshot.children["clock"].configuration for n in active} == {
+        frozenset({"counting"}),
+        frozenset({"ringing"}),
+    }
+    closed = next(n for n in exploration.nodes if n.configuration == {"closed"})
+    moves = [e.move.describe() for e in exploration.path(closed.id)]
+    # the child's timers take it there; done.invoke.clock is the engine's to raise
+    assert moves == ["send 'enter'", "timer 'ding' fires", "timer 'dong' fires"]

@@ -846,3 +846,93 @@ def test_a_fallback_whose_way_on_cannot_be_taken_lands_with_its_entry_alone(
         assert [d.key for d in store.dead_letters()] == ["a1:2:0"]
         assert "fallback to broken: what follows its entry failed" in caplog.text
         caplog.clear()
+
+
+RIG = """
+meta: {machine_name: rig}
+error_policy: {retry_attempts: 0, default_fallback: broken}
+states:
+  - {name: idle, type: initial}
+  - name: working
+    invoke: [{id: drill, src: "machine:drill"}]
+  - name: broken
+    invoke: [{id: pager, src: "machine:pager"}]
+transitions:
+  - {trigger: start, source: idle, dest: working}
+  - {trigger: pay, source: working, dest: working, actions: [charge]}
+  - {trigger: check, source: working, dest: working, after: 9000}
+  - {trigger: done.invoke.drill, source: working, dest: idle}
+"""
+"""``working`` runs the ``drill`` child machine, ``broken`` (the fallback) the ``pager``;
+``working``'s own ``check`` timer is armed in the same step as the drill's ``wear``."""
+
+DRILL = """
+meta: {machine_name: drill}
+states:
+  - {name: spinning, type: initial}
+  - {name: worn, type: terminal}
+transitions:
+  - {trigger: wear, source: spinning, dest: worn, after: 5000}
+"""
+
+CHILD_PAGER = """
+meta: {machine_name: pager}
+states:
+  - {name: paging, type: initial}
+  - {name: answered, type: terminal}
+transitions:
+  - {trigger: answer, source: paging, dest: answered}
+"""
+
+
+@DRIVE
+def test_the_fallback_cancels_the_child_machines_it_leaves_and_starts_those_it_enters(
+    drive: OrchestratorDriver,
+) -> None:
+    store = InMemoryStateStore()
+    orch = Orchestrator(rig_machine(), store, actions=failing_charge())
+    drive.process_event(orch, "r1", "start")
+    before = store.load("r1")
+    assert before is not None and before.snapshot is not None
+    assert set(before.snapshot["children"]) == {"drill"}
+    assert [t.event for t in before.timers] == ["wear", "check"]
+    result = drive.process_event(orch, "r1", "pay")
+    assert result.fallback is not None and result.fallback.state == "broken"
+    after = store.load("r1")
+    assert after is not None and after.snapshot is not None
+    assert set(after.snapshot["children"]) == {"pager"}
+    assert after.timers == (), "the drill's timer went with it"
+    assert sorted(x.event for x in result.fallback.cancelled_timers) == ["check", "wear"]
+
+
+def rig_machine() -> StateMachine:
+    machines = {
+        "drill": StateMachine.from_string(DRILL),
+        "pager": StateMachine.from_string(CHILD_PAGER),
+    }
+    return StateMachine.from_string(RIG).bind_machines(machines)
+
+
+def test_a_child_machines_timer_is_scheduled_apart_from_the_parents_and_fires_the_child() -> None:
+    # parent and child number their timers each from 0, armed in one step at one time
+    clock = FakeClock()
+    scheduler = RecordingScheduler(clock)
+    store = InMemoryStateStore()
+    orch = Orchestrator(rig_machine(), store, scheduler=scheduler, clock=clock)
+
+    async def main() -> tuple[Any, Any]:
+        await orch.async_process_event("r1", "start")
+        stored = store.load("r1")
+        assert stored is not None
+        ids = {t.event: t.timer_id for t in stored.timers}
+        assert len(set(ids.values())) == 2, ids
+        assert {t.timer_id for t in scheduler.scheduled} == set(ids.values())
+        fired = await orch.async_fire_timer("r1", "wear", ids["wear"])
+        return fired, ids
+
+    fired, ids = asyncio.run(main())
+    assert fired.success and fired.state == "idle", "the drill wore out: done.invoke.drill"
+    stored = store.load("r1")
+    assert stored is not None and stored.snapshot is not None
+    assert stored.timers == () and "children" not in stored.snapshot
+    assert ids["check"] in scheduler.cancelled
