@@ -22,7 +22,7 @@ import copy
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from pystator.runtime.errors import DuplicateEventError, StateConflictError
@@ -361,7 +361,7 @@ class InMemoryStateStore(StoreConveniences):
             row = self._entities.get(entity_id)
             outcome = None
             if event_id is not None and (entity_id, event_id) in self._outcomes:
-                outcome = dict(self._outcomes[(entity_id, event_id)][0])
+                outcome = copy.deepcopy(self._outcomes[(entity_id, event_id)][0])
             if row is None:
                 return None, outcome
             timers = tuple(self._timers[t][0] for t in self._by_entity.get(entity_id, ()))
@@ -384,7 +384,11 @@ class InMemoryStateStore(StoreConveniences):
 
     def dead_letters(self, entity_id: str | None = None) -> list[DeadLetter]:
         with self._lock:
-            return [d for d in self._dead if entity_id is None or d.entity_id == entity_id]
+            return [
+                _with_own_payload(d)
+                for d in self._dead
+                if entity_id is None or d.entity_id == entity_id
+            ]
 
     def pending_actions(self, entity_id: str | None = None) -> list[PendingAction]:
         with self._lock:
@@ -413,8 +417,8 @@ class InMemoryStateStore(StoreConveniences):
         if c.event_id is not None:
             seen = self._outcomes.get((c.entity_id, c.event_id))
             if seen is not None:
-                return CommitResult(duplicate=dict(seen[0]))
-            self._outcomes[(c.entity_id, c.event_id)] = (dict(c.outcome or {}), now)
+                return CommitResult(duplicate=copy.deepcopy(seen[0]))
+            self._outcomes[(c.entity_id, c.event_id)] = (copy.deepcopy(dict(c.outcome or {})), now)
         version = c.version
         if c.changes_state:
             kept = c.context if c.context is not None else (row.context if row else None)
@@ -539,9 +543,14 @@ def _tried(action: PendingAction, attempts: int, error: str) -> PendingAction:
 
 def _numbered(letters: Iterable[DeadLetter], start: int) -> list[DeadLetter]:
     return [
-        DeadLetter(d.kind, d.key, d.entity_id, d.payload, d.error, d.attempts, d.failed_at, n)
-        for n, d in enumerate(letters, start + 1)
+        replace(_with_own_payload(d), id=n) for n, d in enumerate(letters, start + 1)
     ]
+
+
+def _with_own_payload(letter: DeadLetter) -> DeadLetter:
+    """``letter`` with a payload of its own: the memory store keeps and hands out
+    copies, as the SQL stores do by their nature."""
+    return replace(letter, payload=copy.deepcopy(dict(letter.payload)))
 
 
 def _in_step_order(actions: Iterable[PendingAction]) -> list[PendingAction]:

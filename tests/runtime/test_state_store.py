@@ -127,6 +127,26 @@ def test_what_a_load_returns_is_the_callers_to_change(store: StateStore) -> None
     assert again.context == {"n": [1]} and again.snapshot == {"x": [1]}
 
 
+def test_outcomes_and_dead_letters_read_back_are_the_callers_to_change(store: StateStore) -> None:
+    # as with a load: what a caller does to what it read never reaches the store, nor
+    # does a later change to what it committed
+    outcome = {"state": "B", "seen": {"ids": [1]}}
+    payload = {"name": "pay", "params": {"cents": [250]}}
+    letter = DeadLetter("action", "e1:2:0", "e1", payload, "RuntimeError: no", 3, 5.0)
+    store.save("e1", "A", 0)
+    store.commit(step("e1", 1, "B", event_id="evt-1", outcome=outcome, dead_letters=(letter,)))
+    outcome["seen"]["ids"].append(2)
+    payload["params"]["cents"].append(1)
+    _, first = store.load_with_outcome("e1", "evt-1")
+    assert first is not None
+    first["seen"]["ids"].append(3)
+    (read,) = store.dead_letters("e1")
+    read.payload["params"]["cents"].append(2)
+    _, again = store.load_with_outcome("e1", "evt-1")
+    assert again == {"state": "B", "seen": {"ids": [1]}}
+    assert store.dead_letters("e1")[0].payload == {"name": "pay", "params": {"cents": [250]}}
+
+
 def test_a_step_is_written_whole_with_its_dedup_record_timers_and_outbox(
     store: StateStore,
 ) -> None:
