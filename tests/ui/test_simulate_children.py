@@ -109,3 +109,38 @@ def test_a_broken_child_is_named(tmp_path: Path) -> None:
     assert "invokes machine 'payment', whose definition has problems" in html.unescape(
         problem.group(1)
     )
+
+
+SESSION = """meta: {machine_name: session}
+states:
+  - {name: browsing, type: initial}
+  - name: active
+    invoke: [{id: clock, src: "machine:ticker"}]
+  - {name: closed, type: terminal}
+transitions:
+  - {trigger: enter, source: browsing, dest: active}
+  - {trigger: done.invoke.clock, source: active, dest: closed}
+"""
+
+TICKER = """meta: {machine_name: ticker}
+states:
+  - {name: counting, type: initial}
+  - {name: rang, type: terminal}
+transitions:
+  - {trigger: ding, source: counting, dest: rang, after: 5s}
+"""
+
+
+def test_a_childs_timer_is_pending_and_the_virtual_clock_fires_it(tmp_path: Path) -> None:
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    (examples / "session.yaml").write_text(SESSION, encoding="utf-8")
+    (examples / "ticker.yaml").write_text(TICKER, encoding="utf-8")
+    with designer_client(create_app(tmp_path / "library.sqlite3", examples_dir=examples)) as c:
+        active = post(c, "send:-:enter", text=SESSION)
+        assert 'data-timer-state="counting"' in active.text
+        assert 'id="sim-fire" disabled' not in active.text
+        fired = post(c, "fire", trace_of(active.text), text=SESSION)
+        assert 'data-state="closed"' in fired.text
+        assert 'data-ms="5000"' in fired.text
+        assert "No timer is pending." in fired.text
