@@ -857,11 +857,27 @@
     return lines;
   }
 
+  // The line numbers are rebuilt only when the number of lines or the marked lines change
+  // (typing inside a line changes neither), and at most once a frame while typing: inserting
+  // several lines with execCommand (structured edits, the bench) fires an input event per
+  // line. Rebuilding sets the gutter's
+  // scroll, which makes the browser lay the page out there and then; during a diagram's
+  // layout (htmx settles mid-render) that cost lands on the keystroke's critical path.
+  var gutterShown = "";
+  var gutterFrame = 0;
+  function updateGutterSoon() {
+    if (gutterFrame) return;
+    gutterFrame = requestAnimationFrame(function () { gutterFrame = 0; updateGutter(); });
+  }
+
   function updateGutter() {
     var parts = editorParts();
     if (!parts || !parts.gutter) return;
     var count = parts.textarea.value.split("\n").length;
     var marks = markedLines();
+    var shown = count + " " + JSON.stringify(marks);
+    if (shown === gutterShown && parts.gutter.childElementCount === count) return;
+    gutterShown = shown;
     var html = [];
     for (var i = 1; i <= count; i++) {
       var mark = marks[String(i)];
@@ -894,6 +910,7 @@
     var lineHeight = parseFloat(getComputedStyle(ta).lineHeight) || 18;
     ta.scrollTop = Math.max(0, (line - 4) * lineHeight);
     updateGutter();
+    if (parts.gutter) parts.gutter.scrollTop = ta.scrollTop;
   }
 
   // Tab indents inside the editor, as in code editors; Escape releases it so the next Tab
@@ -1079,7 +1096,7 @@
       updateGutter();
       sentText = parts.textarea.value;
       parts.textarea.addEventListener("keydown", onEditorKey);
-      parts.textarea.addEventListener("input", function () { updateGutter(); showDirty(); markVerifyStale(); scheduleCheck(parts.textarea); });
+      parts.textarea.addEventListener("input", function () { updateGutterSoon(); showDirty(); markVerifyStale(); scheduleCheck(parts.textarea); });
       parts.textarea.addEventListener("scroll", function () {
         if (parts.gutter) parts.gutter.scrollTop = parts.textarea.scrollTop;
       });
