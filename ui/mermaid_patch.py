@@ -1,27 +1,43 @@
-"""The one change pystator makes to the vendored Mermaid bundle, and how to check it.
+"""The changes pystator makes to the vendored Mermaid bundle, and how to check them.
 
-Mermaid 12.3.0's ``getConfig()`` returns a fresh two-level deep copy of its whole
-configuration (every diagram type's settings and the theme's few hundred variables) on
-every call, and drawing a state diagram calls it thousands of times: profiled in
-headless Chromium on the 30-state bench machine, 39% of ``mermaid.render`` was spent in
-that copy. The patch keeps the last copy and hands it out again until the configuration
-object itself is replaced (``initialize``, a directive, and the reset at the start of
-every render all replace it), which halves the render time here (about 700 ms to 320 ms
-for the 30-state machine) and draws the same SVG for every example and the bench machine
-(``tests/browser/test_mermaid_patch.py`` renders each with both bundles and compares).
+Each change is one exact expression of Mermaid 12.3.0's ``dist/mermaid.min.js`` replaced
+by another (:data:`PATCHES`); :func:`apply` refuses any other file (its SHA-256 is
+checked) and :func:`revert` gives the stock file back byte for byte, which the benches and
+``tests/browser/test_mermaid_patch.py`` use as the baseline: that test renders every
+example and the 30-state bench machine, light and dark, with both bundles and compares the
+SVGs. Both changes are for speed; profiled in headless Chromium on the 30-state machine.
 
-What it changes: within one render every caller now gets the same copy, so a caller that
-wrote into it would be seen by the next. Mermaid's configuration object itself is never
-written in place (only replaced), so the kept copy is never stale; and the state-diagram
-code writes nothing into its copy. Two other diagram types do (kanban sets
-``htmlLabels``, the ER renderer sets ``flowchart.nodeSpacing``/``rankSpacing``): the
-designer draws neither, and the patch is checked for state diagrams only.
+1. ``getConfig`` (39% of ``mermaid.render`` before the change): Mermaid returned a fresh
+   two-level deep copy of its whole configuration (every diagram type's settings and the
+   theme's few hundred variables) on every call, and drawing a state diagram calls it
+   thousands of times. The patched one keeps the last copy and hands it out again until
+   the configuration object itself is replaced (``initialize``, a directive, and the reset
+   at the start of every render all replace it). Render time for the 30-state machine went
+   from about 700 ms to 320 ms. Within one render every caller now gets the same copy, so a
+   caller that wrote into it would be seen by the next. Mermaid's configuration object
+   itself is never written in place (only replaced), so the kept copy is never stale; the
+   state-diagram code writes nothing into its copy. Two other diagram types do (kanban sets
+   ``htmlLabels``, the ER renderer sets ``flowchart.nodeSpacing``/``rankSpacing``): the
+   designer draws neither, and the patch is checked for state diagrams only.
+2. ``sanitizeText`` (13% of a render after change 1, about 35 ms): every label, state name
+   and edge text is passed through DOMPurify twice, and each DOMPurify call parses its
+   configuration again (Mermaid hands it a new options object each time, so DOMPurify's
+   own reuse never applies) and builds a new HTML document. The 30-state machine makes 383
+   such calls per render for 91 different strings. The patched ``sanitizeText`` remembers
+   its answer per string, keyed also by everything of the configuration it reads
+   (``securityLevel``, ``htmlLabels``, ``flowchart.htmlLabels``); a configuration with its
+   own ``dompurifyConfig``, or a value that is not a non-empty string, is not remembered.
+   The answer is a pure function of that key (DOMPurify's output depends on its input,
+   options and hooks; Mermaid adds its two hooks once, at the first call, and the designer
+   adds none), so the memory may outlive a render: an edit redraws with only its new
+   strings sanitized. At most 5000 strings are kept (then it starts again). Mermaid's final
+   DOMPurify pass over the whole SVG is untouched.
 
-The patched file is vendored under its own name (``mermaid-12.3.0-p1.min.js``) so a
-browser that cached the stock file under the immutable header still fetches it. To
-re-vendor: ``npm pack mermaid@12.3.0``, then ``python -m ui.mermaid_patch
-package/dist/mermaid.min.js`` (checks the stock file's SHA-256, writes the patched file
-and its ``.gz``/``.br`` copies into ``static/vendor``).
+The patched file is vendored under its own name (:data:`PATCHED_NAME`, ``-p2``: the second
+set of changes) so a browser that cached an earlier file under the immutable header
+fetches it again. To re-vendor: ``npm pack mermaid@12.3.0``, then ``python -m
+ui.mermaid_patch package/dist/mermaid.min.js`` (checks the stock file's SHA-256, writes the
+patched file and its ``.gz``/``.br`` copies into ``static/vendor``).
 """
 
 from __future__ import annotations
@@ -29,28 +45,63 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["ORIGINAL", "PATCHED", "PATCHED_NAME", "STOCK_SHA256", "apply", "revert"]
+__all__ = ["PATCHED_NAME", "PATCHES", "STOCK_SHA256", "Patch", "apply", "revert"]
 
 STOCK_SHA256 = "336df803d87a38b70a01e736e666c8f7601d2ce42f5e47c8fafe5d721074b9a3"
-PATCHED_NAME = "mermaid-12.3.0-p1.min.js"
-ORIGINAL = b'ri=i(()=>Bh({},Uee),"getConfig")'
-PATCHED = b'ri=i(()=>(ri.__s===Uee?ri.__c:(ri.__s=Uee,ri.__c=Bh({},Uee))),"getConfig")'
+PATCHED_NAME = "mermaid-12.3.0-p2.min.js"
+
+
+class Patch(NamedTuple):
+    """One expression of the stock bundle (found exactly once) and what replaces it."""
+
+    name: str
+    original: bytes
+    patched: bytes
+
+
+_SANITIZE = (
+    b"r&&(t.dompurifyConfig?r=oy.sanitize(hcr(r,t),t.dompurifyConfig).toString()"
+    b':r=oy.sanitize(hcr(r,t),{FORBID_TAGS:["style"]}).toString(),r)'
+)
+
+PATCHES = (
+    Patch(
+        "getConfig",
+        b'ri=i(()=>Bh({},Uee),"getConfig")',
+        b'ri=i(()=>(ri.__s===Uee?ri.__c:(ri.__s=Uee,ri.__c=Bh({},Uee))),"getConfig")',
+    ),
+    Patch(
+        "sanitizeText",
+        b"Ns=i((r,t)=>" + _SANITIZE + b',"sanitizeText")',
+        # The stock body, unchanged, becomes f; only strings are remembered.
+        b"Ns=i((r,t)=>{let f=()=>" + _SANITIZE + b";"
+        b'if(typeof r!="string"||!r||t.dompurifyConfig)return f();'
+        b"let m=Ns.__m||(Ns.__m=new Map),"
+        b"k=JSON.stringify([t.securityLevel,t.htmlLabels,t.flowchart?.htmlLabels,r]),v=m.get(k);"
+        b'return v===void 0&&(m.size>=5e3&&m.clear(),v=f(),m.set(k,v)),v},"sanitizeText")',
+    ),
+)
 
 
 def apply(stock: bytes) -> bytes:
     """The patched bundle; refuses any file but Mermaid 12.3.0's ``dist/mermaid.min.js``."""
     digest = hashlib.sha256(stock).hexdigest()
-    if digest != STOCK_SHA256:  # the exact file holds ORIGINAL once (the test checks)
+    if digest != STOCK_SHA256:  # the exact file holds each original once (the test checks)
         raise ValueError(f"not the Mermaid 12.3.0 bundle this patch is for (sha256 {digest})")
-    return stock.replace(ORIGINAL, PATCHED)
+    for patch in PATCHES:
+        stock = stock.replace(patch.original, patch.patched)
+    return stock
 
 
 def revert(patched: bytes) -> bytes:
     """The stock bundle back from the patched one (the test checks its SHA-256)."""
-    if patched.count(PATCHED) != 1:
-        raise ValueError("the patched getConfig is missing")
-    return patched.replace(PATCHED, ORIGINAL)
+    for patch in PATCHES:
+        if patched.count(patch.patched) != 1:
+            raise ValueError(f"the patched {patch.name} is missing")
+        patched = patched.replace(patch.patched, patch.original)
+    return patched
 
 
 if __name__ == "__main__":  # python -m ui.mermaid_patch path/to/stock/mermaid.min.js

@@ -1,12 +1,15 @@
-"""Our one change to the vendored Mermaid (``ui/mermaid_patch.py``) draws what Mermaid drew.
+"""Our changes to the vendored Mermaid (``ui/mermaid_patch.py``) draw what Mermaid drew.
 
 The patched ``getConfig`` hands out one copy of the configuration per render instead of
 a fresh one per call; if some Mermaid code wrote into its copy, the next caller would now
-see the write and the picture would change. So every example and the 30-state machine
-are drawn, light and dark, by the stock bundle (the patch undone) and by ours, and the
-SVGs compared. Mermaid draws some shapes with rough.js, which jitters their outlines with
-``Math.random``; both pages get the same seeded generator, reset before each drawing, and
-the random part of Mermaid's element ids is taken out.
+see the write and the picture would change. The patched ``sanitizeText`` remembers its
+answer per string across renders; a key that missed something it depends on would hand
+one label another's text. So every example and the 30-state machine are drawn, light and
+dark, by the stock bundle (the patches undone) and by ours, all of them twice in one page
+(the second pass finds every label remembered), and the SVGs compared. Mermaid draws some
+shapes with rough.js, which jitters their outlines with ``Math.random``; both pages get the
+same seeded generator, reset before each drawing, and the random part of Mermaid's element
+ids is taken out.
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ SEEDED = """() => {
 
 DRAW = """async sources => {
   const out = [];
-  for (const [i, text] of sources.entries()) {
-    window.seedRandom(i + 1);
-    out.push((await mermaid.render('same' + i, text)).svg);
+  for (const pass of [0, 1]) {
+    for (const [i, text] of sources.entries()) {
+      window.seedRandom(i + 1);
+      out.push((await mermaid.render('same' + i, text)).svg);
+    }
   }
   return out;
 }"""
@@ -90,6 +95,8 @@ def test_the_patched_bundle_draws_every_diagram_as_the_stock_one(
     texts = sources(browser, app_url)
     ours = drawn(browser, app_url, texts, scheme, stock=False)
     theirs = drawn(browser, app_url, texts, scheme, stock=True)
-    for address, mine, upstream in zip(ADDRESSES, ours, theirs, strict=True):
-        assert mine == upstream, f"{address} is drawn differently by the patched Mermaid"
+    passes = [f"{address} (first drawing)" for address in ADDRESSES]
+    passes += [f"{address} (drawn again)" for address in ADDRESSES]
+    for drawing, mine, upstream in zip(passes, ours, theirs, strict=True):
+        assert mine == upstream, f"{drawing} is drawn differently by the patched Mermaid"
     assert ours[0] != ours[1]  # the comparison sees the drawings, not empty strings

@@ -78,14 +78,18 @@ def test_each_compressed_copy_is_of_the_file_it_sits_beside(source: Path) -> Non
     assert brotli.decompress(Path(f"{source}.br").read_bytes()) == data
 
 
-def test_the_vendored_mermaid_is_upstream_plus_our_one_change() -> None:
+def test_the_vendored_mermaid_is_upstream_plus_our_changes() -> None:
     """Undoing ``ui.mermaid_patch`` gives back Mermaid 12.3.0's file byte for byte."""
     patched = (VENDOR / PATCHED_NAME).read_bytes()
-    assert patched.count(mermaid_patch.PATCHED) == 1
-    assert mermaid_patch.revert(patched).count(mermaid_patch.ORIGINAL) == 1
-    assert hashlib.sha256(mermaid_patch.revert(patched)).hexdigest() == STOCK_SHA256
+    stock = mermaid_patch.revert(patched)
+    assert [p.name for p in mermaid_patch.PATCHES] == ["getConfig", "sanitizeText"]
+    for patch in mermaid_patch.PATCHES:
+        assert patched.count(patch.patched) == 1, patch.name
+        assert stock.count(patch.original) == 1, patch.name
+        assert stock.count(patch.patched) == 0, patch.name
+    assert hashlib.sha256(stock).hexdigest() == STOCK_SHA256
     assert STOCK_SHA256 in (VENDOR / "THIRD-PARTY-NOTICES.md").read_text()
-    assert mermaid_patch.apply(mermaid_patch.revert(patched)) == patched
+    assert mermaid_patch.apply(stock) == patched
 
 
 def test_the_patch_refuses_a_file_it_was_not_made_for() -> None:
@@ -94,3 +98,8 @@ def test_the_patch_refuses_a_file_it_was_not_made_for() -> None:
         mermaid_patch.apply(stock + b"\n")
     with pytest.raises(ValueError, match="patched getConfig is missing"):
         mermaid_patch.revert(stock)
+    half = mermaid_patch.apply(stock).replace(
+        mermaid_patch.PATCHES[1].patched, mermaid_patch.PATCHES[1].original
+    )
+    with pytest.raises(ValueError, match="patched sanitizeText is missing"):
+        mermaid_patch.revert(half)

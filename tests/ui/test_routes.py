@@ -62,7 +62,7 @@ def test_pages_have_no_inline_scripts_or_remote_assets(client: TestClient) -> No
 
 def test_vendored_assets_are_served(client: TestClient) -> None:
     assert client.get("/static/vendor/htmx-2.0.11.min.js").status_code == 200
-    assert client.get("/static/vendor/mermaid-12.3.0-p1.min.js").status_code == 200
+    assert client.get("/static/vendor/mermaid-12.3.0-p2.min.js").status_code == 200
     assert client.get("/static/app.js").status_code == 200
 
 
