@@ -89,10 +89,9 @@
   // each box is named after the region whose states lie inside it.
   var SVG_NS = "http://www.w3.org/2000/svg";
 
-  function centreInside(element, area) {
+  function centreOf(element) {
     var box = element.getBoundingClientRect();
-    var x = box.left + box.width / 2, y = box.top + box.height / 2;
-    return x >= area.left && x <= area.right && y >= area.top && y <= area.bottom;
+    return { x: box.left + box.width / 2, y: box.top + box.height / 2 };
   }
 
   function nameRegions(pre) {
@@ -100,14 +99,22 @@
     var regions;
     try { regions = JSON.parse(pre.getAttribute("data-regions") || "[]"); } catch (ignored) { return; }
     if (!svg || !regions.length) return;
+    var rects = svg.querySelectorAll("g.statediagram-cluster-alt rect.divider");
+    if (!rects.length) return;
+    // Each region's states are found and measured once, not once per box (all reads before
+    // the labels are written, so the page is laid out once).
+    var centres = regions.map(function (region) {
+      return elementsFor(svg, { states: region.states }).map(centreOf);
+    });
+    var areas = Array.prototype.map.call(rects, function (rect) { return rect.getBoundingClientRect(); });
     var named = {};
-    svg.querySelectorAll("g.statediagram-cluster-alt rect.divider").forEach(function (rect) {
-      var area = rect.getBoundingClientRect();
+    Array.prototype.forEach.call(rects, function (rect, index) {
+      var area = areas[index];
       var best = -1, most = 0;
       regions.forEach(function (region, r) {
         if (named[r]) return;
-        var inside = elementsFor(svg, { states: region.states }).filter(function (el) {
-          return centreInside(el, area);
+        var inside = centres[r].filter(function (c) {
+          return c.x >= area.left && c.x <= area.right && c.y >= area.top && c.y <= area.bottom;
         }).length;
         if (inside > most) { best = r; most = inside; }
       });
