@@ -463,6 +463,11 @@ class Transition:
     chooses what is exited: ``None`` (the default) is the spec's rule, up to the
     common ancestor of the current leaf and the target; ``"external"`` and
     ``"internal"`` are SCXML's transitions of those types (see docs/semantics.md).
+
+    ``source_order`` keeps the order a transition with several sources was written in,
+    for messages and for writing it back; it is not part of the machine's meaning (nor
+    of equality). It has a field of its own so that nothing of the user's ``metadata``
+    can be mistaken for it.
     """
 
     trigger: str
@@ -476,6 +481,7 @@ class Transition:
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     eventless: bool = False
     kind: str | None = None
+    source_order: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         source: Any = self.source
@@ -493,6 +499,11 @@ class Transition:
     @property
     def is_delayed(self) -> bool:
         return self.after is not None
+
+    @property
+    def sources_in_order(self) -> tuple[str, ...]:
+        """The sources as written (sorted when the order is not known)."""
+        return self.source_order or tuple(sorted(self.source))
 
     @property
     def is_region_transition(self) -> bool:

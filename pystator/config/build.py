@@ -299,7 +299,7 @@ def _plain_transitions(items: list[Any], names: _Names) -> list[Transition]:
         values["dest"] = dest
         out.append(obj)
     for k in several:  # the order as written, for messages and dumps
-        out[k].__dict__["metadata"] = {"sources": sources[k]}
+        out[k].__dict__["source_order"] = tuple(sources[k])
     from_model = _plain_transition_options(items, triggers, out, names)
     if None in triggers or _may_be_reserved(triggers):
         _implicit_triggers(triggers, sources, out, from_model)
@@ -501,9 +501,10 @@ def _transition_from_model(t: TransitionModel) -> Transition:
         actions=_action_specs(t.actions),
         after=t.after,
         description=t.description,
-        metadata={**metadata, "sources": sources} if len(sources) > 1 else metadata,
+        metadata=metadata,
         eventless=t.always,
         kind=t.kind,
+        source_order=tuple(sources) if len(sources) > 1 else (),
     )
 
 

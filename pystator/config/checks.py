@@ -161,7 +161,7 @@ def _transition_references(ctx: _Context) -> Iterator[Finding]:
         if transition.source <= known.keys() and transition.dest in known:
             continue
         base = f"transitions[{j}]"
-        sources = transition.metadata.get("sources") or sorted(transition.source)
+        sources = transition.sources_in_order
         for k, source in enumerate(sources):
             if source not in known:
                 path = f"{base}.source[{k}]" if len(sources) > 1 else f"{base}.source"
@@ -428,7 +428,7 @@ def _history_outgoing(ctx: _Context) -> Iterator[Finding]:
     for j, transition in enumerate(ctx.spec.transitions):
         if history.isdisjoint(transition.source):
             continue
-        sources = transition.metadata.get("sources") or sorted(transition.source)
+        sources = transition.sources_in_order
         for k, source in enumerate(sources):
             if source in history:
                 path = f"transitions[{j}].source" + (f"[{k}]" if len(sources) > 1 else "")
@@ -460,7 +460,7 @@ def check_transitions(ctx: _Context) -> Iterator[Finding]:
                 "unknown-region",
             )
             continue
-        for source in transition.metadata.get("sources") or sorted(transition.source):
+        for source in transition.sources_in_order:
             where = region_at.get(source)
             if source in ctx.states and (where is None or where[1] != region):
                 yield (

@@ -78,7 +78,7 @@ def _history(state: State) -> dict[str, Any]:
 
 
 def _transition(t: Transition) -> dict[str, Any]:
-    sources = list(t.metadata.get("sources") or sorted(t.source))
+    sources = list(t.sources_in_order)
     out: dict[str, Any] = {}
     implicit = (
         t.after is not None
@@ -103,9 +103,8 @@ def _transition(t: Transition) -> dict[str, Any]:
         out["actions"] = [a.to_config() for a in t.actions]
     if t.description:
         out["description"] = t.description
-    extra = {k: v for k, v in t.metadata.items() if k != "sources"}
-    if extra:
-        out["metadata"] = extra
+    if t.metadata:
+        out["metadata"] = dict(t.metadata)
     return out
 
 

@@ -254,7 +254,7 @@ class _Writer:
             element.set(_ps("region"), t.region)
         if t.description:
             element.set(_ps("description"), t.description)
-        metadata = {k: v for k, v in t.metadata.items() if k not in ("sources", "scxml_group")}
+        metadata = {k: v for k, v in t.metadata.items() if k != "scxml_group"}
         if metadata:
             element.set(_ps("metadata"), json.dumps(metadata))
         self.actions(element, t.actions, where)

@@ -74,7 +74,8 @@ def test_several_sources_keep_their_written_order() -> None:
             "transitions": [{"trigger": "t", "source": ["b", "a"], "dest": "a"}],
         }
     )
-    assert spec.transitions[0].metadata["sources"] == ("b", "a")
+    assert spec.transitions[0].sources_in_order == ("b", "a")
+    assert spec.transitions[0].metadata == {}, "the order is not the user's metadata"
 
 
 def _regions(declared: list[dict[str, Any]]) -> dict[str, Any]:
