@@ -542,9 +542,7 @@ def _tried(action: PendingAction, attempts: int, error: str) -> PendingAction:
 
 
 def _numbered(letters: Iterable[DeadLetter], start: int) -> list[DeadLetter]:
-    return [
-        replace(_with_own_payload(d), id=n) for n, d in enumerate(letters, start + 1)
-    ]
+    return [replace(_with_own_payload(d), id=n) for n, d in enumerate(letters, start + 1)]
 
 
 def _with_own_payload(letter: DeadLetter) -> DeadLetter:

@@ -461,9 +461,7 @@ def _external_triggers(machine: StateMachine) -> tuple[str, ...]:
     eventless, less the events only the engine raises: ``done.state.*``, and the
     ``done.invoke.<id>`` of each child machine bound (an unbound one runs nothing,
     so its end is the host's to report)."""
-    raised = {
-        f"done.invoke.{spec.id}" for pairs in machine._invokes.values() for _s, spec in pairs
-    }
+    raised = {f"done.invoke.{spec.id}" for pairs in machine._invokes.values() for _s, spec in pairs}
     return tuple(
         dict.fromkeys(
             t.trigger
