@@ -203,10 +203,18 @@ def _last_line_end(doc: _Doc, node: Node) -> int:
 
 
 def _indent_of_dash(doc: _Doc, item: Node) -> tuple[int, int]:
-    """(column of the item's ``-``, column of its first key) for a block sequence item."""
+    """(column of the item's ``-``, column of its first key) for a block sequence item.
+
+    The dash is on the item's first line, or alone on a line before it (``-`` then the
+    keys indented below)."""
     start = item.start_mark.index
     line = doc.text[doc.line_start(start) : start]
     dash = line.rfind("-")
+    if dash < 0:
+        before = doc.text[:start].rstrip(" \t\r\n")
+        if before.endswith("-"):
+            at = len(before) - 1
+            dash = at - doc.line_start(at)
     return (dash if dash >= 0 else max(item.start_mark.column - 2, 0)), item.start_mark.column
 
 
@@ -232,7 +240,9 @@ def _append(doc: _Doc, sequence: Node, fields: list[tuple[str, str]]) -> _Splice
     dash, key_col = _indent_of_dash(doc, last)
     flow = isinstance(last, MappingNode) and bool(last.flow_style)
     at = _last_line_end(doc, last)
-    return _Splice(at, at, "\n" + " " * dash + "- " + _entry_text(fields, flow, key_col))
+    # the keys after the dash where the neighbours have theirs ("-   key:" too)
+    gap = " " * max(key_col - dash - 1, 1)
+    return _Splice(at, at, "\n" + " " * dash + "-" + gap + _entry_text(fields, flow, key_col))
 
 
 def _append_name(doc: _Doc, sequence: Node, name: str) -> _Splice:
@@ -323,9 +333,7 @@ def add_state(text: str, name: str, *, parent: str = "", region: str = "") -> st
             and _get(found[1], "regions") is None
         ):
             splices.append(_add_key(doc, found[1], "initial_child", _quoted(name)))
-    if not states.value and not states.flow_style:
-        raise EditError("The machine has no list of states to add to.")
-    splices.append(_append(doc, states, fields))
+    splices.append(_append(doc, states, fields))  # a block list is never empty
     return _apply(text, splices)
 
 
