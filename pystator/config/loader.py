@@ -100,12 +100,11 @@ def _without_long_numbers(
     bound = 10**MAX_INT_DIGITS
     root: dict[str, Any] = dict(data)
     stack: list[tuple[Any, str]] = [(root, "")]
-    seen: set[int] = set()
+    # the copy made of each original (by id): a value met again (a cycle, or one list
+    # in two places) is given the same copy and walked once
+    copies: dict[int, Any] = {id(data): root}
     while stack:
         holder, path = stack.pop()
-        if id(holder) in seen:
-            continue
-        seen.add(id(holder))
         keys = list(holder) if isinstance(holder, dict) else range(len(holder))
         for key in keys:
             value = holder[key]
@@ -121,7 +120,11 @@ def _without_long_numbers(
                 issues.append(_issue(document, where, message, "too-large"))
                 holder[key] = None
             elif isinstance(value, (dict, list)):
+                if id(value) in copies:
+                    holder[key] = copies[id(value)]
+                    continue
                 holder[key] = copy = dict(value) if isinstance(value, dict) else list(value)
+                copies[id(value)] = copy
                 stack.append((copy, where))
     return root
 
@@ -206,7 +209,9 @@ def _salvaged_item(
     item = dict(raw) if isinstance(raw, dict) else {}
     if not isinstance(raw, dict) and raw is not None:
         skipped.items.add(path)
-    for _ in range(len(item) + 2):
+    # each round fixes one kind of problem: keys in error, missing required keys, then
+    # the trigger rules (which need the placeholders in place to be checked)
+    for _ in range(len(item) + 3):
         try:
             model.model_validate(item)
         except ValidationError as exc:
@@ -221,6 +226,11 @@ def _salvaged_item(
                     item.pop("after", None)
                     item["trigger"] = f"{_PLACEHOLDER}trigger"
                     skipped.items.add(path)
+                else:  # a state refused as a whole: its name stands, its place is unknown
+                    skipped.items.add(path)
+                    if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+                        skipped.names.add(raw["name"])
+                    return dict(required)
                 if key in required:
                     skipped.items.add(path)
                 if key in _STRUCTURE and isinstance(raw, dict) and isinstance(raw.get("name"), str):
@@ -266,20 +276,36 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    model: Any = MachineModel
+    """The model that reads the mapping at ``loc`` (a path as pydantic reports it, by
+    the keys as written), or None where no model does."""
+    model: type[BaseModel] | None = MachineModel
     for part in loc:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part) if model else None
+        if model is None:
+            return None
+        fields = model.model_fields
+        field = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
         if field is None:
             return None
-        annotation = field.annotation
-        inner = getattr(annotation, "__args__", None)
-        candidates = [annotation, *(inner or ())]
-        model = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+        model = _model_in(field.annotation)
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field's annotation holds: itself, or inside a list, union or optional."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _written_keys(model: type[BaseModel]) -> list[str]:
+    """A model's keys as a definition writes them (``raise``, not the field ``raise_``)."""
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 def _describe(value: Any) -> str:
@@ -316,7 +342,7 @@ def _schema_issues(document: SourceDocument, exc: ValidationError) -> list[Issue
         value = error.get("input")
         if kind == "extra_forbidden":
             parent = _model_at(loc[:-1])
-            keys = list(parent.model_fields) if parent else []
+            keys = _written_keys(parent) if parent else []
             hint = did_you_mean(str(loc[-1]), keys)
             accepted = f" (accepted keys: {', '.join(keys)})" if keys else ""
             message = f"unknown key {loc[-1]!r}{hint}{accepted}"

@@ -277,7 +277,11 @@ def _decoded(data: bytes, source_name: str | None, max_bytes: int) -> str:
 def _check_text(text: str, source_name: str | None, max_bytes: int) -> None:
     """Refuse, before YAML sees it, text no file could hold, too long, or nested too deep."""
     _check_unicode(text, source_name)
-    if len(text) > max_bytes and len(text.encode("utf-8")) > max_bytes:
+    # a character is 1 to 4 bytes: only a text between a quarter of the limit and the
+    # limit needs encoding to know
+    if len(text) > max_bytes or (
+        4 * len(text) > max_bytes and len(text.encode("utf-8")) > max_bytes
+    ):
         raise _fail(_too_big(len(text.encode("utf-8")), max_bytes), source_name, code="too-large")
     if "\x00" in text:
         raise _fail(
