@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pystator import StateMachine
 from pystator.simulator import Simulation
+from tests.invoke_machines import session_machine
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -60,57 +61,30 @@ def test_a_child_without_autoforward_offers_nothing() -> None:
     assert "authorised" not in {e.event for e in sim.enabled_events()}
 
 
-SESSION = """
-meta: {machine_name: session}
-states:
-  - {name: browsing, type: initial}
-  - name: active
-    invoke: [{id: clock, src: "machine:ticker"}]
-  - {name: closed, type: terminal}
-transitions:
-  - {trigger: enter, source: browsing, dest: active}
-  - {trigger: nudge, source: active, dest: active, after: 7s}
-  - {trigger: done.invoke.clock, source: active, dest: closed}
-"""
-
-TICKER = """
-meta: {machine_name: ticker}
-states:
-  - {name: counting, type: initial}
-  - {name: rang, type: terminal}
-transitions:
-  - {trigger: ding, source: counting, dest: rang, after: 5s}
-"""
-
-
-def _session() -> StateMachine:
-    return StateMachine.from_string(SESSION).bind_machines(
-        {"ticker": StateMachine.from_string(TICKER)}
-    )
-
-
 def test_a_child_machines_timer_is_pending_in_the_simulator_and_fires_on_the_virtual_clock() -> (
     None
 ):
-    sim = Simulation(_session())
+    sim = Simulation(session_machine())
     sim.send("enter")
     assert [(t.trigger, t.due_ms) for t in sim.pending_timers] == [("ding", 5000), ("nudge", 7000)]
     assert [owner for owner, _t in sim.snapshot.pending] == ["clock", ""]
-    fired = sim.advance("6s")
-    assert [s.event for s in fired] == ["ding", None]
+    fired = sim.advance("6s")  # ding at 5 s arms dong at 6 s, which ends the child
+    assert [s.event for s in fired] == ["ding", "dong", None]
     assert (sim.state, sim.children) == ("closed", {})
     assert sim.pending_timers == ()
 
 
 def test_fire_next_timer_takes_a_child_timer_due_first() -> None:
-    sim = Simulation(_session())
+    sim = Simulation(session_machine())
     sim.send("enter")
     step = sim.fire_next_timer()
-    assert (step.event, sim.clock_ms, sim.state) == ("ding", 5000, "closed")
+    assert (step.event, sim.clock_ms, sim.state) == ("ding", 5000, "active")
+    assert sim.children == {"clock": "ringing"}
+    assert [(t.trigger, t.due_ms) for t in sim.pending_timers] == [("dong", 6000), ("nudge", 7000)]
 
 
 def test_pending_orders_parent_and_child_timers_and_without_timer_drops_the_right_one() -> None:
-    machine = _session()
+    machine = session_machine()
     snapshot = machine.step(machine.start().snapshot, "enter").snapshot
     child_timer = snapshot.children["clock"].timers[0]
     own = snapshot.timers[0]

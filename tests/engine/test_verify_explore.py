@@ -9,6 +9,7 @@ import pytest
 from pystator import StateMachine
 from pystator.selection import GuardDecision
 from pystator.verify import explore
+from tests.invoke_machines import session_machine
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 
@@ -230,30 +231,7 @@ def test_a_time_bound_stops_an_endless_exploration_and_says_so() -> None:
 
 
 def test_a_child_machines_timers_are_explored_and_its_state_tells_nodes_apart() -> None:
-    parent = """
-meta: {machine_name: session}
-states:
-  - {name: browsing, type: initial}
-  - name: active
-    invoke: [{id: clock, src: "machine:ticker"}]
-  - {name: closed, type: terminal}
-transitions:
-  - {trigger: enter, source: browsing, dest: active}
-  - {trigger: done.invoke.clock, source: active, dest: closed}
-"""
-    ticker = """
-meta: {machine_name: ticker}
-states:
-  - {name: counting, type: initial}
-  - {name: ringing}
-  - {name: rang, type: terminal}
-transitions:
-  - {trigger: ding, source: counting, dest: ringing, after: 1s}
-  - {trigger: dong, source: ringing, dest: rang, after: 1s}
-"""
-    machine = StateMachine.from_string(parent).bind_machines(
-        {"ticker": StateMachine.from_string(ticker)}
-    )
+    machine = session_machine()
     exploration = explore(machine)
     active = [n for n in exploration.nodes if n.configuration == {"active"}]
     assert {n.snapshot.children["clock"].configuration for n in active} == {

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from tests.invoke_machines import SESSION, TICKER
 from tests.ui.conftest import HTMX, designer_client
 from tests.ui.test_simulate import trace_of
 from ui.app import create_app
@@ -111,26 +112,6 @@ def test_a_broken_child_is_named(tmp_path: Path) -> None:
     )
 
 
-SESSION = """meta: {machine_name: session}
-states:
-  - {name: browsing, type: initial}
-  - name: active
-    invoke: [{id: clock, src: "machine:ticker"}]
-  - {name: closed, type: terminal}
-transitions:
-  - {trigger: enter, source: browsing, dest: active}
-  - {trigger: done.invoke.clock, source: active, dest: closed}
-"""
-
-TICKER = """meta: {machine_name: ticker}
-states:
-  - {name: counting, type: initial}
-  - {name: rang, type: terminal}
-transitions:
-  - {trigger: ding, source: counting, dest: rang, after: 5s}
-"""
-
-
 def test_a_childs_timer_is_pending_and_the_virtual_clock_fires_it(tmp_path: Path) -> None:
     examples = tmp_path / "examples"
     examples.mkdir()
@@ -140,7 +121,9 @@ def test_a_childs_timer_is_pending_and_the_virtual_clock_fires_it(tmp_path: Path
         active = post(c, "send:-:enter", text=SESSION)
         assert 'data-timer-state="counting"' in active.text
         assert 'id="sim-fire" disabled' not in active.text
-        fired = post(c, "fire", trace_of(active.text), text=SESSION)
+        rung = post(c, "fire", trace_of(active.text), text=SESSION)
+        assert 'data-ms="5000"' in rung.text and 'data-timer-state="ringing"' in rung.text
+        fired = post(c, "fire", trace_of(rung.text), text=SESSION)
         assert 'data-state="closed"' in fired.text
-        assert 'data-ms="5000"' in fired.text
+        assert 'data-ms="6000"' in fired.text
         assert "No timer is pending." in fired.text
