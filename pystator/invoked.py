@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pystator.errors import FSMError
 from pystator.model import InvokeSpec, State
-from pystator.step import CancelTimer, Effect, MicroStep
+from pystator.step import CancelTimer, Effect, MicroStep, ScheduleTimer
 
 if TYPE_CHECKING:
     from pystator.machine import StateMachine
@@ -250,7 +250,9 @@ def _cancel(chain: Any, children: dict[str, Snapshot], owners: _Owners) -> None:
     for inv_id in list(children):
         if owners[inv_id][0] not in chain.configuration:
             gone = children.pop(inv_id)
-            effects: tuple[Effect, ...] = tuple(CancelTimer(t) for t in gone.timers)
+            effects: tuple[Effect, ...] = tuple(
+                CancelTimer(t.owned_by(inv_id)) for t in gone.pending
+            )
             chain.microsteps.append(MicroStep(f"cancel.invoke.{inv_id}", (), (), (), effects, True))
 
 
@@ -269,7 +271,9 @@ def _forward(
     for inv_id, snap in list(children.items()):
         spec = owners[inv_id][1]
         child = machines[child_name(spec) or ""]
-        what: str | Timer | None = timer if timer is not None and timer in snap.timers else None
+        what: str | Timer | None = None
+        if timer is not None and timer.owner[:1] == (inv_id,):
+            what = timer.for_child()
         if what is None and spec.autoforward:
             what = event
         if what is None or is_done(child, snap):
@@ -277,10 +281,25 @@ def _forward(
         step = yield from stepper(child, snap, what, None, chain.now, child._default_judge)
         if step.moved or step.effects:
             children[inv_id] = step.snapshot
-            chain.microsteps.append(MicroStep(step.event, (), (), (), step.effects, True))
+            effects = _owned(step.effects, inv_id)
+            chain.microsteps.append(MicroStep(step.event, (), (), (), effects, True))
             if is_done(child, step.snapshot):
                 done.append(inv_id)
     return done
+
+
+def _owned(effects: tuple[Effect, ...], inv_id: str) -> tuple[Effect, ...]:
+    """A child's effects as its parent's step carries them: each timer it arms or
+    cancels with its path from the parent (so a host can tell it from the parent's own,
+    and hand it back to the right machine when it fires)."""
+    out: list[Effect] = []
+    for effect in effects:
+        if isinstance(effect, ScheduleTimer):
+            effect = ScheduleTimer(effect.timer.owned_by(inv_id))
+        elif isinstance(effect, CancelTimer):
+            effect = CancelTimer(effect.timer.owned_by(inv_id))
+        out.append(effect)
+    return tuple(out)
 
 
 def _start(chain: Any, children: dict[str, Snapshot]) -> Generator[Any, Any, list[str]]:
@@ -297,7 +316,9 @@ def _start(chain: Any, children: dict[str, Snapshot]) -> Generator[Any, Any, lis
             step = yield from starter(child, None, chain.now, child._default_judge)
             children[spec.id] = step.snapshot
             chain.microsteps.append(
-                MicroStep(f"start.invoke.{spec.id}", (), (), (), step.effects, True)
+                MicroStep(
+                    f"start.invoke.{spec.id}", (), (), (), _owned(step.effects, spec.id), True
+                )
             )
             if is_done(child, step.snapshot):
                 done.append(spec.id)

@@ -442,11 +442,20 @@ def _not_pending(
     judge: Judge,
     timer: Timer,
 ) -> Generator[tuple[str, Awaitable[Any]], Any, Step]:
-    """A timer the parent does not hold: a child's own (only that child sees it, never
-    the parent's transitions), or a stale one, refused."""
-    if any(timer in c.timers for c in snapshot.children.values()):
+    """A timer the parent does not hold: a child's (its ``owner`` path names the child,
+    which alone sees it, never the parent's transitions), or a stale one, refused.
+
+    A child's timer handed over as the child's own snapshot holds it (no ``owner``) goes
+    to the one child that holds it; held by two, it cannot be told whose, and is refused.
+    """
+    routed = timer
+    if not timer.owner:
+        holders = [k for k, c in snapshot.children.items() if timer in c.timers]
+        if len(holders) == 1:
+            routed = timer.owned_by(holders[0])
+    if routed.owner and snapshot.holds(routed):
         chain = _Chain(machine, snapshot, now, judge, context)
-        yield from invoked.reconcile(chain, None, timer)
+        yield from invoked.reconcile(chain, None, routed)
         return chain.step(timer.trigger, (), timer)
     source = machine.state_string(machine._known(snapshot.configuration))
     return Step(

@@ -35,6 +35,12 @@ class Timer:
     or one the engine made up) and the event's ``data``; it has no transition
     (``-1``) and no ``dest``, and leaving ``state`` does not cancel it: only a
     ``cancel`` action does, or its firing.
+
+    ``owner`` is empty for a timer of the machine whose snapshot holds it. A timer of a
+    running child machine (``invoke: machine:``) as the parent sees it, in
+    ``Snapshot.pending`` and in the parent's step effects, carries the path of invoke
+    ids down to the machine that armed it: the parent hands it to that child when it
+    fires, and two machines' timers with equal fields stay two timers.
     """
 
     id: int
@@ -46,6 +52,7 @@ class Timer:
     transition: int = -1
     send_id: str | None = None
     data: Any = field(default=None, hash=False, compare=False)
+    owner: tuple[str, ...] = ()
 
     @property
     def is_send(self) -> bool:
@@ -75,6 +82,7 @@ class Timer:
             "armed_at_ms": self.armed_at_ms,
             "transition": self.transition,
             **({"send_id": self.send_id, "data": self.data} if self.send_id is not None else {}),
+            **({"owner": list(self.owner)} if self.owner else {}),
         }
 
     @classmethod
@@ -90,7 +98,16 @@ class Timer:
             int(data.get("transition", -1)),
             None if send_id is None else str(send_id),
             data.get("data"),
+            tuple(str(o) for o in data.get("owner") or ()),
         )
+
+    def owned_by(self, inv_id: str) -> Timer:
+        """This timer as the parent of child ``inv_id`` sees it (its path one step longer)."""
+        return replace(self, owner=(inv_id, *self.owner))
+
+    def for_child(self) -> Timer:
+        """This timer as the next machine down its path sees it (the path one step shorter)."""
+        return replace(self, owner=self.owner[1:])
 
 
 _NO_HISTORY: Mapping[str, frozenset[str]] = MappingProxyType({})
@@ -132,40 +149,44 @@ class Snapshot:
         return None
 
     @property
-    def pending(self) -> tuple[tuple[str, Timer], ...]:
-        """Every pending timer, the running child machines' included, in firing order,
-        each with the path of the machine that armed it: ``""`` for this one, the invoke
-        id for a child (``"a/b"`` for a child's child).
+    def pending(self) -> tuple[Timer, ...]:
+        """Every pending timer, the running child machines' included (each with its
+        ``owner`` path, at any depth), in firing order.
 
         A host that schedules real timers (the orchestrator) or fires virtual ones (the
         simulator, the model checker) reads this, not ``timers``: a child's ``after``
-        fires only if its host arms it. Across machines the order is due time, then
+        fires only if its host arms it, and firing one of these (``step(snapshot,
+        timer)``) hands it down its path. Across machines the order is due time, then
         arming time, the parent before its children (a child starts after its
         parent's entry), then arming order; for one machine that is ``timers``'s order.
         """
-        own = tuple(("", t) for t in self.timers)
         if not self.children:
-            return own
-        found = list(own)
+            return self.timers
+        found = list(self.timers)
         for inv_id, child in self.children.items():
-            found.extend((f"{inv_id}/{path}" if path else inv_id, t) for path, t in child.pending)
+            found.extend(t.owned_by(inv_id) for t in child.pending)
         return tuple(sorted(found, key=_pending_order))
 
     @property
     def next_timer(self) -> Timer | None:
         """The timer that fires first, a child machine's included (see ``pending``)."""
-        if not self.children:
-            return self.timers[0] if self.timers else None
         pending = self.pending
-        return pending[0][1] if pending else None
+        return pending[0] if pending else None
 
-    def without_timer(self, owner: str, timer: Timer) -> Snapshot:
-        """This snapshot with ``timer`` (armed by the machine at path ``owner``, as
-        ``pending`` names it) no longer pending: a host gave up on firing it."""
-        if not owner:
+    def holds(self, timer: Timer) -> bool:
+        """Whether ``timer`` (owner path included) is pending here or down its path."""
+        if not timer.owner:
+            return timer in self.timers
+        child = self.children.get(timer.owner[0])
+        return child is not None and child.holds(timer.for_child())
+
+    def without_timer(self, timer: Timer) -> Snapshot:
+        """This snapshot with ``timer`` (as ``pending`` lists it) no longer pending: a
+        host gave up on firing it."""
+        if not timer.owner:
             return replace(self, timers=tuple(t for t in self.timers if t != timer))
-        head, _, rest = owner.partition("/")
-        child = self.children[head].without_timer(rest, timer)
+        head = timer.owner[0]
+        child = self.children[head].without_timer(timer.for_child())
         return replace(self, children=MappingProxyType({**self.children, head: child}))
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,9 +231,8 @@ def _firing_order(timer: Timer) -> tuple[int, int]:
     return timer.due_ms, timer.id
 
 
-def _pending_order(pending: tuple[str, Timer]) -> tuple[int, int, str, int]:
-    owner, timer = pending
-    return timer.due_ms, timer.armed_at_ms, owner, timer.id
+def _pending_order(timer: Timer) -> tuple[int, int, tuple[str, ...], int]:
+    return timer.due_ms, timer.armed_at_ms, timer.owner, timer.id
 
 
 def _clock(ms: int) -> str:

@@ -284,21 +284,22 @@ class _Plan:
     action_context: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _timer_id(entity_id: str, timer: Timer, owner: str = "") -> str:
+def _timer_id(entity_id: str, timer: Timer) -> str:
     """A scheduler's name for an engine timer: unique per entity, arming and time.
 
-    A child machine's timer (``owner`` is its path, see ``Snapshot.pending``) carries
-    that path too: parent and child number their timers each from 0, so the same
-    number armed at the same time would otherwise name two timers."""
-    if owner:
-        return f"{entity_id}#{owner}/{timer.id}@{timer.armed_at_ms}"
+    A child machine's timer (``timer.owner``, see ``Snapshot.pending``) carries its
+    invoke path too (``/`` and ``\\`` in an id escaped): parent and child number their
+    timers each from 0, so the same number armed at the same time names two timers."""
+    if timer.owner:
+        path = "".join(o.replace("\\", "\\\\").replace("/", "\\/") + "/" for o in timer.owner)
+        return f"{entity_id}#{path}{timer.id}@{timer.armed_at_ms}"
     return f"{entity_id}#{timer.id}@{timer.armed_at_ms}"
 
 
-def _scheduled(entity_id: str, timer: Timer, owner: str = "") -> ScheduledTimer:
+def _scheduled(entity_id: str, timer: Timer) -> ScheduledTimer:
     """An engine timer as the schedulers know it (due time in clock seconds)."""
     return ScheduledTimer(
-        _timer_id(entity_id, timer, owner),
+        _timer_id(entity_id, timer),
         entity_id,
         timer.state,
         timer.trigger,
@@ -309,7 +310,7 @@ def _scheduled(entity_id: str, timer: Timer, owner: str = "") -> ScheduledTimer:
 def _schedule_of(entity_id: str, snapshot: Snapshot) -> dict[Timer, ScheduledTimer]:
     """Every timer ``snapshot`` holds pending, its child machines' included, as the
     schedulers know it, in firing order."""
-    return {t: _scheduled(entity_id, t, owner) for owner, t in snapshot.pending}
+    return {t: _scheduled(entity_id, t) for t in snapshot.pending}
 
 
 def _front_key(entity_id: str, event_id: str) -> str:
@@ -459,8 +460,8 @@ class Orchestrator:
 
     def _engine_timer(self, stored: StoredState, snapshot: Snapshot, timer_id: str) -> Timer | None:
         """The snapshot's pending timer a scheduler's firing names (None: not pending)."""
-        for owner, t in snapshot.pending:
-            if _timer_id(stored.entity_id, t, owner) == timer_id:
+        for t in snapshot.pending:
+            if _timer_id(stored.entity_id, t) == timer_id:
                 return t
         legacy = next((t for t in stored.timers if t.timer_id == timer_id), None)
         if legacy is None or stored.snapshot:
@@ -953,8 +954,7 @@ class Orchestrator:
             spent = self._engine_timer(stored, snapshot, timer.timer_id)
             if spent is None:
                 return False
-            owner = next(o for o, t in snapshot.pending if t is spent)
-            left = snapshot.without_timer(owner, spent)
+            left = snapshot.without_timer(spent)
             rest = tuple(_schedule_of(timer.entity_id, left).values())
             outcome = {
                 "success": False,

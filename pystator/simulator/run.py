@@ -168,8 +168,13 @@ class Run:
         via: int | None,
         timer: Timer | None,
     ) -> None:
-        choices = self.choices(now, event)
-        chosen = choose(event, via, timer.transition if timer else None, choices, self.replaying)
+        if timer is not None and timer.owner:
+            chosen = None  # a child machine's timer: the parent's transitions never see it
+        else:
+            choices = self.choices(now, event)
+            chosen = choose(
+                event, via, timer.transition if timer else None, choices, self.replaying
+            )
         engine = self.engine_step(now, event, payload, chosen, timer)
         index = len(self.steps)
         step = record(

@@ -134,7 +134,7 @@ class Simulation:
     @property
     def pending_timers(self) -> tuple[Timer, ...]:
         """Armed timers, in the order they will fire (child machines' included)."""
-        return tuple(t for _owner, t in self._run.now.snapshot.pending)
+        return self._run.now.snapshot.pending
 
     @property
     def snapshot(self) -> Snapshot:

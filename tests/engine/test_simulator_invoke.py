@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pystator import StateMachine
 from pystator.simulator import Simulation
-from tests.invoke_machines import session_machine
+from pystator.snapshot import Timer
+from tests.invoke_machines import SESSION, TICKER, session_machine
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -67,7 +68,7 @@ def test_a_child_machines_timer_is_pending_in_the_simulator_and_fires_on_the_vir
     sim = Simulation(session_machine())
     sim.send("enter")
     assert [(t.trigger, t.due_ms) for t in sim.pending_timers] == [("ding", 5000), ("nudge", 7000)]
-    assert [owner for owner, _t in sim.snapshot.pending] == ["clock", ""]
+    assert [t.owner for t in sim.snapshot.pending] == [("clock",), ()]
     fired = sim.advance("6s")  # ding at 5 s arms dong at 6 s, which ends the child
     assert [s.event for s in fired] == ["ding", "dong", None]
     assert (sim.state, sim.children) == ("closed", {})
@@ -85,13 +86,73 @@ def test_fire_next_timer_takes_a_child_timer_due_first() -> None:
 
 def test_pending_orders_parent_and_child_timers_and_without_timer_drops_the_right_one() -> None:
     machine = session_machine()
-    snapshot = machine.step(machine.start().snapshot, "enter").snapshot
+    step = machine.step(machine.start().snapshot, "enter")
+    snapshot = step.snapshot
     child_timer = snapshot.children["clock"].timers[0]
     own = snapshot.timers[0]
     # both are timer 0 of their machine, armed at the same time
     assert (child_timer.id, own.id, child_timer.armed_at_ms) == (0, 0, own.armed_at_ms)
-    assert snapshot.pending == (("clock", child_timer), ("", own))
-    assert snapshot.next_timer is child_timer
-    dropped = snapshot.without_timer("clock", child_timer)
-    assert dropped.pending == (("", own),) and dropped.children["clock"].timers == ()
-    assert snapshot.without_timer("", own).pending == (("clock", child_timer),)
+    seen = child_timer.owned_by("clock")
+    assert (seen.owner, child_timer.owner, seen.for_child()) == (("clock",), (), child_timer)
+    assert snapshot.pending == (seen, own)
+    assert snapshot.next_timer == seen
+    # the step's effects name the child's timer as the parent sees it
+    assert set(step.timers_armed) == {seen, own}
+    assert snapshot.holds(seen) and snapshot.holds(own) and not snapshot.holds(child_timer)
+    dropped = snapshot.without_timer(seen)
+    assert dropped.pending == (own,) and dropped.children["clock"].timers == ()
+    assert snapshot.without_timer(own).pending == (seen,)
+    assert Timer.from_dict(seen.to_dict()) == seen and "owner" not in own.to_dict()
+
+
+def ticker() -> StateMachine:
+    return StateMachine.from_string(TICKER)
+
+
+OUTER = """
+meta: {machine_name: outer}
+states:
+  - name: hosting
+    type: initial
+    invoke: [{id: "desk/1", src: "machine:session", autoforward: true}]
+  - {name: finished, type: terminal}
+transitions:
+  - {trigger: done.invoke.desk/1, source: hosting, dest: finished}
+"""
+
+
+def test_a_grandchild_machines_timers_fire_down_their_path() -> None:
+    # outer runs session (id with a slash), which runs ticker: ticker's timers are two
+    # machines down, and their end closes the session, which finishes the outer machine
+    machines = {"session": StateMachine.from_string(SESSION), "ticker": ticker()}
+    outer = StateMachine.from_string(OUTER).bind_machines(machines)
+    sim = Simulation(outer)
+    sim.send("enter")
+    assert [(t.trigger, t.owner) for t in sim.pending_timers] == [
+        ("ding", ("desk/1", "clock")),
+        ("nudge", ("desk/1",)),
+    ]
+    fired = sim.advance("6s")
+    assert [s.event for s in fired] == ["ding", "dong", None]
+    assert (sim.state, sim.pending_timers) == ("finished", ())
+
+
+def test_two_children_of_one_machine_keep_their_timers_apart() -> None:
+    text = """
+meta: {machine_name: pair}
+states:
+  - name: both
+    type: initial
+    invoke: [{id: left, src: "machine:ticker"}, {id: right, src: "machine:ticker"}]
+"""
+    pair = StateMachine.from_string(text).bind_machines({"ticker": ticker()})
+    snapshot = pair.start().snapshot
+    left, right = snapshot.pending
+    assert (left.owner, right.owner) == (("left",), ("right",)) and left != right
+    step = pair.step(snapshot, left, now=left.due_ms)
+    assert step.refusal is None
+    assert {k: sorted(v.configuration) for k, v in step.snapshot.children.items()} == {
+        "left": ["ringing"],
+        "right": ["counting"],
+    }
+    assert pair.step(snapshot, left.for_child()).refusal is not None, "no owner: not the parent's"

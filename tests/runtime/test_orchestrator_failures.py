@@ -40,6 +40,7 @@ from pystator.runtime import (
     StoredState,
 )
 from tests.drivers import ORCHESTRATOR_DRIVERS, OrchestratorDriver
+from tests.invoke_machines import TICKER
 from tests.runtime.adapters import ServiceLog
 
 DRIVE = pytest.mark.parametrize("drive", ORCHESTRATOR_DRIVERS)
@@ -936,3 +937,46 @@ def test_a_child_machines_timer_is_scheduled_apart_from_the_parents_and_fires_th
     assert stored is not None and stored.snapshot is not None
     assert stored.timers == () and "children" not in stored.snapshot
     assert ids["check"] in scheduler.cancelled
+
+
+PAIR = """
+meta: {machine_name: pair}
+states:
+  - name: both
+    type: initial
+    invoke: [{id: "left/1", src: "machine:ticker"}, {id: right, src: "machine:ticker"}]
+"""
+"""Two children of one machine: their timers are equal but for whose they are."""
+
+
+def test_two_children_of_one_machine_are_scheduled_apart_and_a_buried_one_goes_alone() -> None:
+    clock = FakeClock()
+    scheduler = RecordingScheduler(clock)
+    store = InMemoryStateStore()
+    pair = StateMachine.from_string(PAIR).bind_machines(
+        {"ticker": StateMachine.from_string(TICKER)}
+    )
+    orch = Orchestrator(pair, store, scheduler=scheduler, clock=clock)
+
+    async def main() -> None:
+        await orch.async_create("p1")
+        stored = store.load("p1")
+        assert stored is not None
+        ids = sorted(t.timer_id for t in stored.timers)
+        assert ids == ["p1#left\\/1/0@1000000", "p1#right/0@1000000"]
+        left = next(t for t in stored.timers if t.timer_id == ids[0])
+        assert await orch.async_bury_timer(left, "RuntimeError: no", 3)
+        fired = await orch.async_fire_timer("p1", "ding", ids[1])
+        assert fired.success
+
+    asyncio.run(main())
+    stored = store.load("p1")
+    assert stored is not None and stored.snapshot is not None
+    children = stored.snapshot["children"]
+    assert (children["left/1"]["configuration"], children["left/1"]["timers"]) == (
+        ["counting"],
+        [],
+    )
+    assert children["right"]["configuration"] == ["ringing"]
+    assert [t.event for t in stored.timers] == ["dong"]
+    assert [d.key for d in store.dead_letters()] == ["p1#left\\/1/0@1000000"]
