@@ -240,8 +240,10 @@ def _append(doc: _Doc, sequence: Node, fields: list[tuple[str, str]]) -> _Splice
     dash, key_col = _indent_of_dash(doc, last)
     flow = isinstance(last, MappingNode) and bool(last.flow_style)
     at = _last_line_end(doc, last)
-    # the keys after the dash where the neighbours have theirs ("-   key:" too)
-    gap = " " * max(key_col - dash - 1, 1)
+    # the keys after the dash where the neighbours have theirs ("-   key:" too); a
+    # neighbour whose keys sit one column past a lone dash gives no room for "- "
+    key_col = max(key_col, dash + 2)
+    gap = " " * (key_col - dash - 1)
     return _Splice(at, at, "\n" + " " * dash + "-" + gap + _entry_text(fields, flow, key_col))
 
 

@@ -514,3 +514,10 @@ def test_a_new_state_after_an_entry_whose_dash_is_alone_loads() -> None:
     after = add_state("states:\n-\n    name: a\n", "b")
     assert after == "states:\n-\n    name: a\n-   name: b\n", after
     assert names(after) == ["a", "b"]
+
+
+def test_a_child_after_a_lone_dash_with_keys_one_column_in_loads() -> None:
+    text = "states:\n-\n name: p\n"
+    after = add_state(text, "c", parent="p")
+    assert after == "states:\n-\n name: p\n initial_child: c\n- name: c\n  parent: p\n", after
+    assert names(after) == ["p", "c"]
