@@ -393,7 +393,7 @@ class InMemoryStateStore(StoreConveniences):
     def pending_actions(self, entity_id: str | None = None) -> list[PendingAction]:
         with self._lock:
             rows = [
-                o.action
+                _with_own_effect(o.action)
                 for o in self._outbox.values()
                 if entity_id is None or o.action.entity_id == entity_id
             ]
@@ -434,7 +434,7 @@ class InMemoryStateStore(StoreConveniences):
                     _record(c.entity_id, version, c.audit)
                 )
             for seq, (key, effect) in enumerate(zip(c.action_keys(), c.actions, strict=True)):
-                pending = PendingAction(key, c.entity_id, version, seq, effect)
+                pending = _with_own_effect(PendingAction(key, c.entity_id, version, seq, effect))
                 self._outbox[key] = _Outbox(pending, c.lease_until, c.owner or None)
         self._bury(c.dead_letters)
         for key in c.done_actions:
@@ -466,7 +466,7 @@ class InMemoryStateStore(StoreConveniences):
                 if len(actions) >= limit or row.due_at > now:
                     break
                 row.due_at, row.owner = lease_until, owner
-                actions.append(row.action)
+                actions.append(_with_own_effect(row.action))
             timers: list[ScheduledTimer] = []
             for entry in sorted(self._timers.values(), key=lambda e: float(e[1])):
                 if len(timers) >= limit or entry[1] > now:
@@ -543,6 +543,19 @@ def _tried(action: PendingAction, attempts: int, error: str) -> PendingAction:
 
 def _numbered(letters: Iterable[DeadLetter], start: int) -> list[DeadLetter]:
     return [replace(_with_own_payload(d), id=n) for n, d in enumerate(letters, start + 1)]
+
+
+def _with_own_effect(action: PendingAction) -> PendingAction:
+    """``action`` with params and context of its own (see ``_with_own_payload``)."""
+    effect = action.effect
+    return replace(
+        action,
+        effect=replace(
+            effect,
+            params=copy.deepcopy(dict(effect.params)),
+            context=copy.deepcopy(dict(effect.context)),
+        ),
+    )
 
 
 def _with_own_payload(letter: DeadLetter) -> DeadLetter:

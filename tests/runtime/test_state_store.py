@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,6 +146,23 @@ def test_outcomes_and_dead_letters_read_back_are_the_callers_to_change(store: St
     _, again = store.load_with_outcome("e1", "evt-1")
     assert again == {"state": "B", "seen": {"ids": [1]}}
     assert store.dead_letters("e1")[0].payload == {"name": "pay", "params": {"cents": [250]}}
+
+
+def test_outbox_rows_read_back_are_the_callers_to_change(store: StateStore) -> None:
+    params: dict[str, Any] = {"to": ["ops"]}
+    context: dict[str, Any] = {"order": {"id": 7}}
+    store.save("e1", "A", 0)
+    store.commit(
+        step("e1", 1, "B", actions=(ActionEffect("notify", params, "enter", "B", context),))
+    )
+    params["to"].append("sales")
+    context["order"]["id"] = 8
+    (first,) = store.pending_actions("e1")
+    first.effect.params["to"].append("all")
+    (claimed,) = store.claim("me", 1e12, 1e12 + 30, 10).actions
+    claimed.effect.context["order"]["id"] = 9
+    (again,) = store.pending_actions("e1")
+    assert (again.effect.params, again.effect.context) == ({"to": ["ops"]}, {"order": {"id": 7}})
 
 
 def test_a_step_is_written_whole_with_its_dedup_record_timers_and_outbox(
