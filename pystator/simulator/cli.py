@@ -46,7 +46,7 @@ def simulate_cli(
         lines.extend(describe_step(step))
     lines.append(f"final state: {sim.state}")
     lines.append(f"configuration: {', '.join(_ordered(machine, sim.configuration))}")
-    lines.append(f"clock: {_clock(sim.clock_ms)}")
+    lines.append(f"clock: {format_duration(sim.clock_ms)}")
     timers = "; ".join(_timer(t) for t in sim.pending_timers) or "none"
     lines.append(f"pending timers: {timers}")
     return "\n".join(lines) + "\n"
@@ -76,7 +76,7 @@ def _apply(sim: Simulation, token: str) -> None:
 
 def describe_step(step: Step) -> list[str]:
     """A step as report lines: a head line, then what it exited, entered, ran and armed."""
-    at = _clock(step.clock_ms)
+    at = format_duration(step.clock_ms)
     if step.kind == "start":
         head = f"[{step.index}] start in {step.state}"
     elif step.kind in ("event", "timer"):
@@ -118,11 +118,7 @@ def _action(action: ExecutedAction) -> str:
 
 
 def _timer(timer: Timer) -> str:
-    return f"{timer.trigger} -> {timer.dest} at {_clock(timer.due_ms)}"
-
-
-def _clock(ms: int) -> str:
-    return format_duration(ms) if ms else "0ms"
+    return f"{timer.trigger} -> {timer.dest} at {format_duration(timer.due_ms)}"
 
 
 def _json(value: Any) -> str:

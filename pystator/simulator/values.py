@@ -173,7 +173,7 @@ class Step:
         if self.kind == "start":
             return f"start in {self.state}"
         if self.kind == "advance":
-            return f"clock -> {_clock(self.clock_ms)} ({self.timers_fired} timer(s) fired)"
+            return f"clock -> {format_duration(self.clock_ms)} ({self.timers_fired} timer(s) fired)"
         if self.kind == "guard":
             value = "unset" if self.guard_outcome is None else str(self.guard_outcome).lower()
             return f"guard {self.guard_name} = {value}"
@@ -223,6 +223,3 @@ class Divergence:
     def __str__(self) -> str:
         return f"step {self.step_index}: {self.explanation}"
 
-
-def _clock(ms: int) -> str:
-    return format_duration(ms) if ms else "0ms"
