@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -61,11 +62,10 @@ class Timer:
 
     @property
     def label(self) -> str:
+        at = format_duration(self.due_ms)
         if self.send_id is not None:
-            return (
-                f"{self.trigger} (sent by {self.state}, id {self.send_id}) at {_clock(self.due_ms)}"
-            )
-        return f"{self.trigger} ({self.state} -> {self.dest}) at {_clock(self.due_ms)}"
+            return f"{self.trigger} (sent by {self.state}, id {self.send_id}) at {at}"
+        return f"{self.trigger} ({self.state} -> {self.dest}) at {at}"
 
     @property
     def order(self) -> tuple[int, int]:
@@ -224,16 +224,8 @@ class Snapshot:
 
 def sorted_timers(timers: Iterable[Timer]) -> tuple[Timer, ...]:
     """Timers in firing order: due time, then arming order."""
-    return tuple(sorted(timers, key=_firing_order))
-
-
-def _firing_order(timer: Timer) -> tuple[int, int]:
-    return timer.due_ms, timer.id
+    return tuple(sorted(timers, key=attrgetter("order")))
 
 
 def _pending_order(timer: Timer) -> tuple[int, int, tuple[str, ...], int]:
     return timer.due_ms, timer.armed_at_ms, timer.owner, timer.id
-
-
-def _clock(ms: int) -> str:
-    return format_duration(ms) if ms else "0ms"

@@ -448,7 +448,7 @@ def _advance_to(
     if target < sim.clock_ms:
         return (
             f"The clock was not moved: {format_duration(target)} is before now "
-            f"({_clock(sim.clock_ms)}); go back in the step log instead."
+            f"({format_duration(sim.clock_ms)}); go back in the step log instead."
         )
     sim.advance_to(target)
     view.advance_to_text = ""
@@ -520,15 +520,11 @@ def _describe_input(item: Any) -> str:
     if "f" in item:
         return "fire next timer"
     if "a" in item:
-        return f"clock to {_clock(item['a']) if isinstance(item['a'], int) else item['a']}"
+        return f"clock to {format_duration(item['a']) if isinstance(item['a'], int) else item['a']}"
     if "g" in item:
         value = item.get("v")
         return f"guard {item['g']} = {'unset' if value is None else str(value).lower()}"
     return "edit context"
-
-
-def _clock(ms: int) -> str:
-    return format_duration(ms) if ms else "0ms"
 
 
 # --------------------------------------------------------------------------- describing
@@ -543,7 +539,7 @@ def _describe(
     view.steps = len(steps)
     view.can_undo = sim.can_undo
     view.clock_ms = sim.clock_ms
-    view.clock = _clock(sim.clock_ms)
+    view.clock = format_duration(sim.clock_ms)
     view.actions_total = len(sim.action_log)
     view.regions = _regions(machine, sim.configuration)
     view.children = tuple(sim.children.items())
@@ -581,9 +577,9 @@ def _describe(
             state=t.state,
             trigger=t.trigger,
             fires=f"{t.state} -> {t.dest}",
-            due=_clock(t.due_ms),
-            left=_clock(max(t.due_ms - sim.clock_ms, 0)),
-            armed_at=_clock(t.armed_at_ms),
+            due=format_duration(t.due_ms),
+            left=format_duration(max(t.due_ms - sim.clock_ms, 0)),
+            armed_at=format_duration(t.armed_at_ms),
         )
         for t in sim.pending_timers
     )
@@ -739,7 +735,7 @@ def _entry(step: Step, current: bool) -> LogEntry:
     return LogEntry(
         index=step.index,
         kind=step.kind,
-        clock=_clock(step.clock_ms),
+        clock=format_duration(step.clock_ms),
         summary=step.summary,
         state=step.state,
         moved=step.moved,
@@ -751,10 +747,11 @@ def _entry(step: Step, current: bool) -> LogEntry:
         actions=tuple((a.phase, a.owner, a.name, _params(a.params)) for a in step.actions),
         guards=tuple((g.guard, g.passed, g.detail, g.decided_by) for g in step.guards),
         armed=tuple(
-            f"{t.trigger} ({t.state} → {t.dest}) due {_clock(t.due_ms)}" for t in step.timers_armed
+            f"{t.trigger} ({t.state} → {t.dest}) due {format_duration(t.due_ms)}"
+            for t in step.timers_armed
         ),
         cancelled=tuple(
-            f"{t.trigger} ({t.state} → {t.dest}), was due {_clock(t.due_ms)}"
+            f"{t.trigger} ({t.state} → {t.dest}), was due {format_duration(t.due_ms)}"
             for t in step.timers_cancelled
         ),
         changes=changes,
@@ -797,7 +794,7 @@ def _timeline(
         columns.append(
             TimelineColumn(
                 index=step.index,
-                clock=_clock(step.clock_ms),
+                clock=format_duration(step.clock_ms),
                 cells=tuple(cells.get(lane, ("", "")) for lane in lanes),
             )
         )
