@@ -259,7 +259,6 @@ def _numbered(spec: MachineSpec, chart: Chart) -> tuple[tuple[Transition, ...], 
                 source=frozenset({state.name}),
                 dest=state.timeout.destination,
                 after=state.timeout.ms,
-                metadata={"timeout": True},
             )
         )
         positions.append(i)

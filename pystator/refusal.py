@@ -81,8 +81,10 @@ def refuse(tables: Tables, source: str, plan: Plan, selection: Selection) -> Ref
         known = sorted(
             {
                 tables.norm(t.trigger)
-                for t in tables.transitions
-                if not t.metadata.get("timeout") and not t.eventless
+                # the written transitions: a state's timeout (numbered after them) has
+                # a trigger no one sends
+                for t in tables.spec.transitions
+                if not t.eventless
             }
         )
         error = UndefinedTriggerError(

@@ -142,6 +142,32 @@ def test_available_triggers_are_listed_once_each_in_priority_order() -> None:
     assert m.get_available_triggers("filled") == []
 
 
+def test_an_unknown_trigger_is_matched_against_every_written_one_whatever_its_metadata() -> None:
+    """A state's timeout is left out of the suggestions (nobody sends ``timeout:idle``);
+    a written transition whose own metadata says ``timeout`` is not one."""
+    m = StateMachine.from_yaml(
+        """
+        meta: {machine_name: hints, strict_mode: true}
+        states:
+          - {name: idle, type: initial, timeout: {seconds: 1, destination: b}}
+          - {name: b}
+        transitions:
+          - {trigger: proceed, source: idle, dest: b, metadata: {timeout: true}}
+        """
+    )
+    start = m.start().snapshot
+    refusal = m.step(start, "procede").refusal
+    assert refusal is not None and refusal.code == "unknown-trigger"
+    assert refusal.message == (
+        "no transition in this machine uses the trigger 'procede': did you mean 'proceed'?"
+    )
+    assert refusal.error is not None
+    assert refusal.error.context["available_triggers"] == ["proceed"]
+    hidden = m.step(start, "timeout:idl").refusal
+    assert hidden is not None
+    assert hidden.message == "no transition in this machine uses the trigger 'timeout:idl'"
+
+
 def test_an_awaitable_without_close_is_refused_too() -> None:
     class Later:
         """Awaitable, but not a coroutine: it has nothing to close."""
