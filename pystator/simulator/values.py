@@ -222,4 +222,3 @@ class Divergence:
 
     def __str__(self) -> str:
         return f"step {self.step_index}: {self.explanation}"
-
