@@ -74,6 +74,7 @@ def test_a_state_without_regions_has_no_region_nodes() -> None:
     chart = _unchecked(State("idle", type="initial"), State("p", type="parallel")).chart
     assert chart.region_nodes("idle") == []
     assert chart.region_nodes("p") == []
+    assert chart.completion["p"] == frozenset({"p"})
     assert not chart.is_compound("p") and not chart.is_compound("idle")
 
 
@@ -83,4 +84,106 @@ def test_a_state_two_regions_list_is_one_problem_and_the_regions_other_states_st
         StateMachine.from_yaml(text)
     assert [(i.line, i.column, i.path, i.message) for i in caught.value.issues] == [
         (11, 42, "states[1].regions[1].states[0]", "state 'a' is already in region 'one' of 'p'")
+    ]
+
+
+def test_an_unchecked_state_whose_parent_is_unknown_is_top_level() -> None:
+    chart = _unchecked(
+        State("idle", type="initial"),
+        State("a", parent="nowhere"),
+        State("b", parent="idle"),
+    ).chart
+    assert chart.parent["a"] is None and chart.ancestors["a"] == ()
+    assert chart.kids("idle") == ["b"] and chart.kids("a") == []
+
+
+def test_an_unknown_node_is_a_key_error_naming_it() -> None:
+    chart = StateMachine.from_yaml(REGIONS).spec.chart
+    for table in (chart.ancestors, chart.completion):
+        with pytest.raises(KeyError) as caught:
+            table["nowhere"]
+        assert caught.value.args == ("nowhere",)
+
+
+def test_regions_conflicting_on_one_event_are_settled_in_document_order() -> None:
+    """Both regions' transitions leave ``p``; the first region's leaf comes first in the
+    document (not by name), so its transition wins."""
+    machine = StateMachine.from_yaml(
+        """
+        meta: {machine_name: conflict}
+        states:
+          - {name: idle, type: initial}
+          - name: p
+            type: parallel
+            regions:
+              - {name: one, initial: z, states: [z]}
+              - {name: two, initial: a, states: [a]}
+          - {name: out1}
+          - {name: out2}
+        transitions:
+          - {trigger: go, source: idle, dest: p}
+          - {trigger: e, source: a, dest: out2}
+          - {trigger: e, source: z, dest: out1}
+        """
+    )
+    inside = machine.step(machine.start().snapshot, "go").snapshot
+    assert machine.state_string(inside.configuration) == "p:one=z,two=a"
+    assert machine.step(inside, "e").snapshot.configuration == frozenset({"out1"})
+
+
+HISTORY = """
+meta: {machine_name: history}
+states:
+  - {name: idle, type: initial}
+  - {name: on, initial_child: x}
+  - {name: x, parent: on}
+  - {name: y, parent: on, initial_child: y1}
+  - {name: y1, parent: y}
+  - {name: back, parent: on, type: history, default: y}
+  - {name: bare, parent: on, type: history}
+transitions:
+  - {trigger: go, source: idle, dest: back}
+"""
+
+
+def test_a_history_state_alone_stands_for_its_default() -> None:
+    chart = StateMachine.from_yaml(HISTORY).spec.chart
+    assert chart.completion["back"] == frozenset({"y", "y1"})
+    assert chart.completion["bare"] == frozenset()
+
+
+def test_an_unchecked_history_whose_default_is_not_a_state_stands_for_nothing() -> None:
+    chart = _unchecked(
+        State("idle", type="initial"), State("h", parent="idle", type="history", default="nowhere")
+    ).chart
+    assert chart.completion["h"] == frozenset()
+
+
+def test_a_completion_already_known_is_reused_without_stopping_the_rest() -> None:
+    """Asking for ``c`` first leaves it in the table; ``p`` reuses it for region two and
+    still enters region one."""
+    chart = StateMachine.from_yaml(REGIONS).spec.chart
+    assert chart.completion["c"] == frozenset({"c"})
+    assert chart.completion["p"] == frozenset({"p", "b", "c"})
+
+
+def test_every_parent_cycle_is_found_after_states_already_walked() -> None:
+    """``idle`` is walked as ``x``'s parent before its own turn comes; the walk goes on to
+    the cycle below."""
+    with pytest.raises(ConfigError) as caught:
+        StateMachine.from_yaml(
+            """
+            meta: {machine_name: cycle}
+            states:
+              - {name: x, parent: idle}
+              - {name: idle, type: initial, initial_child: x}
+              - {name: c1, parent: c2}
+              - {name: c2, parent: c1}
+            transitions:
+              - {trigger: go, source: idle, dest: c1}
+            """
+        )
+    assert [(i.path, i.message) for i in caught.value.issues] == [
+        ("states[2]", "compound state 'c1' needs 'initial_child' (one of c2)"),
+        ("states[2].parent", "parent cycle: c1 -> c2 -> c1"),
     ]
