@@ -14,7 +14,7 @@ import pytest
 
 from pystator import StateMachine
 from pystator.errors import ConfigError
-from pystator.model import MachineMeta, MachineSpec, Region, State
+from pystator.model import MachineMeta, MachineSpec, Region, State, StateType
 
 REGIONS = """
 meta: {machine_name: regions}
@@ -55,10 +55,10 @@ def _unchecked(*states: State) -> MachineSpec:
 
 def test_an_unchecked_region_whose_initial_lies_elsewhere_starts_at_its_first_state() -> None:
     chart = _unchecked(
-        State("idle", type="initial"),
+        State("idle", type=StateType.INITIAL),
         State(
             "p",
-            type="parallel",
+            type=StateType.PARALLEL,
             regions=(Region("one", "idle", ("a", "b")), Region("two", "nowhere", ())),
         ),
         State("a", parent="p"),
@@ -71,7 +71,9 @@ def test_an_unchecked_region_whose_initial_lies_elsewhere_starts_at_its_first_st
 
 
 def test_a_state_without_regions_has_no_region_nodes() -> None:
-    chart = _unchecked(State("idle", type="initial"), State("p", type="parallel")).chart
+    chart = _unchecked(
+        State("idle", type=StateType.INITIAL), State("p", type=StateType.PARALLEL)
+    ).chart
     assert chart.region_nodes("idle") == []
     assert chart.region_nodes("p") == []
     assert chart.completion["p"] == frozenset({"p"})
@@ -89,7 +91,7 @@ def test_a_state_two_regions_list_is_one_problem_and_the_regions_other_states_st
 
 def test_an_unchecked_state_whose_parent_is_unknown_is_top_level() -> None:
     chart = _unchecked(
-        State("idle", type="initial"),
+        State("idle", type=StateType.INITIAL),
         State("a", parent="nowhere"),
         State("b", parent="idle"),
     ).chart
@@ -154,7 +156,8 @@ def test_a_history_state_alone_stands_for_its_default() -> None:
 
 def test_an_unchecked_history_whose_default_is_not_a_state_stands_for_nothing() -> None:
     chart = _unchecked(
-        State("idle", type="initial"), State("h", parent="idle", type="history", default="nowhere")
+        State("idle", type=StateType.INITIAL),
+        State("h", parent="idle", type=StateType.HISTORY, default="nowhere"),
     ).chart
     assert chart.completion["h"] == frozenset()
 
