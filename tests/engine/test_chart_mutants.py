@@ -190,3 +190,40 @@ def test_every_parent_cycle_is_found_after_states_already_walked() -> None:
         ("states[2]", "compound state 'c1' needs 'initial_child' (one of c2)"),
         ("states[2].parent", "parent cycle: c1 -> c2 -> c1"),
     ]
+
+
+def test_a_parent_cycle_through_a_region_is_broken_at_the_parallel_state() -> None:
+    """``b``'s walk meets the cycle at region ``r`` (r -> p -> a -> r): the cycle is cut
+    at ``p``, the first state on it, and reported once."""
+    with pytest.raises(ConfigError) as caught:
+        StateMachine.from_yaml(
+            """
+            meta: {machine_name: cycle}
+            states:
+              - {name: idle, type: initial}
+              - {name: b}
+              - {name: a}
+              - name: p
+                type: parallel
+                parent: a
+                regions: [{name: r, initial: a, states: [a, b]}]
+            transitions:
+              - {trigger: go, source: idle, dest: b}
+            """
+        )
+    assert [(i.path, i.message) for i in caught.value.issues] == [
+        ("states[3].parent", "parent cycle: p -> a -> p")
+    ]
+
+
+def test_an_unchecked_compound_state_enters_its_first_child_that_is_not_a_history() -> None:
+    chart = _unchecked(
+        State("on", type=StateType.INITIAL, initial_child="nowhere"),
+        State("h", parent="on", type=StateType.HISTORY),
+        State("x", parent="on"),
+        State("only", initial_child="gone"),
+        State("h2", parent="only", type=StateType.HISTORY),
+    ).chart
+    assert chart.initial_child("on") == "x"
+    assert chart.initial_child("only") is None
+    assert chart.completion["on"] == frozenset({"on", "x"})
