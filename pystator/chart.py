@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, partial
+from itertools import count
 from typing import Any, TypeAlias
 
 from pystator.model import MachineSpec, State, StateType
@@ -95,7 +96,7 @@ class Chart:
         self.duplicates: list[tuple[int, int]] = []
         states: dict[str, State] = {s.name: s for s in spec.states}
         if len(states) == len(spec.states):  # no name repeats: positions in one C pass
-            index = dict(zip(states, range(len(states)), strict=True))
+            index = dict(zip(states, count()))
         else:
             states, index = self._first_declarations(spec)
         self.states = states
@@ -273,7 +274,7 @@ class Chart:
     def _document_order(self) -> dict[Node, int]:
         """Pre-order numbering: a node, then its children's subtrees in order."""
         if not self.children:
-            return dict(zip(self.roots, range(len(self.roots)), strict=True))
+            return dict(zip(self.roots, count()))
         order: dict[Node, int] = {}
         stack: list[Node] = list(reversed(self.roots))
         children = self.children
