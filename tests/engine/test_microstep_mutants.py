@@ -182,3 +182,88 @@ def test_a_parallel_states_shallow_history_remembers_each_regions_state(path: st
     returned = m.step(left.snapshot, "return")
     assert m.state_string(returned.configuration) == "both:left=l2,right=r2"
     assert returned.entered == ("both", "l2", "r2")
+
+
+# --- the whole-module run (2026-12-04) -----------------------------------------------
+
+DONE_AT_START = """
+meta: {machine_name: done at start}
+states:
+  - name: p
+    type: parallel
+    on_enter: [hello]
+    regions:
+      - {name: one, initial: a, states: [a]}
+      - {name: two, initial: b, states: [b]}
+  - {name: a, type: final}
+  - {name: b, type: final}
+  - {name: after}
+transitions:
+  - {trigger: done.state.p, source: p, dest: after}
+"""
+
+
+def test_the_start_runs_entry_actions_in_the_enter_phase_and_raises_done_events() -> None:
+    """Every region starts in a final state, so entering them at the start raises
+    ``done.state.p``, which the same start step takes."""
+    started = StateMachine.from_yaml(DONE_AT_START).start()
+    assert [(a.name, a.phase, a.owner) for a in started.actions] == [("hello", "enter", "p")]
+    assert [m.event for m in started.microsteps] == [None, "done.state.p"]
+    assert started.configuration == frozenset({"after"})
+
+
+def test_a_transition_to_its_own_ancestor_enters_nothing_above_it() -> None:
+    """``parsing -> working`` (default kind): ``working`` is the domain; only its
+    initial chain is entered again, ``outer`` above it stays."""
+    m = StateMachine.from_yaml(
+        """
+        meta: {machine_name: nested}
+        states:
+          - {name: outer, type: initial, initial_child: working, on_enter: [enter_outer]}
+          - {name: working, parent: outer, initial_child: fetching, on_enter: [enter_working]}
+          - {name: fetching, parent: working, on_enter: [enter_fetching]}
+          - {name: parsing, parent: working}
+        transitions:
+          - {trigger: got, source: fetching, dest: parsing}
+          - {trigger: again, source: parsing, dest: working}
+        """
+    )
+    again = m.step(m.step(m.start().snapshot, "got").snapshot, "again")
+    assert (again.exited, again.entered) == (("parsing",), ("fetching",))
+    assert [a.name for a in again.actions] == ["enter_fetching"]
+
+
+NESTED_PARALLEL = """
+meta: {machine_name: nested parallel}
+states:
+  - {name: outer, type: initial, initial_child: p, on_enter: [enter_outer], on_exit: [leave_outer]}
+  - name: p
+    type: parallel
+    parent: outer
+    on_enter: [enter_p]
+    regions:
+      - {name: one, initial: a, states: [a, b]}
+      - {name: two, initial: c, states: [c, d]}
+  - {name: working, initial_child: w1}
+  - {name: w1, parent: working}
+  - {name: elsewhere}
+transitions:
+  - {trigger: across, source: a, dest: d}
+  - {trigger: work, source: outer, dest: working}
+  - {trigger: out, source: working, dest: elsewhere, kind: internal}
+"""
+
+
+def test_a_transition_between_regions_has_the_parallel_states_parent_as_domain() -> None:
+    m = StateMachine.from_yaml(NESTED_PARALLEL)
+    across = m.step(m.start().snapshot, "across")
+    assert (across.exited, across.entered) == (("c", "a", "p"), ("p", "a", "d"))
+    assert [a.name for a in across.actions] == ["enter_p"]
+
+
+def test_an_internal_transition_to_outside_its_source_leaves_the_source() -> None:
+    m = StateMachine.from_yaml(NESTED_PARALLEL)
+    working = m.step(m.start().snapshot, "work").snapshot
+    out = m.step(working, "out")
+    assert (out.exited, out.entered) == (("w1", "working"), ("elsewhere",))
+    assert out.configuration == frozenset({"elsewhere"})
