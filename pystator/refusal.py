@@ -81,8 +81,8 @@ def refuse(tables: Tables, source: str, plan: Plan, selection: Selection) -> Ref
         known = sorted(
             {
                 tables.norm(t.trigger)
-                # the written transitions: a state's timeout (numbered after them) has
-                # a trigger no one sends
+                # the written transitions: the compiled table adds one per state
+                # ``timeout``, whose trigger nobody sends
                 for t in tables.spec.transitions
                 if not t.eventless
             }

@@ -223,7 +223,7 @@ class Snapshot:
 
 
 def sorted_timers(timers: Iterable[Timer]) -> tuple[Timer, ...]:
-    """Timers in firing order: due time, then arming order."""
+    """Timers in firing order (``Timer.order``)."""
     return tuple(sorted(timers, key=attrgetter("order")))
 
 

@@ -149,9 +149,11 @@ transitions:
 
 
 def test_a_history_state_alone_stands_for_its_default() -> None:
-    chart = StateMachine.from_yaml(HISTORY).spec.chart
-    assert chart.completion["back"] == frozenset({"y", "y1"})
-    assert chart.completion["bare"] == frozenset()
+    machine = StateMachine.from_yaml(HISTORY)
+    assert machine.configuration_of("back") == frozenset({"on", "y", "y1"})
+    assert machine.configuration_of("bare") == frozenset()
+    entered = machine.step(machine.start().snapshot, "go")
+    assert entered.entered == ("on", "y", "y1")
 
 
 def test_an_unchecked_history_whose_default_is_not_a_state_stands_for_nothing() -> None:
@@ -165,9 +167,9 @@ def test_an_unchecked_history_whose_default_is_not_a_state_stands_for_nothing() 
 def test_a_completion_already_known_is_reused_without_stopping_the_rest() -> None:
     """Asking for ``c`` first leaves it in the table; ``p`` reuses it for region two and
     still enters region one."""
-    chart = StateMachine.from_yaml(REGIONS).spec.chart
-    assert chart.completion["c"] == frozenset({"c"})
-    assert chart.completion["p"] == frozenset({"p", "b", "c"})
+    machine = StateMachine.from_yaml(REGIONS)
+    assert machine.configuration_of("c") == frozenset({"p", "c"})
+    assert machine.configuration_of("p") == frozenset({"p", "b", "c"})
 
 
 def test_every_parent_cycle_is_found_after_states_already_walked() -> None:
