@@ -267,3 +267,100 @@ def test_an_internal_transition_to_outside_its_source_leaves_the_source() -> Non
     out = m.step(working, "out")
     assert (out.exited, out.entered) == (("w1", "working"), ("elsewhere",))
     assert out.configuration == frozenset({"elsewhere"})
+
+
+HISTORY_AND_REGIONS = """
+meta: {machine_name: history and regions}
+states:
+  - {name: idle, type: initial}
+  - {name: service, initial_child: checking, on_enter: [enter_service], on_exit: [leave_service]}
+  - {name: checking, parent: service}
+  - {name: fixing, parent: service}
+  - {name: back, parent: service, type: history, default: fixing, default_actions: [resume]}
+  - {name: bare, parent: service, type: history}
+  - name: p
+    type: parallel
+    regions:
+      - {name: one, initial: a, states: [a]}
+      - {name: two, initial: c, states: [c]}
+      - {name: three, initial: x, states: [x, y]}
+transitions:
+  - {trigger: enter, source: idle, dest: back}
+  - {trigger: again, source: fixing, dest: bare, kind: external}
+  - {trigger: pause, source: service, dest: idle}
+  - {trigger: split, source: idle, dest: p}
+  - {trigger: e, source: p, dest: p, actions: [ping]}
+  - {trigger: e, source: x, dest: y}
+"""
+
+
+@pytest.fixture(scope="module")
+def history_and_regions() -> StateMachine:
+    return StateMachine.from_yaml(HISTORY_AND_REGIONS)
+
+
+def test_a_history_defaults_actions_run_only_when_nothing_is_recorded(
+    history_and_regions: StateMachine,
+) -> None:
+    m = history_and_regions
+    first = m.step(m.start().snapshot, "enter")
+    assert first.entered == ("service", "fixing")
+    assert [(a.name, a.phase, a.owner) for a in first.actions] == [
+        ("resume", "transition", "back"),
+        ("enter_service", "enter", "service"),
+    ]
+    recorded = m.step(m.step(first.snapshot, "pause").snapshot, "enter")
+    assert recorded.entered == ("service", "fixing")
+    assert [a.name for a in recorded.actions] == ["enter_service"]
+
+
+def test_a_history_without_default_or_record_enters_its_parents_initial_child(
+    history_and_regions: StateMachine,
+) -> None:
+    """``fixing -> bare`` (external): the target is ``checking``, inside ``service``, so
+    ``service`` itself is neither left nor entered."""
+    m = history_and_regions
+    fixing = m.step(m.start().snapshot, "enter").snapshot
+    again = m.step(fixing, "again")
+    assert (again.exited, again.entered) == (("fixing",), ("checking",))
+    assert again.actions == ()
+
+
+def test_a_targetless_transition_two_regions_select_fires_once_beside_a_third_regions(
+    history_and_regions: StateMachine,
+) -> None:
+    """``p``'s targetless ``e`` is selected from ``a`` and from ``c``; it fires once, and
+    ``x -> y`` in the third region fires too."""
+    m = history_and_regions
+    split = m.step(m.step(m.start().snapshot, "split").snapshot, "e")
+    assert [t.label for t in split.transitions] == ["p -> p", "x -> y"]
+    assert [a.name for a in split.actions] == ["ping"]
+    assert split.configuration == frozenset({"p", "a", "c", "y"})
+
+
+def test_process_parallel_reports_each_regions_exits_inner_first_and_entries_outer_first() -> None:
+    m = StateMachine.from_yaml(
+        """
+        meta: {machine_name: regions in order}
+        states:
+          - {name: idle, type: initial}
+          - name: p
+            type: parallel
+            regions:
+              - {name: one, initial: zone, states: [zone, free]}
+              - {name: two, initial: c, states: [c]}
+          - {name: zone, initial_child: alpha, on_exit: [leave_zone], on_enter: [enter_zone]}
+          - {name: alpha, parent: zone, on_exit: [leave_alpha], on_enter: [enter_alpha]}
+          - {name: free, on_enter: [enter_free]}
+          - {name: c}
+        transitions:
+          - {trigger: out, source: alpha, dest: free}
+          - {trigger: back, source: free, dest: zone}
+        """
+    )
+    config, (out,) = m.process_parallel(m.enter_parallel_state("p"), "out")
+    assert (out.source_state, out.target_state) == ("alpha", "free")
+    assert [a.name for a in out.on_exit_actions] == ["leave_alpha", "leave_zone"]
+    _, (back,) = m.process_parallel(config, "back")
+    assert (back.source_state, back.target_state) == ("free", "alpha")
+    assert [a.name for a in back.on_enter_actions] == ["enter_zone", "enter_alpha"]
