@@ -364,3 +364,39 @@ def test_process_parallel_reports_each_regions_exits_inner_first_and_entries_out
     _, (back,) = m.process_parallel(config, "back")
     assert (back.source_state, back.target_state) == ("free", "alpha")
     assert [a.name for a in back.on_enter_actions] == ["enter_zone", "enter_alpha"]
+
+
+def test_a_deep_history_restoring_two_regions_takes_the_whole_parallel_state_as_domain() -> None:
+    """From ``n1``, ``deep`` restores ``m2`` and ``n2``: both regions change, so the
+    transition's domain is ``q``'s parent, not the region ``n1`` is in."""
+    m = StateMachine.from_yaml(
+        """
+        meta: {machine_name: deep}
+        states:
+          - {name: idle, type: initial}
+          - {name: service, initial_child: q}
+          - name: q
+            type: parallel
+            parent: service
+            regions:
+              - {name: r1, initial: m1, states: [m1, m2]}
+              - {name: r2, initial: n1, states: [n1, n2]}
+          - {name: m1}
+          - {name: m2}
+          - {name: n1}
+          - {name: n2}
+          - {name: deep, parent: service, type: history, history: deep}
+        transitions:
+          - {trigger: go, source: idle, dest: service}
+          - {trigger: mm, source: m1, dest: m2}
+          - {trigger: nn, source: n1, dest: n2}
+          - {trigger: pause, source: service, dest: idle}
+          - {trigger: restore, source: n1, dest: deep}
+        """
+    )
+    snapshot = m.step(m.start().snapshot, "go").snapshot
+    for event in ("mm", "nn", "pause", "go"):
+        snapshot = m.step(snapshot, event).snapshot
+    assert snapshot.configuration == frozenset({"service", "q", "m1", "n1"})
+    restored = m.step(snapshot, "restore")
+    assert (restored.exited, restored.entered) == (("n1", "m1", "q"), ("q", "m2", "n2"))
