@@ -72,7 +72,7 @@ def test_typing_an_error_shows_it_located_and_keeps_the_diagram(
         " return t.value.slice(0, t.selectionStart).split('\\n').length; }"
     )
     assert cursor_line == line
-    assert page.locator(".gutter .mark-error").count() >= 1
+    expect(page.locator(".gutter .mark-error").first).to_be_attached()  # drawn on the next frame
     editor.fill(text)
     page.locator("#check[data-valid=true]").wait_for()
     assert page.locator("#diagram-status[data-stale=false]").count() == 1

@@ -130,7 +130,8 @@ def test_a_new_user_designs_saves_shares_imports_and_exports(
     assert int(where.split(":")[0]) == TYPO_LINE
     expect(page.locator("#diagram-status")).to_have_attribute("data-stale", "true")
     assert "RUNNING" in diagram_text(page)  # the last good diagram is still drawn
-    assert page.locator(f".gutter .mark-error:text-is('{TYPO_LINE}')").count() == 1
+    # The gutter is redrawn on the next animation frame after the check lands: wait for it.
+    expect(page.locator(f".gutter .mark-error:text-is('{TYPO_LINE}')")).to_have_count(1)
 
     # Clicking the issue moves the cursor to that line.
     editor.press("Control+Home")
