@@ -52,7 +52,9 @@ class _Hints:
         hint = self._known.get(name)
         if hint is None:
             if self._listed is None:
-                self._listed = list(self._candidates)
+                # the loader names a nameless state "\x00<index>" to check the rest; no
+                # written name holds a NUL, so no hint may offer one
+                self._listed = [c for c in self._candidates if "\x00" not in c]
             if self._left < len(self._listed):
                 return ""
             self._left -= len(self._listed)

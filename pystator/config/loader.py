@@ -255,7 +255,7 @@ def _issue(document: SourceDocument, path: str, message: str, code: str) -> Issu
 
 def _locate(locations: Mapping[str, Location], path: str) -> Location | None:
     while True:
-        for key in (path + "#value", path) if path.endswith("]") else (path, path + "#value"):
+        for key in (path, path + "#value"):  # a key where it is written, else its value
             if key in locations:
                 return locations[key]
         if not path:
