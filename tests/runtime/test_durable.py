@@ -294,6 +294,12 @@ def test_timers_the_scheduler_refused_or_lost_are_handed_over_by_the_dispatcher(
         clock.now += 2 + 3
         assert await orch.async_dispatch_once() == 3, "overdue and still pending: again"
         await scheduler.fire_due()  # (its own loop may have fired some already)
+        # The loop may still be inside a firing it took before fire_due looked; let it
+        # finish before stop() cancels it (a bounded wait on the outcome, not a timing).
+        for _ in range(500):
+            if all(store.load(f"e{i}").state == "expired" for i in range(3)):  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.01)
         assert await orch.async_dispatch_once() == 0, "nothing pending any more"
         await scheduler.stop()
 
