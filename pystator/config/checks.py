@@ -29,7 +29,7 @@ from pystator._text import did_you_mean
 from pystator.chart import Chart
 from pystator.model import MachineSpec, StateType
 
-__all__ = ["Finding", "run_checks"]
+__all__ = ["PLACEHOLDER", "Finding", "run_checks"]
 
 Finding = tuple[str, str, str]  # path, message, code
 
@@ -37,6 +37,12 @@ Finding = tuple[str, str, str]  # path, message, code
 # distinct unknown names in a large definition would cost their product. Hints stop
 # once this many comparisons have been spent (a person fixes the first ones first).
 HINT_COMPARISONS = 20_000
+
+
+PLACEHOLDER = "\x00"
+"""Marks a name the loader made up (a nameless state is ``"\x00<index>"``) so the rest of
+a broken definition can be checked; the text reader refuses NUL, so no written name holds
+one, and no finding or hint may offer such a name."""
 
 
 class _Hints:
@@ -52,9 +58,7 @@ class _Hints:
         hint = self._known.get(name)
         if hint is None:
             if self._listed is None:
-                # the loader names a nameless state "\x00<index>" to check the rest; no
-                # written name holds a NUL, so no hint may offer one
-                self._listed = [c for c in self._candidates if "\x00" not in c]
+                self._listed = [c for c in self._candidates if PLACEHOLDER not in c]
             if self._left < len(self._listed):
                 return ""
             self._left -= len(self._listed)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from pystator._text import did_you_mean
 from pystator.config.build import Draft, build_from_model, build_plain, finish, implicit_trigger
-from pystator.config.checks import run_checks
+from pystator.config.checks import PLACEHOLDER, run_checks
 from pystator.config.schema import (
     ErrorPolicyModel,
     MachineModel,
@@ -131,7 +131,6 @@ def _without_long_numbers(
 
 # -- the best-effort spec behind "every problem at once" --------------------------------------
 
-_PLACEHOLDER = "\x00"  # the text reader refuses NUL, so no written name contains one
 _SECTIONS: dict[str, type[BaseModel]] = {"meta": MetaModel, "error_policy": ErrorPolicyModel}
 _STRUCTURE = {"name", "type", "parent", "initial_child", "regions"}
 
@@ -155,7 +154,7 @@ class Skipped:
 
     def covers(self, path: str, message: str) -> bool:
         """True for a check finding that is about a skipped part."""
-        if _PLACEHOLDER in message:
+        if PLACEHOLDER in message:
             return True
         item = re.match(r"^(?:states|transitions)\[\d+\]|^[a-z_]+", path)
         if item is not None and (
@@ -180,12 +179,12 @@ def _salvage(data: Mapping[str, Any]) -> tuple[Draft | None, Skipped]:
     if type(states) is not list or not states:
         return None, skipped
     clean["states"] = [
-        _salvaged_item(StateModel, raw, {"name": f"{_PLACEHOLDER}{i}"}, skipped, f"states[{i}]")
+        _salvaged_item(StateModel, raw, {"name": f"{PLACEHOLDER}{i}"}, skipped, f"states[{i}]")
         for i, raw in enumerate(states)
     ]
     transitions = data.get("transitions")
     if type(transitions) is list:
-        required = {"source": [_PLACEHOLDER], "dest": _PLACEHOLDER}
+        required = {"source": [PLACEHOLDER], "dest": PLACEHOLDER}
         clean["transitions"] = [
             _salvaged_item(TransitionModel, raw, required, skipped, f"transitions[{j}]")
             for j, raw in enumerate(transitions)
@@ -224,7 +223,7 @@ def _salvaged_item(
                     skipped.keys.add(f"{path}.{key}")
                 elif "trigger" in model.model_fields:
                     item.pop("after", None)
-                    item["trigger"] = f"{_PLACEHOLDER}trigger"
+                    item["trigger"] = f"{PLACEHOLDER}trigger"
                     skipped.items.add(path)
                 else:  # a state refused as a whole: its name stands, its place is unknown
                     skipped.items.add(path)
