@@ -223,7 +223,10 @@ def read_document(
     ``issues`` (so the caller can check the rest and report everything at once); only
     problems that leave nothing to read raise ``ConfigError``."""
     if isinstance(source, Mapping):
-        return SourceDocument(dict(source), {}, source_name)
+        # a dict is kept as given (never written into: the loader copies what it changes),
+        # so a cycle back to the caller's top level is known for the top level it is
+        data = source if isinstance(source, dict) else dict(source)
+        return SourceDocument(data, {}, source_name)
     if not isinstance(source, (str, bytes, Path)):
         raise _fail(
             "a machine definition is YAML or JSON text, a file path, bytes or a mapping, "
