@@ -984,3 +984,104 @@ def test_a_host_with_a_running_child_keeps_what_its_history_remembers() -> None:
     assert host.state_string(step.configuration) == "r2"
     assert list(step.snapshot.children) == ["tick"]
     assert dict(step.snapshot.history) == {"r1h": frozenset({"r1b"})}
+
+
+# ------------------------------------------------------------------ phase 3's open mutants
+
+
+def test_a_declaration_reads_the_value_the_host_passed_for_an_earlier_one() -> None:
+    # starter 20, 26: the start's variables come from `initial(context)`; rebuilt from the
+    # context over the bare declarations, `y` would be computed from the declared `x`
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "declared"},
+            "data": {"x": 1, "y": {"expr": "x + 1"}},
+            "states": [{"name": "a", "type": "initial"}],
+            "transitions": [],
+        }
+    )
+    assert dict(machine.start({"x": 10}).context) == {"x": 10, "y": 11}
+    assert dict(machine.start().context) == {"x": 1, "y": 2}
+
+
+LOOPING_CHILD = {
+    "meta": {"machine_name": "instant"},
+    "states": [{"name": "over", "type": "final"}],
+    "transitions": [],
+}
+LOOPING_HOST = {
+    "meta": {"machine_name": "pingpong"},
+    "states": [
+        {"name": "ping", "type": "initial", "invoke": [{"id": "a", "src": "machine:instant"}]},
+        {"name": "pong", "invoke": [{"id": "b", "src": "machine:instant"}]},
+    ],
+    "transitions": [
+        {"trigger": "done.invoke.a", "source": "ping", "dest": "pong"},
+        {"trigger": "done.invoke.b", "source": "pong", "dest": "ping"},
+    ],
+}
+
+
+def test_a_host_whose_children_finish_at_once_and_start_each_other_cannot_start() -> None:
+    # starter 93: the refusal names the loop the child's done event makes at the start
+    host = StateMachine.from_dict(LOOPING_HOST)
+    host.bind_machines({"instant": StateMachine.from_dict(LOOPING_CHILD)})
+    with pytest.raises(LivelockError) as refused:
+        host.start()
+    assert str(refused.value) == (
+        f"the machine cannot start: {LOOP}done.invoke.a: ping -> pong, "
+        "then cancel.invoke.a: nothing handles it, then start.invoke.b: nothing handles it, "
+        "then done.invoke.b: pong -> ping, then cancel.invoke.b: nothing handles it, "
+        "then start.invoke.a: nothing handles it, and again (stopped after 8 microsteps)"
+    )
+
+
+SENDER = {
+    "meta": {"machine_name": "sender"},
+    "data": {"got": None},
+    "states": [
+        {
+            "name": "waiting",
+            "type": "initial",
+            "on_enter": [{"send": "note", "delay": "1s", "content": "'got it'"}],
+        },
+        {"name": "read"},
+        {"name": "unread"},
+    ],
+    "transitions": [
+        {
+            "trigger": "note",
+            "source": "waiting",
+            "dest": "read",
+            "guards": [{"expr": "_event['data'] == 'got it' and got is None"}],
+            "actions": [{"assign": "got", "expr": "_event['data']"}],
+        },
+        {"trigger": "note", "source": "waiting", "dest": "unread"},
+    ],
+}
+
+
+def test_a_sent_timers_text_content_is_the_events_data() -> None:
+    # stepper 7, 57: a timer's data that is not a mapping (SCXML <content> text) reaches
+    # `_event.data` as it is, and is no payload for the guards: read as one, the text
+    # would answer for `got` ("got" in "got it") and the guard fail
+    machine = StateMachine.from_dict(SENDER)
+    started = machine.start(now=0)
+    (timer,) = started.snapshot.timers
+    assert timer.data == "got it"
+    step = machine.step(started.snapshot, timer, started.context, now=timer.due_ms)
+    assert step.refusal is None
+    assert machine.state_string(step.configuration) == "read"
+    assert dict(step.context) == {"got": "got it"}
+
+
+def test_a_childs_timer_that_already_fired_is_refused_as_stale_and_changes_nothing() -> None:
+    # `_not_pending`: a timer with an owner path goes to the child only while the child
+    # still holds it; once fired it is stale like any other
+    host, running = _hosting()
+    (owned,) = [t for t in running.pending if t.owner]
+    fired = host.step(running, owned, now=owned.due_ms)
+    assert fired.refusal is None
+    again = host.step(fired.snapshot, owned, {"w": 1}, now=owned.due_ms)
+    assert again.refusal is not None and again.refusal.code == "stale-timer"
+    assert (again.snapshot, again.timer, again.microsteps) == (fired.snapshot, owned, ())

@@ -22,7 +22,7 @@ def script() -> ModuleType:
     return module
 
 
-BEFORE = '''
+BEFORE = """
 def kept(x):
     # a comment
     return x + 1
@@ -38,9 +38,9 @@ class Box:
 
     def edited(self):
         return 2
-'''
+"""
 
-AFTER = '''
+AFTER = """
 class Box:
     def edited(self):
         return 3
@@ -63,7 +63,7 @@ def kept(x):
 
 def added():
     pass
-'''
+"""
 
 
 def git(root: Path, *args: str) -> None:
