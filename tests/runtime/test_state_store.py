@@ -148,6 +148,20 @@ def test_outcomes_and_dead_letters_read_back_are_the_callers_to_change(store: St
     assert store.dead_letters("e1")[0].payload == {"name": "pay", "params": {"cents": [250]}}
 
 
+def test_the_first_outcome_a_duplicate_commit_returns_is_the_callers_to_change(
+    store: StateStore,
+) -> None:
+    # the duplicate's first outcome is a copy all the way down, as a load's is
+    store.save("e1", "A", 0)
+    store.commit(step("e1", 1, "B", event_id="evt-1", outcome={"seen": {"ids": [1]}}))
+    (again,) = store.commit_many([step("e1", 2, "C", event_id="evt-1")])
+    assert again.version is None and again.duplicate == {"seen": {"ids": [1]}}
+    again.duplicate["seen"]["ids"].append(2)
+    (third,) = store.commit_many([step("e1", 2, "C", event_id="evt-1")])
+    assert third.duplicate == {"seen": {"ids": [1]}}
+    assert store.load_with_outcome("e1", "evt-1")[1] == {"seen": {"ids": [1]}}
+
+
 def test_outbox_rows_read_back_are_the_callers_to_change(store: StateStore) -> None:
     params: dict[str, Any] = {"to": ["ops"]}
     context: dict[str, Any] = {"order": {"id": 7}}
