@@ -359,7 +359,7 @@ class StateMachine:
         return self._new_judge(resolver, explain)
 
     def _new_judge(self, resolver: GuardResolver | None = None, explain: bool = False) -> Judge:
-        return Judge(self._tables.expressions, self._lookup_in(self._guards), resolver, explain)
+        return Judge(self._lookup_in(self._guards), resolver, explain)
 
     # ------------------------------------------------------------------ the engine
     def start(self, context: Context | None = None, *, now: int = 0) -> Step:

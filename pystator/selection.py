@@ -196,7 +196,6 @@ class Judge:
     designer shows them); without, only a failing one does (the hot path).
     """
 
-    expressions: Mapping[str, CompiledExpression]
     lookup: Callable[[str], Callable[..., Any] | None]
     resolver: GuardResolver | None = None
     explain: bool = False

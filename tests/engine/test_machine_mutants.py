@@ -365,3 +365,47 @@ def test_async_step_keeps_the_clock_at_zero_unless_told_and_explains_when_asked(
     assert filled.guards[0].detail == ""
     explained = asyncio.run(m.async_step(m.snapshot_of("open"), "fill", {"qty": 3}, explain=True))
     assert explained.guards[0].detail == "3 > 1"
+
+
+# ------------------------------------------------------------------ the whole module (phase 7)
+
+GUARDED = """
+meta: {machine_name: gated}
+states:
+  - {name: a, type: initial}
+  - {name: b}
+  - {name: c}
+  - name: p
+    type: parallel
+    regions:
+      - {name: r1, initial: x, states: [x, y]}
+      - {name: r2, initial: u, states: [u]}
+transitions:
+  - {trigger: go, source: a, dest: b, guards: [{expr: "n > 1"}]}
+  - {trigger: move, source: x, dest: y, guards: [{expr: "n > 1"}]}
+  - {trigger: enter, source: a, dest: p}
+  - {trigger: wait, source: a, dest: c}
+  - {trigger: later, source: c, dest: b, after: 500}
+"""
+
+
+def test_the_views_record_a_passing_guard_without_explaining_it() -> None:
+    # only step(explain=True) reads out a passing guard's values (the designer asks);
+    # the views, sync and async, keep to the hot path
+    gated = StateMachine.from_string(GUARDED)
+    passed = GuardEvaluation("n > 1", True, "", 0, "a", "expr")
+    assert gated.process("a", "go", {"n": 5}).guard_evaluations == (passed,)
+    assert asyncio.run(gated.async_process("a", "go", {"n": 5})).guard_evaluations == (passed,)
+    config = gated.enter_parallel_state("p")
+    moved = GuardEvaluation("n > 1", True, "", 1, "x", "expr")
+    _, (sync,) = gated.process_parallel(config, "move", {"n": 5})
+    _, (awaited,) = asyncio.run(gated.async_process_parallel(config, "move", {"n": 5}))
+    assert sync.guard_evaluations == awaited.guard_evaluations == (moved,)
+    explained = gated.step(gated.start().snapshot, "go", {"n": 5}, explain=True).guards
+    assert explained[0].detail != ""
+
+
+def test_a_step_without_a_clock_is_taken_at_zero() -> None:
+    gated = StateMachine.from_string(GUARDED)
+    (timer,) = gated.step(gated.start().snapshot, "wait").snapshot.timers
+    assert (timer.armed_at_ms, timer.due_ms) == (0, 500)
