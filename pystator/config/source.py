@@ -243,8 +243,8 @@ def read_document(
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, source_name) from None
-    except yaml.YAMLError as exc:
-        return _json_fallback(text, source_name, exc)
+    except yaml.YAMLError:
+        return _json_fallback(text, source_name)
     if node is None:
         raise _fail("the document is empty: a machine needs 'states'", source_name, 1, 1, "empty")
     return _built(node, source_name, max_bytes)
@@ -365,7 +365,9 @@ def _check_depth(text: str, source_name: str | None) -> None:
             )
 
 
-def _json_fallback(text: str, source_name: str | None, exc: Exception) -> SourceDocument:
+def _json_fallback(text: str, source_name: str | None) -> SourceDocument:
+    """Text PyYAML could not read that is not a located syntax error: JSON's reader tries,
+    and its message (with line and column) is the one shown when it cannot read it either."""
     try:
         return SourceDocument(load_json(text, "the document", max_chars=len(text)), {}, source_name)
     except JsonInputError as jexc:

@@ -18,6 +18,7 @@ the way, fixed since (L5, L6 and L7 in the triage).
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -888,3 +889,16 @@ def test_a_repeated_region_name_comes_before_its_members_listed_elsewhere() -> N
         ("states[0].regions[1].name", "duplicate-region"),
         ("states[0].regions[1].states[0]", "region-overlap"),
     ]
+
+
+def test_any_mapping_is_read_like_the_dict_it_holds() -> None:
+    # a read-only mapping (or any Mapping that is no dict) is read through a dict of it
+    data: dict[str, Any] = {
+        "meta": {"machine_name": "m"},
+        "states": [{"name": "a", "type": "initial"}, {"name": "b"}],
+        "transitions": [{"trigger": "go", "source": "a", "dest": "b"}],
+    }
+    assert load_spec(MappingProxyType(data)) == load_spec(data)
+    assert problems(MappingProxyType({"states": [{"name": "a"}], "meta": HUGE})) == problems(
+        {"states": [{"name": "a"}], "meta": HUGE}
+    )
