@@ -351,6 +351,37 @@ def test_burying_gives_way_when_the_timer_id_was_recorded_in_between() -> None:
     assert list(timers_of(store.load("k1"))) == ["ready", "give_up"]
 
 
+GATED = """
+meta: {machine_name: gated}
+states:
+  - {name: idle, type: initial}
+  - {name: done}
+transitions:
+  - {trigger: expire, source: idle, dest: done, after: 1000, guards: [{expr: "go"}]}
+  - {trigger: later, source: idle, dest: done, after: 5000}
+"""
+
+
+@pytest.mark.parametrize("how", ["buried", "refused"])
+def test_a_stored_timer_renamed_by_its_first_snapshot_keeps_its_lease(how: str) -> None:
+    # An entity stored without a snapshot (by an earlier version) has its timers renamed
+    # when it is first written with one: the timer left is new to the store, and is leased
+    # to this orchestrator (not due for a dispatcher at once) like any timer it arms.
+    store = InMemoryStateStore()
+    orch = Orchestrator(StateMachine.from_string(GATED), store, clock=FakeClock())
+    expire = ScheduledTimer("legacy-expire", "g1", "idle", "expire", 1001.0)
+    later = ScheduledTimer("legacy-later", "g1", "idle", "later", 1005.0)
+    store.save("g1", "idle", 0, timers=[expire, later])
+    if how == "buried":
+        assert asyncio.run(orch.async_bury_timer(expire, "boom", 1)) is True
+    else:
+        spent = asyncio.run(orch.async_fire_timer("g1", "expire", "legacy-expire"))
+        assert not spent.success and spent.version == 2, "no `go`: the guard is false"
+    (left,) = store.load("g1").timers  # type: ignore[union-attr]
+    assert (left.event, left.due_at) == ("later", 1005.0) and left.timer_id != "legacy-later"
+    assert store.timer_arm_at(left.timer_id) == 1000.0 + orch.lease_seconds
+
+
 def test_a_timer_stored_without_a_snapshot_is_buried_by_its_state_event_and_due_time() -> None:
     store = InMemoryStateStore()
     orch = Orchestrator(StateMachine.from_string(KILN), store, clock=FakeClock())
