@@ -13,6 +13,7 @@ import pytest
 from pystator import StateMachine
 from pystator.runtime import InMemoryIdempotencyStore, InMemoryStateStore, Orchestrator
 from tests.drivers import ORCHESTRATOR_DRIVERS, OrchestratorDriver
+from tests.runtime.test_orchestrator_failures import FakeClock
 
 DRIVE = pytest.mark.parametrize("drive", ORCHESTRATOR_DRIVERS)
 
@@ -66,14 +67,6 @@ states:
     type: initial
     invoke: [{id: "a\\\\b", src: "machine:mid"}]
 """
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_grandchilds_timer_id_names_its_invoke_path_with_slashes_escaped() -> None:
