@@ -223,8 +223,8 @@ def read_document(
     ``issues`` (so the caller can check the rest and report everything at once); only
     problems that leave nothing to read raise ``ConfigError``."""
     if isinstance(source, Mapping):
-        # a dict is kept as given (never written into: the loader copies what it changes),
-        # so a cycle back to the caller's top level is known for the top level it is
+        # A dict is read as given, never written into (the loader copies what it changes),
+        # so a cycle back to the caller's own top level is recognised as that top level.
         data = source if isinstance(source, dict) else dict(source)
         return SourceDocument(data, {}, source_name)
     if not isinstance(source, (str, bytes, Path)):
