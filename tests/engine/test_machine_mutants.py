@@ -409,3 +409,22 @@ def test_a_step_without_a_clock_is_taken_at_zero() -> None:
     gated = StateMachine.from_string(GUARDED)
     (timer,) = gated.step(gated.start().snapshot, "wait").snapshot.timers
     assert (timer.armed_at_ms, timer.due_ms) == (0, 500)
+
+
+def test_a_machine_with_other_guards_shares_the_transitions_of_the_first() -> None:
+    # `with_guards` shares the compiled tables: a state's `timeout` is a transition the
+    # tables make, and a step of the copy must be readable by the original (a host keeps
+    # one machine and binds guards per call); built anew, it is another object
+    timed = StateMachine.from_string(
+        "meta: {machine_name: t}\n"
+        "states:\n"
+        "  - {name: a, type: initial, timeout: {seconds: 5, destination: b}}\n"
+        "  - {name: b}\n"
+        "transitions:\n"
+        "  - {trigger: go, source: a, dest: b}\n"
+    )
+    copy = timed.with_guards(GuardRegistry())
+    started = copy.start()
+    (timer,) = started.snapshot.pending
+    step = copy.step(started.snapshot, timer, now=5000)
+    assert timed.transition_index(step.transitions[0].transition) == 1
