@@ -99,7 +99,9 @@
     var regions;
     try { regions = JSON.parse(pre.getAttribute("data-regions") || "[]"); } catch (ignored) { return; }
     if (!svg || !regions.length) return;
-    var rects = svg.querySelectorAll("g.statediagram-cluster-alt rect.divider");
+    // A region's box is the cluster drawn as a dashed "divider" rectangle; Mermaid marks
+    // every other nesting level "-alt", so the class says nothing about being a region.
+    var rects = svg.querySelectorAll("g.statediagram-cluster rect.divider");
     if (!rects.length) return;
     // Each region's states are found and measured once, not once per box (all reads before
     // the labels are written, so the page is laid out once).

@@ -5,7 +5,7 @@ costs CPU per page load. Instead each vendored file ships beside a brotli (``.br
 gzip (``.gz``) copy made once, when the file is vendored (``python -m ui.assets``; brotli
 from PyPI is needed then, never at run time). :class:`AssetFiles` sends the smallest copy
 the browser accepts, with ``Content-Encoding`` and ``Vary: Accept-Encoding``; a file whose
-name carries its version (``mermaid-12.3.0-p2.min.js``) never changes under that name, so it is
+name carries its version (``mermaid-12.3.0-p3.min.js``) never changes under that name, so it is
 served with an immutable ``Cache-Control`` and a browser asks for it once.
 """
 

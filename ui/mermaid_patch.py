@@ -5,7 +5,8 @@ by another (:data:`PATCHES`); :func:`apply` refuses any other file (its SHA-256 
 checked) and :func:`revert` gives the stock file back byte for byte, which the benches and
 ``tests/browser/test_mermaid_patch.py`` use as the baseline: that test renders every
 example and the 30-state bench machine, light and dark, with both bundles and compares the
-SVGs. Both changes are for speed; profiled in headless Chromium on the 30-state machine.
+SVGs. Changes 1 and 2 are for speed, profiled in headless Chromium on the 30-state machine;
+change 3 is for reading.
 
 1. ``getConfig`` (39% of ``mermaid.render`` before the change): Mermaid returned a fresh
    two-level deep copy of its whole configuration (every diagram type's settings and the
@@ -32,8 +33,23 @@ SVGs. Both changes are for speed; profiled in headless Chromium on the 30-state 
    adds none), so the memory may outlive a render: an edit redraws with only its new
    strings sanitized. At most 5000 strings are kept (then it starts again). Mermaid's final
    DOMPurify pass over the whole SVG is untouched.
+3. ``regionOrder``: a parallel state's regions are drawn in the order they are written
+   (left to right, or top to bottom when they are stacked). ELK places them, side by side
+   in one layer, in whatever order crosses fewest edges, or packs them by size when no
+   edge leaves them, and none of its options holds that to the written order once an edge
+   leaves a region (docs/ui.md lists what was tried). So the patch corrects ELK's answer
+   before Mermaid reads it: when a parallel state's regions lie in one row (or one
+   column) and in another order, each region box is moved to its written slot, keeping
+   the row's start and its gaps, so the parallel state keeps its size; what is inside a
+   region moves with it (ELK gives it relative to the region), and an edge that leaves a
+   region has its points inside the parallel state moved with the region (a segment from
+   there to the first point outside may then run slanted). Regions not in one row, or
+   joined by an edge between two of them, are left as ELK placed them. Diagrams without
+   a parallel state are untouched. Every move is worked out before any is made, and the
+   whole change sits in a ``try``: a graph it did not foresee is drawn as ELK placed it,
+   never not at all.
 
-The patched file is vendored under its own name (:data:`PATCHED_NAME`, ``-p2``: the second
+The patched file is vendored under its own name (:data:`PATCHED_NAME`, ``-p3``: the third
 set of changes) so a browser that cached an earlier file under the immutable header
 fetches it again. To re-vendor: ``npm pack mermaid@12.3.0``, then ``python -m
 ui.mermaid_patch package/dist/mermaid.min.js`` (checks the stock file's SHA-256, writes the
@@ -44,13 +60,14 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 __all__ = ["PATCHED_NAME", "PATCHES", "STOCK_SHA256", "Patch", "apply", "revert"]
 
 STOCK_SHA256 = "336df803d87a38b70a01e736e666c8f7601d2ce42f5e47c8fafe5d721074b9a3"
-PATCHED_NAME = "mermaid-12.3.0-p2.min.js"
+PATCHED_NAME = "mermaid-12.3.0-p3.min.js"
 
 
 class Patch(NamedTuple):
@@ -65,6 +82,46 @@ _SANITIZE = (
     b"r&&(t.dompurifyConfig?r=oy.sanitize(hcr(r,t),t.dompurifyConfig).toString()"
     b':r=oy.sanitize(hcr(r,t),{FORBID_TAGS:["style"]}).toString(),r)'
 )
+
+# Mermaid's ELK step: lay the graph out, then read the positions back into the diagram.
+_LAYOUT = b"let h=await TVn(l,s.elkGraph,a.log);"
+
+# Change 3, run on ELK's answer (``g``) before Mermaid reads it. Written out here and
+# joined line by line (every line ends a statement or a block), all names local.
+_REGION_ORDER = "".join(
+    line.strip()
+    for line in """
+(g=>{try{
+const abs=new Map,up=new Map,par=[],edges=[];
+const visit=(n,x,y)=>{abs.set(n.id,{x,y});for(const e of n.edges||[])edges.push(e);
+const k=n.children||[];for(const c of k){up.set(c.id,n.id);visit(c,x+c.x,y+c.y)}
+k.length>1&&k.every(c=>c.shape==="divider")&&par.push(n)};
+visit(g,0,0);
+const within=(id,a)=>{for(let p=id;p!==void 0;p=up.get(p))if(p===a)return!0;return!1};
+const ends=e=>[(e.sources||[])[0]??e.start,(e.targets||[])[0]??e.end];
+for(const P of par){
+const R=P.children,row=(a,b,A,B)=>{const S=[...R].sort((p,q)=>p[a]-q[a]);
+return S.every((c,i)=>!i||c[a]>=S[i-1][a]+S[i-1][A])
+&&Math.max(...R.map(c=>c[b]))<Math.min(...R.map(c=>c[b]+c[B]))&&S};
+let a="x",A="width",S=row("x","y","width","height");
+S||(a="y",A="height",S=row("y","x","height","width"));
+if(!S||S.every((c,i)=>c===R[i]))continue;
+const of=id=>R.find(r=>within(id,r.id)),cross=[];let bad=!1;
+for(const e of edges){const[s,t]=ends(e).map(of);if(s&&t&&s!==t)bad=!0;
+else if((s||t)&&!within(e.container??"root",(s||t).id))cross.push([e,s||t])}
+if(bad)continue;
+const d=new Map;let at=S[0][a];
+R.forEach((c,i)=>{d.set(c,at-c[a]);at+=c[A]+(i+1<S.length?S[i+1][a]-S[i][a]-S[i][A]:0)});
+const p=abs.get(P.id);
+for(const[e,r]of cross){const o=abs.get(e.container??"root")||{x:0,y:0},k=d.get(r),
+mv=(q,w=0,v=0)=>{q&&q.x+o.x+w/2>=p.x&&q.x+o.x+w/2<=p.x+P.width
+&&q.y+o.y+v/2>=p.y&&q.y+o.y+v/2<=p.y+P.height&&(q[a]+=k)};
+for(const s of e.sections||[]){mv(s.startPoint);(s.bendPoints||[]).forEach(q=>mv(q));mv(s.endPoint)}
+for(const l of e.labels||[])mv(l,l.width,l.height)}
+R.forEach(c=>c[a]+=d.get(c))}
+}catch(ignored){}})(h);
+""".splitlines()
+).encode()
 
 PATCHES = (
     Patch(
@@ -82,15 +139,20 @@ PATCHES = (
         b"k=JSON.stringify([t.securityLevel,t.htmlLabels,t.flowchart?.htmlLabels,r]),v=m.get(k);"
         b'return v===void 0&&(m.size>=5e3&&m.clear(),v=f(),m.set(k,v)),v},"sanitizeText")',
     ),
+    Patch("regionOrder", _LAYOUT, _LAYOUT + _REGION_ORDER),
 )
 
 
-def apply(stock: bytes) -> bytes:
-    """The patched bundle; refuses any file but Mermaid 12.3.0's ``dist/mermaid.min.js``."""
+def apply(stock: bytes, patches: Iterable[Patch] = PATCHES) -> bytes:
+    """The patched bundle; refuses any file but Mermaid 12.3.0's ``dist/mermaid.min.js``.
+
+    ``patches`` picks some of :data:`PATCHES`, so a test can hold one change against the
+    stock drawing and the rest against a bundle with that one only.
+    """
     digest = hashlib.sha256(stock).hexdigest()
     if digest != STOCK_SHA256:  # the exact file holds each original once (the test checks)
         raise ValueError(f"not the Mermaid 12.3.0 bundle this patch is for (sha256 {digest})")
-    for patch in PATCHES:
+    for patch in patches:
         stock = stock.replace(patch.original, patch.patched)
     return stock
 

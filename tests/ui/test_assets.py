@@ -82,7 +82,7 @@ def test_the_vendored_mermaid_is_upstream_plus_our_changes() -> None:
     """Undoing ``ui.mermaid_patch`` gives back Mermaid 12.3.0's file byte for byte."""
     patched = (VENDOR / PATCHED_NAME).read_bytes()
     stock = mermaid_patch.revert(patched)
-    assert [p.name for p in mermaid_patch.PATCHES] == ["getConfig", "sanitizeText"]
+    assert [p.name for p in mermaid_patch.PATCHES] == ["getConfig", "sanitizeText", "regionOrder"]
     for patch in mermaid_patch.PATCHES:
         assert patched.count(patch.patched) == 1, patch.name
         assert stock.count(patch.original) == 1, patch.name

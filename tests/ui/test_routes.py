@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from pystator.textcheck import MAX_TEXT_BYTES
 from tests.ui.conftest import HTMX, INVALID, ORDER
+from ui.mermaid_patch import PATCHED_NAME
 from ui.share import encode_token
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -62,7 +63,7 @@ def test_pages_have_no_inline_scripts_or_remote_assets(client: TestClient) -> No
 
 def test_vendored_assets_are_served(client: TestClient) -> None:
     assert client.get("/static/vendor/htmx-2.0.11.min.js").status_code == 200
-    assert client.get("/static/vendor/mermaid-12.3.0-p2.min.js").status_code == 200
+    assert client.get(f"/static/vendor/{PATCHED_NAME}").status_code == 200
     assert client.get("/static/app.js").status_code == 200
 
 

@@ -1,0 +1,143 @@
+"""A parallel state's regions are drawn in the order the YAML writes them.
+
+ELK, Mermaid's layout, puts the regions in whatever order crosses fewest edges, or packs
+them by size when no edge leaves them; our third change to the Mermaid bundle
+(``regionOrder`` in ``ui/mermaid_patch.py``) moves them back to the written order. Each
+machine here is drawn top to bottom and left to right, and the region boxes are read off
+the screen in reading order. The same machines drawn by the stock bundle come out in
+another order, so these tests fail without the change (checked in each test, not assumed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.browser.test_diagram_view import wait_drawn
+from tests.browser.test_mermaid_patch import bundle
+from ui.mermaid_patch import PATCHED_NAME
+from ui.share import encode_token
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# The region labels of the diagram, in reading order of their boxes on screen (left to right
+# when the boxes stand side by side, top to bottom when they are stacked).
+REGIONS_ON_SCREEN = """() => {
+  const labels = document.querySelectorAll('#diagram svg text.region-label');
+  const boxes = Array.from(labels).map((label) => [
+    label.textContent, label.parentNode.querySelector('rect.divider').getBoundingClientRect()]);
+  const apart = (a, b) => a === b || a.right <= b.left || b.right <= a.left;
+  const across = boxes.every(([, a]) => boxes.every(([, b]) => apart(a, b)));
+  boxes.sort(([, a], [, b]) => across ? a.left - b.left : a.top - b.top);
+  return boxes.map(([name]) => name);
+}"""
+
+# Sizes that ELK, left alone, packs or orders otherwise than written (seen with the stock bundle).
+REGION_SIZES = {"trading": 4, "risk": 3, "feed": 3, "audit": 2}
+
+
+def parallel_machine(
+    regions: list[str],
+    *,
+    out: tuple[str, ...] = (),
+    into: tuple[str, ...] = (),
+    nested: bool = False,
+) -> str:
+    """A parallel state ``session`` with a ring of states per region.
+
+    ``out`` names regions whose last state has an edge leaving the parallel state, ``into``
+    regions whose second state is entered from outside; ``nested`` puts the parallel state
+    inside a compound state ``day``.
+    """
+    states: list[dict[str, Any]] = [{"name": "closed", "type": "initial"}]
+    transitions: list[dict[str, Any]] = [
+        {"trigger": "open", "source": "closed", "dest": "session"},
+        {"trigger": "close", "source": "session", "dest": "closed"},
+    ]
+    specs = []
+    for region in regions:
+        names = [f"{region}_{i}" for i in range(REGION_SIZES[region])]
+        specs.append({"name": region, "initial": names[0], "states": names})
+        states += [{"name": name, "parent": "session"} for name in names]
+        transitions += [
+            {"trigger": f"{region}_go", "source": a, "dest": b, "region": region}
+            for a, b in zip(names, names[1:] + names[:1], strict=True)
+        ]
+        if region in out:
+            transitions.append({"trigger": f"{region}_halt", "source": names[-1], "dest": "closed"})
+        if region in into:
+            transitions.append({"trigger": f"{region}_jump", "source": "closed", "dest": names[1]})
+    session: dict[str, Any] = {"name": "session", "type": "parallel", "regions": specs}
+    if nested:
+        session["parent"] = "day"
+        states.insert(1, {"name": "day", "initial_child": "session"})
+    states.insert(1, session)
+    machine = {"meta": {"machine_name": "regions"}, "states": states, "transitions": transitions}
+    return yaml.safe_dump(machine, sort_keys=False)
+
+
+def link(regions: list[str], **how: Any) -> tuple[str, list[str]]:
+    """A share link to ``parallel_machine(regions, **how)`` and its regions as written."""
+    return f"/s/{encode_token(parallel_machine(regions, **how))}", regions
+
+
+CASES = {
+    # (address, the regions in YAML order)
+    "day trading (an edge leaves risk_monitor)": (
+        "/examples/day_trading_fsm",
+        ["trading", "risk_monitor", "data_feed"],
+    ),
+    "no edge leaves a region": link(["trading", "risk", "feed"]),
+    "four regions, edges out of two and into one": link(
+        ["audit", "feed", "risk", "trading"], out=("risk", "audit"), into=("feed",)
+    ),
+    "inside a compound state, an edge out of the middle region": link(
+        ["trading", "risk", "feed"], out=("risk",), nested=True
+    ),
+}
+
+
+def drawn_regions(
+    browser: Any, app_url: str, address: str, *, across: bool, stock: bool
+) -> list[str]:
+    """The region names as read off the screen, drawn by our bundle or the stock one."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    if stock:
+        body = bundle()
+        page.route(
+            f"**/{PATCHED_NAME}",
+            lambda route: route.fulfill(body=body, content_type="text/javascript"),
+        )
+    try:
+        page.goto(app_url + address)
+        wait_drawn(page, "#diagram")
+        if across:
+            page.locator("#diagram").get_by_role("button", name="Left to right").click()
+            page.wait_for_function(
+                "() => (document.querySelector('#diagram pre.mermaid').getAttribute('data-source')"
+                " || '').includes('direction LR')",
+                timeout=20_000,
+            )
+            wait_drawn(page, "#diagram")
+        names: list[str] = page.evaluate(REGIONS_ON_SCREEN)
+        return names
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_regions_are_drawn_in_yaml_order(browser: Any, app_url: str, case: str) -> None:
+    address, written = CASES[case]
+    for across in (False, True):
+        assert drawn_regions(browser, app_url, address, across=across, stock=False) == written
+
+
+def test_the_stock_bundle_draws_these_regions_out_of_order(browser: Any, app_url: str) -> None:
+    """Without the change the tests above would fail: ELK alone reorders every case."""
+    for case, (address, written) in CASES.items():
+        stock = drawn_regions(browser, app_url, address, across=False, stock=True)
+        assert sorted(stock) == sorted(written), case  # every region is drawn and named
+        assert stock != written, f"{case}: ELK keeps the written order, so this case tests nothing"
