@@ -33,21 +33,22 @@ change 3 is for reading.
    adds none), so the memory may outlive a render: an edit redraws with only its new
    strings sanitized. At most 5000 strings are kept (then it starts again). Mermaid's final
    DOMPurify pass over the whole SVG is untouched.
-3. ``regionOrder``: a parallel state's regions are drawn in the order they are written
-   (left to right, or top to bottom when they are stacked). ELK places them, side by side
-   in one layer, in whatever order crosses fewest edges, or packs them by size when no
-   edge leaves them, and none of its options holds that to the written order once an edge
-   leaves a region (docs/ui.md lists what was tried). So the patch corrects ELK's answer
-   before Mermaid reads it: when a parallel state's regions lie in one row (or one
-   column) and in another order, each region box is moved to its written slot, keeping
-   the row's start and its gaps, so the parallel state keeps its size; what is inside a
-   region moves with it (ELK gives it relative to the region), and an edge that leaves a
-   region has its points inside the parallel state moved with the region (a segment from
-   there to the first point outside may then run slanted). Regions not in one row, or
-   joined by an edge between two of them, are left as ELK placed them. Diagrams without
-   a parallel state are untouched. Every move is worked out before any is made, and the
-   whole change sits in a ``try``: a graph it did not foresee is drawn as ELK placed it,
-   never not at all.
+3. ``regionOrder``: a parallel state's regions are drawn in the order they are written, in
+   reading order. ELK places them side by side in one layer in whatever order crosses
+   fewest edges, or, when no edge leaves them, packs them by size (four or more into
+   rows), and none of its options holds that to the written order once an edge leaves a
+   region (docs/ui.md lists what was tried). So the patch corrects ELK's answer before
+   Mermaid reads it. Regions in one row (or one column, when stacked) in another order
+   are moved to their written slots, keeping the row's start and its gaps, so the
+   parallel state keeps its size; what is inside a region moves with it (ELK gives it
+   relative to the region), and an edge that leaves a region has its points inside the
+   parallel state moved with the region (a segment from there to the first point outside
+   may then run slanted). Regions ELK packed into rows, with no edge leaving any, are
+   laid out again row by row in written order with ELK's gaps, within the space ELK gave
+   them; if they do not fit there they stay as ELK put them, as do regions joined by an
+   edge between two of them. Diagrams without a parallel state are untouched. The whole
+   change sits in a ``try``: a graph it did not foresee is drawn as ELK placed it, never
+   not at all.
 
 The patched file is vendored under its own name (:data:`PATCHED_NAME`, ``-p3``: the third
 set of changes) so a browser that cached an earlier file under the immutable header
@@ -100,16 +101,31 @@ visit(g,0,0);
 const within=(id,a)=>{for(let p=id;p!==void 0;p=up.get(p))if(p===a)return!0;return!1};
 const ends=e=>[(e.sources||[])[0]??e.start,(e.targets||[])[0]??e.end];
 for(const P of par){
-const R=P.children,row=(a,b,A,B)=>{const S=[...R].sort((p,q)=>p[a]-q[a]);
+const R=P.children,of=id=>R.find(r=>within(id,r.id)),cross=[];let bad=!1;
+for(const e of edges){const[s,t]=ends(e).map(of);if(s&&t&&s!==t)bad=!0;
+else if((s||t)&&!within(e.container??"root",(s||t).id))cross.push([e,s||t])}
+if(bad)continue;
+const row=(a,b,A,B)=>{const S=[...R].sort((p,q)=>p[a]-q[a]);
 return S.every((c,i)=>!i||c[a]>=S[i-1][a]+S[i-1][A])
 &&Math.max(...R.map(c=>c[b]))<Math.min(...R.map(c=>c[b]+c[B]))&&S};
 let a="x",A="width",S=row("x","y","width","height");
 S||(a="y",A="height",S=row("y","x","height","width"));
-if(!S||S.every((c,i)=>c===R[i]))continue;
-const of=id=>R.find(r=>within(id,r.id)),cross=[];let bad=!1;
-for(const e of edges){const[s,t]=ends(e).map(of);if(s&&t&&s!==t)bad=!0;
-else if((s||t)&&!within(e.container??"root",(s||t).id))cross.push([e,s||t])}
-if(bad)continue;
+if(!S){if(cross.length)continue;
+const bands=[];for(const c of[...R].sort((p,q)=>p.y-q.y)){const b=bands[bands.length-1];
+b&&c.y<b.end?(b.items.push(c),b.end=Math.max(b.end,c.y+c.height)):bands.push({items:[c],top:c.y,end:c.y+c.height})}
+let gx=1/0,gy=1/0;const seen=[];
+bands.forEach((b,i)=>{b.items.sort((p,q)=>p.x-q.x).forEach((c,j)=>{seen.push(c);j&&(gx=Math.min(gx,c.x-b.items[j-1].x-b.items[j-1].width))});
+i&&(gy=Math.min(gy,b.top-bands[i-1].end))});
+if(seen.every((c,i)=>c===R[i]))continue;
+gx===1/0&&(gx=gy);gy===1/0&&(gy=gx);if(!(gx>=0&&gy>=0))continue;
+const L=Math.min(...R.map(c=>c.x)),T=Math.min(...R.map(c=>c.y)),
+W=Math.max(...R.map(c=>c.x+c.width)),H=Math.max(...R.map(c=>c.y+c.height)),at=new Map;
+let x=L,y=T,h=0;
+for(const c of R){x>L&&x+c.width>W&&(x=L,y+=h+gy,h=0);
+at.set(c,[x,y]);x+=c.width+gx;h=Math.max(h,c.height)}
+if(y+h>H+.5)continue;
+R.forEach(c=>{[c.x,c.y]=at.get(c)});continue}
+if(S.every((c,i)=>c===R[i]))continue;
 const d=new Map;let at=S[0][a];
 R.forEach((c,i)=>{d.set(c,at-c[a]);at+=c[A]+(i+1<S.length?S[i+1][a]-S[i][a]-S[i][A]:0)});
 const p=abs.get(P.id);

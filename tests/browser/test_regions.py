@@ -1,11 +1,12 @@
 """A parallel state's regions are drawn in the order the YAML writes them.
 
 ELK, Mermaid's layout, puts the regions in whatever order crosses fewest edges, or packs
-them by size when no edge leaves them; our third change to the Mermaid bundle
-(``regionOrder`` in ``ui/mermaid_patch.py``) moves them back to the written order. Each
-machine here is drawn top to bottom and left to right, and the region boxes are read off
-the screen in reading order. The same machines drawn by the stock bundle come out in
-another order, so these tests fail without the change (checked in each test, not assumed).
+them by size (into rows, from four on) when no edge leaves them; our third change to the
+Mermaid bundle (``regionOrder`` in ``ui/mermaid_patch.py``) moves them back to the written
+order. Each machine here is drawn top to bottom and left to right, and the region boxes
+are read off the screen in reading order (rows from the top, each from the left). The same
+machines drawn by the stock bundle come out in another order, so these tests fail without
+the change (checked in each test, not assumed).
 """
 
 from __future__ import annotations
@@ -22,16 +23,23 @@ from ui.share import encode_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-# The region labels of the diagram, in reading order of their boxes on screen (left to right
-# when the boxes stand side by side, top to bottom when they are stacked).
+# The region labels of the diagram in reading order of their boxes on screen: rows from the
+# top (boxes whose heights overlap share a row), each row from the left.
 REGIONS_ON_SCREEN = """() => {
   const labels = document.querySelectorAll('#diagram svg text.region-label');
   const boxes = Array.from(labels).map((label) => [
     label.textContent, label.parentNode.querySelector('rect.divider').getBoundingClientRect()]);
-  const apart = (a, b) => a === b || a.right <= b.left || b.right <= a.left;
-  const across = boxes.every(([, a]) => boxes.every(([, b]) => apart(a, b)));
-  boxes.sort(([, a], [, b]) => across ? a.left - b.left : a.top - b.top);
-  return boxes.map(([name]) => name);
+  boxes.sort(([, a], [, b]) => a.top - b.top);
+  const rows = [];
+  for (const box of boxes) {
+    const row = rows[rows.length - 1];
+    if (row && box[1].top < row.bottom) {
+      row.boxes.push(box);
+      row.bottom = Math.max(row.bottom, box[1].bottom);
+    } else rows.push({ boxes: [box], bottom: box[1].bottom });
+  }
+  return rows.flatMap((row) => row.boxes.sort(([, a], [, b]) => a.left - b.left))
+    .map(([name]) => name);
 }"""
 
 # Sizes that ELK, left alone, packs or orders otherwise than written (seen with the stock bundle).
@@ -90,6 +98,9 @@ CASES = {
         ["trading", "risk_monitor", "data_feed"],
     ),
     "no edge leaves a region": link(["trading", "risk", "feed"]),
+    "four regions, no edge out (ELK packs them in two rows)": link(
+        ["audit", "trading", "risk", "feed"]
+    ),
     "four regions, edges out of two and into one": link(
         ["audit", "feed", "risk", "trading"], out=("risk", "audit"), into=("feed",)
     ),
