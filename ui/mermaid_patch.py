@@ -4,9 +4,10 @@ Each change is one exact expression of Mermaid 12.3.0's ``dist/mermaid.min.js`` 
 by another (:data:`PATCHES`); :func:`apply` refuses any other file (its SHA-256 is
 checked) and :func:`revert` gives the stock file back byte for byte, which the benches and
 ``tests/browser/test_mermaid_patch.py`` use as the baseline: that test renders every
-example and the 30-state bench machine, light and dark, with both bundles and compares the
-SVGs. Changes 1 and 2 are for speed, profiled in headless Chromium on the 30-state machine;
-change 3 is for reading.
+example and the 30-state bench machine, light and dark, and compares the SVGs: ours against
+the stock bundle with ``regionOrder`` only, and that against the stock one wherever there is
+no parallel state. Changes 1 and 2 are for speed, profiled in headless Chromium on the
+30-state machine; change 3 is for reading.
 
 1. ``getConfig`` (39% of ``mermaid.render`` before the change): Mermaid returned a fresh
    two-level deep copy of its whole configuration (every diagram type's settings and the
@@ -35,20 +36,27 @@ change 3 is for reading.
    DOMPurify pass over the whole SVG is untouched.
 3. ``regionOrder``: a parallel state's regions are drawn in the order they are written, in
    reading order. ELK places them side by side in one layer in whatever order crosses
-   fewest edges, or, when no edge leaves them, packs them by size (four or more into
-   rows), and none of its options holds that to the written order once an edge leaves a
-   region (docs/ui.md lists what was tried). So the patch corrects ELK's answer before
-   Mermaid reads it. Regions in one row (or one column, when stacked) in another order
-   are moved to their written slots, keeping the row's start and its gaps, so the
-   parallel state keeps its size; what is inside a region moves with it (ELK gives it
-   relative to the region), and an edge that leaves a region has its points inside the
-   parallel state moved with the region (a segment from there to the first point outside
-   may then run slanted). Regions ELK packed into rows, with no edge leaving any, are
-   laid out again row by row in written order with ELK's gaps, within the space ELK gave
-   them; if they do not fit there they stay as ELK put them, as do regions joined by an
-   edge between two of them. Diagrams without a parallel state are untouched. The whole
-   change sits in a ``try``: a graph it did not foresee is drawn as ELK placed it, never
-   not at all.
+   fewest edges, or, when no edge leaves or enters them, packs them by size (four or more
+   into rows), and none of its options holds that to the written order once an edge
+   leaves a region (docs/ui.md lists what was tried). So the patch corrects ELK's answer
+   before Mermaid reads it, innermost parallel states first:
+
+   - Regions side by side in one row, or else stacked one above another (as Left to right
+     draws them), are moved to their written slots along that axis, keeping the first
+     slot's start and ELK's gaps, so the parallel state keeps its size. What is inside a
+     region moves with it (ELK gives it relative to the region). An edge with one end in
+     a region has its points and label inside the parallel state moved with the region;
+     its segment from there to the first point outside may then run slanted.
+   - Regions ELK packed into rows, when no edge leaves or enters any of them, are laid out
+     again row by row in written order with ELK's gaps, within the space ELK gave them;
+     if they do not fit there they stay as ELK put them.
+   - Anything else stays as ELK put it: regions in neither arrangement with an edge in or
+     out, regions joined by an edge between two of them, and every diagram without a
+     parallel state.
+
+   The change sits in a ``try``, so a graph it did not foresee is still drawn (the moves
+   are worked out before they are made, and nothing in making them can throw on a graph
+   of ELK's shape).
 
 The patched file is vendored under its own name (:data:`PATCHED_NAME`, ``-p3``: the third
 set of changes) so a browser that cached an earlier file under the immutable header
@@ -105,11 +113,12 @@ const R=P.children,of=id=>R.find(r=>within(id,r.id)),cross=[];let bad=!1;
 for(const e of edges){const[s,t]=ends(e).map(of);if(s&&t&&s!==t)bad=!0;
 else if((s||t)&&!within(e.container??"root",(s||t).id))cross.push([e,s||t])}
 if(bad)continue;
-const row=(a,b,A,B)=>{const S=[...R].sort((p,q)=>p[a]-q[a]);
+const row=(a,b,A,B,band)=>{const S=[...R].sort((p,q)=>p[a]-q[a]);
 return S.every((c,i)=>!i||c[a]>=S[i-1][a]+S[i-1][A])
-&&Math.max(...R.map(c=>c[b]))<Math.min(...R.map(c=>c[b]+c[B]))&&S};
-let a="x",A="width",S=row("x","y","width","height");
-S||(a="y",A="height",S=row("y","x","height","width"));
+&&(!band||Math.max(...R.map(c=>c[b]))<Math.min(...R.map(c=>c[b]+c[B])))&&S};
+let a="x",A="width",S=row("x","y","width","height",1);
+S||(a="y",A="height",S=row("y","x","height","width",0));
+S||(a="x",A="width",S=row("x","y","width","height",0));
 if(!S){if(cross.length)continue;
 const bands=[];for(const c of[...R].sort((p,q)=>p.y-q.y)){const b=bands[bands.length-1];
 b&&c.y<b.end?(b.items.push(c),b.end=Math.max(b.end,c.y+c.height)):bands.push({items:[c],top:c.y,end:c.y+c.height})}
