@@ -45,6 +45,17 @@ def wait_drawn(page: Any, where: str) -> None:
     )
 
 
+def draw_left_to_right(page: Any) -> None:
+    """Press the editor diagram's Left to right and wait until it is drawn so."""
+    page.locator("#diagram").get_by_role("button", name="Left to right").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#diagram pre.mermaid').getAttribute('data-source')"
+        " || '').includes('direction LR')",
+        timeout=20_000,
+    )
+    wait_drawn(page, "#diagram")
+
+
 def source(page: Any, where: str) -> str:
     text: str = page.evaluate(
         f"() => document.querySelector('{where} pre.mermaid').getAttribute('data-source') || ''"
@@ -126,13 +137,7 @@ def test_left_to_right_draws_the_machine_across(browser: Any, app_url: str) -> N
         wait_drawn(page, "#diagram")
         button = page.locator("#diagram").get_by_role("button", name="Left to right")
         assert button.get_attribute("aria-pressed") == "false"
-        button.click()
-        page.wait_for_function(
-            "() => (document.querySelector('#diagram pre.mermaid').getAttribute('data-source')"
-            " || '').includes('direction LR')",
-            timeout=20_000,
-        )
-        wait_drawn(page, "#diagram")
+        draw_left_to_right(page)
         size = page.evaluate(
             "() => { const svg = document.querySelector('#diagram pre.mermaid > svg');"
             " return [svg.viewBox.baseVal.width, svg.viewBox.baseVal.height]; }"

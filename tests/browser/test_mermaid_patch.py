@@ -20,6 +20,7 @@ for every diagram without a parallel state, which it must leave as it was
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -75,10 +76,19 @@ def sources(browser: Any, app_url: str) -> list[str]:
     return texts
 
 
+@functools.cache
 def bundle(*names: str) -> bytes:
-    """The stock bundle with only the named changes of ours."""
+    """The stock bundle with only the named changes of ours (made once per set of names)."""
     stock = mermaid_patch.revert(BUNDLE.read_bytes())
     return mermaid_patch.apply(stock, [p for p in mermaid_patch.PATCHES if p.name in names])
+
+
+def serve_bundle(page: Any, body: bytes) -> None:
+    """The page gets ``body`` wherever it asks for the vendored Mermaid."""
+    page.route(
+        f"**/{mermaid_patch.PATCHED_NAME}",
+        lambda route: route.fulfill(body=body, content_type="text/javascript"),
+    )
 
 
 def drawn(
@@ -89,10 +99,7 @@ def drawn(
     page = context.new_page()
     page.add_init_script(f"({SEEDED})()")
     if body is not None:
-        page.route(
-            f"**/{mermaid_patch.PATCHED_NAME}",
-            lambda route: route.fulfill(body=body, content_type="text/javascript"),
-        )
+        serve_bundle(page, body)
     page.goto(app_url + "/examples/" + Path(EXAMPLES[0]).stem)
     wait_drawn(page, "#diagram")
     # Which bundle runs: the patched getConfig keeps its copy on itself.
